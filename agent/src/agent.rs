@@ -1,0 +1,160 @@
+//! Wiring: the task table, the Mesos scheduler loop and the gRPC server,
+//! started together and stopped together.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sextant_api::proto::agent_server::AgentServer;
+use tokio::net::TcpListener;
+use tokio::sync::{Mutex, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::grpc::AgentService;
+
+/// How long shutdown waits for open gRPC calls to finish.
+const SERVER_DRAIN: Duration = Duration::from_secs(5);
+use crate::scheduler::{FrameworkSettings, Scheduler};
+use crate::tasks::TaskTable;
+
+/// How the agent registers with Mesos and where it serves the controller.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Mesos master base URL, e.g. `http://127.0.0.1:5050`.
+    pub master_url: String,
+    /// gRPC listen address for the controller (port 0 picks one).
+    pub grpc_addr: SocketAddr,
+    pub framework_name: String,
+    /// Unix user tasks run as.
+    pub user: String,
+    /// How long Mesos keeps our tasks while we are disconnected.
+    pub failover_timeout: Duration,
+    /// Directory for the framework id (none: kept in memory only).
+    pub state_dir: Option<PathBuf>,
+}
+
+impl AgentConfig {
+    pub fn new(master_url: impl Into<String>, grpc_addr: SocketAddr) -> Self {
+        Self {
+            master_url: master_url.into(),
+            grpc_addr,
+            framework_name: "sextant".to_string(),
+            user: default_user(),
+            failover_timeout: Duration::from_secs(7 * 24 * 3600),
+            state_dir: None,
+        }
+    }
+}
+
+/// The current Unix user, as Mesos needs one explicitly.
+pub fn default_user() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "root".to_string())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Mesos(#[from] mesos::ClientError),
+    #[error("cannot listen for gRPC on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running agent.
+pub struct AgentHandle {
+    grpc_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    connected: watch::Receiver<bool>,
+    scheduler: JoinHandle<()>,
+    server: JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl AgentHandle {
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// `http://addr`, for the controller's `--agent`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.grpc_addr)
+    }
+
+    /// Resolves once subscribed to Mesos (or never, if it cannot).
+    pub async fn wait_subscribed(&mut self) {
+        let _ = self.connected.wait_for(|c| *c).await;
+    }
+
+    /// Stops serving and closes the Mesos subscription. Tasks keep running
+    /// on Mesos (for `failover_timeout`), as for any framework restart.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.scheduler.await;
+        // Graceful, but bounded: a client that keeps a call open must not
+        // hold the process.
+        let mut server = self.server;
+        if tokio::time::timeout(SERVER_DRAIN, &mut server).await.is_err() {
+            server.abort();
+        }
+    }
+}
+
+/// Starts the agent: subscribes to Mesos in the background and serves gRPC.
+pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
+    let client = mesos::Client::new(&config.master_url)?;
+    let listener = TcpListener::bind(config.grpc_addr)
+        .await
+        .map_err(|source| AgentError::Listen {
+            addr: config.grpc_addr,
+            source,
+        })?;
+    let grpc_addr = listener.local_addr().map_err(|source| AgentError::Listen {
+        addr: config.grpc_addr,
+        source,
+    })?;
+
+    let tasks = Arc::new(Mutex::new(TaskTable::new()));
+    let (command_tx, command_rx) = mpsc::unbounded_channel();
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (connected_tx, connected_rx) = watch::channel(false);
+
+    let settings = FrameworkSettings {
+        name: config.framework_name.clone(),
+        user: config.user.clone(),
+        failover_timeout: config.failover_timeout,
+        id_file: config.state_dir.as_ref().map(|d| d.join("framework-id")),
+    };
+    let scheduler = Scheduler::new(
+        client,
+        settings,
+        Arc::clone(&tasks),
+        command_rx,
+        shutdown_rx.clone(),
+        connected_tx,
+    );
+    let scheduler = tokio::spawn(scheduler.run());
+
+    let service = AgentService::new(tasks, command_tx, shutdown_rx.clone());
+    let mut stop = shutdown_rx;
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(AgentServer::new(service))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }),
+    );
+    Ok(AgentHandle {
+        grpc_addr,
+        shutdown: shutdown_tx,
+        connected: connected_rx,
+        scheduler,
+        server,
+    })
+}

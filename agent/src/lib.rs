@@ -1,0 +1,18 @@
+//! sextant-agent: Sextant's Mesos framework.
+//!
+//! Owns the Mesos subscription (and its framework id), offers and placement,
+//! launching and killing tasks, status update acknowledgement and task
+//! reconciliation. It serves the controller over gRPC (the contract in
+//! `api/proto/`): `Launch` and `Kill`, idempotent by task id, and
+//! `WatchTasks`, a snapshot followed by every change.
+//!
+//! It must not read manifests or decide how many tasks an app needs: that is
+//! the controller's job. It only runs what it is told to run, where it fits.
+
+pub mod agent;
+pub mod grpc;
+pub mod placement;
+pub mod scheduler;
+pub mod tasks;
+
+pub use agent::{AgentConfig, AgentError, AgentHandle, start};

@@ -1,0 +1,384 @@
+//! The Mesos side of the agent: one subscription at a time, re-established
+//! with backoff; offers matched against the launch queue; every update
+//! applied to the task table and acknowledged; reconciliation after every
+//! (re)subscription and periodically.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mesos::client::Caller;
+use mesos::types::{
+    AgentId, Event, EventType, FrameworkCapability, FrameworkCapabilityType, FrameworkId, FrameworkInfo, Offer,
+    ReconcileTask, TaskId, TaskStatus,
+};
+use mesos::{Client, ClientError};
+use tokio::sync::{Mutex, mpsc, watch};
+use tracing::{debug, info, warn};
+
+use crate::placement::place;
+use crate::tasks::TaskTable;
+
+/// Offers we cannot use while tasks wait are declined briefly, so that freed
+/// resources come back soon.
+const REFUSE_WHILE_PENDING_SECS: f64 = 1.0;
+/// Offers declined while idle stay away longer; we also SUPPRESS.
+const REFUSE_WHILE_IDLE_SECS: f64 = 30.0;
+/// Implicit reconciliation period while subscribed.
+const RECONCILE_PERIOD: Duration = Duration::from_secs(300);
+const BACKOFF_MIN: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(15);
+/// The message a master sends the old stream when another scheduler
+/// instance subscribed with our framework id.
+const FAILED_OVER: &str = "Framework failed over";
+
+/// Requests from the gRPC side to the Mesos loop.
+#[derive(Debug)]
+pub enum Command {
+    /// New launches are queued: revive offers if suppressed.
+    Wake,
+    /// Kill a launched task.
+    Kill { task_id: String, agent_id: Option<AgentId> },
+}
+
+/// Settings of the framework as registered with Mesos.
+#[derive(Debug, Clone)]
+pub struct FrameworkSettings {
+    pub name: String,
+    pub user: String,
+    pub failover_timeout: Duration,
+    /// Where the framework id is kept across restarts (none: memory only).
+    pub id_file: Option<PathBuf>,
+}
+
+pub struct Scheduler {
+    client: Client,
+    settings: FrameworkSettings,
+    framework_id: Option<FrameworkId>,
+    tasks: Arc<Mutex<TaskTable>>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    shutdown: watch::Receiver<bool>,
+    /// Shared with the gRPC side so it can tell whether we are connected.
+    connected: watch::Sender<bool>,
+}
+
+/// Why one subscription ended.
+enum Ended {
+    Shutdown,
+    /// Another instance took over the framework id: stop for good.
+    FailedOver,
+    /// The master removed the framework: forget the id, subscribe anew.
+    Removed(String),
+    Error(ClientError),
+}
+
+impl Scheduler {
+    pub fn new(
+        client: Client,
+        settings: FrameworkSettings,
+        tasks: Arc<Mutex<TaskTable>>,
+        commands: mpsc::UnboundedReceiver<Command>,
+        shutdown: watch::Receiver<bool>,
+        connected: watch::Sender<bool>,
+    ) -> Self {
+        let framework_id = settings
+            .id_file
+            .as_ref()
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .map(FrameworkId::new);
+        Self {
+            client,
+            settings,
+            framework_id,
+            tasks,
+            commands,
+            shutdown,
+            connected,
+        }
+    }
+
+    fn framework_info(&self) -> FrameworkInfo {
+        let capability = |kind| FrameworkCapability { kind: Some(kind) };
+        FrameworkInfo {
+            user: self.settings.user.clone(),
+            name: self.settings.name.clone(),
+            id: self.framework_id.clone(),
+            failover_timeout: Some(self.settings.failover_timeout.as_secs_f64()),
+            checkpoint: Some(true),
+            capabilities: vec![
+                capability(FrameworkCapabilityType::TaskKillingState),
+                capability(FrameworkCapabilityType::PartitionAware),
+            ],
+            ..FrameworkInfo::default()
+        }
+    }
+
+    /// Runs until shutdown, or until another instance takes over.
+    pub async fn run(mut self) {
+        let mut backoff = BACKOFF_MIN;
+        loop {
+            if *self.shutdown.borrow() {
+                return;
+            }
+            let attempt = tokio::select! {
+                r = self.client.subscribe(self.framework_info()) => r,
+                _ = self.shutdown.changed() => return,
+            };
+            let ended = match attempt {
+                Ok(subscription) => {
+                    backoff = BACKOFF_MIN;
+                    self.serve(subscription).await
+                }
+                Err(ClientError::SubscribeRefused(message)) if message.contains("removed") => Ended::Removed(message),
+                Err(e) => Ended::Error(e),
+            };
+            let _ = self.connected.send(false);
+            match ended {
+                Ended::Shutdown => return,
+                Ended::FailedOver => {
+                    warn!(
+                        "another scheduler took over framework {:?}; stopping",
+                        self.framework_id
+                    );
+                    return;
+                }
+                Ended::Removed(message) => {
+                    warn!(%message, "framework removed by the master; subscribing as a new framework");
+                    self.framework_id = None;
+                    self.persist_id();
+                }
+                Ended::Error(e) => warn!(error = %e, retry_in = ?backoff, "Mesos subscription lost"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = self.shutdown.changed() => return,
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+    }
+
+    fn persist_id(&self) {
+        let Some(path) = &self.settings.id_file else { return };
+        let text = self
+            .framework_id
+            .as_ref()
+            .map(|id| id.value.clone())
+            .unwrap_or_default();
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let tmp = path.with_extension("tmp");
+        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = written {
+            warn!(path = %path.display(), error = %e, "cannot persist the framework id");
+        }
+    }
+
+    async fn serve(&mut self, subscription: mesos::Subscription) -> Ended {
+        let mesos::Subscription {
+            subscribed,
+            caller,
+            mut events,
+        } = subscription;
+        info!(framework_id = %subscribed.framework_id, "subscribed to Mesos");
+        self.framework_id = Some(subscribed.framework_id.clone());
+        self.persist_id();
+        let _ = self.connected.send(true);
+
+        // Events are read by their own task so the heartbeat timer is never
+        // reset by our own work.
+        let (event_tx, mut event_rx) = mpsc::channel::<Result<Event, ClientError>>(256);
+        let reader = tokio::spawn(async move {
+            loop {
+                let next = events.next().await;
+                let failed = next.is_err();
+                if event_tx.send(next).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+
+        let ended = self.serve_events(&caller, &mut event_rx).await;
+        reader.abort();
+        ended
+    }
+
+    async fn serve_events(
+        &mut self,
+        caller: &Caller,
+        event_rx: &mut mpsc::Receiver<Result<Event, ClientError>>,
+    ) -> Ended {
+        self.after_subscribe(caller).await;
+        let mut suppressed = false;
+        let mut reconcile_timer = tokio::time::interval(RECONCILE_PERIOD);
+        reconcile_timer.tick().await;
+        loop {
+            tokio::select! {
+                _ = self.shutdown.changed() => return Ended::Shutdown,
+                _ = reconcile_timer.tick() => {
+                    if let Err(e) = caller.reconcile(Vec::new()).await {
+                        warn!(error = %e, "implicit reconciliation failed");
+                    }
+                }
+                command = self.commands.recv() => match command {
+                    None => return Ended::Shutdown,
+                    Some(Command::Wake) => {
+                        if suppressed && self.tasks.lock().await.has_pending() {
+                            match caller.revive().await {
+                                Ok(()) => suppressed = false,
+                                Err(e) => warn!(error = %e, "REVIVE failed"),
+                            }
+                        }
+                    }
+                    Some(Command::Kill { task_id, agent_id }) => {
+                        if let Err(e) = caller.kill(TaskId::new(task_id.clone()), agent_id, None).await {
+                            warn!(task_id, error = %e, "KILL failed; it is re-sent after re-subscribing");
+                        }
+                    }
+                },
+                event = event_rx.recv() => {
+                    let event = match event {
+                        Some(Ok(event)) => event,
+                        Some(Err(e)) => return Ended::Error(e),
+                        None => return Ended::Error(ClientError::StreamEnded),
+                    };
+                    match event.kind {
+                        EventType::Offers => {
+                            let offers = event.offers.map(|o| o.offers).unwrap_or_default();
+                            suppressed = self.on_offers(caller, offers, suppressed).await;
+                        }
+                        EventType::Update => {
+                            if let Some(update) = event.update {
+                                self.on_update(caller, update.status).await;
+                            }
+                        }
+                        EventType::Error => {
+                            let message = event.error.map(|e| e.message).unwrap_or_default();
+                            if message == FAILED_OVER {
+                                return Ended::FailedOver;
+                            }
+                            if message.contains("removed") {
+                                return Ended::Removed(message);
+                            }
+                            return Ended::Error(ClientError::SubscribeRefused(message));
+                        }
+                        EventType::Failure => {
+                            if let Some(failure) = event.failure {
+                                debug!(?failure, "Mesos FAILURE event");
+                            }
+                        }
+                        EventType::Rescind | EventType::Heartbeat => {}
+                        other => debug!(?other, "ignoring Mesos event"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// After every (re)subscription: reconcile what we know explicitly, then
+    /// implicitly (to adopt tasks we forgot), and re-send pending kills.
+    async fn after_subscribe(&self, caller: &Caller) {
+        let (known, kills) = {
+            let tasks = self.tasks.lock().await;
+            (tasks.live_launched(), tasks.kills_to_resend())
+        };
+        if !known.is_empty() {
+            let explicit = known
+                .into_iter()
+                .map(|(id, agent_id)| ReconcileTask {
+                    task_id: TaskId::new(id),
+                    agent_id,
+                })
+                .collect();
+            if let Err(e) = caller.reconcile(explicit).await {
+                warn!(error = %e, "explicit reconciliation failed");
+            }
+        }
+        if let Err(e) = caller.reconcile(Vec::new()).await {
+            warn!(error = %e, "implicit reconciliation failed");
+        }
+        for (task_id, agent_id) in kills {
+            if let Err(e) = caller.kill(TaskId::new(task_id.clone()), agent_id, None).await {
+                warn!(task_id, error = %e, "re-sending KILL failed");
+            }
+        }
+    }
+
+    /// Places pending launches; accepts what fits, declines the rest.
+    /// Returns whether offers are now suppressed.
+    async fn on_offers(&self, caller: &Caller, offers: Vec<Offer>, suppressed: bool) -> bool {
+        let mut tasks = self.tasks.lock().await;
+        let pending = tasks.pending();
+        let plans = place(&pending, &offers);
+        let mut declined = Vec::new();
+        let mut accepts = Vec::new();
+        for plan in plans {
+            if plan.tasks.is_empty() {
+                declined.push(plan.offer_id);
+                continue;
+            }
+            for (task_id, ports) in &plan.ports {
+                tasks.mark_launched(task_id, &plan.agent_id, &plan.hostname, ports.clone());
+            }
+            accepts.push(plan);
+        }
+        let still_pending = tasks.has_pending();
+        drop(tasks);
+
+        for plan in accepts {
+            let ids: Vec<String> = plan.tasks.iter().map(|t| t.task_id.value.clone()).collect();
+            info!(offer = %plan.offer_id, agent = %plan.agent_id, tasks = ?ids, "launching");
+            if let Err(e) = caller
+                .accept(vec![plan.offer_id.clone()], plan.tasks, REFUSE_WHILE_PENDING_SECS)
+                .await
+            {
+                warn!(error = %e, "ACCEPT failed; tasks go back to the queue");
+                let mut tasks = self.tasks.lock().await;
+                for id in &ids {
+                    tasks.requeue(id);
+                }
+            }
+        }
+        if !declined.is_empty() {
+            let refuse = if still_pending {
+                REFUSE_WHILE_PENDING_SECS
+            } else {
+                REFUSE_WHILE_IDLE_SECS
+            };
+            if let Err(e) = caller.decline(declined, refuse).await {
+                warn!(error = %e, "DECLINE failed");
+            }
+        }
+        // "Suppressed" here means offers are held back (SUPPRESS, or declined
+        // for the idle period): a new launch must REVIVE.
+        if !still_pending {
+            if !suppressed && let Err(e) = caller.suppress().await {
+                warn!(error = %e, "SUPPRESS failed");
+            }
+            return true;
+        }
+        if suppressed {
+            return caller.revive().await.is_err();
+        }
+        false
+    }
+
+    async fn on_update(&self, caller: &Caller, status: TaskStatus) {
+        let applied = self.tasks.lock().await.apply_status(&status);
+        debug!(
+            task_id = %status.task_id,
+            state = status.state.as_str(),
+            applied,
+            "status update"
+        );
+        // Every copy of a reliable update is acknowledged, even ignored ones,
+        // or Mesos redelivers it forever and holds back later updates.
+        if let (Some(uuid), Some(agent_id)) = (status.uuid.clone(), status.agent_id.clone())
+            && let Err(e) = caller.acknowledge(agent_id, status.task_id.clone(), uuid).await
+        {
+            warn!(task_id = %status.task_id, error = %e, "ACKNOWLEDGE failed; Mesos will redeliver");
+        }
+    }
+}

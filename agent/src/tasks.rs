@@ -1,0 +1,318 @@
+//! The agent's task table: every task it was asked to launch or learnt of
+//! from Mesos, its latest state, and a broadcast of every change.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use mesos::types::{AgentId, TaskState as MesosState, TaskStatus};
+use sextant_api::proto::{self, LaunchRequest, Task, TaskState};
+use tokio::sync::broadcast;
+
+/// Changes buffered for slow watchers; a watcher that lags further gets a
+/// fresh snapshot instead (see `grpc`).
+const BROADCAST_CAPACITY: usize = 4096;
+
+/// Ended tasks kept so that late Launch/Kill calls stay idempotent and the
+/// controller sees how tasks ended.
+const ENDED_TASKS_KEPT: usize = 1000;
+
+/// One task as the agent tracks it.
+#[derive(Clone, Debug)]
+pub struct TrackedTask {
+    /// What to launch; `None` for tasks adopted from Mesos reconciliation.
+    pub launch: Option<LaunchRequest>,
+    /// The view shared with the controller.
+    pub view: Task,
+    /// The Mesos agent (node) the task was placed on.
+    pub agent_id: Option<AgentId>,
+    /// A kill was asked for; re-sent after a re-subscription.
+    pub kill_requested: bool,
+}
+
+/// All tasks, by id, and the change feed.
+#[derive(Debug)]
+pub struct TaskTable {
+    tasks: BTreeMap<String, TrackedTask>,
+    /// Pending task ids in launch order (FIFO within the queue).
+    queue: VecDeque<String>,
+    /// Ended task ids, oldest first, for bounded retention.
+    ended: VecDeque<String>,
+    changes: broadcast::Sender<Task>,
+}
+
+impl Default for TaskTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TaskTable {
+    pub fn new() -> Self {
+        let (changes, _) = broadcast::channel(BROADCAST_CAPACITY);
+        Self {
+            tasks: BTreeMap::new(),
+            queue: VecDeque::new(),
+            ended: VecDeque::new(),
+            changes,
+        }
+    }
+
+    /// Subscribes to changes; take the snapshot under the same lock.
+    pub fn watch(&self) -> (Vec<Task>, broadcast::Receiver<Task>) {
+        (self.snapshot(), self.changes.subscribe())
+    }
+
+    pub fn snapshot(&self) -> Vec<Task> {
+        self.tasks.values().map(|t| t.view.clone()).collect()
+    }
+
+    pub fn get(&self, task_id: &str) -> Option<&TrackedTask> {
+        self.tasks.get(task_id)
+    }
+
+    /// Queues a launch. Returns false (and changes nothing) if the id is known.
+    pub fn enqueue(&mut self, request: LaunchRequest) -> bool {
+        if self.tasks.contains_key(&request.task_id) {
+            return false;
+        }
+        let now = now_secs();
+        let view = Task {
+            task_id: request.task_id.clone(),
+            namespace: request.namespace.clone(),
+            app: request.app.clone(),
+            revision: request.revision.clone(),
+            state: TaskState::Pending as i32,
+            created_at: now,
+            updated_at: now,
+            ..Task::default()
+        };
+        self.queue.push_back(request.task_id.clone());
+        self.tasks.insert(
+            request.task_id.clone(),
+            TrackedTask {
+                launch: Some(request),
+                view: view.clone(),
+                agent_id: None,
+                kill_requested: false,
+            },
+        );
+        self.publish(view);
+        true
+    }
+
+    /// Pending launches in queue order.
+    pub fn pending(&self) -> Vec<LaunchRequest> {
+        self.queue
+            .iter()
+            .filter_map(|id| self.tasks.get(id))
+            .filter_map(|t| t.launch.clone())
+            .collect()
+    }
+
+    pub fn has_pending(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
+    /// Records that a pending task was sent to Mesos on `agent_id`.
+    pub fn mark_launched(&mut self, task_id: &str, agent_id: &AgentId, hostname: &str, ports: Vec<proto::HostPort>) {
+        self.queue.retain(|id| id != task_id);
+        if let Some(task) = self.tasks.get_mut(task_id) {
+            task.agent_id = Some(agent_id.clone());
+            task.view.state = TaskState::Staging as i32;
+            task.view.agent_id = agent_id.value.clone();
+            task.view.hostname = hostname.to_string();
+            task.view.ports = ports;
+            task.view.updated_at = now_secs();
+            let view = task.view.clone();
+            self.publish(view);
+        }
+    }
+
+    /// Removes a task that never reached Mesos; it ends as KILLED.
+    pub fn drop_pending(&mut self, task_id: &str, reason: &str) -> bool {
+        let Some(pos) = self.queue.iter().position(|id| id == task_id) else {
+            return false;
+        };
+        self.queue.remove(pos);
+        if let Some(task) = self.tasks.get_mut(task_id) {
+            task.view.state = TaskState::Killed as i32;
+            task.view.message = format!("killed before launch: {reason}");
+            task.view.updated_at = now_secs();
+            let view = task.view.clone();
+            self.publish(view);
+            self.remember_ended(task_id);
+        }
+        true
+    }
+
+    /// Marks a kill as requested; returns the task's agent if it is live.
+    pub fn request_kill(&mut self, task_id: &str) -> Option<Option<AgentId>> {
+        let task = self.tasks.get_mut(task_id)?;
+        if is_ended(task.view.state) {
+            return None;
+        }
+        task.kill_requested = true;
+        Some(task.agent_id.clone())
+    }
+
+    /// Live tasks that were asked to die (re-sent after re-subscribing).
+    pub fn kills_to_resend(&self) -> Vec<(String, Option<AgentId>)> {
+        self.tasks
+            .iter()
+            .filter(|(_, t)| t.kill_requested && !is_ended(t.view.state) && t.view.state != TaskState::Pending as i32)
+            .map(|(id, t)| (id.clone(), t.agent_id.clone()))
+            .collect()
+    }
+
+    /// Launched, non-terminal tasks (for explicit reconciliation).
+    pub fn live_launched(&self) -> Vec<(String, Option<AgentId>)> {
+        self.tasks
+            .iter()
+            .filter(|(_, t)| !is_ended(t.view.state) && t.view.state != TaskState::Pending as i32)
+            .map(|(id, t)| (id.clone(), t.agent_id.clone()))
+            .collect()
+    }
+
+    /// Applies a Mesos status update. Unknown tasks with a Sextant task id
+    /// are adopted (a restarted agent learns them back from Mesos). Returns
+    /// false when the update was ignored.
+    pub fn apply_status(&mut self, status: &TaskStatus) -> bool {
+        let id = status.task_id.value.clone();
+        if !self.tasks.contains_key(&id) {
+            let Ok(parsed) = id.parse::<sextant_api::task::TaskId>() else {
+                return false;
+            };
+            let now = now_secs();
+            self.tasks.insert(
+                id.clone(),
+                TrackedTask {
+                    launch: None,
+                    view: Task {
+                        task_id: id.clone(),
+                        namespace: parsed.namespace,
+                        app: parsed.app,
+                        revision: parsed.revision,
+                        created_at: now,
+                        ..Task::default()
+                    },
+                    agent_id: None,
+                    kill_requested: false,
+                },
+            );
+        }
+        let Some(task) = self.tasks.get_mut(&id) else {
+            return false;
+        };
+        let state = from_mesos(status.state);
+        // Terminal states never change: a late copy must not revive a task.
+        // (LOST and GONE_BY_OPERATOR may be followed by RUNNING in Mesos.)
+        let was = task.view.state;
+        let revivable = was == TaskState::Lost as i32 || was == TaskState::GoneByOperator as i32;
+        if is_ended(was) && !revivable {
+            return false;
+        }
+        task.view.state = state as i32;
+        if let Some(message) = &status.message {
+            task.view.message = message.clone();
+        }
+        task.view.reason = status.reason.clone().unwrap_or_default();
+        if status.healthy.is_some() {
+            task.view.healthy = status.healthy;
+        }
+        if let Some(agent) = &status.agent_id {
+            task.agent_id = Some(agent.clone());
+            task.view.agent_id = agent.value.clone();
+        }
+        task.view.updated_at = status.timestamp.unwrap_or_else(now_secs);
+        let view = task.view.clone();
+        let ended = is_ended(view.state);
+        self.queue.retain(|q| q != &id);
+        self.publish(view);
+        if ended {
+            self.remember_ended(&id);
+        }
+        true
+    }
+
+    fn remember_ended(&mut self, task_id: &str) {
+        self.ended.push_back(task_id.to_string());
+        while self.ended.len() > ENDED_TASKS_KEPT {
+            if let Some(old) = self.ended.pop_front() {
+                // Only forget it if it really is still ended.
+                if self.tasks.get(&old).is_some_and(|t| is_ended(t.view.state)) {
+                    self.tasks.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn publish(&self, view: Task) {
+        // No receivers is fine: nobody is watching yet.
+        let _ = self.changes.send(view);
+    }
+}
+
+/// Terminal for Sextant: the task will not run again on its own.
+pub fn is_ended(state: i32) -> bool {
+    matches!(
+        TaskState::try_from(state),
+        Ok(TaskState::Finished
+            | TaskState::Failed
+            | TaskState::Killed
+            | TaskState::Error
+            | TaskState::Lost
+            | TaskState::Dropped
+            | TaskState::Gone
+            | TaskState::GoneByOperator)
+    )
+}
+
+/// Maps a Mesos task state onto the contract's.
+pub fn from_mesos(state: MesosState) -> TaskState {
+    match state {
+        MesosState::TaskStaging => TaskState::Staging,
+        MesosState::TaskStarting => TaskState::Starting,
+        MesosState::TaskRunning => TaskState::Running,
+        MesosState::TaskKilling => TaskState::Killing,
+        MesosState::TaskFinished => TaskState::Finished,
+        MesosState::TaskFailed => TaskState::Failed,
+        MesosState::TaskKilled => TaskState::Killed,
+        MesosState::TaskError => TaskState::Error,
+        MesosState::TaskLost => TaskState::Lost,
+        MesosState::TaskDropped => TaskState::Dropped,
+        MesosState::TaskUnreachable => TaskState::Unreachable,
+        MesosState::TaskGone => TaskState::Gone,
+        MesosState::TaskGoneByOperator => TaskState::GoneByOperator,
+        MesosState::TaskUnknown | MesosState::Unrecognized => TaskState::Unknown,
+    }
+}
+
+pub fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+impl TaskTable {
+    /// Puts a task whose ACCEPT failed back into the launch queue.
+    pub fn requeue(&mut self, task_id: &str) {
+        let Some(task) = self.tasks.get_mut(task_id) else {
+            return;
+        };
+        if task.view.state != TaskState::Staging as i32 {
+            return;
+        }
+        task.agent_id = None;
+        task.view.state = TaskState::Pending as i32;
+        task.view.agent_id.clear();
+        task.view.hostname.clear();
+        task.view.ports.clear();
+        task.view.updated_at = now_secs();
+        let view = task.view.clone();
+        if !self.queue.iter().any(|q| q == task_id) {
+            self.queue.push_front(task_id.to_string());
+        }
+        self.publish(view);
+    }
+}

@@ -1,0 +1,262 @@
+//! The agent against the embedded master, over real HTTP and gRPC: what the
+//! controller relies on from `Launch`, `Kill` and `WatchTasks`.
+
+use std::time::Duration;
+
+use sextant_agent::AgentConfig;
+use sextant_api::proto::agent_client::AgentClient;
+use sextant_api::proto::{
+    KillRequest, LaunchRequest, PortSpec, Task, TaskEvent, TaskSpec, TaskState, WatchTasksRequest, task_event,
+};
+use tonic::Streaming;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+struct Harness {
+    master: Option<localmesos::LocalMesos>,
+    agent: Option<sextant_agent::AgentHandle>,
+    client: AgentClient<tonic::transport::Channel>,
+    dir: tempfile::TempDir,
+}
+
+impl Harness {
+    async fn start() -> Harness {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config =
+            localmesos::LocalMesosConfig::new("127.0.0.1:0".parse().expect("addr"), dir.path().join("mesos"));
+        config.offer_interval = Duration::from_millis(200);
+        let master = localmesos::start(config).await.expect("localmesos starts");
+        let mut agent_config = AgentConfig::new(master.url(), "127.0.0.1:0".parse().expect("addr"));
+        agent_config.state_dir = Some(dir.path().join("agent"));
+        let mut agent = sextant_agent::start(agent_config).await.expect("agent starts");
+        tokio::time::timeout(DEADLINE, agent.wait_subscribed())
+            .await
+            .expect("agent subscribes to the master");
+        let client = AgentClient::connect(agent.url()).await.expect("gRPC connects");
+        Harness {
+            master: Some(master),
+            agent: Some(agent),
+            client,
+            dir,
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(agent) = self.agent.take() {
+            agent.shutdown().await;
+        }
+        if let Some(master) = self.master.take() {
+            master.shutdown().await;
+        }
+    }
+
+    async fn watch(&mut self) -> (Vec<Task>, Streaming<TaskEvent>) {
+        let mut stream = self
+            .client
+            .watch_tasks(WatchTasksRequest {})
+            .await
+            .expect("watch")
+            .into_inner();
+        let first = stream.message().await.expect("stream ok").expect("first event");
+        match first.event {
+            Some(task_event::Event::Snapshot(snapshot)) => (snapshot.tasks, stream),
+            other => panic!("the stream must start with a snapshot, got {other:?}"),
+        }
+    }
+}
+
+fn launch(task_id: &str, spec: TaskSpec) -> LaunchRequest {
+    let mut parts = task_id.split('.');
+    LaunchRequest {
+        task_id: task_id.to_string(),
+        namespace: parts.next().unwrap_or_default().to_string(),
+        app: parts.next().unwrap_or_default().to_string(),
+        revision: parts.next().unwrap_or_default().to_string(),
+        spec: Some(spec),
+    }
+}
+
+fn shell(command: &str) -> TaskSpec {
+    TaskSpec {
+        command: command.to_string(),
+        cpus: 0.1,
+        mem: 16.0,
+        kill_grace_period_seconds: 1,
+        ..TaskSpec::default()
+    }
+}
+
+/// Reads updates until `task_id` reaches `state`; returns that update and
+/// every state seen for the task on the way.
+async fn until_state(stream: &mut Streaming<TaskEvent>, task_id: &str, state: TaskState) -> (Task, Vec<TaskState>) {
+    let mut seen = Vec::new();
+    let wait = async {
+        loop {
+            let event = stream.message().await.expect("stream ok").expect("stream open");
+            let tasks = match event.event {
+                Some(task_event::Event::Update(task)) => vec![task],
+                Some(task_event::Event::Snapshot(snapshot)) => snapshot.tasks,
+                None => continue,
+            };
+            for task in tasks.into_iter().filter(|t| t.task_id == task_id) {
+                seen.push(task.state());
+                if task.state() == state {
+                    return task;
+                }
+            }
+        }
+    };
+    let task = tokio::time::timeout(DEADLINE, wait)
+        .await
+        .unwrap_or_else(|_| panic!("{task_id} did not reach {state:?}; saw {seen:?}"));
+    (task, seen)
+}
+
+#[tokio::test]
+async fn launch_runs_a_task_with_its_ports_and_kill_stops_it() {
+    let mut h = Harness::start().await;
+    let (snapshot, mut stream) = h.watch().await;
+    assert!(snapshot.is_empty());
+
+    let out = h.dir.path().join("port");
+    let mut spec = shell(&format!(
+        "echo $PORT_HTTP $PORT0 $SEXTANT_APP > {}; exec sleep 60",
+        out.display()
+    ));
+    spec.ports = vec![PortSpec {
+        name: "http".into(),
+        protocol: "tcp".into(),
+        ..PortSpec::default()
+    }];
+    let id = "default.web.0a1b2c3d4e.aaaa0001";
+    let created = h
+        .client
+        .launch(launch(id, spec.clone()))
+        .await
+        .expect("launch")
+        .into_inner();
+    assert!(created.created);
+    let again = h.client.launch(launch(id, spec)).await.expect("launch").into_inner();
+    assert!(!again.created, "launching a known task id is a no-op");
+
+    let (running, seen) = until_state(&mut stream, id, TaskState::Running).await;
+    assert_eq!(seen.first(), Some(&TaskState::Pending), "queued first: {seen:?}");
+    assert_eq!(running.ports.len(), 1);
+    let port = running.ports[0].port;
+    assert!((31000..=32000).contains(&port), "host port from the offer: {port}");
+    assert!(!running.agent_id.is_empty());
+
+    let written = tokio::time::timeout(DEADLINE, async {
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&out)
+                && !text.is_empty()
+            {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the task wrote its environment");
+    assert_eq!(written.trim(), format!("{port} {port} web"));
+
+    let killed = h
+        .client
+        .kill(KillRequest {
+            task_id: id.into(),
+            reason: "test".into(),
+        })
+        .await
+        .expect("kill")
+        .into_inner();
+    assert!(killed.known);
+    until_state(&mut stream, id, TaskState::Killed).await;
+    let again = h
+        .client
+        .kill(KillRequest {
+            task_id: id.into(),
+            reason: "test".into(),
+        })
+        .await
+        .expect("kill")
+        .into_inner();
+    assert!(!again.known, "killing an ended task is a no-op");
+
+    // A new watcher sees the ended task in its snapshot.
+    let (snapshot, _) = h.watch().await;
+    assert!(
+        snapshot
+            .iter()
+            .any(|t| t.task_id == id && t.state() == TaskState::Killed)
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn exec_args_and_failures_are_reported() {
+    let mut h = Harness::start().await;
+    let (_, mut stream) = h.watch().await;
+    let spec = TaskSpec {
+        args: vec!["sh".into(), "-c".into(), "exit 3".into()],
+        cpus: 0.1,
+        mem: 16.0,
+        ..TaskSpec::default()
+    };
+    let id = "default.job.0a1b2c3d4e.aaaa0002";
+    h.client.launch(launch(id, spec)).await.expect("launch");
+    let (failed, _) = until_state(&mut stream, id, TaskState::Failed).await;
+    assert_eq!(failed.message, "Command exited with status 3");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_task_too_big_for_any_offer_stays_pending_and_can_be_dropped() {
+    let mut h = Harness::start().await;
+    let (_, mut stream) = h.watch().await;
+    let mut spec = shell("sleep 60");
+    spec.cpus = 64.0;
+    let id = "default.huge.0a1b2c3d4e.aaaa0003";
+    h.client.launch(launch(id, spec)).await.expect("launch");
+    until_state(&mut stream, id, TaskState::Pending).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (snapshot, _) = h.watch().await;
+    let task = snapshot.iter().find(|t| t.task_id == id).expect("known");
+    assert_eq!(task.state(), TaskState::Pending, "no offer fits 64 cpus");
+
+    let killed = h
+        .client
+        .kill(KillRequest {
+            task_id: id.into(),
+            reason: "scaled down".into(),
+        })
+        .await
+        .expect("kill")
+        .into_inner();
+    assert!(killed.known);
+    until_state(&mut stream, id, TaskState::Killed).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_launches_are_refused_with_the_reason() {
+    let mut h = Harness::start().await;
+    let err = h
+        .client
+        .launch(launch("default.bad.0a1b2c3d4e.x/y", shell("true")))
+        .await
+        .expect_err("a '/' in a task id is refused");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    let mut spec = shell("true");
+    spec.args = vec!["true".into()];
+    let err = h
+        .client
+        .launch(launch("default.bad.0a1b2c3d4e.aaaa0004", spec))
+        .await
+        .expect_err("command and args together are refused");
+    assert!(
+        err.message().contains("exactly one of command or args"),
+        "{}",
+        err.message()
+    );
+    h.stop().await;
+}

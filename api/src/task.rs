@@ -1,0 +1,356 @@
+//! Task identity and the App -> gRPC `TaskSpec` conversion.
+//!
+//! Every Mesos task Sextant launches is named
+//! `<namespace>.<app>.<revision>.<unique>` ([`TaskId`]) and labelled with
+//! [`LABEL_NAMESPACE`], [`LABEL_APP`] and [`LABEL_REVISION`], so ownership
+//! and rollout progress can always be derived from Mesos alone.
+//! [`task_spec`] resolves an app's spec to what one task runs, in Mesos units.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::app::App;
+use crate::proto;
+use crate::quantity::QuantityError;
+
+/// Mesos task label carrying the app name.
+pub const LABEL_APP: &str = "sextant.app";
+/// Mesos task label carrying the app namespace.
+pub const LABEL_NAMESPACE: &str = "sextant.namespace";
+/// Mesos task label carrying the revision.
+pub const LABEL_REVISION: &str = "sextant.revision";
+
+/// Namespace of an app whose manifest names none.
+pub const DEFAULT_NAMESPACE: &str = "default";
+/// Seconds between SIGTERM and SIGKILL when `killGracePeriodSeconds` is unset.
+pub const DEFAULT_KILL_GRACE_PERIOD_SECONDS: u32 = 30;
+/// Port protocol when `protocol` is unset.
+pub const DEFAULT_PROTOCOL: &str = "tcp";
+
+/// The store key of an app: `namespace/name`.
+pub fn app_key(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
+
+/// A Sextant task id: `<namespace>.<app>.<revision>.<unique>`.
+///
+/// Namespace and app are DNS-1123 labels (no `.`), the revision is lowercase
+/// hex, and the unique part is any non-empty string without `.`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId {
+    /// Namespace of the app.
+    pub namespace: String,
+    /// Name of the app.
+    pub app: String,
+    /// Revision of the spec the task runs.
+    pub revision: String,
+    /// Distinguishes the tasks of one revision.
+    pub unique: String,
+}
+
+/// A string that is not a Sextant task id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid task id \"{id}\": {reason}")]
+pub struct TaskIdError {
+    /// The string as given.
+    pub id: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl TaskId {
+    /// A new task id with a fresh random unique part (8 lowercase hex chars).
+    pub fn new(namespace: impl Into<String>, app: impl Into<String>, revision: impl Into<String>) -> TaskId {
+        let mut unique = uuid::Uuid::new_v4().simple().to_string();
+        unique.truncate(8);
+        TaskId {
+            namespace: namespace.into(),
+            app: app.into(),
+            revision: revision.into(),
+            unique,
+        }
+    }
+
+    /// Parses `<namespace>.<app>.<revision>.<unique>`.
+    pub fn parse(s: &str) -> Result<TaskId, TaskIdError> {
+        let fail = |reason: &str| TaskIdError {
+            id: s.to_string(),
+            reason: reason.to_string(),
+        };
+        let parts: Vec<&str> = s.split('.').collect();
+        let [namespace, app, revision, unique] = parts[..] else {
+            return Err(fail(
+                "expected four '.'-separated parts: <namespace>.<app>.<revision>.<unique>",
+            ));
+        };
+        if !is_dns1123_label(namespace) {
+            return Err(fail("namespace is not a DNS-1123 label"));
+        }
+        if !is_dns1123_label(app) {
+            return Err(fail("app is not a DNS-1123 label"));
+        }
+        if revision.is_empty()
+            || !revision
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(fail("revision is not lowercase hex"));
+        }
+        if unique.is_empty() {
+            return Err(fail("unique part is empty"));
+        }
+        Ok(TaskId {
+            namespace: namespace.to_string(),
+            app: app.to_string(),
+            revision: revision.to_string(),
+            unique: unique.to_string(),
+        })
+    }
+
+    /// The store key of the task's app: `namespace/app`.
+    pub fn app_key(&self) -> String {
+        app_key(&self.namespace, &self.app)
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}.{}", self.namespace, self.app, self.revision, self.unique)
+    }
+}
+
+impl FromStr for TaskId {
+    type Err = TaskIdError;
+
+    fn from_str(s: &str) -> Result<TaskId, TaskIdError> {
+        TaskId::parse(s)
+    }
+}
+
+/// Whether `s` is a DNS-1123 label: 1 to 63 lowercase letters, digits and
+/// `-`, starting and ending with a letter or digit.
+pub fn is_dns1123_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter().all(|c| ok(c) || *c == b'-')
+        && b.first().is_some_and(ok)
+        && b.last().is_some_and(ok)
+}
+
+/// Why an app could not be turned into a `TaskSpec`. The loader rejects
+/// all of these, so they only happen for apps that skipped validation.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TaskSpecError {
+    /// A resource quantity that does not convert.
+    #[error("spec.resources.{field}: {source}")]
+    Quantity {
+        /// `cpus`, `mem` or `disk`.
+        field: &'static str,
+        /// The conversion error.
+        source: QuantityError,
+    },
+    /// Neither or both of `command` and `args`, or an empty `args`.
+    #[error("spec: set exactly one of command or args (args non-empty)")]
+    Command,
+}
+
+/// What one task of `app` runs, in Mesos units: cpus in cores, mem and disk
+/// in MiB, protocol defaulted to `tcp` (lowercased), kill grace period
+/// defaulted to 30 s.
+pub fn task_spec(app: &App) -> Result<proto::TaskSpec, TaskSpecError> {
+    let spec = &app.spec;
+    let (command, args) = match (&spec.command, &spec.args) {
+        (Some(c), None) => (c.clone(), Vec::new()),
+        (None, Some(a)) if !a.is_empty() => (String::new(), a.clone()),
+        _ => return Err(TaskSpecError::Command),
+    };
+    let quantity = |field, q: &crate::Quantity, cpus: bool| {
+        if cpus { q.to_cpus() } else { q.to_mib() }.map_err(|source| TaskSpecError::Quantity { field, source })
+    };
+    Ok(proto::TaskSpec {
+        command,
+        args,
+        cpus: quantity("cpus", &spec.resources.cpus, true)?,
+        mem: quantity("mem", &spec.resources.mem, false)?,
+        disk: quantity("disk", &spec.resources.disk, false)?,
+        env: spec.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ports: spec
+            .ports
+            .iter()
+            .map(|p| proto::PortSpec {
+                name: p.name.clone(),
+                container_port: u32::from(p.container_port.unwrap_or(0)),
+                host_port: u32::from(p.host_port.unwrap_or(0)),
+                protocol: p.protocol.as_deref().unwrap_or(DEFAULT_PROTOCOL).to_ascii_lowercase(),
+            })
+            .collect(),
+        kill_grace_period_seconds: spec
+            .kill_grace_period_seconds
+            .unwrap_or(DEFAULT_KILL_GRACE_PERIOD_SECONDS),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::{AppSpec, PortSpec, Resources};
+    use crate::quantity::Quantity;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn task_id_round_trip() {
+        let id = TaskId::new("default", "web", "0a1b2c3d4e");
+        assert_eq!(id.unique.len(), 8);
+        assert!(id.unique.bytes().all(|b| b.is_ascii_hexdigit()));
+        let s = id.to_string();
+        assert_eq!(s, format!("default.web.0a1b2c3d4e.{}", id.unique));
+        assert_eq!(s.parse::<TaskId>(), Ok(id.clone()));
+        assert_eq!(id.app_key(), "default/web");
+        assert_ne!(TaskId::new("default", "web", "0a").unique, id.unique);
+    }
+
+    #[test]
+    fn task_id_rejects() {
+        for bad in [
+            "",
+            "a.b.c",
+            "a.b.c.d.e",
+            "A.web.0a.x",
+            "ns.-web.0a.x",
+            "ns.web.0A.x",
+            "ns.web.xyz.x",
+            "ns.web..x",
+            "ns.web.0a.",
+            "ns..0a.x",
+        ] {
+            assert!(TaskId::parse(bad).is_err(), "{bad:?} parsed");
+        }
+        let e = TaskId::parse("a.b").unwrap_err();
+        assert!(e.to_string().starts_with("invalid task id \"a.b\": "), "{e}");
+    }
+
+    #[test]
+    fn keys() {
+        assert_eq!(app_key("default", "web"), "default/web");
+    }
+
+    #[test]
+    fn dns_labels() {
+        assert!(is_dns1123_label("web"));
+        assert!(is_dns1123_label("a"));
+        assert!(is_dns1123_label("web-2"));
+        assert!(is_dns1123_label("0"));
+        assert!(is_dns1123_label(&"a".repeat(63)));
+        assert!(!is_dns1123_label(&"a".repeat(64)));
+        assert!(!is_dns1123_label(""));
+        assert!(!is_dns1123_label("Web"));
+        assert!(!is_dns1123_label("-web"));
+        assert!(!is_dns1123_label("web-"));
+        assert!(!is_dns1123_label("we.b"));
+        assert!(!is_dns1123_label("we_b"));
+    }
+
+    fn app(spec: AppSpec) -> App {
+        App::new("web", spec)
+    }
+
+    fn spec() -> AppSpec {
+        AppSpec {
+            instances: 2,
+            command: Some("run".into()),
+            args: None,
+            resources: Resources {
+                cpus: Quantity::String("250m".into()),
+                mem: Quantity::String("1Gi".into()),
+                disk: Quantity::Number(10.0),
+            },
+            env: BTreeMap::from([("A".into(), "1".into())]),
+            ports: vec![
+                PortSpec {
+                    name: "http".into(),
+                    container_port: Some(8000),
+                    host_port: None,
+                    protocol: None,
+                },
+                PortSpec {
+                    name: "dns".into(),
+                    container_port: None,
+                    host_port: Some(53),
+                    protocol: Some("UDP".into()),
+                },
+            ],
+            kill_grace_period_seconds: None,
+        }
+    }
+
+    #[test]
+    fn converts_spec() {
+        let t = task_spec(&app(spec())).unwrap();
+        assert_eq!(t.command, "run");
+        assert!(t.args.is_empty());
+        assert_eq!(t.cpus, 0.25);
+        assert_eq!(t.mem, 1024.0);
+        assert_eq!(t.disk, 10.0);
+        assert_eq!(t.env.get("A").map(String::as_str), Some("1"));
+        assert_eq!(t.ports.len(), 2);
+        assert_eq!(t.ports[0].name, "http");
+        assert_eq!(t.ports[0].container_port, 8000);
+        assert_eq!(t.ports[0].host_port, 0);
+        assert_eq!(t.ports[0].protocol, "tcp");
+        assert_eq!(t.ports[1].host_port, 53);
+        assert_eq!(t.ports[1].protocol, "udp");
+        assert_eq!(t.kill_grace_period_seconds, 30);
+    }
+
+    #[test]
+    fn converts_args() {
+        let mut s = spec();
+        s.command = None;
+        s.args = Some(vec!["sleep".into(), "10".into()]);
+        s.kill_grace_period_seconds = Some(5);
+        let t = task_spec(&app(s)).unwrap();
+        assert_eq!(t.command, "");
+        assert_eq!(t.args, vec!["sleep", "10"]);
+        assert_eq!(t.kill_grace_period_seconds, 5);
+    }
+
+    #[test]
+    fn rejects_bad_specs() {
+        let mut s = spec();
+        s.args = Some(vec!["x".into()]);
+        assert_eq!(task_spec(&app(s)), Err(TaskSpecError::Command));
+        let mut s = spec();
+        s.command = None;
+        s.args = Some(vec![]);
+        assert_eq!(task_spec(&app(s)), Err(TaskSpecError::Command));
+        let mut s = spec();
+        s.resources.mem = Quantity::String("1Qi".into());
+        let e = task_spec(&app(s)).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("spec.resources.mem: invalid quantity \"1Qi\": unknown suffix"),
+            "{e}"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(s in "\\PC{0,60}") {
+            let _ = TaskId::parse(&s);
+        }
+
+        #[test]
+        fn display_parse_round_trip(
+            ns in "[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?",
+            app in "[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?",
+            rev in "[0-9a-f]{1,10}",
+            unique in "[^.]{1,12}",
+        ) {
+            let id = TaskId { namespace: ns, app, revision: rev, unique };
+            prop_assert_eq!(TaskId::parse(&id.to_string()), Ok(id));
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! sextant-controller: the declarative half of Sextant.
+//!
+//! Owns the sources of desired state (the manifests directory today, git sync
+//! and `sextant apply` later), the sled store (a durable cache of desired
+//! apps, observed tasks, app status and source errors), the reconciler (a
+//! pure, level-triggered function from desired + observed to actions), the
+//! runtime that feeds it and sends its actions to the agent over gRPC, and
+//! the HTTP API the CLI reads.
+//!
+//! It must not speak Mesos: everything about offers, placement, launching
+//! and killing on Mesos belongs to the agent, reached only through the
+//! `sextant_api::proto` contract. (Symmetrically, the agent never reads
+//! manifests.) The store is never the only truth: desired state comes from
+//! the sources, live state from the agent's task stream.
+
+pub mod controller;
+pub mod http;
+pub mod reconcile;
+pub mod source;
+pub mod store;
+
+pub use controller::{ControllerConfig, ControllerError, ControllerHandle, start, state_name};
+pub use http::{AppDetail, AppView, ErrorView, PortView, SourceView, TaskView};
+pub use reconcile::{Action, Plan, Summary, plan, reconcile};
+pub use store::{DesiredApp, SourceStatus, Store, StoreError};

@@ -1,0 +1,377 @@
+//! The local "command executor": runs a task as a process in its own
+//! process group inside a sandbox directory, kills it (SIGTERM to the group,
+//! SIGKILL after the grace period), reaps it, and reports what happened.
+//!
+//! It reports events, not Mesos updates; the master turns them into
+//! `TaskStatus`es with the command executor's texts.
+
+use std::collections::HashMap;
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mesos::types::{CommandInfo, TaskStatusSource};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+/// Orders from the master to an executor.
+#[derive(Debug, Clone, Copy)]
+pub enum ExecutorCommand {
+    /// Kill the task (SIGTERM, then SIGKILL after `grace`) and report it.
+    Kill { grace: Duration },
+    /// Kill the task without reporting (framework removed, shutdown).
+    Shutdown { grace: Duration },
+}
+
+/// What an executor reports.
+#[derive(Debug, Clone)]
+pub enum ExecutorEvent {
+    /// The process runs.
+    Started { pid: u32 },
+    /// A kill began (SIGTERM sent).
+    Killing,
+    /// The process ended: exit code, or the signal that killed it.
+    Exited {
+        code: Option<i32>,
+        signal: Option<i32>,
+        killed: bool,
+    },
+    /// The process could not be started.
+    LaunchFailed {
+        message: String,
+        reason: &'static str,
+        source: TaskStatusSource,
+    },
+}
+
+/// Everything needed to start a task.
+#[derive(Debug, Clone)]
+pub struct LaunchSpec {
+    pub framework_id: String,
+    pub agent_id: String,
+    pub task_id: String,
+    pub container_id: String,
+    pub sandbox: PathBuf,
+    pub command: CommandInfo,
+    pub agent_endpoint: String,
+    pub checkpoint: bool,
+}
+
+/// Where reports go.
+pub type Reporter = Box<dyn Fn(ExecutorEvent) + Send + Sync>;
+
+struct Entry {
+    /// Process group id once spawned, 0 before and after.
+    pgid: Arc<AtomicI32>,
+    tx: mpsc::UnboundedSender<ExecutorCommand>,
+    join: Option<JoinHandle<()>>,
+}
+
+/// Every running executor, so that shutdown can kill and reap them all.
+#[derive(Default)]
+pub struct Registry {
+    entries: Mutex<HashMap<String, Entry>>,
+    shutting_down: AtomicBool,
+}
+
+impl Registry {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Starts an executor for `spec`; returns the channel that commands it,
+    /// or `None` once shutting down. `report` is only ever called from the
+    /// executor's own task, never from here.
+    pub fn launch(
+        self: &Arc<Self>,
+        spec: LaunchSpec,
+        report: Reporter,
+    ) -> Option<mpsc::UnboundedSender<ExecutorCommand>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let pgid = Arc::new(AtomicI32::new(0));
+        let container_id = spec.container_id.clone();
+        let mut entries = self.entries();
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return None;
+        }
+        let registry = Arc::clone(self);
+        let join = tokio::spawn(run(spec, rx, report, Arc::clone(&pgid), registry));
+        // Inserted while the lock is held, so the task's own removal at its
+        // end cannot come first.
+        entries.insert(
+            container_id,
+            Entry {
+                pgid,
+                tx: tx.clone(),
+                join: Some(join),
+            },
+        );
+        Some(tx)
+    }
+
+    fn remove(&self, container_id: &str) {
+        self.entries().remove(container_id);
+    }
+
+    /// SIGTERM to every task, SIGKILL after `grace`, and waits for all.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        let joins: Vec<(Arc<AtomicI32>, JoinHandle<()>)> = {
+            let mut entries = self.entries();
+            entries
+                .values_mut()
+                .filter_map(|entry| {
+                    let _ = entry.tx.send(ExecutorCommand::Shutdown { grace });
+                    entry.join.take().map(|join| (Arc::clone(&entry.pgid), join))
+                })
+                .collect()
+        };
+        for (pgid, join) in joins {
+            let abort = join.abort_handle();
+            if tokio::time::timeout(grace + Duration::from_secs(5), join)
+                .await
+                .is_err()
+            {
+                warn!("an executor did not stop in time; killing its process group");
+                kill_group(pgid.load(Ordering::SeqCst), Signal::SIGKILL);
+                abort.abort();
+            }
+        }
+        self.kill_all_now();
+    }
+
+    /// SIGKILL to every known process group, without waiting.
+    pub fn kill_all_now(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        let mut entries = self.entries();
+        for (_, entry) in entries.drain() {
+            kill_group(entry.pgid.load(Ordering::SeqCst), Signal::SIGKILL);
+            if let Some(join) = entry.join {
+                join.abort();
+            }
+        }
+    }
+}
+
+/// Sends `signal` to process group `pgid` (ignored for 0 or a gone group).
+fn kill_group(pgid: i32, signal: Signal) {
+    if pgid <= 0 {
+        return;
+    }
+    match killpg(Pid::from_raw(pgid), signal) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+        Err(error) => warn!(pgid, %signal, %error, "cannot signal a task's process group"),
+    }
+}
+
+/// Creates the sandbox and its `stdout` / `stderr` files.
+fn prepare_sandbox(spec: &LaunchSpec) -> std::io::Result<(std::fs::File, std::fs::File)> {
+    std::fs::create_dir_all(&spec.sandbox)?;
+    if let Some(runs) = spec.sandbox.parent() {
+        let latest = runs.join("latest");
+        let _ = std::fs::remove_file(&latest);
+        let _ = std::os::unix::fs::symlink(&spec.sandbox, &latest);
+    }
+    let stdout = std::fs::File::create(spec.sandbox.join("stdout"))?;
+    let stderr = std::fs::File::create(spec.sandbox.join("stderr"))?;
+    Ok((stdout, stderr))
+}
+
+fn build_command(spec: &LaunchSpec, stdout: std::fs::File, stderr: std::fs::File) -> tokio::process::Command {
+    let command = &spec.command;
+    let value = command.value.clone().unwrap_or_default();
+    let mut cmd = if command.shell.unwrap_or(true) {
+        let mut cmd = tokio::process::Command::new("/bin/sh");
+        cmd.arg("-c").arg(value);
+        cmd
+    } else {
+        // execvp(value, arguments): arguments[0] is argv[0].
+        let mut cmd = tokio::process::Command::new(&value);
+        match command.arguments.split_first() {
+            Some((argv0, rest)) => {
+                cmd.arg0(argv0);
+                cmd.args(rest);
+            }
+            None => {
+                cmd.arg0(&value);
+            }
+        }
+        cmd
+    };
+    let sandbox = spec.sandbox.to_string_lossy().into_owned();
+    cmd.current_dir(&spec.sandbox)
+        .env("MESOS_SANDBOX", &sandbox)
+        .env("MESOS_DIRECTORY", &sandbox)
+        .env("MESOS_TASK_ID", &spec.task_id)
+        .env("MESOS_FRAMEWORK_ID", &spec.framework_id)
+        .env("MESOS_EXECUTOR_ID", &spec.task_id)
+        .env("MESOS_AGENT_ID", &spec.agent_id)
+        .env("MESOS_AGENT_ENDPOINT", &spec.agent_endpoint)
+        .env("MESOS_CONTAINER_IP", "127.0.0.1")
+        .env("MESOS_CHECKPOINT", if spec.checkpoint { "1" } else { "0" });
+    if let Some(environment) = &command.environment {
+        for variable in &environment.variables {
+            cmd.env(&variable.name, variable.value.as_deref().unwrap_or(""));
+        }
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::from(stderr))
+        .process_group(0)
+        .kill_on_drop(false);
+    cmd
+}
+
+async fn run(
+    spec: LaunchSpec,
+    mut rx: mpsc::UnboundedReceiver<ExecutorCommand>,
+    report: Reporter,
+    pgid: Arc<AtomicI32>,
+    registry: Arc<Registry>,
+) {
+    let executor_terminated = || ExecutorEvent::LaunchFailed {
+        message: "Executor terminated".to_string(),
+        reason: "REASON_EXECUTOR_TERMINATED",
+        source: TaskStatusSource::SourceAgent,
+    };
+    let spawned = prepare_sandbox(&spec).and_then(|(stdout, stderr)| build_command(&spec, stdout, stderr).spawn());
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(error) => {
+            info!(task = %spec.task_id, %error, "cannot start the task");
+            let _ = std::fs::write(
+                spec.sandbox.join("stderr"),
+                format!("Failed to launch the task: {error}\n"),
+            );
+            report(executor_terminated());
+            registry.remove(&spec.container_id);
+            return;
+        }
+    };
+    let Some(pid) = child.id() else {
+        report(executor_terminated());
+        registry.remove(&spec.container_id);
+        return;
+    };
+    let group = i32::try_from(pid).unwrap_or(0);
+    pgid.store(group, Ordering::SeqCst);
+    if registry.shutting_down.load(Ordering::SeqCst) {
+        kill_group(group, Signal::SIGKILL);
+    }
+    debug!(task = %spec.task_id, pid, "task started");
+    report(ExecutorEvent::Started { pid });
+
+    let mut killed = false;
+    let mut silent = false;
+    let mut kill_deadline: Option<Instant> = None;
+    let mut commands_open = true;
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status,
+            command = rx.recv(), if commands_open => {
+                let (grace, report_kill) = match command {
+                    Some(ExecutorCommand::Kill { grace }) => (grace, true),
+                    Some(ExecutorCommand::Shutdown { grace }) => {
+                        silent = true;
+                        (grace, false)
+                    }
+                    None => {
+                        // The master let go of this task: stop it.
+                        commands_open = false;
+                        silent = true;
+                        (crate::master::DEFAULT_KILL_GRACE, false)
+                    }
+                };
+                let deadline = Instant::now() + grace;
+                if !killed {
+                    killed = true;
+                    if report_kill {
+                        report(ExecutorEvent::Killing);
+                    }
+                    kill_group(group, Signal::SIGTERM);
+                    kill_deadline = Some(deadline);
+                } else if let Some(current) = kill_deadline {
+                    kill_deadline = Some(current.min(deadline));
+                }
+            }
+            _ = sleep_until_opt(kill_deadline) => {
+                kill_group(group, Signal::SIGKILL);
+                kill_deadline = None;
+            }
+        }
+    };
+    // Like a container's destruction: nothing of the task outlives it.
+    kill_group(group, Signal::SIGKILL);
+    pgid.store(0, Ordering::SeqCst);
+    match status {
+        Ok(status) => {
+            debug!(task = %spec.task_id, %status, "task exited");
+            if !silent {
+                report(ExecutorEvent::Exited {
+                    code: status.code(),
+                    signal: status.signal(),
+                    killed,
+                });
+            }
+        }
+        Err(error) => {
+            warn!(task = %spec.task_id, %error, "cannot wait for the task");
+            if !silent {
+                report(executor_terminated());
+            }
+        }
+    }
+    registry.remove(&spec.container_id);
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What glibc's `strsignal` says, which the command executor puts in
+/// "Command terminated with signal …".
+pub fn signal_description(signal: i32) -> String {
+    let text = match signal {
+        libc::SIGHUP => "Hangup",
+        libc::SIGINT => "Interrupt",
+        libc::SIGQUIT => "Quit",
+        libc::SIGILL => "Illegal instruction",
+        libc::SIGTRAP => "Trace/breakpoint trap",
+        libc::SIGABRT => "Aborted",
+        libc::SIGBUS => "Bus error",
+        libc::SIGFPE => "Floating point exception",
+        libc::SIGKILL => "Killed",
+        libc::SIGUSR1 => "User defined signal 1",
+        libc::SIGSEGV => "Segmentation fault",
+        libc::SIGUSR2 => "User defined signal 2",
+        libc::SIGPIPE => "Broken pipe",
+        libc::SIGALRM => "Alarm clock",
+        libc::SIGTERM => "Terminated",
+        libc::SIGCHLD => "Child exited",
+        libc::SIGCONT => "Continued",
+        libc::SIGSTOP => "Stopped (signal)",
+        libc::SIGTSTP => "Stopped",
+        libc::SIGTTIN => "Stopped (tty input)",
+        libc::SIGTTOU => "Stopped (tty output)",
+        libc::SIGURG => "Urgent I/O condition",
+        libc::SIGXCPU => "CPU time limit exceeded",
+        libc::SIGXFSZ => "File size limit exceeded",
+        libc::SIGVTALRM => "Virtual timer expired",
+        libc::SIGPROF => "Profiling timer expired",
+        libc::SIGWINCH => "Window changed",
+        libc::SIGIO => "I/O possible",
+        libc::SIGSYS => "Bad system call",
+        _ => return format!("Unknown signal {signal}"),
+    };
+    text.to_string()
+}

@@ -1,0 +1,186 @@
+//! The HTTP server: routing, the accept loop, and responses shaped like a
+//! libprocess master's.
+//!
+//! Header names go out title-cased and `Date` comes first, as a real master
+//! writes them; plain-text errors carry `Content-Type: text/plain;
+//! charset=utf-8` and the bare message. Each connection is served by hyper's
+//! HTTP/1.1 implementation directly (not `axum::serve`) so that these details
+//! can be set.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, DATE};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{debug, warn};
+
+use crate::master::Master;
+use crate::{operator, scheduler_api};
+
+/// Largest request body accepted (an ACCEPT with many tasks is large).
+const BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// A plain-text error response, as libprocess writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        text_response(self.status, self.message)
+    }
+}
+
+/// A response with a plain-text body (none if `message` is empty).
+pub fn text_response(status: StatusCode, message: String) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = status;
+    if !message.is_empty() {
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        *response.body_mut() = Body::from(message);
+    }
+    response
+}
+
+/// `405 Method Not Allowed` with `Allow` and libprocess' text.
+pub fn method_not_allowed(allowed: &[&str], method: &Method) -> Response {
+    let list: Vec<String> = allowed.iter().map(|m| format!("'{m}'")).collect();
+    let body = format!(
+        "405 Method Not Allowed. Expecting one of {{ {} }}, but received '{}'.",
+        list.join(", "),
+        method.as_str()
+    );
+    let mut response = text_response(StatusCode::METHOD_NOT_ALLOWED, body);
+    let old = std::mem::take(response.headers_mut());
+    if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+        response.headers_mut().insert(ALLOW, value);
+    }
+    response.headers_mut().extend(old);
+    response
+}
+
+/// `200 OK` with a JSON body, headers ordered like the master's `/version`.
+pub fn json_response(value: &serde_json::Value) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = Response::new(Body::from(body.clone()));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// An empty response with the given status (`Content-Length: 0`).
+pub fn empty_response(status: StatusCode) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = status;
+    response
+}
+
+/// Puts `Date` first, as libprocess does (hyper would append it last).
+async fn date_first(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let old = std::mem::take(&mut parts.headers);
+    let mut headers = HeaderMap::with_capacity(old.len() + 1);
+    if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(SystemTime::now())) {
+        headers.insert(DATE, date);
+    }
+    headers.extend(old);
+    parts.headers = headers;
+    Response::from_parts(parts, body)
+}
+
+/// The master's routes. Endpoints answer at the root and under `/master/`
+/// as the captured master does.
+pub fn router(master: Arc<Master>) -> Router {
+    Router::new()
+        .route("/api/v1/scheduler", any(scheduler_api::handle))
+        .route("/version", any(operator::version))
+        .route("/health", any(operator::health))
+        .route("/master/health", any(operator::health))
+        .route("/redirect", any(operator::redirect))
+        .route("/master/redirect", any(operator::redirect))
+        .route("/state", any(operator::state))
+        .route("/master/state", any(operator::state))
+        .route("/state.json", any(operator::state))
+        .route("/master/state.json", any(operator::state))
+        .route("/frameworks", any(operator::frameworks))
+        .route("/master/frameworks", any(operator::frameworks))
+        .route("/tasks", any(operator::tasks))
+        .route("/master/tasks", any(operator::tasks))
+        .route("/slaves", any(operator::slaves))
+        .route("/master/slaves", any(operator::slaves))
+        .route("/teardown", any(operator::teardown))
+        .route("/master/teardown", any(operator::teardown))
+        .route("/metrics/snapshot", any(operator::metrics))
+        .fallback(|| async { empty_response(StatusCode::NOT_FOUND) })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::map_response(date_first))
+        .with_state(master)
+}
+
+/// Accepts connections until `shutdown` flips, then drops the listener
+/// and every open connection (which ends every event stream).
+pub async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    loop {
+        while connections.try_join_next().is_some() {}
+        tokio::select! {
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    break;
+                }
+            }
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        warn!(%error, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = TowerToHyperService::new(router.clone());
+                connections.spawn(async move {
+                    let connection = hyper::server::conn::http1::Builder::new()
+                        .title_case_headers(true)
+                        .timer(TokioTimer::new())
+                        .serve_connection(TokioIo::new(stream), service);
+                    if let Err(error) = connection.await {
+                        debug!(%peer, %error, "connection ended with an error");
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
+}

@@ -1,0 +1,268 @@
+//! localmesos: an embedded Mesos-compatible master with local nodes.
+//!
+//! What it owns: an HTTP server that speaks the Mesos 1.11 master's
+//! scheduler API (`POST /api/v1/scheduler`: SUBSCRIBE streams, offers,
+//! ACCEPT/DECLINE/KILL/ACKNOWLEDGE/RECONCILE/…, with the same status codes,
+//! error texts, headers and RecordIO framing a real master uses) and its
+//! operator endpoints (`/version`, `/master/state`, `/metrics/snapshot`, …);
+//! the master's state (frameworks, agents, offers, tasks); an allocator that
+//! offers the nodes' resources; and, standing in for agents, "nodes" that run
+//! each task as a local process in its own process group and sandbox, with
+//! reliable status update delivery. A Mesos client must not be able to tell
+//! it from a real master for what it implements.
+//!
+//! What it must not do: know anything about Sextant (apps, manifests,
+//! revisions, the agent or controller). It is a Mesos master; anything that
+//! a real master would not do does not belong here.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), localmesos::LocalMesosError> {
+//! let config = localmesos::LocalMesosConfig::new("127.0.0.1:0".parse().unwrap(), "/tmp/lm".into());
+//! let mesos = localmesos::start(config).await?;
+//! println!("master at {}", mesos.url());
+//! mesos.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod call;
+mod executor;
+mod http;
+mod master;
+mod operator;
+mod resources;
+mod scheduler_api;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use crate::master::{Identity, Master, Timing};
+
+/// Grace between SIGTERM and SIGKILL for tasks still running at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// One local node (a Mesos agent) and what it offers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeConfig {
+    pub hostname: String,
+    pub cpus: f64,
+    /// MB.
+    pub mem: f64,
+    /// MB.
+    pub disk: f64,
+    pub ports: RangeInclusive<u16>,
+    /// Offered as TEXT attributes.
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            hostname: "localhost".to_string(),
+            cpus: 4.0,
+            mem: 4096.0,
+            disk: 10240.0,
+            ports: 31000..=32000,
+            attributes: BTreeMap::new(),
+        }
+    }
+}
+
+/// How to run the master.
+#[derive(Clone, Debug)]
+pub struct LocalMesosConfig {
+    /// Where to listen; port 0 picks a free port (see [`LocalMesos::addr`]).
+    pub addr: SocketAddr,
+    pub nodes: Vec<NodeConfig>,
+    /// Task sandboxes live under `<work_dir>/slaves/…`.
+    pub work_dir: PathBuf,
+    /// HEARTBEAT period (Mesos: 15 s).
+    pub heartbeat_interval: Duration,
+    /// First resend of an unacknowledged status update (Mesos: 10 s);
+    /// doubles up to 10 minutes.
+    pub update_retry_initial: Duration,
+    /// How often unused resources are (re)offered (Mesos' allocation
+    /// interval: 1 s).
+    pub offer_interval: Duration,
+}
+
+impl LocalMesosConfig {
+    /// Mesos' defaults and one default node.
+    pub fn new(addr: SocketAddr, work_dir: PathBuf) -> Self {
+        Self {
+            addr,
+            nodes: vec![NodeConfig::default()],
+            work_dir,
+            heartbeat_interval: Duration::from_secs(15),
+            update_retry_initial: Duration::from_secs(10),
+            offer_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Why the master could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalMesosError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot use work directory {path}: {source}")]
+    WorkDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid localmesos configuration: {0}")]
+    InvalidConfig(String),
+}
+
+/// A running master. Dropping it kills every task at once; prefer
+/// [`LocalMesos::shutdown`], which lets them stop and waits.
+pub struct LocalMesos {
+    addr: SocketAddr,
+    master: Arc<Master>,
+    stop: watch::Sender<bool>,
+    server: Option<JoinHandle<()>>,
+    driver: Option<JoinHandle<()>>,
+}
+
+fn validate(config: &LocalMesosConfig) -> Result<(), LocalMesosError> {
+    let invalid = |message: String| Err(LocalMesosError::InvalidConfig(message));
+    for (name, value) in [
+        ("heartbeat_interval", config.heartbeat_interval),
+        ("update_retry_initial", config.update_retry_initial),
+        ("offer_interval", config.offer_interval),
+    ] {
+        if value.is_zero() {
+            return invalid(format!("{name} must be positive"));
+        }
+    }
+    for node in &config.nodes {
+        for (name, value) in [("cpus", node.cpus), ("mem", node.mem), ("disk", node.disk)] {
+            if !value.is_finite() || value < 0.0 {
+                return invalid(format!(
+                    "node {:?}: {name} must be a finite, non-negative number",
+                    node.hostname
+                ));
+            }
+        }
+        if node.hostname.is_empty() {
+            return invalid("a node needs a hostname".to_string());
+        }
+    }
+    Ok(())
+}
+
+/// Starts the master and its nodes. Must be called inside a Tokio runtime.
+pub async fn start(config: LocalMesosConfig) -> Result<LocalMesos, LocalMesosError> {
+    validate(&config)?;
+    let work_dir_error = |source| LocalMesosError::WorkDir {
+        path: config.work_dir.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&config.work_dir).map_err(work_dir_error)?;
+    let work_dir = std::fs::canonicalize(&config.work_dir).map_err(work_dir_error)?;
+
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| LocalMesosError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| LocalMesosError::Bind {
+        addr: config.addr,
+        source,
+    })?;
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if !ip.is_unspecified() => ip,
+        _ => Ipv4Addr::LOCALHOST,
+    };
+    let hostname = if ip.is_loopback() {
+        "localhost".to_string()
+    } else {
+        ip.to_string()
+    };
+    let identity = Identity {
+        id: uuid::Uuid::new_v4().to_string(),
+        ip,
+        port: addr.port(),
+        hostname,
+    };
+    let timing = Timing {
+        heartbeat_interval: config.heartbeat_interval,
+        update_retry_initial: config.update_retry_initial,
+        offer_interval: config.offer_interval,
+    };
+    info!(%addr, id = %identity.id, nodes = config.nodes.len(), "localmesos master starting");
+    let master = Arc::new(Master::new(identity, timing, work_dir, &config.nodes));
+    let (stop, stopped) = watch::channel(false);
+    let server = tokio::spawn(http::serve(listener, http::router(Arc::clone(&master)), stopped));
+    let driver = tokio::spawn(Arc::clone(&master).drive());
+    Ok(LocalMesos {
+        addr,
+        master,
+        stop,
+        server: Some(server),
+        driver: Some(driver),
+    })
+}
+
+impl LocalMesos {
+    /// The address actually bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://addr`, for a Mesos client.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The master's id (agent, framework and offer ids start with it).
+    pub fn master_id(&self) -> &str {
+        &self.master.identity.id
+    }
+
+    /// Stops serving (every event stream ends), kills every task's process
+    /// group (SIGTERM, a short grace, SIGKILL), waits for them, and releases
+    /// the port.
+    pub async fn shutdown(mut self) {
+        info!(addr = %self.addr, "localmesos master shutting down");
+        self.master.close();
+        let _ = self.stop.send(true);
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        self.master.stop_tasks(SHUTDOWN_GRACE).await;
+        if let Some(driver) = self.driver.take() {
+            driver.abort();
+            let _ = driver.await;
+        }
+    }
+}
+
+impl Drop for LocalMesos {
+    fn drop(&mut self) {
+        if self.server.is_none() {
+            return;
+        }
+        self.master.kill_all_now();
+        let _ = self.stop.send(true);
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        if let Some(driver) = self.driver.take() {
+            driver.abort();
+        }
+    }
+}

@@ -1,0 +1,506 @@
+//! Operator endpoints of the master: `/version`, `/health`, `/redirect`,
+//! `/master/state` (and `/state`, `.json` forms), `/master/frameworks`,
+//! `/master/tasks`, `/master/slaves`, `/master/teardown` and
+//! `/metrics/snapshot`, in the shapes a Mesos 1.11 master serves.
+//!
+//! Objects are built with their keys in alphabetical order, as Mesos'
+//! JSON writer emits them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Query, State as AxumState};
+use axum::http::header::LOCATION;
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::{Map, Value, json};
+
+use crate::http::{ApiError, empty_response, json_response, method_not_allowed};
+use crate::master::{Agent, Framework, MESOS_VERSION, Master, State, Task, framework_roles, now_secs};
+use crate::resources::Resources;
+
+const BUILD_DATE: &str = "2020-11-24 15:38:37";
+const BUILD_TIME: f64 = 1606232317.0;
+const BUILD_USER: &str = "ubuntu";
+const GIT_SHA: &str = "04bc7ee1984d86fbb0bd782ccc69ce44c13ae4b9";
+
+/// Agent capabilities a 1.11 agent advertises.
+const AGENT_CAPABILITIES: &[&str] = &[
+    "MULTI_ROLE",
+    "HIERARCHICAL_ROLE",
+    "RESERVATION_REFINEMENT",
+    "RESOURCE_PROVIDER",
+    "RESIZE_VOLUME",
+    "AGENT_OPERATION_FEEDBACK",
+    "AGENT_DRAINING",
+    "TASK_RESOURCE_LIMITS",
+];
+
+fn version_json() -> Value {
+    json!({
+        "build_date": BUILD_DATE,
+        "build_time": BUILD_TIME,
+        "build_user": BUILD_USER,
+        "git_sha": GIT_SHA,
+        "git_tag": MESOS_VERSION,
+        "version": MESOS_VERSION,
+    })
+}
+
+pub async fn version() -> Response {
+    json_response(&version_json())
+}
+
+pub async fn health() -> Response {
+    empty_response(StatusCode::OK)
+}
+
+/// 307 to the leader (this master), scheme-relative and without a path.
+pub async fn redirect(AxumState(master): AxumState<Arc<Master>>) -> Response {
+    let mut response = empty_response(StatusCode::TEMPORARY_REDIRECT);
+    let location = format!("//{}:{}", master.identity.hostname, master.identity.port);
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(LOCATION, value);
+    }
+    response
+}
+
+pub async fn state(AxumState(master): AxumState<Arc<Master>>) -> Response {
+    json_response(&state_json(&master))
+}
+
+pub async fn frameworks(
+    AxumState(master): AxumState<Arc<Master>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let wanted = query.get("framework_id");
+    let state = master.lock();
+    let keep = |f: &&Framework| wanted.is_none_or(|id| *id == f.id.value);
+    let frameworks: Vec<Value> = state
+        .frameworks
+        .values()
+        .filter(keep)
+        .map(|f| framework_json(&state, f))
+        .collect();
+    let completed: Vec<Value> = state
+        .completed_frameworks
+        .iter()
+        .filter(keep)
+        .map(|f| framework_json(&state, f))
+        .collect();
+    json_response(&json!({
+        "completed_frameworks": completed,
+        "frameworks": frameworks,
+        "unregistered_frameworks": [],
+    }))
+}
+
+pub async fn tasks(
+    AxumState(master): AxumState<Arc<Master>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let limit: usize = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
+    let offset: usize = query.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+    let descending = query.get("order").is_some_and(|o| o == "desc");
+    let state = master.lock();
+    let mut all: Vec<&Task> = state
+        .frameworks
+        .values()
+        .chain(state.completed_frameworks.iter())
+        .filter(|f| query.get("framework_id").is_none_or(|id| *id == f.id.value))
+        .flat_map(|f| f.tasks.values().chain(f.completed_tasks.iter()))
+        .filter(|t| query.get("task_id").is_none_or(|id| *id == t.info.task_id.value))
+        .collect();
+    all.sort_by(|a, b| {
+        let time = |t: &Task| t.statuses.first().and_then(|s| s.timestamp).unwrap_or(0.0);
+        time(a).total_cmp(&time(b))
+    });
+    if descending {
+        all.reverse();
+    }
+    let tasks: Vec<Value> = all.into_iter().skip(offset).take(limit).map(task_json).collect();
+    json_response(&json!({ "tasks": tasks }))
+}
+
+pub async fn slaves(AxumState(master): AxumState<Arc<Master>>) -> Response {
+    let state = master.lock();
+    let slaves: Vec<Value> = state
+        .agents
+        .iter()
+        .enumerate()
+        .map(|(i, a)| agent_json(&master, &state, i, a))
+        .collect();
+    json_response(&json!({ "recovered_slaves": [], "slaves": slaves }))
+}
+
+/// `POST /master/teardown` with form field `frameworkId`.
+pub async fn teardown(
+    AxumState(master): AxumState<Arc<Master>>,
+    method: Method,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    if method != Method::POST {
+        return method_not_allowed(&["POST"], &method);
+    }
+    let form = parse_form(&String::from_utf8_lossy(&body));
+    let Some(id) = form.get("frameworkId").or_else(|| query.get("frameworkId")) else {
+        return ApiError::bad_request("Missing 'frameworkId' query parameter in the request body").into_response();
+    };
+    if master.teardown(id) {
+        empty_response(StatusCode::OK)
+    } else {
+        ApiError::bad_request("No framework found with specified ID").into_response()
+    }
+}
+
+fn parse_form(body: &str) -> HashMap<String, String> {
+    body.split('&')
+        .filter_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            Some((percent_decode(key), percent_decode(value)))
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match text.get(i + 1..i + 3).and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
+                    Some(byte) => {
+                        out.push(byte);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub async fn metrics(AxumState(master): AxumState<Arc<Master>>) -> Response {
+    json_response(&metrics_json(&master))
+}
+
+// ------------------------------------------------------------- builders ---
+
+fn state_json(master: &Master) -> Value {
+    let state = master.lock();
+    let identity = &master.identity;
+    let leader_info = serde_json::to_value(identity.master_info()).unwrap_or(Value::Null);
+    let slaves: Vec<Value> = state
+        .agents
+        .iter()
+        .enumerate()
+        .map(|(i, a)| agent_json(master, &state, i, a))
+        .collect();
+    let frameworks: Vec<Value> = state.frameworks.values().map(|f| framework_json(&state, f)).collect();
+    let completed: Vec<Value> = state
+        .completed_frameworks
+        .iter()
+        .map(|f| framework_json(&state, f))
+        .collect();
+    json!({
+        "activated_slaves": state.agents.len() as f64,
+        "build_date": BUILD_DATE,
+        "build_time": BUILD_TIME,
+        "build_user": BUILD_USER,
+        "capabilities": ["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"],
+        "completed_frameworks": completed,
+        "deactivated_slaves": 0.0,
+        "elected_time": master.start_time,
+        "flags": {
+            "authenticate_agents": "false",
+            "authenticate_frameworks": "false",
+            "authenticate_http_frameworks": "false",
+            "hostname": identity.hostname,
+            "ip": identity.ip.to_string(),
+            "port": identity.port.to_string(),
+            "work_dir": master.work_dir.to_string_lossy(),
+        },
+        "frameworks": frameworks,
+        "git_sha": GIT_SHA,
+        "git_tag": MESOS_VERSION,
+        "hostname": identity.hostname,
+        "id": identity.id,
+        "leader": identity.pid(),
+        "leader_info": leader_info,
+        "orphan_tasks": [],
+        "pid": identity.pid(),
+        "recovered_slaves": [],
+        "slaves": slaves,
+        "start_time": master.start_time,
+        "unregistered_frameworks": [],
+        "unreachable_slaves": 0.0,
+        "version": MESOS_VERSION,
+    })
+}
+
+fn offered_on(state: &State, agent: usize) -> Resources {
+    let mut offered = Resources::default();
+    for offer in state.offers.values().filter(|o| o.agent == agent) {
+        offered.add(&offer.resources);
+    }
+    offered
+}
+
+fn agent_json(master: &Master, state: &State, index: usize, agent: &Agent) -> Value {
+    let attributes: Map<String, Value> = agent
+        .config
+        .attributes
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    json!({
+        "active": true,
+        "attributes": attributes,
+        "capabilities": AGENT_CAPABILITIES,
+        "deactivated": false,
+        "hostname": agent.config.hostname,
+        "id": agent.id.value,
+        "offered_resources": offered_on(state, index).summary(),
+        "pid": agent.pid(index, &master.identity),
+        "port": master.identity.port,
+        "registered_time": agent.registered_time,
+        "reserved_resources": {},
+        "resources": agent.total.summary(),
+        "unreserved_resources": agent.total.summary(),
+        "used_resources": agent.used.summary(),
+        "version": MESOS_VERSION,
+    })
+}
+
+fn framework_json(state: &State, framework: &Framework) -> Value {
+    let mut used = Resources::default();
+    for task in framework.tasks.values().filter(|t| !t.resources_released) {
+        used.add(&task.resources);
+    }
+    let offers: Vec<&crate::master::Offer> = state
+        .offers
+        .values()
+        .filter(|o| o.framework_id == framework.id.value)
+        .collect();
+    let mut offered = Resources::default();
+    for offer in &offers {
+        offered.add(&offer.resources);
+    }
+    let mut total = used.clone();
+    total.add(&offered);
+    let multi_role = framework.multi_role();
+    let offers_json: Vec<Value> = offers
+        .iter()
+        .map(|o| {
+            json!({
+                "allocation_info": { "role": o.role },
+                "framework_id": o.framework_id,
+                "id": o.id,
+                "resources": o.resources.summary(),
+                "slave_id": state.agents.get(o.agent).map(|a| a.id.value.clone()).unwrap_or_default(),
+            })
+        })
+        .collect();
+    let capabilities: Vec<Value> = framework
+        .info
+        .capabilities
+        .iter()
+        .filter_map(|c| c.kind)
+        .filter_map(|k| serde_json::to_value(k).ok())
+        .collect();
+    let info = &framework.info;
+    let mut object = json!({
+        "active": framework.active,
+        "capabilities": capabilities,
+        "checkpoint": info.checkpoint.unwrap_or(false),
+        "completed_tasks": framework.completed_tasks.iter().map(task_json).collect::<Vec<_>>(),
+        "connected": framework.connected(),
+        "executors": [],
+        "failover_timeout": info.failover_timeout.unwrap_or(0.0),
+        "hostname": info.hostname.clone().unwrap_or_default(),
+        "id": framework.id.value,
+        "name": info.name,
+        "offered_resources": offered.summary(),
+        "offers": offers_json,
+        "recovered": false,
+        "registered_time": framework.registered_time,
+        "resources": total.summary(),
+        "roles": framework_roles(info),
+        "tasks": framework.tasks.values().map(task_json).collect::<Vec<_>>(),
+        "unreachable_tasks": [],
+        "used_resources": used.summary(),
+        "user": info.user,
+        "webui_url": info.webui_url.clone().unwrap_or_default(),
+    });
+    if let Some(map) = object.as_object_mut() {
+        if !multi_role {
+            map.insert(
+                "role".to_string(),
+                Value::String(info.role.clone().unwrap_or_else(|| "*".to_string())),
+            );
+        }
+        if let Some(principal) = &info.principal {
+            map.insert("principal".to_string(), Value::String(principal.clone()));
+        }
+        if let Some(labels) = &info.labels {
+            map.insert("labels".to_string(), labels_json(labels));
+        }
+        if let Some(t) = framework.reregistered_time {
+            map.insert("reregistered_time".to_string(), json!(t));
+        }
+        if let Some(t) = framework.unregistered_time {
+            map.insert("unregistered_time".to_string(), json!(t));
+        }
+    }
+    object
+}
+
+fn labels_json(labels: &mesos::types::Labels) -> Value {
+    serde_json::to_value(&labels.labels).unwrap_or(Value::Array(Vec::new()))
+}
+
+fn task_json(task: &Task) -> Value {
+    let statuses: Vec<Value> = task
+        .statuses
+        .iter()
+        .map(|s| {
+            let mut status = json!({ "state": s.state.as_str(), "timestamp": s.timestamp.unwrap_or(0.0) });
+            if let Some(map) = status.as_object_mut() {
+                if let Some(cs) = &s.container_status
+                    && let Ok(value) = serde_json::to_value(cs)
+                {
+                    map.insert("container_status".to_string(), value);
+                }
+                if let Some(healthy) = s.healthy {
+                    map.insert("healthy".to_string(), Value::Bool(healthy));
+                }
+                if let Some(labels) = &s.labels {
+                    map.insert("labels".to_string(), labels_json(labels));
+                }
+            }
+            status
+        })
+        .collect();
+    let mut object = json!({
+        "executor_id": "",
+        "framework_id": task.framework_id.value,
+        "id": task.info.task_id.value,
+        "name": task.info.name,
+        "resources": task.resources.summary(),
+        "role": task.role,
+        "slave_id": task.agent_id.value,
+        "state": task.state.as_str(),
+        "statuses": statuses,
+        "user": task.user,
+    });
+    if let Some(map) = object.as_object_mut() {
+        if let Some(labels) = &task.info.labels {
+            map.insert("labels".to_string(), labels_json(labels));
+        }
+        for key in ["container", "discovery", "health_check", "kill_policy"] {
+            if let Some(value) = task.raw.get(key).filter(|v| !v.is_null()) {
+                map.insert(key.to_string(), value.clone());
+            }
+        }
+    }
+    object
+}
+
+fn metrics_json(master: &Master) -> Value {
+    let state = master.lock();
+    let mut m = Map::new();
+    let mut put = |key: &str, value: f64| {
+        m.insert(format!("master/{key}"), json!(value));
+    };
+    put("elected", 1.0);
+    put("uptime_secs", (now_secs() - master.start_time).max(0.0));
+    let connected = state.frameworks.values().filter(|f| f.connected()).count() as f64;
+    let active = state.frameworks.values().filter(|f| f.active).count() as f64;
+    let total = state.frameworks.len() as f64;
+    put("frameworks_active", active);
+    put("frameworks_inactive", total - active);
+    put("frameworks_connected", connected);
+    put("frameworks_disconnected", total - connected);
+    let agents = state.agents.len() as f64;
+    put("slaves_active", agents);
+    put("slaves_connected", agents);
+    put("slaves_disconnected", 0.0);
+    put("slaves_inactive", 0.0);
+    put("slaves_unreachable", 0.0);
+    for name in ["staging", "starting", "running", "killing", "unreachable"] {
+        let wanted = format!("TASK_{}", name.to_ascii_uppercase());
+        let count = state
+            .frameworks
+            .values()
+            .flat_map(|f| f.tasks.values())
+            .filter(|t| t.state.as_str() == wanted)
+            .count();
+        put(&format!("tasks_{name}"), count as f64);
+    }
+    for name in [
+        "finished",
+        "failed",
+        "killed",
+        "lost",
+        "error",
+        "dropped",
+        "gone",
+        "gone_by_operator",
+    ] {
+        let wanted = format!("TASK_{}", name.to_ascii_uppercase());
+        let count = state.counters.terminal.get(wanted.as_str()).copied().unwrap_or(0);
+        put(&format!("tasks_{name}"), count as f64);
+    }
+    put("outstanding_offers", state.offers.len() as f64);
+    let mut total_resources = Resources::default();
+    let mut used = Resources::default();
+    for agent in &state.agents {
+        total_resources.add(&agent.total);
+        used.add(&agent.used);
+    }
+    let percent = |u: i64, t: i64| if t > 0 { u as f64 / t as f64 } else { 0.0 };
+    for (name, t, u) in [
+        ("cpus", total_resources.cpus, used.cpus),
+        ("mem", total_resources.mem, used.mem),
+        ("disk", total_resources.disk, used.disk),
+        ("gpus", total_resources.gpus, used.gpus),
+    ] {
+        put(&format!("{name}_total"), crate::resources::from_milli(t));
+        put(&format!("{name}_used"), crate::resources::from_milli(u));
+        put(&format!("{name}_percent"), percent(u, t));
+    }
+    put("valid_status_update_acknowledgements", state.counters.valid_acks as f64);
+    put(
+        "invalid_status_update_acknowledgements",
+        state.counters.invalid_acks as f64,
+    );
+    put("messages_decline_offers", state.counters.offers_declined as f64);
+    put("event_queue_messages", 0.0);
+    put("event_queue_http_requests", 0.0);
+    for (call, count) in &state.counters.calls {
+        put(&format!("messages_{call}"), *count as f64);
+    }
+    // A BTreeMap-backed object: keys come out sorted, as Mesos sorts them.
+    let sorted: std::collections::BTreeMap<String, Value> = m.into_iter().collect();
+    serde_json::to_value(sorted).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_decoding() {
+        let form = parse_form("frameworkId=abc-0000%2Dx&other=a+b");
+        assert_eq!(form.get("frameworkId").map(String::as_str), Some("abc-0000-x"));
+        assert_eq!(form.get("other").map(String::as_str), Some("a b"));
+        assert_eq!(percent_decode("100%"), "100%");
+    }
+}

@@ -1,0 +1,205 @@
+//! `POST /api/v1/scheduler`: the HTTP checks of a Mesos master in their
+//! order (method, `Content-Type`, body, Call validation, then for SUBSCRIBE
+//! `Accept` and the absent stream id), and the SUBSCRIBE event stream.
+//!
+//! The stream is `200 OK` with `Transfer-Encoding: chunked`,
+//! `Mesos-Stream-Id` and `Content-Type: application/json`; every RecordIO
+//! record is sent as its own HTTP chunk. When the client goes away the body
+//! is dropped, which tells the master the framework disconnected.
+//!
+//! Only JSON is spoken: a `Content-Type: application/x-protobuf` body is
+//! answered `415`, and a SUBSCRIBE that accepts only protobuf `406`.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header::{ACCEPT, CONTENT_TYPE, TRANSFER_ENCODING};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::Stream;
+use mesos::types::{CallType, FrameworkId, Subscribe};
+use tokio::sync::mpsc;
+
+use crate::call::{self, CallRejected};
+use crate::http::{ApiError, empty_response, json_response, method_not_allowed};
+use crate::master::Master;
+use crate::master::calls::CallOutcome;
+
+pub const STREAM_ID_HEADER: &str = "mesos-stream-id";
+const APPLICATION_JSON: &str = "application/json";
+const APPLICATION_PROTOBUF: &str = "application/x-protobuf";
+
+pub async fn handle(State(master): State<Arc<Master>>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+    if method != Method::POST {
+        return method_not_allowed(&["POST"], &method);
+    }
+    let Some(content_type) = headers.get(CONTENT_TYPE) else {
+        return ApiError::bad_request("Expecting 'Content-Type' to be present").into_response();
+    };
+    // A plain string comparison, as the master does: parameters → 415.
+    if content_type.as_bytes() == APPLICATION_PROTOBUF.as_bytes() {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Expecting 'Content-Type' of application/json (localmesos does not accept application/x-protobuf)",
+        )
+        .into_response();
+    }
+    if content_type.as_bytes() != APPLICATION_JSON.as_bytes() {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Expecting 'Content-Type' of application/json or application/x-protobuf",
+        )
+        .into_response();
+    }
+    let parsed = match call::parse(&body) {
+        Ok(parsed) => parsed,
+        Err(CallRejected(message)) => return ApiError::bad_request(message).into_response(),
+    };
+    let stream_id = headers
+        .get(STREAM_ID_HEADER)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+
+    if parsed.call.kind == CallType::Subscribe {
+        if !accepts(&headers, APPLICATION_JSON) {
+            let message = if accepts(&headers, APPLICATION_PROTOBUF) {
+                "Expecting 'Accept' to allow 'application/json' (localmesos does not stream application/x-protobuf)"
+            } else {
+                "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'"
+            };
+            return ApiError::new(StatusCode::NOT_ACCEPTABLE, message).into_response();
+        }
+        if stream_id.is_some() {
+            return ApiError::bad_request("Subscribe calls should not include the 'Mesos-Stream-Id' header")
+                .into_response();
+        }
+        let Some(subscribe) = parsed.call.subscribe else {
+            return ApiError::bad_request("Failed to validate scheduler::Call: Expecting 'subscribe' to be present")
+                .into_response();
+        };
+        return subscribe_response(master, subscribe);
+    }
+
+    match master.call(parsed, stream_id.as_deref()) {
+        Ok(CallOutcome::Accepted) => empty_response(StatusCode::ACCEPTED),
+        Ok(CallOutcome::Ok) => empty_response(StatusCode::OK),
+        Ok(CallOutcome::Json(value)) => json_response(&value),
+        Ok(CallOutcome::NotImplemented) => empty_response(StatusCode::NOT_IMPLEMENTED),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn subscribe_response(master: Arc<Master>, subscribe: Subscribe) -> Response {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let stream_id = uuid::Uuid::new_v4().to_string();
+    let framework_id = master.subscribe(subscribe.framework_info, subscribe.suppressed_roles, &stream_id, tx);
+    let body = EventBody {
+        rx,
+        _guard: StreamGuard {
+            master: Arc::downgrade(&master),
+            framework_id,
+            stream_id: stream_id.clone(),
+        },
+    };
+    let mut response = Response::new(Body::from_stream(body));
+    let headers = response.headers_mut();
+    headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+    if let Ok(value) = HeaderValue::from_str(&stream_id) {
+        headers.insert(STREAM_ID_HEADER, value);
+    }
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(APPLICATION_JSON));
+    response
+}
+
+/// The event stream body: one RecordIO record per item, so one per chunk.
+struct EventBody {
+    rx: mpsc::UnboundedReceiver<Bytes>,
+    _guard: StreamGuard,
+}
+
+impl Stream for EventBody {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx).map(|record| record.map(Ok))
+    }
+}
+
+/// Reports the stream's end to the master when the body is dropped.
+struct StreamGuard {
+    master: Weak<Master>,
+    framework_id: Option<FrameworkId>,
+    stream_id: String,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if let (Some(master), Some(framework_id)) = (self.master.upgrade(), &self.framework_id) {
+            master.stream_closed(framework_id, &self.stream_id);
+        }
+    }
+}
+
+/// libprocess' `Request::acceptsMediaType`: no `Accept` accepts all; else
+/// the most specific matching media range decides, and `q=0` refuses.
+fn accepts(headers: &HeaderMap, media: &str) -> bool {
+    let values: Vec<&str> = headers.get_all(ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect();
+    if values.iter().all(|v| v.trim().is_empty()) {
+        return true;
+    }
+    let Some((kind, subtype)) = media.split_once('/') else {
+        return false;
+    };
+    let mut best: Option<(u8, f64)> = None;
+    for entry in values.iter().flat_map(|v| v.split(',')) {
+        let mut parts = entry.split(';');
+        let range = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let Some((range_kind, range_subtype)) = range.split_once('/') else {
+            continue;
+        };
+        let q = parts
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+            .and_then(|(_, v)| v.trim().parse::<f64>().ok())
+            .unwrap_or(1.0);
+        let specificity = match (range_kind.trim(), range_subtype.trim()) {
+            ("*", "*") => 1,
+            (k, "*") if k == kind => 2,
+            (k, s) if k == kind && s == subtype => 3,
+            _ => continue,
+        };
+        if best.is_none_or(|(s, _)| specificity > s) {
+            best = Some((specificity, q));
+        }
+    }
+    best.is_some_and(|(_, q)| q > 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_accept(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_str(value).expect("header"));
+        headers
+    }
+
+    #[test]
+    fn accept_negotiation() {
+        assert!(accepts(&HeaderMap::new(), APPLICATION_JSON));
+        assert!(accepts(&with_accept("*/*"), APPLICATION_JSON));
+        assert!(accepts(&with_accept("application/*"), APPLICATION_JSON));
+        assert!(accepts(&with_accept("Application/JSON"), APPLICATION_JSON));
+        assert!(!accepts(&with_accept("text/html"), APPLICATION_JSON));
+        assert!(!accepts(&with_accept("application/json;q=0, */*"), APPLICATION_JSON));
+        assert!(accepts(
+            &with_accept("text/html, application/json;q=0.5"),
+            APPLICATION_JSON
+        ));
+    }
+}

@@ -1,0 +1,411 @@
+//! The scheduler client: SUBSCRIBE on one long-lived connection, every other
+//! call on separate requests carrying `Mesos-Stream-Id`.
+//!
+//! Leader redirects (307 with a scheme-relative `Location`) are followed;
+//! the URL that finally answered becomes the endpoint for later calls. A
+//! silent stream is detected with the heartbeat interval the master gave.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::{StatusCode, Url};
+
+use crate::recordio::{RecordIoDecoder, RecordIoError};
+use crate::types::*;
+
+/// Header naming the subscription a call belongs to.
+pub const STREAM_ID_HEADER: &str = "Mesos-Stream-Id";
+/// Path of the scheduler API on a master.
+pub const SCHEDULER_PATH: &str = "/api/v1/scheduler";
+/// Missed heartbeats tolerated before the stream counts as dead.
+const MISSED_HEARTBEATS: f64 = 5.0;
+/// Used until SUBSCRIBED says otherwise (Mesos always sends 15 s).
+const DEFAULT_HEARTBEAT_SECS: f64 = 15.0;
+/// Bound on non-streaming calls, as the Mesos docs advise.
+const CALL_TIMEOUT: Duration = Duration::from_secs(75);
+
+/// What can go wrong talking to a master.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid master URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("cannot reach the Mesos master at {url}: {source}")]
+    Http {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("Mesos master refused {call} with {status}: {body}")]
+    Refused {
+        call: &'static str,
+        status: StatusCode,
+        body: String,
+    },
+    #[error("Mesos master refused the subscription: {0}")]
+    SubscribeRefused(String),
+    #[error("SUBSCRIBE response has no Mesos-Stream-Id header")]
+    NoStreamId,
+    #[error("undecodable event from the Mesos master: {0}")]
+    Decode(#[from] serde_json::Error),
+    #[error(transparent)]
+    RecordIo(#[from] RecordIoError),
+    #[error("event stream from the Mesos master ended")]
+    StreamEnded,
+    #[error("no event from the Mesos master for {0:?} (missed heartbeats)")]
+    HeartbeatTimeout(Duration),
+}
+
+/// A connection-less handle on a Mesos master.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    endpoint: Url,
+}
+
+impl Client {
+    /// `master` is the master's base URL, e.g. `http://127.0.0.1:5050`.
+    pub fn new(master: &str) -> Result<Self, ClientError> {
+        let invalid = |reason: String| ClientError::InvalidUrl {
+            url: master.to_string(),
+            reason,
+        };
+        let base = Url::parse(master).map_err(|e| invalid(e.to_string()))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(invalid("scheme must be http or https".into()));
+        }
+        let endpoint = base.join(SCHEDULER_PATH).map_err(|e| invalid(e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|source| ClientError::Http {
+                url: master.to_string(),
+                source,
+            })?;
+        Ok(Self { http, endpoint })
+    }
+
+    /// The scheduler endpoint this client posts to.
+    pub fn endpoint(&self) -> &Url {
+        &self.endpoint
+    }
+
+    /// Subscribes (a new framework when `framework_info.id` is unset, a
+    /// re-subscription otherwise) and waits for SUBSCRIBED.
+    pub async fn subscribe(&self, framework_info: FrameworkInfo) -> Result<Subscription, ClientError> {
+        let call = Call {
+            framework_id: framework_info.id.clone(),
+            kind: CallType::Subscribe,
+            subscribe: Some(Subscribe {
+                framework_info,
+                suppressed_roles: Vec::new(),
+            }),
+            ..Call::default()
+        };
+        let body = serde_json::to_vec(&call)?;
+        let response = self
+            .http
+            .post(self.endpoint.clone())
+            .headers(json_headers())
+            .body(body)
+            .send()
+            .await
+            .map_err(|source| self.http_error(source))?;
+        let status = response.status();
+        // The master that answered (after redirects) is the leader.
+        let endpoint = response.url().clone();
+        if status != StatusCode::OK {
+            let body = response.text().await.unwrap_or_default();
+            return Err(ClientError::Refused {
+                call: "SUBSCRIBE",
+                status,
+                body,
+            });
+        }
+        let stream_id = response
+            .headers()
+            .get(STREAM_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .ok_or(ClientError::NoStreamId)?;
+        let mut events = EventStream {
+            body: Box::pin(response.bytes_stream()),
+            decoder: RecordIoDecoder::default(),
+            idle_timeout: heartbeat_timeout(DEFAULT_HEARTBEAT_SECS),
+        };
+        let first = events.next().await?;
+        let subscribed = match (first.kind, first.subscribed, first.error) {
+            (EventType::Subscribed, Some(subscribed), _) => subscribed,
+            (EventType::Error, _, Some(error)) => return Err(ClientError::SubscribeRefused(error.message)),
+            (kind, _, _) => {
+                return Err(ClientError::SubscribeRefused(format!(
+                    "expected SUBSCRIBED as the first event, got {kind:?}"
+                )));
+            }
+        };
+        let interval = subscribed
+            .heartbeat_interval_seconds
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .unwrap_or(DEFAULT_HEARTBEAT_SECS);
+        events.idle_timeout = heartbeat_timeout(interval);
+        let caller = Caller {
+            http: self.http.clone(),
+            endpoint,
+            stream_id,
+            framework_id: subscribed.framework_id.clone(),
+        };
+        Ok(Subscription {
+            subscribed,
+            caller,
+            events,
+        })
+    }
+
+    fn http_error(&self, source: reqwest::Error) -> ClientError {
+        ClientError::Http {
+            url: self.endpoint.to_string(),
+            source,
+        }
+    }
+}
+
+fn heartbeat_timeout(interval_secs: f64) -> Duration {
+    Duration::from_secs_f64(interval_secs * MISSED_HEARTBEATS)
+}
+
+fn json_headers() -> HeaderMap {
+    // Exactly `application/json`: Mesos answers 415 to any parameter.
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    headers
+}
+
+type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// The decoded event stream of a subscription.
+pub struct EventStream {
+    body: ByteStream,
+    decoder: RecordIoDecoder,
+    idle_timeout: Duration,
+}
+
+impl EventStream {
+    /// The next event. Errors end the subscription: re-subscribe.
+    pub async fn next(&mut self) -> Result<Event, ClientError> {
+        loop {
+            if let Some(record) = self.decoder.next_record()? {
+                return Ok(serde_json::from_slice(&record)?);
+            }
+            match tokio::time::timeout(self.idle_timeout, self.body.next()).await {
+                Err(_) => return Err(ClientError::HeartbeatTimeout(self.idle_timeout)),
+                Ok(None) => {
+                    self.decoder.finish()?;
+                    return Err(ClientError::StreamEnded);
+                }
+                Ok(Some(Err(source))) => {
+                    return Err(ClientError::Http {
+                        url: "event stream".to_string(),
+                        source,
+                    });
+                }
+                Ok(Some(Ok(chunk))) => self.decoder.feed(&chunk),
+            }
+        }
+    }
+}
+
+/// A live subscription: the SUBSCRIBED answer, the events after it, and a
+/// caller for this subscription's calls.
+pub struct Subscription {
+    pub subscribed: Subscribed,
+    pub caller: Caller,
+    pub events: EventStream,
+}
+
+/// Sends calls for one subscription. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    http: reqwest::Client,
+    endpoint: Url,
+    stream_id: String,
+    framework_id: FrameworkId,
+}
+
+impl Caller {
+    pub fn framework_id(&self) -> &FrameworkId {
+        &self.framework_id
+    }
+
+    pub fn stream_id(&self) -> &str {
+        &self.stream_id
+    }
+
+    /// Sends one call; the master answers 202 and reports results as events.
+    pub async fn call(&self, mut call: Call) -> Result<(), ClientError> {
+        call.framework_id = Some(self.framework_id.clone());
+        let name = call_name(call.kind);
+        let body = serde_json::to_vec(&call)?;
+        let mut headers = json_headers();
+        if let Ok(value) = HeaderValue::from_str(&self.stream_id) {
+            headers.insert(STREAM_ID_HEADER, value);
+        }
+        let response = self
+            .http
+            .post(self.endpoint.clone())
+            .headers(headers)
+            .timeout(CALL_TIMEOUT)
+            .body(body)
+            .send()
+            .await
+            .map_err(|source| ClientError::Http {
+                url: self.endpoint.to_string(),
+                source,
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(ClientError::Refused {
+            call: name,
+            status,
+            body,
+        })
+    }
+
+    pub async fn accept(
+        &self,
+        offer_ids: Vec<OfferId>,
+        tasks: Vec<TaskInfo>,
+        refuse_seconds: f64,
+    ) -> Result<(), ClientError> {
+        let operations = if tasks.is_empty() {
+            Vec::new()
+        } else {
+            vec![Operation {
+                kind: OperationType::Launch,
+                launch: Some(Launch { task_infos: tasks }),
+            }]
+        };
+        self.call(Call {
+            kind: CallType::Accept,
+            accept: Some(Accept {
+                offer_ids,
+                operations,
+                filters: Some(Filters {
+                    refuse_seconds: Some(refuse_seconds),
+                }),
+            }),
+            ..Call::default()
+        })
+        .await
+    }
+
+    pub async fn decline(&self, offer_ids: Vec<OfferId>, refuse_seconds: f64) -> Result<(), ClientError> {
+        self.call(Call {
+            kind: CallType::Decline,
+            decline: Some(Decline {
+                offer_ids,
+                filters: Some(Filters {
+                    refuse_seconds: Some(refuse_seconds),
+                }),
+            }),
+            ..Call::default()
+        })
+        .await
+    }
+
+    pub async fn kill(
+        &self,
+        task_id: TaskId,
+        agent_id: Option<AgentId>,
+        grace: Option<Duration>,
+    ) -> Result<(), ClientError> {
+        let kill_policy = grace.map(|g| KillPolicy {
+            grace_period: Some(DurationInfo {
+                nanoseconds: i64::try_from(g.as_nanos()).unwrap_or(i64::MAX),
+            }),
+        });
+        self.call(Call {
+            kind: CallType::Kill,
+            kill: Some(Kill {
+                task_id,
+                agent_id,
+                kill_policy,
+            }),
+            ..Call::default()
+        })
+        .await
+    }
+
+    /// Acknowledges an update; `uuid` is echoed exactly as received.
+    pub async fn acknowledge(&self, agent_id: AgentId, task_id: TaskId, uuid: String) -> Result<(), ClientError> {
+        self.call(Call {
+            kind: CallType::Acknowledge,
+            acknowledge: Some(Acknowledge {
+                agent_id,
+                task_id,
+                uuid,
+            }),
+            ..Call::default()
+        })
+        .await
+    }
+
+    /// Explicit reconciliation of `tasks`, or implicit when empty.
+    pub async fn reconcile(&self, tasks: Vec<ReconcileTask>) -> Result<(), ClientError> {
+        self.call(Call {
+            kind: CallType::Reconcile,
+            reconcile: Some(Reconcile { tasks }),
+            ..Call::default()
+        })
+        .await
+    }
+
+    pub async fn revive(&self) -> Result<(), ClientError> {
+        self.call(Call {
+            kind: CallType::Revive,
+            revive: Some(Revive::default()),
+            ..Call::default()
+        })
+        .await
+    }
+
+    pub async fn suppress(&self) -> Result<(), ClientError> {
+        self.call(Call {
+            kind: CallType::Suppress,
+            suppress: Some(Suppress::default()),
+            ..Call::default()
+        })
+        .await
+    }
+
+    pub async fn teardown(&self) -> Result<(), ClientError> {
+        self.call(Call {
+            kind: CallType::Teardown,
+            ..Call::default()
+        })
+        .await
+    }
+}
+
+fn call_name(kind: CallType) -> &'static str {
+    match kind {
+        CallType::Subscribe => "SUBSCRIBE",
+        CallType::Teardown => "TEARDOWN",
+        CallType::Accept => "ACCEPT",
+        CallType::Decline => "DECLINE",
+        CallType::Revive => "REVIVE",
+        CallType::Kill => "KILL",
+        CallType::Shutdown => "SHUTDOWN",
+        CallType::Acknowledge => "ACKNOWLEDGE",
+        CallType::Reconcile => "RECONCILE",
+        CallType::Message => "MESSAGE",
+        CallType::Request => "REQUEST",
+        CallType::Suppress => "SUPPRESS",
+        _ => "call",
+    }
+}

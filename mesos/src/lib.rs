@@ -1,0 +1,17 @@
+//! mesos-v1: the Mesos v1 Scheduler HTTP API, as a library.
+//!
+//! Owns the JSON types of scheduler calls and events (encoded exactly as a
+//! Mesos master encodes them: proto field names, enums as strings, bytes as
+//! base64), the RecordIO decoder for the event stream, and a scheduler client
+//! that subscribes, keeps the stream, and sends calls with `Mesos-Stream-Id`.
+//!
+//! It must not know about Sextant's apps or manifests, and must not decide
+//! anything: placement, retries of launches and acknowledgement policy belong
+//! to the framework that uses it.
+
+pub mod client;
+pub mod recordio;
+pub mod types;
+
+pub use client::{Client, ClientError, Subscription};
+pub use recordio::{RecordIoDecoder, RecordIoError};

@@ -1,0 +1,177 @@
+//! `sextant get`: lists from the controller's HTTP API.
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use serde::de::DeserializeOwned;
+use sextant_controller::{AppView, TaskView};
+
+use crate::cli::{GetArgs, GetKind, Output};
+
+pub async fn run(args: GetArgs) -> Result<()> {
+    let base = args.server.trim_end_matches('/');
+    match args.kind {
+        GetKind::Apps => {
+            let (raw, apps): (serde_json::Value, Vec<AppView>) = fetch(&format!("{base}/api/v1/apps")).await?;
+            if args.output == Output::Json {
+                println!("{}", serde_json::to_string_pretty(&raw)?);
+            } else {
+                print!("{}", apps_table(&apps, SystemTime::now()));
+            }
+        }
+        GetKind::Tasks => {
+            let (raw, tasks): (serde_json::Value, Vec<TaskView>) = fetch(&format!("{base}/api/v1/tasks")).await?;
+            if args.output == Output::Json {
+                println!("{}", serde_json::to_string_pretty(&raw)?);
+            } else {
+                print!("{}", tasks_table(&tasks));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn fetch<T: DeserializeOwned>(url: &str) -> Result<(serde_json::Value, T)> {
+    let response = reqwest::get(url).await.with_context(|| {
+        format!("cannot reach the Sextant controller at {url} (is `sextant up` running? see --server)")
+    })?;
+    let status = response.status();
+    let body = response
+        .text()
+        .await
+        .with_context(|| format!("reading the answer of {url}"))?;
+    anyhow::ensure!(status.is_success(), "{url} answered {status}: {body}");
+    let raw: serde_json::Value = serde_json::from_str(&body).with_context(|| format!("{url} did not answer JSON"))?;
+    let typed = serde_json::from_value(raw.clone()).with_context(|| format!("unexpected answer from {url}"))?;
+    Ok((raw, typed))
+}
+
+/// Renders rows as left-aligned columns separated by three spaces.
+fn table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}   ", width = widths[c]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn apps_table(apps: &[AppView], now: SystemTime) -> String {
+    let mut rows = vec![vec![
+        "NAME".to_string(),
+        "INSTANCES".to_string(),
+        "RUNNING".to_string(),
+        "REVISION".to_string(),
+        "AGE".to_string(),
+    ]];
+    for app in apps {
+        let age = app
+            .created_at
+            .as_deref()
+            .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+            .and_then(|created| now.duration_since(created).ok())
+            .map(short_age)
+            .unwrap_or_else(|| "<unknown>".to_string());
+        let name = if app.namespace == "default" {
+            app.name.clone()
+        } else {
+            format!("{}/{}", app.namespace, app.name)
+        };
+        rows.push(vec![
+            name,
+            app.instances.to_string(),
+            app.running.to_string(),
+            app.revision.clone(),
+            age,
+        ]);
+    }
+    table(&rows)
+}
+
+fn tasks_table(tasks: &[TaskView]) -> String {
+    let mut rows = vec![vec![
+        "TASK".to_string(),
+        "APP".to_string(),
+        "STATE".to_string(),
+        "HOST".to_string(),
+        "PORTS".to_string(),
+    ]];
+    for task in tasks {
+        let ports: Vec<String> = task.ports.iter().map(|p| format!("{}:{}", p.name, p.port)).collect();
+        rows.push(vec![
+            task.task_id.clone(),
+            format!("{}/{}", task.namespace, task.app),
+            task.state.clone(),
+            task.hostname.clone(),
+            ports.join(","),
+        ]);
+    }
+    table(&rows)
+}
+
+/// kubectl-style age: 45s, 3m, 5h, 2d.
+fn short_age(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s / 60),
+        7200..=172_799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_like_kubectl() {
+        assert_eq!(short_age(Duration::from_secs(5)), "5s");
+        assert_eq!(short_age(Duration::from_secs(600)), "10m");
+        assert_eq!(short_age(Duration::from_secs(3 * 3600)), "3h");
+        assert_eq!(short_age(Duration::from_secs(3 * 86400)), "3d");
+    }
+
+    #[test]
+    fn apps_table_has_the_documented_columns() {
+        let app = AppView {
+            name: "web".into(),
+            namespace: "default".into(),
+            instances: 3,
+            running: 2,
+            revision: "0123456789".into(),
+            source: "dir:/m".into(),
+            created_at: Some("2026-11-25T09:00:00Z".into()),
+            conditions: vec![],
+        };
+        let now = humantime::parse_rfc3339("2026-11-25T09:05:00Z").expect("valid time");
+        let out = apps_table(&[app], now);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>(),
+            ["NAME", "INSTANCES", "RUNNING", "REVISION", "AGE"]
+        );
+        assert_eq!(
+            lines[1].split_whitespace().collect::<Vec<_>>(),
+            ["web", "3", "2", "0123456789", "5m"]
+        );
+    }
+}

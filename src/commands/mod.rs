@@ -1,0 +1,5 @@
+//! One module per command.
+
+pub mod get;
+pub mod serve;
+pub mod up;

@@ -1,0 +1,105 @@
+//! `local-mesos`, `agent` and `controller`: each component alone, as it runs
+//! across machines.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use sextant_agent::AgentConfig;
+use sextant_controller::ControllerConfig;
+
+use crate::cli::{AgentArgs, ControllerArgs, LocalMesosArgs, NodeArgs};
+
+/// Default data directory: `<user data dir>/sextant`.
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir().unwrap_or_else(std::env::temp_dir).join("sextant")
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+pub async fn shutdown_signal() -> Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("cannot wait for Ctrl-C")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+/// One local node from the flags.
+pub fn node_config(args: &NodeArgs) -> Result<localmesos::NodeConfig> {
+    let (first, last) = args
+        .node_ports
+        .split_once('-')
+        .with_context(|| format!("--node-ports {:?}: expected FIRST-LAST", args.node_ports))?;
+    let first: u16 = first
+        .trim()
+        .parse()
+        .with_context(|| format!("--node-ports {:?}: bad first port", args.node_ports))?;
+    let last: u16 = last
+        .trim()
+        .parse()
+        .with_context(|| format!("--node-ports {:?}: bad last port", args.node_ports))?;
+    anyhow::ensure!(
+        first <= last,
+        "--node-ports {:?}: first port is after the last",
+        args.node_ports
+    );
+    anyhow::ensure!(
+        args.node_cpus > 0.0 && args.node_mem > 0.0,
+        "--node-cpus and --node-mem must be positive"
+    );
+    Ok(localmesos::NodeConfig {
+        cpus: args.node_cpus,
+        mem: args.node_mem,
+        ports: first..=last,
+        ..localmesos::NodeConfig::default()
+    })
+}
+
+pub async fn local_mesos(args: LocalMesosArgs) -> Result<()> {
+    let work_dir = args.work_dir.unwrap_or_else(|| default_data_dir().join("mesos"));
+    let mut config = localmesos::LocalMesosConfig::new(args.addr, work_dir);
+    config.nodes = vec![node_config(&args.node)?];
+    let master = localmesos::start(config)
+        .await
+        .with_context(|| format!("cannot start the embedded Mesos master on {}", args.addr))?;
+    println!("localmesos: Mesos master API on {}", master.url());
+    shutdown_signal().await?;
+    master.shutdown().await;
+    Ok(())
+}
+
+pub async fn agent(args: AgentArgs) -> Result<()> {
+    let mut config = AgentConfig::new(args.master.clone(), args.addr);
+    config.framework_name = args.framework_name;
+    if let Some(user) = args.user {
+        config.user = user;
+    }
+    config.state_dir = Some(args.data_dir.unwrap_or_else(|| default_data_dir().join("agent")));
+    let agent = sextant_agent::start(config).await.context("cannot start the agent")?;
+    println!("agent: gRPC on {}, Mesos master {}", agent.url(), args.master);
+    shutdown_signal().await?;
+    agent.shutdown().await;
+    Ok(())
+}
+
+pub async fn controller(args: ControllerArgs) -> Result<()> {
+    let config = ControllerConfig {
+        manifests_dir: args.manifests.clone(),
+        data_dir: args.data_dir.unwrap_or_else(|| default_data_dir().join("controller")),
+        agent_url: args.agent.clone(),
+        api_addr: args.api_addr,
+    };
+    let controller = sextant_controller::start(config)
+        .await
+        .context("cannot start the controller")?;
+    println!(
+        "controller: API on http://{}, manifests {}, agent {}",
+        controller.api_addr(),
+        args.manifests.display(),
+        args.agent
+    );
+    shutdown_signal().await?;
+    controller.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! `sextant`: the one binary. A thin shell over the library crates: it parses
+//! flags, wires components together and prints results. All behaviour lives
+//! in `sextant-api`, `mesos-v1`, `localmesos`, `sextant-agent` and
+//! `sextant-controller`, which can be tested alone.
+
+mod cli;
+mod commands;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn init_tracing(verbose: bool) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let default = if verbose { "debug" } else { "info" };
+    let filter = EnvFilter::try_from_env("SEXTANT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let result = match cli.command {
+        Command::Up(args) => commands::up::run(args).await,
+        Command::LocalMesos(args) => commands::serve::local_mesos(args).await,
+        Command::Agent(args) => commands::serve::agent(args).await,
+        Command::Controller(args) => commands::serve::controller(args).await,
+        Command::Get(args) => commands::get::run(args).await,
+        Command::Version => {
+            println!("sextant {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

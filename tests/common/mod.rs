@@ -1,0 +1,248 @@
+//! Helpers for the end-to-end tests: run the real `sextant` binary on free
+//! loopback ports, poll its HTTP APIs, and inspect task processes.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// Generous: CI machines have two cores and build in parallel.
+pub const DEADLINE: Duration = Duration::from_secs(90);
+
+pub fn free_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local addr")
+}
+
+/// A running `sextant up`, stopped (SIGINT) on drop.
+pub struct Up {
+    pub child: Option<Child>,
+    pub api: String,
+    pub mesos: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Up {
+    pub fn manifests(&self) -> PathBuf {
+        self.dir.path().join("manifests")
+    }
+
+    pub fn pid_dir(&self) -> PathBuf {
+        self.dir.path().join("pids")
+    }
+
+    /// Starts `sextant up` with an empty manifests directory.
+    pub fn start() -> Up {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("manifests")).expect("manifests dir");
+        std::fs::create_dir_all(dir.path().join("pids")).expect("pids dir");
+        let api_addr = free_addr();
+        let mesos_addr = free_addr();
+        let agent_addr = free_addr();
+        let log = std::fs::File::create(dir.path().join("sextant.log")).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_sextant"))
+            .arg("up")
+            .arg("--manifests")
+            .arg(dir.path().join("manifests"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--api-addr")
+            .arg(api_addr.to_string())
+            .arg("--mesos-addr")
+            .arg(mesos_addr.to_string())
+            .arg("--agent-addr")
+            .arg(agent_addr.to_string())
+            .env("SEXTANT_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn sextant up");
+        let up = Up {
+            child: Some(child),
+            api: format!("http://{api_addr}"),
+            mesos: format!("http://{mesos_addr}"),
+            dir,
+        };
+        up.wait_for("the controller API", || up.healthz());
+        up
+    }
+
+    fn healthz(&self) -> bool {
+        reqwest::blocking_get_ok(&format!("{}/healthz", self.api))
+    }
+
+    /// Writes a manifest of a long-running app whose tasks record their pid.
+    pub fn write_app(&self, file: &str, name: &str, instances: u32) {
+        let manifest = format!(
+            "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata:\n  name: {name}\nspec:\n  instances: {instances}\n  command: \"echo $$ > {pids}/$SEXTANT_TASK_ID; exec sleep 3600\"\n  resources:\n    cpus: 0.1\n    mem: 16\n  ports:\n    - name: http\n  killGracePeriodSeconds: 2\n",
+            pids = self.pid_dir().display()
+        );
+        // Write then rename, so the watcher never sees a half-written file.
+        let tmp = self.dir.path().join(format!(".{file}.tmp"));
+        std::fs::write(&tmp, manifest).expect("write manifest");
+        std::fs::rename(&tmp, self.manifests().join(file)).expect("move manifest");
+    }
+
+    /// Task ids the controller reports RUNNING for `app`.
+    pub fn running_in_controller(&self, app: &str) -> Vec<String> {
+        let Some(tasks) = get_json(&format!("{}/api/v1/tasks", self.api)) else {
+            return Vec::new();
+        };
+        tasks
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["app"] == app && t["state"] == "TASK_RUNNING")
+            .filter_map(|t| t["taskId"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// The app's `running` count in `GET /api/v1/apps`.
+    pub fn app_running_count(&self, app: &str) -> Option<u64> {
+        let apps = get_json(&format!("{}/api/v1/apps", self.api))?;
+        apps.as_array()?
+            .iter()
+            .find(|a| a["name"] == app)
+            .and_then(|a| a["running"].as_u64())
+    }
+
+    /// Task ids the Mesos master reports TASK_RUNNING for `app`.
+    pub fn running_in_mesos(&self, app: &str) -> Vec<String> {
+        let Some(state) = get_json(&format!("{}/master/state", self.mesos)) else {
+            return Vec::new();
+        };
+        state["frameworks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|f| f["tasks"].as_array().into_iter().flatten())
+            .filter(|t| t["state"] == "TASK_RUNNING")
+            .filter_map(|t| t["id"].as_str().map(str::to_string))
+            .filter(|id| id.split('.').nth(1) == Some(app))
+            .collect()
+    }
+
+    /// The pid a task recorded when it started.
+    pub fn task_pid(&self, task_id: &str) -> Option<i32> {
+        std::fs::read_to_string(self.pid_dir().join(task_id))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+
+    /// Every pid any task ever recorded.
+    pub fn all_task_pids(&self) -> Vec<i32> {
+        std::fs::read_dir(self.pid_dir())
+            .expect("pid dir")
+            .filter_map(|e| e.ok())
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .filter_map(|s| s.trim().parse().ok())
+            .collect()
+    }
+
+    pub fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while start.elapsed() < DEADLINE {
+            if done() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let log = std::fs::read_to_string(self.dir.path().join("sextant.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(60).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        panic!("timed out waiting for {what}; sextant log tail:\n{}", tail.join("\n"));
+    }
+
+    /// Sends SIGINT and waits for `sextant up` to exit; returns its status.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid fits"));
+        let _ = kill(pid, Signal::SIGINT);
+        let start = Instant::now();
+        while start.elapsed() < DEADLINE {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("sextant up did not stop within {DEADLINE:?} of SIGINT");
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(0));
+            let _ = kill(pid, Signal::SIGINT);
+            for _ in 0..100 {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// GET a URL and parse JSON; None on any failure (the caller polls).
+pub fn get_json(url: &str) -> Option<serde_json::Value> {
+    reqwest::blocking_get_json(url)
+}
+
+/// Whether a process exists and is not a zombie (zombies are dead processes
+/// waiting for a parent that may never reap them in a container).
+pub fn alive(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")) else {
+        return false;
+    };
+    // Field 3, after the parenthesised command name.
+    let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some(Some('Z')) | Some(Some('X')) | None)
+}
+
+/// Minimal blocking HTTP helpers over a private runtime, so the tests stay
+/// synchronous and independent of the binary's internals.
+mod reqwest {
+    use std::sync::OnceLock;
+
+    fn runtime() -> &'static tokio::runtime::Runtime {
+        static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+        RT.get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("test runtime")
+        })
+    }
+
+    async fn fetch(url: &str) -> Option<(bool, String)> {
+        let client = ::reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()
+            .ok()?;
+        let response = client.get(url).send().await.ok()?;
+        let ok = response.status().is_success();
+        Some((ok, response.text().await.ok()?))
+    }
+
+    pub fn blocking_get_json(url: &str) -> Option<serde_json::Value> {
+        let (ok, body) = runtime().block_on(fetch(url))?;
+        if !ok {
+            return None;
+        }
+        serde_json::from_str(&body).ok()
+    }
+
+    pub fn blocking_get_ok(url: &str) -> bool {
+        runtime().block_on(fetch(url)).is_some_and(|(ok, _)| ok)
+    }
+}

@@ -1,0 +1,71 @@
+//! `sextant up` end to end: the real binary, the embedded Mesos master, real
+//! task processes, the controller API and the master's `/master/state`.
+
+mod common;
+
+use common::{Up, alive};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// Scale up, self-heal, scale down, delete: what a user relies on.
+#[test]
+fn up_scales_heals_and_prunes_an_app() {
+    let up = Up::start();
+
+    up.write_app("web.yaml", "web", 3);
+    up.wait_for("3 tasks RUNNING in the controller and in Mesos", || {
+        up.running_in_controller("web").len() == 3
+            && up.running_in_mesos("web").len() == 3
+            && up.app_running_count("web") == Some(3)
+    });
+
+    // kill -9 one task's process: the controller replaces it.
+    let victim = up.running_in_mesos("web")[0].clone();
+    let pid = up.task_pid(&victim).expect("the task recorded its pid");
+    kill(Pid::from_raw(pid), Signal::SIGKILL).expect("kill -9 the task");
+    up.wait_for("the killed task to be replaced", || {
+        let running = up.running_in_mesos("web");
+        running.len() == 3 && !running.contains(&victim) && up.running_in_controller("web").len() == 3
+    });
+    assert!(!alive(pid));
+
+    // Edit to 1 instance: two tasks are killed, their processes gone.
+    let before = up.running_in_mesos("web");
+    up.write_app("web.yaml", "web", 1);
+    up.wait_for("1 task RUNNING", || {
+        up.running_in_mesos("web").len() == 1 && up.running_in_controller("web").len() == 1
+    });
+    let survivor = up.running_in_mesos("web")[0].clone();
+    assert!(before.contains(&survivor), "scaling down must keep an existing task");
+    for task in before.iter().filter(|t| **t != survivor) {
+        let pid = up.task_pid(task).expect("pid recorded");
+        up.wait_for("the killed task's process to exit", || !alive(pid));
+    }
+
+    // Delete the file: the app's tasks are killed and none are left.
+    std::fs::remove_file(up.manifests().join("web.yaml")).expect("delete manifest");
+    up.wait_for("no task left", || {
+        up.running_in_mesos("web").is_empty() && up.running_in_controller("web").is_empty()
+    });
+    let pid = up.task_pid(&survivor).expect("pid recorded");
+    up.wait_for("the last task's process to exit", || !alive(pid));
+}
+
+/// Ctrl-C on `sextant up` stops everything and leaves no task process behind.
+#[test]
+fn stopping_up_leaves_no_task_process() {
+    let mut up = Up::start();
+    up.write_app("a.yaml", "alpha", 2);
+    up.write_app("b.yaml", "beta", 2);
+    up.wait_for("4 tasks RUNNING", || {
+        up.running_in_mesos("alpha").len() == 2 && up.running_in_mesos("beta").len() == 2
+    });
+    let pids = up.all_task_pids();
+    assert_eq!(pids.len(), 4);
+    assert!(pids.iter().all(|&p| alive(p)));
+
+    let status = up.stop().expect("sextant up was running");
+    assert!(status.success(), "sextant up exits 0 on SIGINT, got {status}");
+    let leftover: Vec<i32> = pids.into_iter().filter(|&p| alive(p)).collect();
+    assert!(leftover.is_empty(), "task processes survived sextant up: {leftover:?}");
+}
