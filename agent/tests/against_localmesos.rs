@@ -50,6 +50,15 @@ impl Harness {
         }
     }
 
+    /// Kills a task; returns whether the agent knew it (and it was live).
+    async fn kill(&mut self, task_id: &str, reason: &str) -> bool {
+        let request = KillRequest {
+            task_id: task_id.into(),
+            reason: reason.into(),
+        };
+        self.client.kill(request).await.expect("kill").into_inner().known
+    }
+
     async fn watch(&mut self) -> (Vec<Task>, Streaming<TaskEvent>) {
         let mut stream = self
             .client
@@ -160,27 +169,11 @@ async fn launch_runs_a_task_with_its_ports_and_kill_stops_it() {
     .expect("the task wrote its environment");
     assert_eq!(written.trim(), format!("{port} {port} web"));
 
-    let killed = h
-        .client
-        .kill(KillRequest {
-            task_id: id.into(),
-            reason: "test".into(),
-        })
-        .await
-        .expect("kill")
-        .into_inner();
-    assert!(killed.known);
+    let killed = h.kill(id, "test").await;
+    assert!(killed);
     until_state(&mut stream, id, TaskState::Killed).await;
-    let again = h
-        .client
-        .kill(KillRequest {
-            task_id: id.into(),
-            reason: "test".into(),
-        })
-        .await
-        .expect("kill")
-        .into_inner();
-    assert!(!again.known, "killing an ended task is a no-op");
+    let again = h.kill(id, "test").await;
+    assert!(!again, "killing an ended task is a no-op");
 
     // A new watcher sees the ended task in its snapshot.
     let (snapshot, _) = h.watch().await;
@@ -223,16 +216,8 @@ async fn a_task_too_big_for_any_offer_stays_pending_and_can_be_dropped() {
     let task = snapshot.iter().find(|t| t.task_id == id).expect("known");
     assert_eq!(task.state(), TaskState::Pending, "no offer fits 64 cpus");
 
-    let killed = h
-        .client
-        .kill(KillRequest {
-            task_id: id.into(),
-            reason: "scaled down".into(),
-        })
-        .await
-        .expect("kill")
-        .into_inner();
-    assert!(killed.known);
+    let killed = h.kill(id, "scaled down").await;
+    assert!(killed);
     until_state(&mut stream, id, TaskState::Killed).await;
     h.stop().await;
 }
@@ -259,4 +244,46 @@ async fn invalid_launches_are_refused_with_the_reason() {
         err.message()
     );
     h.stop().await;
+}
+
+/// A non-leading Mesos master answers every request with 307 and a
+/// scheme-relative `Location: //leader:port/api/v1/scheduler`; the agent must
+/// follow it to the leader, subscribe there, and send its calls there.
+#[tokio::test]
+async fn follows_a_non_leading_master_to_the_leader() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = localmesos::LocalMesosConfig::new("127.0.0.1:0".parse().expect("addr"), dir.path().join("mesos"));
+    config.offer_interval = Duration::from_millis(200);
+    let leader = localmesos::start(config).await.expect("localmesos starts");
+
+    // The follower: what a real non-leading master answers (mesos-v1-api.md §1.7).
+    let location = format!("//{}/api/v1/scheduler", leader.addr());
+    let follower = axum::Router::new().fallback(move || {
+        let location = location.clone();
+        async move { (axum::http::StatusCode::TEMPORARY_REDIRECT, [("Location", location)]) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let follower_addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move { axum::serve(listener, follower).await });
+
+    let agent_config = AgentConfig::new(format!("http://{follower_addr}"), "127.0.0.1:0".parse().expect("addr"));
+    let mut agent = sextant_agent::start(agent_config).await.expect("agent starts");
+    tokio::time::timeout(DEADLINE, agent.wait_subscribed())
+        .await
+        .expect("the agent subscribes through the redirect");
+
+    // Calls (ACCEPT, ACKNOWLEDGE) must reach the leader too: a task runs.
+    let mut client = AgentClient::connect(agent.url()).await.expect("gRPC connects");
+    let mut stream = client
+        .watch_tasks(WatchTasksRequest {})
+        .await
+        .expect("watch")
+        .into_inner();
+    let id = "default.web.0a1b2c3d4e.aaaa0005";
+    client.launch(launch(id, shell("exec sleep 30"))).await.expect("launch");
+    until_state(&mut stream, id, TaskState::Running).await;
+
+    agent.shutdown().await;
+    leader.shutdown().await;
+    server.abort();
 }

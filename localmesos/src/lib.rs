@@ -15,6 +15,20 @@
 //! revisions, the agent or controller). It is a Mesos master; anything that
 //! a real master would not do does not belong here.
 //!
+//! Known differences from a real master (each answered the way a master
+//! lacking the feature would, never silently wrong):
+//! - JSON only: `Content-Type: application/x-protobuf` gets `415`, a
+//!   SUBSCRIBE accepting only protobuf `406`.
+//! - HTTP chunk sizes are written in upper-case hex (hyper's encoder);
+//!   Mesos writes lower case. HTTP defines them case-insensitive.
+//! - Tasks run as the master's own user; `CommandInfo.uris` are not
+//!   fetched; no health checks, checks or `max_completion_time`.
+//! - Custom executors, Docker and container images fail at launch
+//!   (TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED); LAUNCH_GROUP gets
+//!   TASK_ERROR; reservation and volume operations are ignored.
+//! - Always the leader, no authentication, agents never disconnect; no v1
+//!   operator API (`/api/v1`) and no agent endpoints.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), localmesos::LocalMesosError> {
 //! let config = localmesos::LocalMesosConfig::new("127.0.0.1:0".parse().unwrap(), "/tmp/lm".into());
@@ -45,6 +59,8 @@ use tracing::info;
 
 use crate::master::{Identity, Master, Timing};
 
+/// Longest timing knob accepted.
+const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 /// Grace between SIGTERM and SIGKILL for tasks still running at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -143,8 +159,8 @@ fn validate(config: &LocalMesosConfig) -> Result<(), LocalMesosError> {
         ("update_retry_initial", config.update_retry_initial),
         ("offer_interval", config.offer_interval),
     ] {
-        if value.is_zero() {
-            return invalid(format!("{name} must be positive"));
+        if value.is_zero() || value > MAX_INTERVAL {
+            return invalid(format!("{name} must be positive and at most a day"));
         }
     }
     for node in &config.nodes {

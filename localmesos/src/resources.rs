@@ -153,19 +153,19 @@ impl Resources {
     }
 
     pub fn add(&mut self, other: &Resources) {
-        self.cpus += other.cpus;
-        self.mem += other.mem;
-        self.disk += other.disk;
-        self.gpus += other.gpus;
+        self.cpus = self.cpus.saturating_add(other.cpus);
+        self.mem = self.mem.saturating_add(other.mem);
+        self.disk = self.disk.saturating_add(other.disk);
+        self.gpus = self.gpus.saturating_add(other.gpus);
         self.ports.add(&other.ports);
     }
 
     /// Subtracts, never going below zero.
     pub fn subtract(&mut self, other: &Resources) {
-        self.cpus = (self.cpus - other.cpus).max(0);
-        self.mem = (self.mem - other.mem).max(0);
-        self.disk = (self.disk - other.disk).max(0);
-        self.gpus = (self.gpus - other.gpus).max(0);
+        self.cpus = self.cpus.saturating_sub(other.cpus).max(0);
+        self.mem = self.mem.saturating_sub(other.mem).max(0);
+        self.disk = self.disk.saturating_sub(other.disk).max(0);
+        self.gpus = self.gpus.saturating_sub(other.gpus).max(0);
         self.ports.subtract(&other.ports);
     }
 
@@ -211,12 +211,13 @@ impl Resources {
                         return Err(format!("Invalid scalar resource '{}': {value}", r.name));
                     }
                     let milli = to_milli(value);
-                    match r.name.as_str() {
-                        "cpus" => out.cpus += milli,
-                        "mem" => out.mem += milli,
-                        "disk" => out.disk += milli,
-                        _ => out.gpus += milli,
-                    }
+                    let slot = match r.name.as_str() {
+                        "cpus" => &mut out.cpus,
+                        "mem" => &mut out.mem,
+                        "disk" => &mut out.disk,
+                        _ => &mut out.gpus,
+                    };
+                    *slot = slot.saturating_add(milli);
                 }
                 ("ports", ValueType::Ranges) => {
                     let ranges = r.ranges.as_ref().map(|r| r.range.as_slice()).unwrap_or_default();

@@ -461,7 +461,7 @@ async fn update_retries_back_off() {
     assert_eq!(next_update(&mut events).await, first);
     let t2 = t0.elapsed();
     assert!(
-        t1 >= Duration::from_millis(150) && t1 < Duration::from_millis(350),
+        t1 >= Duration::from_millis(150) && t1 < Duration::from_secs(2),
         "{t1:?}"
     );
     assert!(t2 - t1 >= Duration::from_millis(350), "doubled: {t1:?} then {t2:?}");

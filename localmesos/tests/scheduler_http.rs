@@ -451,3 +451,115 @@ async fn update_framework_protobuf_and_operator_teardown() {
     assert_eq!(response.text(), "No framework found with specified ID");
     master.mesos.shutdown().await;
 }
+
+/// Replaces the values of `"key":<number>` and `"key":"<string>"` in `text`
+/// with `<key>`, so that records can be compared with a capture's layout.
+fn mask(text: &str, keys: &[&str]) -> String {
+    let mut out = text.to_string();
+    for key in keys {
+        let pattern = format!("\"{key}\":");
+        let mut result = String::new();
+        let mut rest = out.as_str();
+        while let Some(pos) = rest.find(&pattern) {
+            result.push_str(&rest[..pos + pattern.len()]);
+            rest = &rest[pos + pattern.len()..];
+            let end = if let Some(stripped) = rest.strip_prefix('"') {
+                stripped.find('"').map(|e| e + 2).unwrap_or(rest.len())
+            } else {
+                rest.find([',', '}']).unwrap_or(rest.len())
+            };
+            result.push_str(&format!("<{key}>"));
+            rest = &rest[end..];
+        }
+        result.push_str(rest);
+        out = result;
+    }
+    out
+}
+
+#[tokio::test]
+async fn update_records_have_the_captured_layout() {
+    let master = start().await;
+    let addr = master.addr();
+    let mut stream = RawStream::subscribe(addr, &subscribe_body("layout", "")).await;
+    let stream_id = stream.header("Mesos-Stream-Id").expect("stream id").to_string();
+    let fid = stream.next_record().await.expect("SUBSCRIBED")["subscribed"]["framework_id"]["value"]
+        .as_str()
+        .expect("fid")
+        .to_string();
+    let offers = stream.next_non_heartbeat().await.expect("OFFERS");
+    let offer = &offers["offers"]["offers"][0];
+    let offer_id = offer["id"]["value"].as_str().expect("offer").to_string();
+    let agent = offer["agent_id"]["value"].as_str().expect("agent").to_string();
+    let accept = |task: &str| {
+        format!(
+            r#"{{"type": "ACCEPT", "framework_id": {{"value": "{fid}"}}, "accept": {{"offer_ids": [{{"value": "{offer_id}"}}], "operations": [{{"type": "LAUNCH", "launch": {{"task_infos": [{{"name": "{task}", "task_id": {{"value": "{task}"}}, "agent_id": {{"value": "{agent}"}}, "resources": [{{"name": "cpus", "type": "SCALAR", "scalar": {{"value": 0.1}}}}, {{"name": "mem", "type": "SCALAR", "scalar": {{"value": 32}}}}], "command": {{"value": "true"}}}}]}}}}], "filters": {{"refuse_seconds": 1}}}}}}"#
+        )
+    };
+    let sid: &[(&str, &str)] = &[("Mesos-Stream-Id", stream_id.as_str())];
+    let response = post_call(addr, sid, &accept("wire-true")).await;
+    assert_eq!(response.status_line, "HTTP/1.1 202 Accepted");
+    let masked = |text: String| mask(&text, &["value", "timestamp", "uuid", "executor_pid"]);
+    let executor_layout = |state: &str, message: &str| {
+        format!(
+            r#"{{"type":"UPDATE","update":{{"status":{{"task_id":{{"value":<value>}},"state":"{state}",{message}"source":"SOURCE_EXECUTOR","agent_id":{{"value":<value>}},"executor_id":{{"value":<value>}},"timestamp":<timestamp>,"uuid":<uuid>,"container_status":{{"container_id":{{"value":<value>}},"network_infos":[{{"ip_addresses":[{{"protocol":"IPv4","ip_address":"127.0.0.1"}}]}}],"executor_pid":<executor_pid>}}}}}}}}"#
+        )
+    };
+    let mut states = Vec::new();
+    while states.len() < 3 {
+        let text = stream.next_record_text().await.expect("record");
+        let record: Value = serde_json::from_str(&text).expect("json");
+        if record["type"] != "UPDATE" {
+            continue;
+        }
+        let status = &record["update"]["status"];
+        let state = status["state"].as_str().expect("state").to_string();
+        let message = if state == "TASK_FINISHED" {
+            r#""message":"Command exited with status 0","#
+        } else {
+            ""
+        };
+        assert_eq!(masked(text), executor_layout(&state, message));
+        let ack = format!(
+            r#"{{"type": "ACKNOWLEDGE", "framework_id": {{"value": "{fid}"}}, "acknowledge": {{"agent_id": {{"value": "{agent}"}}, "task_id": {{"value": "wire-true"}}, "uuid": "{}"}}}}"#,
+            status["uuid"].as_str().expect("uuid")
+        );
+        assert_eq!(post_call(addr, sid, &ack).await.status(), 202);
+        states.push(state);
+    }
+    assert_eq!(states, ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]);
+
+    // Reusing the offer: the captured TASK_DROPPED layout.
+    assert_eq!(post_call(addr, sid, &accept("wire-stale")).await.status(), 202);
+    let text = loop {
+        let text = stream.next_record_text().await.expect("record");
+        if text.contains("wire-stale") {
+            break text;
+        }
+    };
+    assert_eq!(
+        mask(&text, &["timestamp"]),
+        format!(
+            r#"{{"type":"UPDATE","update":{{"status":{{"task_id":{{"value":"wire-stale"}},"state":"TASK_DROPPED","message":"Task launched with invalid offers: Offer {offer_id} is no longer valid","source":"SOURCE_MASTER","reason":"REASON_INVALID_OFFERS","agent_id":{{"value":"{agent}"}},"timestamp":<timestamp>}}}}}}"#
+        )
+    );
+
+    // Explicit reconciliation of a task the agent does not know.
+    let reconcile = format!(
+        r#"{{"type": "RECONCILE", "framework_id": {{"value": "{fid}"}}, "reconcile": {{"tasks": [{{"task_id": {{"value": "never-launched"}}, "agent_id": {{"value": "{agent}"}}}}]}}}}"#
+    );
+    assert_eq!(post_call(addr, sid, &reconcile).await.status(), 202);
+    let text = loop {
+        let text = stream.next_record_text().await.expect("record");
+        if text.contains("never-launched") {
+            break text;
+        }
+    };
+    assert_eq!(
+        mask(&text, &["timestamp"]),
+        format!(
+            r#"{{"type":"UPDATE","update":{{"status":{{"task_id":{{"value":"never-launched"}},"state":"TASK_GONE","message":"Reconciliation: Task is unknown to the agent","source":"SOURCE_MASTER","reason":"REASON_RECONCILIATION","agent_id":{{"value":"{agent}"}},"timestamp":<timestamp>}}}}}}"#
+        )
+    );
+    master.mesos.shutdown().await;
+}

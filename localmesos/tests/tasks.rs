@@ -485,7 +485,7 @@ async fn decline_filters_revive_and_suppress() {
     caller.decline(vec![revived.id.clone()], 0.3).await.expect("DECLINE");
     let started = std::time::Instant::now();
     let pending = next_offers(&mut events).await;
-    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert!(started.elapsed() >= Duration::from_millis(150));
 
     // SUPPRESS stops offers until REVIVE.
     caller.suppress().await.expect("SUPPRESS");

@@ -20,15 +20,12 @@ use super::allocator::add_filter;
 use super::status_update::{self, Acked};
 use super::{
     DEFAULT_KILL_GRACE, ExecutorLink, Framework, Master, State, Task, UpdateQueue, failure_event, master_status,
-    push_completed, release_resources, update_event, validate_framework_info,
+    push_completed, release_resources, update_event, validate_framework_info, validate_id,
 };
 use crate::call::{ParsedCall, decode_uuid};
 use crate::executor::{ExecutorCommand, LaunchSpec};
 use crate::http::ApiError;
 use crate::resources::Resources;
-
-/// Longest id a framework may choose (NAME_MAX).
-const MAX_ID_LENGTH: usize = 255;
 
 /// How a dispatched call is answered.
 #[derive(Debug)]
@@ -698,23 +695,6 @@ fn raw_group_tasks(operation: Option<&Value>) -> Vec<(TaskId, Option<AgentId>)> 
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// `common::validation::validateID`.
-fn validate_id(id: &str) -> Result<(), String> {
-    if id.is_empty() {
-        return Err("ID must not be empty".to_string());
-    }
-    if id.len() > MAX_ID_LENGTH {
-        return Err(format!("ID must not be greater than {MAX_ID_LENGTH} characters"));
-    }
-    if id == "." || id == ".." {
-        return Err(format!("'{id}' is disallowed"));
-    }
-    if id.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
-        return Err(format!("'{id}' contains invalid characters"));
-    }
-    Ok(())
 }
 
 /// The master's task validation; returns the task's resources.

@@ -711,6 +711,27 @@ pub fn failure_event(agent_id: &AgentId, executor_id: &ExecutorId, status: i32) 
     }
 }
 
+/// Longest id a framework may choose (NAME_MAX).
+const MAX_ID_LENGTH: usize = 255;
+
+/// `common::validation::validateID`, for ids a framework chooses (they
+/// become sandbox path components).
+pub fn validate_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("ID must not be empty".to_string());
+    }
+    if id.len() > MAX_ID_LENGTH {
+        return Err(format!("ID must not be greater than {MAX_ID_LENGTH} characters"));
+    }
+    if id == "." || id == ".." {
+        return Err(format!("'{id}' is disallowed"));
+    }
+    if id.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
+        return Err(format!("'{id}' contains invalid characters"));
+    }
+    Ok(())
+}
+
 /// `roles::validate`.
 fn validate_role(role: &str) -> Result<(), String> {
     if role == "*" {
@@ -779,6 +800,9 @@ pub fn validate_framework_info(info: &FrameworkInfo) -> Result<(), String> {
         }
         validate_role(info.role.as_deref().unwrap_or("*"))
             .map_err(|e| format!("'FrameworkInfo.role' is not a valid role: {e}"))?;
+    }
+    if let Some(id) = &info.id {
+        validate_id(&id.value).map_err(|e| format!("'FrameworkInfo.id' is invalid: {e}"))?;
     }
     if let Some(timeout) = info.failover_timeout
         && !timeout.is_finite()

@@ -393,6 +393,12 @@ impl RawStream {
     /// The next chunk, which must be exactly one RecordIO record; returns
     /// its JSON payload.
     pub async fn next_record(&mut self) -> Option<Value> {
+        let text = self.next_record_text().await?;
+        Some(serde_json::from_str(&text).expect("JSON event"))
+    }
+
+    /// Like `next_record`, but the payload as sent (key order kept).
+    pub async fn next_record_text(&mut self) -> Option<String> {
         let data = self.next_chunk().await?;
         let newline = data.iter().position(|&b| b == b'\n').expect("length line");
         let len: usize = std::str::from_utf8(&data[..newline])
@@ -401,7 +407,7 @@ impl RawStream {
             .expect("decimal length");
         let payload = &data[newline + 1..];
         assert_eq!(payload.len(), len, "one chunk holds exactly one record");
-        Some(serde_json::from_slice(payload).expect("JSON event"))
+        Some(String::from_utf8(payload.to_vec()).expect("UTF-8 event"))
     }
 
     /// The next record that is not a HEARTBEAT.
