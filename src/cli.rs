@@ -28,6 +28,10 @@ pub enum Command {
     Controller(ControllerArgs),
     /// List objects from the controller's API.
     Get(GetArgs),
+    /// Check manifests offline: exit 0 when all are valid, 1 when not.
+    Validate(ValidateArgs),
+    /// Print the App CustomResourceDefinition, or its JSON Schema.
+    Schema(SchemaArgs),
     /// Print the version.
     Version,
 }
@@ -137,4 +141,28 @@ pub enum GetKind {
 pub enum Output {
     Table,
     Json,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// Manifest files or directories (searched recursively for *.yaml, *.yml).
+    #[arg(
+        short = 'f',
+        long = "filename",
+        env = "SEXTANT_VALIDATE_FILES",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub files: Vec<PathBuf>,
+    /// Output format: a human summary, or JSON for machines.
+    #[arg(short, long, env = "SEXTANT_OUTPUT", value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+#[derive(Args, Debug)]
+pub struct SchemaArgs {
+    /// Print a JSON Schema (for editors: yaml-language-server) instead of
+    /// the Kubernetes CustomResourceDefinition.
+    #[arg(long, env = "SEXTANT_JSON_SCHEMA")]
+    pub json_schema: bool,
 }

@@ -6,6 +6,8 @@
 mod cli;
 mod commands;
 
+use std::process::ExitCode;
+
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
@@ -23,25 +25,28 @@ fn init_tracing(verbose: bool) {
 }
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
+    let success = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {
-        Command::Up(args) => commands::up::run(args).await,
-        Command::LocalMesos(args) => commands::serve::local_mesos(args).await,
-        Command::Agent(args) => commands::serve::agent(args).await,
-        Command::Controller(args) => commands::serve::controller(args).await,
-        Command::Get(args) => commands::get::run(args).await,
+        Command::Up(args) => success(commands::up::run(args).await),
+        Command::LocalMesos(args) => success(commands::serve::local_mesos(args).await),
+        Command::Agent(args) => success(commands::serve::agent(args).await),
+        Command::Controller(args) => success(commands::serve::controller(args).await),
+        Command::Get(args) => success(commands::get::run(args).await),
+        Command::Validate(args) => commands::validate::validate(args),
+        Command::Schema(args) => commands::validate::schema(args),
         Command::Version => {
             println!("sextant {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     };
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }

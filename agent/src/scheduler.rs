@@ -51,6 +51,24 @@ pub struct FrameworkSettings {
     pub id_file: Option<PathBuf>,
 }
 
+/// The FrameworkInfo Sextant subscribes with: role `*`, checkpointing, a
+/// failover timeout, and the capabilities whose semantics it handles.
+pub fn framework_info(settings: &FrameworkSettings, id: Option<FrameworkId>) -> FrameworkInfo {
+    let capability = |kind| FrameworkCapability { kind: Some(kind) };
+    FrameworkInfo {
+        user: settings.user.clone(),
+        name: settings.name.clone(),
+        id,
+        failover_timeout: Some(settings.failover_timeout.as_secs_f64()),
+        checkpoint: Some(true),
+        capabilities: vec![
+            capability(FrameworkCapabilityType::TaskKillingState),
+            capability(FrameworkCapabilityType::PartitionAware),
+        ],
+        ..FrameworkInfo::default()
+    }
+}
+
 pub struct Scheduler {
     client: Client,
     settings: FrameworkSettings,
@@ -100,19 +118,7 @@ impl Scheduler {
     }
 
     fn framework_info(&self) -> FrameworkInfo {
-        let capability = |kind| FrameworkCapability { kind: Some(kind) };
-        FrameworkInfo {
-            user: self.settings.user.clone(),
-            name: self.settings.name.clone(),
-            id: self.framework_id.clone(),
-            failover_timeout: Some(self.settings.failover_timeout.as_secs_f64()),
-            checkpoint: Some(true),
-            capabilities: vec![
-                capability(FrameworkCapabilityType::TaskKillingState),
-                capability(FrameworkCapabilityType::PartitionAware),
-            ],
-            ..FrameworkInfo::default()
-        }
+        framework_info(&self.settings, self.framework_id.clone())
     }
 
     /// Runs until shutdown, or until another instance takes over.

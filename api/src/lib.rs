@@ -2,17 +2,23 @@
 //!
 //! Owns the `App` manifest type (a kube-derive `CustomResource`), loading and
 //! validating manifests from files and directories with errors that name the
-//! file and line, the revision hash of an app's task-defining spec, and the
-//! controller<->agent gRPC contract generated from `proto/`.
+//! file and line, the revision hash of an app's task-defining spec, the
+//! App's CRD and JSON Schema, and the controller<->agent gRPC contract
+//! generated from `proto/`.
 //!
 //! It must not do I/O beyond reading manifest files, and must not know about
 //! Mesos, sled or HTTP: both the controller and the agent depend on it.
 
 pub mod app;
+pub mod int_or_string;
 pub mod load;
 pub mod quantity;
 pub mod revision;
+pub mod schema;
+mod structure;
+mod suggest;
 pub mod task;
+pub mod validate;
 
 /// The controller<->agent gRPC contract (`proto/sextant/agent/v1/agent.proto`).
 pub mod proto {
@@ -20,8 +26,15 @@ pub mod proto {
     tonic::include_proto!("sextant.agent.v1");
 }
 
-pub use app::{App, AppSpec, AppStatus, PortSpec, Resources};
-pub use load::{FieldError, LoadError, LoadErrors, LoadedApp, load_paths, load_str, validate};
+pub use app::{
+    App, AppSpec, AppStatus, CommandCheck, Condition, Constraint, Container, DockerContainer, DockerParameter,
+    HealthCheck, HttpCheck, HttpScheme, NetworkMode, Operator, Placement, PortSpec, Priority, Resources,
+    RestartBackoff, Strategy, TcpCheck, Uri,
+};
+pub use int_or_string::IntOrString;
+pub use load::{FieldError, LoadError, LoadErrors, LoadedApp, MAX_DOCUMENTS, load_paths, load_str, validate};
 pub use quantity::{Quantity, QuantityError};
 pub use revision::revision;
+pub use schema::{crd, crd_yaml, json_schema};
+pub use suggest::did_you_mean;
 pub use task::{TaskId, TaskIdError, TaskSpecError, app_key, task_spec};

@@ -1,21 +1,32 @@
 //! The revision of an app: a stable hash of what its tasks run.
 //!
 //! Two specs have the same revision exactly when they launch the same task:
-//! the same command or args, resources in Mesos units (so `"250m"` and `0.25`
-//! are equal), env, ports (with defaults filled in) and kill grace period.
-//! `instances` is not part of it: scaling is not a rollout.
+//! the same command or args, fetched URIs, user, container, resources in
+//! Mesos units (so `"250m"` and `0.25` are equal), env, ports (with defaults
+//! filled in), task labels, health check and kill grace period. `instances`,
+//! `strategy`, `placement`, `priority`, `restartBackoff`, `paused` and
+//! `metadata` are not part of it: scaling, pausing or re-placing an app is
+//! not a rollout.
 //!
 //! The hash is SHA-256 over a canonical JSON encoding (struct fields in a
-//! fixed order, maps as `BTreeMap`, resources as integer thousandths), so it
-//! is the same on every run and platform. Changing this encoding changes
-//! every revision and rolls every app: don't, unless that is the point.
+//! fixed order, maps as `BTreeMap`, resources as integer thousandths, every
+//! default written out), so it is the same on every run and platform.
+//! Fields added after the first encoding (`uris`, `user`, `container`,
+//! `labels`, `healthCheck`) are left out of the encoding when absent or
+//! empty, so apps that do not use them keep their revision. Changing this
+//! encoding changes every revision and rolls every app: don't, unless that
+//! is the point.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::app::AppSpec;
+use crate::app::{
+    AppSpec, CommandCheck, Container, DockerContainer, DockerParameter, HealthCheck, HttpCheck, HttpScheme, TcpCheck,
+    Uri,
+};
+use crate::int_or_string::IntOrString;
 use crate::quantity::{Quantity, Unit};
 use crate::task::{DEFAULT_KILL_GRACE_PERIOD_SECONDS, DEFAULT_PROTOCOL};
 
@@ -31,10 +42,20 @@ pub fn revision(spec: &AppSpec) -> String {
         instances: _,
         command,
         args,
+        uris,
+        user,
+        container,
         resources,
-        env,
         ports,
+        env,
+        labels,
+        health_check,
+        strategy: _,
+        placement: _,
+        priority: _,
         kill_grace_period_seconds,
+        restart_backoff: _,
+        paused: _,
     } = spec;
     let canonical = Canonical {
         v: 1,
@@ -54,6 +75,11 @@ pub fn revision(spec: &AppSpec) -> String {
             })
             .collect(),
         kill_grace_period_seconds: kill_grace_period_seconds.unwrap_or(DEFAULT_KILL_GRACE_PERIOD_SECONDS),
+        uris: uris.iter().map(CanonicalUri::of).collect(),
+        user: user.as_deref(),
+        container: container.as_ref().map(CanonicalContainer::of),
+        labels: labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+        health_check: health_check.as_ref().map(CanonicalHealthCheck::of),
     };
     // Serializing plain structs, strings and integers cannot fail.
     let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
@@ -81,6 +107,17 @@ struct Canonical<'a> {
     env: BTreeMap<&'a str, &'a str>,
     ports: Vec<CanonicalPort<'a>>,
     kill_grace_period_seconds: u32,
+    // Added later: omitted when unused, so older revisions stay valid.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    uris: Vec<CanonicalUri<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container: Option<CanonicalContainer<'a>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    labels: BTreeMap<&'a str, &'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    health_check: Option<CanonicalHealthCheck<'a>>,
 }
 
 #[derive(Serialize)]
@@ -89,6 +126,122 @@ struct CanonicalPort<'a> {
     container_port: u16,
     host_port: u16,
     protocol: String,
+}
+
+#[derive(Serialize)]
+struct CanonicalUri<'a> {
+    value: &'a str,
+    executable: bool,
+    extract: bool,
+    cache: bool,
+    output_file: Option<&'a str>,
+}
+
+impl<'a> CanonicalUri<'a> {
+    fn of(u: &'a Uri) -> Self {
+        let Uri {
+            value,
+            executable,
+            extract,
+            cache,
+            output_file,
+        } = u;
+        CanonicalUri {
+            value,
+            executable: *executable,
+            extract: *extract,
+            cache: *cache,
+            output_file: output_file.as_deref(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct CanonicalContainer<'a> {
+    docker: CanonicalDocker<'a>,
+}
+
+#[derive(Serialize)]
+struct CanonicalDocker<'a> {
+    image: &'a str,
+    network: &'static str,
+    force_pull: bool,
+    /// In order: `docker run` sees them in this order.
+    parameters: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> CanonicalContainer<'a> {
+    fn of(c: &'a Container) -> Self {
+        let Container { docker } = c;
+        let DockerContainer {
+            image,
+            network,
+            force_pull,
+            parameters,
+        } = docker;
+        CanonicalContainer {
+            docker: CanonicalDocker {
+                image,
+                network: network.as_str(),
+                force_pull: *force_pull,
+                parameters: parameters
+                    .iter()
+                    .map(|DockerParameter { key, value }| (key.as_str(), value.as_str()))
+                    .collect(),
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct CanonicalHealthCheck<'a> {
+    http: Option<CanonicalHttp<'a>>,
+    tcp: Option<&'a IntOrString>,
+    command: Option<&'a str>,
+    initial_delay_seconds: u32,
+    period_seconds: u32,
+    timeout_seconds: u32,
+    failure_threshold: u32,
+    grace_period_seconds: u32,
+}
+
+#[derive(Serialize)]
+struct CanonicalHttp<'a> {
+    port: &'a IntOrString,
+    path: &'a str,
+    scheme: &'static str,
+}
+
+impl<'a> CanonicalHealthCheck<'a> {
+    fn of(h: &'a HealthCheck) -> Self {
+        let HealthCheck {
+            http,
+            tcp,
+            command,
+            initial_delay_seconds,
+            period_seconds,
+            timeout_seconds,
+            failure_threshold,
+            grace_period_seconds,
+        } = h;
+        CanonicalHealthCheck {
+            http: http.as_ref().map(|HttpCheck { port, path, scheme }| CanonicalHttp {
+                port,
+                path,
+                scheme: match scheme {
+                    HttpScheme::Http => "http",
+                    HttpScheme::Https => "https",
+                },
+            }),
+            tcp: tcp.as_ref().map(|TcpCheck { port }| port),
+            command: command.as_ref().map(|CommandCheck { command }| command.as_str()),
+            initial_delay_seconds: *initial_delay_seconds,
+            period_seconds: *period_seconds,
+            timeout_seconds: *timeout_seconds,
+            failure_threshold: *failure_threshold,
+            grace_period_seconds: *grace_period_seconds,
+        }
+    }
 }
 
 /// A resource amount in thousandths of its Mesos unit, or, for a quantity
@@ -112,6 +265,7 @@ impl Amount {
 mod tests {
     use super::*;
     use crate::app::{PortSpec, Resources};
+    use crate::int_or_string::IntOrString;
     use proptest::prelude::*;
 
     fn spec() -> AppSpec {
@@ -132,6 +286,7 @@ mod tests {
                 protocol: None,
             }],
             kill_grace_period_seconds: None,
+            ..AppSpec::default()
         }
     }
 
@@ -214,6 +369,139 @@ mod tests {
         assert_eq!(revision(&a), revision(&b));
     }
 
+    fn full() -> AppSpec {
+        serde_yaml::from_str(
+            "command: run
+uris: [{value: 'https://example.com/a.tgz'}]
+user: nobody
+container: {docker: {image: 'web:1', network: bridge, parameters: [{key: label, value: a}]}}
+ports: [{name: http, containerPort: 80}]
+labels: {tier: web}
+healthCheck: {http: {port: http, path: /healthz}, periodSeconds: 5}
+",
+        )
+        .unwrap()
+    }
+
+    type Edit = fn(&mut AppSpec);
+
+    /// Each edit changes what a task runs.
+    fn task_edits() -> Vec<(&'static str, Edit)> {
+        vec![
+            ("uris added", |s| {
+                s.uris.push(Uri {
+                    value: "https://x/y".into(),
+                    executable: false,
+                    extract: true,
+                    cache: false,
+                    output_file: None,
+                })
+            }),
+            ("uri extract", |s| s.uris[0].extract = false),
+            ("uri executable", |s| s.uris[0].executable = true),
+            ("uri cache", |s| s.uris[0].cache = true),
+            ("uri output file", |s| s.uris[0].output_file = Some("x".into())),
+            ("user", |s| s.user = Some("root".into())),
+            ("user removed", |s| s.user = None),
+            ("image", |s| s.container.as_mut().unwrap().docker.image = "web:2".into()),
+            ("network", |s| {
+                s.container.as_mut().unwrap().docker.network = crate::app::NetworkMode::Host
+            }),
+            ("force pull", |s| s.container.as_mut().unwrap().docker.force_pull = true),
+            ("parameters", |s| {
+                s.container.as_mut().unwrap().docker.parameters.clear()
+            }),
+            ("container removed", |s| s.container = None),
+            ("task label", |s| {
+                s.labels.insert("x".into(), "y".into());
+            }),
+            ("task label value", |s| {
+                s.labels.insert("tier".into(), "db".into());
+            }),
+            ("health check removed", |s| s.health_check = None),
+            ("check path", |s| {
+                s.health_check.as_mut().unwrap().http.as_mut().unwrap().path = "/".into()
+            }),
+            ("check port", |s| {
+                s.health_check.as_mut().unwrap().http.as_mut().unwrap().port = IntOrString::Int(80)
+            }),
+            ("check scheme", |s| {
+                s.health_check.as_mut().unwrap().http.as_mut().unwrap().scheme = HttpScheme::Https
+            }),
+            ("check kind", |s| {
+                let hc = s.health_check.as_mut().unwrap();
+                hc.http = None;
+                hc.tcp = Some(TcpCheck { port: "http".into() });
+            }),
+            ("check delay", |s| {
+                s.health_check.as_mut().unwrap().initial_delay_seconds = 1
+            }),
+            ("check period", |s| s.health_check.as_mut().unwrap().period_seconds = 6),
+            ("check timeout", |s| {
+                s.health_check.as_mut().unwrap().timeout_seconds = 1
+            }),
+            ("check threshold", |s| {
+                s.health_check.as_mut().unwrap().failure_threshold = 9
+            }),
+            ("check grace", |s| {
+                s.health_check.as_mut().unwrap().grace_period_seconds = 99
+            }),
+            ("kill grace", |s| s.kill_grace_period_seconds = Some(1)),
+            ("env", |s| {
+                s.env.insert("A".into(), "1".into());
+            }),
+        ]
+    }
+
+    #[test]
+    fn new_task_fields_change_revision() {
+        let base = revision(&full());
+        let mut seen = std::collections::BTreeSet::from([base.clone()]);
+        for (what, edit) in task_edits() {
+            let mut s = full();
+            edit(&mut s);
+            let r = revision(&s);
+            assert_ne!(r, base, "{what} must change the revision");
+            seen.insert(r);
+        }
+        assert_eq!(seen.len(), task_edits().len() + 1, "every edit gives its own revision");
+    }
+
+    #[test]
+    fn scheduling_fields_keep_revision() {
+        let base = revision(&full());
+        let s: AppSpec = serde_yaml::from_str(
+            "command: run
+uris: [{value: 'https://example.com/a.tgz', extract: true}]
+user: nobody
+container: {docker: {image: 'web:1', network: bridge, forcePull: false, parameters: [{key: label, value: a}]}}
+ports: [{name: http, containerPort: 80, protocol: TCP, hostPort: 0}]
+labels: {tier: web}
+healthCheck: {http: {port: http, path: /healthz, scheme: http}, periodSeconds: 5, timeoutSeconds: 20}
+instances: 40
+strategy: {maxSurge: 1, maxUnavailable: 0, minReadySeconds: 30, autoRollback: false, failureBudget: 0}
+placement: {constraints: [{field: hostname, operator: UNIQUE}]}
+priority: preemptible
+restartBackoff: {initialSeconds: 5, factor: 3, maxSeconds: 900}
+paused: true
+",
+        )
+        .unwrap();
+        assert_eq!(revision(&s), base);
+    }
+
+    #[test]
+    fn unused_new_fields_keep_old_revisions() {
+        // The pinned revision predates uris, user, container, labels and
+        // healthCheck: leaving them out must not change it.
+        let mut s = spec();
+        s.strategy.max_surge = IntOrString::Int(3);
+        s.paused = true;
+        assert_eq!(revision(&s), PINNED);
+        s.labels.insert("a".into(), "b".into());
+        assert_ne!(revision(&s), PINNED);
+    }
+
     proptest! {
         #[test]
         fn env_insertion_order_is_irrelevant(
@@ -232,6 +520,32 @@ mod tests {
             // `b` kept the first value for duplicate keys, `a` the last;
             // compare only when they agree.
             prop_assume!(a.env == b.env);
+            prop_assert_eq!(revision(&a), revision(&b));
+        }
+
+        #[test]
+        fn written_defaults_are_irrelevant(
+            mask in proptest::collection::vec(any::<bool>(), 12),
+            instances in 0u32..50,
+        ) {
+            // A health check and a container, each default written out or
+            // not, and scheduling fields that never matter.
+            let fields = [
+                "path: /", "scheme: http", "initialDelaySeconds: 15", "periodSeconds: 10", "timeoutSeconds: 20",
+                "failureThreshold: 3", "gracePeriodSeconds: 10", "network: host", "forcePull: false",
+                "extract: true", "executable: false", "cache: false",
+            ];
+            let on = |i: usize| if mask[i] { format!(", {}", fields[i]) } else { String::new() };
+            let text = format!(
+                "command: run\ninstances: {instances}\nports: [{{name: http}}]\n\
+                 healthCheck: {{http: {{port: http{}{}}}{}{}{}{}{}}}\n\
+                 container: {{docker: {{image: x{}{}}}}}\nuris: [{{value: 'http://a/b'{}{}{}}}]\n",
+                on(0), on(1), on(2), on(3), on(4), on(5), on(6), on(7), on(8), on(9), on(10), on(11),
+            );
+            let plain = "command: run\nports: [{name: http}]\nhealthCheck: {http: {port: http}}\n\
+                         container: {docker: {image: x}}\nuris: [{value: 'http://a/b'}]\n";
+            let a: AppSpec = serde_yaml::from_str(&text).unwrap();
+            let b: AppSpec = serde_yaml::from_str(plain).unwrap();
             prop_assert_eq!(revision(&a), revision(&b));
         }
 

@@ -283,6 +283,7 @@ mod tests {
                 },
             ],
             kill_grace_period_seconds: None,
+            ..AppSpec::default()
         }
     }
 

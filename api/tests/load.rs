@@ -5,8 +5,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
-use sextant_api::load::MAX_FILE_BYTES;
-use sextant_api::{load_paths, load_str};
+use serde_yaml::Value;
+use sextant_api::load::{MAX_DOCUMENTS, MAX_FILE_BYTES, MAX_NESTING};
+use sextant_api::{App, load_paths, load_str, validate};
 
 fn manifest(name: &str) -> String {
     format!(
@@ -177,6 +178,8 @@ enum Edit {
     Delete(usize, usize),
     Replace(usize, String),
     Duplicate(usize, usize),
+    /// Replaces the value after the first `: ` of a line.
+    Value(usize, String),
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -204,6 +207,37 @@ fn edit() -> impl Strategy<Value = Edit> {
         (any::<usize>(), 0usize..20).prop_map(|(at, n)| Edit::Delete(at, n)),
         (any::<usize>(), snippet).prop_map(|(at, s)| Edit::Replace(at, s)),
         (any::<usize>(), 0usize..40).prop_map(|(at, n)| Edit::Duplicate(at, n)),
+        (any::<usize>(), scalar()).prop_map(|(at, v)| Edit::Value(at, v)),
+    ]
+}
+
+/// A value to put in place of another: of every YAML type, and the values
+/// the manifest's rules care about.
+fn scalar() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("0".to_string()),
+        Just("1".to_string()),
+        Just("-1".to_string()),
+        Just("70000".to_string()),
+        Just("1.5".to_string()),
+        Just("true".to_string()),
+        Just("~".to_string()),
+        Just("".to_string()),
+        Just("[]".to_string()),
+        Just("{}".to_string()),
+        Just("[1, a]".to_string()),
+        Just("{a: 1}".to_string()),
+        Just("\"25%\"".to_string()),
+        Just("0%".to_string()),
+        Just("http".to_string()),
+        Just("bridge".to_string()),
+        Just("UNIQUE".to_string()),
+        Just("/x".to_string()),
+        Just("\"(\"".to_string()),
+        Just("sextant.x".to_string()),
+        Just("!tag x".to_string()),
+        Just("*a".to_string()),
+        "[a-zA-Z0-9%./-]{0,6}",
     ]
 }
 
@@ -235,6 +269,23 @@ fn apply(mut text: String, edits: &[Edit]) -> String {
                 let j = boundary(&text, i + s.len().max(1));
                 if j >= i {
                     text.replace_range(i..j, s);
+                }
+            }
+            Edit::Value(at, v) => {
+                let lines: Vec<&str> = text.split_inclusive('\n').collect();
+                if lines.is_empty() {
+                    continue;
+                }
+                let i = at % lines.len();
+                if let Some(colon) = lines[i].find(": ") {
+                    let end = lines[i].trim_end_matches(['\n', '\r']).len();
+                    let mut line = lines[i][..colon + 2].to_string();
+                    line.push_str(v);
+                    line.push_str(&lines[i][end..]);
+                    let mut out: String = lines[..i].concat();
+                    out.push_str(&line);
+                    out.push_str(&lines[i + 1..].concat());
+                    text = out;
                 }
             }
             Edit::Duplicate(at, n) => {
@@ -284,4 +335,227 @@ proptest! {
             }
         }
     }
+}
+
+/// One document using every part of the spec.
+const FULL: &str = "\
+apiVersion: sextant.dev/v1alpha1
+kind: App
+metadata:
+  name: web
+  labels: {team: storefront}
+spec:
+  instances: 3
+  command: exec web --port $PORT_HTTP
+  uris:
+    - {value: 'https://example.com/a.tgz', extract: true, outputFile: a.tgz}
+  user: nobody
+  container:
+    docker:
+      image: registry.example/web:1.4.2
+      network: bridge
+      parameters:
+        - {key: label, value: tier=web}
+  resources: {cpus: 250m, mem: 128Mi}
+  ports:
+    - name: http
+      containerPort: 8000
+    - {name: admin, containerPort: 9000}
+  env:
+    LOG_LEVEL: info
+  labels: {tier: web}
+  healthCheck:
+    http:
+      port: http
+      path: /healthz
+    periodSeconds: 5
+    timeoutSeconds: 2
+  strategy:
+    maxSurge: 25%
+    maxUnavailable: 0
+    minReadySeconds: 5
+  placement:
+    constraints:
+      - field: hostname
+        operator: UNIQUE
+      - {field: rack, operator: MAX_PER, value: 2}
+      - {field: zone, operator: LIKE, value: 'us-.*'}
+  priority: production
+  killGracePeriodSeconds: 30
+  restartBackoff: {initialSeconds: 1, factor: 2, maxSeconds: 300}
+  paused: false
+";
+
+#[test]
+fn the_full_seed_is_valid() {
+    assert_eq!(load_str(Path::new("full.yaml"), FULL).unwrap().len(), 1);
+    assert!(accepted_by_serde_and_validate(FULL));
+}
+
+/// Whether plain serde deserialization plus [`validate`] accept `text` (one
+/// document), with the root and metadata fields the loader knows: the
+/// loader's structural check must never be stricter than this.
+fn accepted_by_serde_and_validate(text: &str) -> bool {
+    let Ok(app) = serde_yaml::from_str::<App>(text) else {
+        return false;
+    };
+    if !validate(&app).is_empty() {
+        return false;
+    }
+    let Ok(Value::Mapping(root)) = serde_yaml::from_str::<Value>(text) else {
+        return false;
+    };
+    let schema = sextant_api::json_schema();
+    let known = |props: &serde_json::Value, key: &Value| key.as_str().is_some_and(|k| props.get(k).is_some());
+    if !root.keys().all(|k| known(&schema["properties"], k)) {
+        return false;
+    }
+    if root.get("apiVersion").and_then(Value::as_str) != Some("sextant.dev/v1alpha1")
+        || root.get("kind").and_then(Value::as_str) != Some("App")
+    {
+        return false;
+    }
+    match root.get("metadata") {
+        Some(Value::Mapping(meta)) => {
+            let props = &schema["definitions"]["ObjectMeta"]["properties"];
+            meta.keys().all(|k| known(props, k))
+        }
+        _ => true,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The structural check (all errors at once, against the JSON schema)
+    /// never rejects a manifest that deserialization and validation accept.
+    #[test]
+    fn structure_is_never_stricter_than_serde(edits in proptest::collection::vec(edit(), 1..4)) {
+        let text = apply(FULL.to_string(), &edits);
+        // Except core tags: serde_yaml reads `!!str 300` into an integer
+        // field, while the loader, like YAML, takes it for a string.
+        if !text.contains("!!") && accepted_by_serde_and_validate(&text) {
+            let loaded = load_str(Path::new("full.yaml"), &text);
+            prop_assert!(loaded.is_ok(), "{}\n---\n{}", loaded.as_ref().unwrap_err(), text);
+            // And it reads the very app serde reads from the text (the
+            // loader deserializes the parsed value when that is exact).
+            let mut expected: App = serde_yaml::from_str(&text).unwrap();
+            expected.metadata.namespace.get_or_insert_with(|| "default".into());
+            expected.status = None;
+            prop_assert_eq!(&loaded.unwrap()[0].app, &expected);
+        }
+    }
+
+    #[test]
+    fn mutated_full_manifest_never_panics(edits in proptest::collection::vec(edit(), 1..6)) {
+        let text = apply(FULL.to_string(), &edits);
+        if let Err(errors) = load_str(Path::new("fuzz.yaml"), &text) {
+            for e in &errors.0 {
+                prop_assert!(e.line >= 1 && e.col >= 1, "{}", e);
+                prop_assert!(e.line <= text.lines().count().max(1) + 1, "{}", e);
+            }
+        }
+    }
+
+    /// Deep nesting, block and flow, anywhere in a manifest.
+    #[test]
+    fn deep_nesting_never_panics(depth in 0usize..300, flow in any::<bool>(), at in any::<usize>()) {
+        let nested = if flow {
+            format!("{}1{}", "[".repeat(depth), "]".repeat(depth))
+        } else {
+            (0..depth).map(|i| format!("\n{}- ", "  ".repeat(i + 2))).collect::<String>() + "1"
+        };
+        let lines: Vec<&str> = VALID.lines().collect();
+        let i = at % lines.len();
+        let text = format!("{}\n  env: {nested}\n{}", lines[..i].join("\n"), lines[i..].join("\n"));
+        let _ = load_str(Path::new("deep.yaml"), &text);
+    }
+
+    /// Anchors and aliases, nested and repeated, in and around a manifest.
+    #[test]
+    fn aliases_never_panic(width in 1usize..12, levels in 1usize..12, use_in in 0usize..3) {
+        let mut text = String::from("apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata: {name: x}\nx0: &a0 [\"lol\"]\n");
+        for l in 1..=levels {
+            let refs = vec![format!("*a{}", l - 1); width].join(", ");
+            text.push_str(&format!("x{l}: &a{l} [{refs}]\n"));
+        }
+        match use_in {
+            0 => text.push_str(&format!("spec: {{command: x, args: *a{levels}}}\n")),
+            1 => text.push_str(&format!("spec:\n  command: x\n  env: {{A: *a{levels}}}\n")),
+            _ => text.push_str(&format!("spec: *a{levels}\n")),
+        }
+        let started = std::time::Instant::now();
+        let result = load_str(Path::new("alias.yaml"), &text);
+        prop_assert!(result.is_err());
+        prop_assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+}
+
+#[test]
+fn billion_laughs_is_rejected_fast() {
+    let mut text = String::from(
+        "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata: {name: x}\nspec:\n  command: x\n  \
+         env: &a {A: \"lol\", B: \"lol\", C: \"lol\", D: \"lol\", E: \"lol\", F: \"lol\", G: \"lol\", H: \"lol\"}\n",
+    );
+    let mut prev = "a".to_string();
+    for i in 0..12 {
+        let name = format!("b{i}");
+        let refs = vec![format!("*{prev}"); 10].join(", ");
+        text.push_str(&format!("  x{i}: &{name} [{refs}]\n"));
+        prev = name;
+    }
+    let started = std::time::Instant::now();
+    let e = load_str(Path::new("bomb.yaml"), &text).unwrap_err().to_string();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(e.starts_with("bomb.yaml:"), "{e}");
+    assert!(e.contains("alias bombs are rejected"), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+}
+
+#[test]
+fn deep_nesting_is_rejected_with_a_clear_message() {
+    let depth = MAX_NESTING + 10;
+    let text = format!(
+        "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata: {{name: x}}\nspec:\n  command: x\n  env: {}{}\n",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let e = load_str(Path::new("deep.yaml"), &text).unwrap_err().to_string();
+    assert!(
+        e.starts_with("deep.yaml:6:") && e.contains("nesting deeper than 64 levels of mappings and lists is rejected"),
+        "{e}"
+    );
+}
+
+#[test]
+fn too_many_documents_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let per_file = 1000;
+    let files = MAX_DOCUMENTS / per_file + 1;
+    for f in 0..files {
+        let text: String = (0..per_file)
+            .map(|d| format!("---\n{}", manifest(&format!("a{f}-{d}"))))
+            .collect();
+        write(&dir.path().join(format!("f{f:02}.yaml")), &text);
+    }
+    let started = std::time::Instant::now();
+    let err = load_paths(&[dir.path().to_path_buf()]).unwrap_err();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.0.len(), 1, "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("f10.yaml:2:1: more than 10000 documents in this set of manifests; larger sets are rejected"),
+        "{err}"
+    );
+    // Exactly the limit is fine.
+    fs::remove_file(dir.path().join("f10.yaml")).unwrap();
+    assert_eq!(load_paths(&[dir.path().to_path_buf()]).unwrap().len(), MAX_DOCUMENTS);
 }

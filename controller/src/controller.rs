@@ -579,7 +579,14 @@ fn app_status(d: &DesiredApp, s: &Summary, errors: &[(&'static str, String)]) ->
                 format!("{} of {} instances running", s.running, s.desired),
             )
         },
-        if s.converged() {
+        if d.app.spec.paused {
+            condition(
+                conditions::PROGRESSING,
+                false,
+                "Paused",
+                "reconciling is paused (spec.paused); tasks are left as they are".to_string(),
+            )
+        } else if s.converged() {
             condition(
                 conditions::PROGRESSING,
                 true,

@@ -14,6 +14,7 @@
 //! - fewer live tasks of the current revision than `instances`: launch the
 //!   difference; more: kill the surplus, tasks that are not Running first,
 //!   then the newest;
+//! - a paused app (`spec.paused`) gets no actions at all;
 //! - live tasks of another revision are killed once the current revision has
 //!   `instances` Running tasks (a 100% surge replacement; health-gated
 //!   rolling updates will refine this gate).
@@ -184,6 +185,15 @@ pub fn plan(desired: Option<&DesiredApp>, observed: &[Task], now: f64) -> Plan {
     summary.current_running = current.iter().filter(|t| t.state() == TaskState::Running).count() as u32;
     summary.old_live = old.len() as u32;
 
+    // A paused app is observed but left alone, like a paused Deployment.
+    if desired.app.spec.paused {
+        return Plan {
+            actions: Vec::new(),
+            summary,
+            error: None,
+        };
+    }
+
     let mut actions = Vec::new();
     let mut error = None;
     let have = current.len() as u32;
@@ -314,6 +324,22 @@ mod tests {
             ids.push(task_id.to_string());
         }
         assert_ne!(ids[0], ids[1], "each launch gets a fresh id");
+    }
+
+    /// Guards `spec.paused`: a paused app is neither scaled nor healed.
+    #[test]
+    fn a_paused_app_gets_no_actions() {
+        let mut d = desired(3);
+        d.app.spec.paused = true;
+        let observed = vec![
+            task(&d, 1, &d.revision, TaskState::Running),
+            task(&d, 2, "0ldrev0000", TaskState::Running),
+        ];
+        let plan = plan(Some(&d), &observed, NOW);
+        assert!(plan.actions.is_empty(), "{:?}", plan.actions);
+        assert_eq!(plan.summary.current_running, 1);
+        d.app.spec.paused = false;
+        assert!(!reconcile(Some(&d), &observed, NOW).is_empty(), "unpaused, it acts again");
     }
 
     #[test]

@@ -95,15 +95,7 @@ impl Client {
     /// Subscribes (a new framework when `framework_info.id` is unset, a
     /// re-subscription otherwise) and waits for SUBSCRIBED.
     pub async fn subscribe(&self, framework_info: FrameworkInfo) -> Result<Subscription, ClientError> {
-        let call = Call {
-            framework_id: framework_info.id.clone(),
-            kind: CallType::Subscribe,
-            subscribe: Some(Subscribe {
-                framework_info,
-                suppressed_roles: Vec::new(),
-            }),
-            ..Call::default()
-        };
+        let call = Call::subscribe(framework_info);
         let body = serde_json::to_vec(&call)?;
         let response = self
             .http
@@ -246,7 +238,7 @@ impl Caller {
     /// Sends one call; the master answers 202 and reports results as events.
     pub async fn call(&self, mut call: Call) -> Result<(), ClientError> {
         call.framework_id = Some(self.framework_id.clone());
-        let name = call_name(call.kind);
+        let name = call.name();
         let body = serde_json::to_vec(&call)?;
         let mut headers = json_headers();
         if let Ok(value) = HeaderValue::from_str(&self.stream_id) {
@@ -282,40 +274,11 @@ impl Caller {
         tasks: Vec<TaskInfo>,
         refuse_seconds: f64,
     ) -> Result<(), ClientError> {
-        let operations = if tasks.is_empty() {
-            Vec::new()
-        } else {
-            vec![Operation {
-                kind: OperationType::Launch,
-                launch: Some(Launch { task_infos: tasks }),
-            }]
-        };
-        self.call(Call {
-            kind: CallType::Accept,
-            accept: Some(Accept {
-                offer_ids,
-                operations,
-                filters: Some(Filters {
-                    refuse_seconds: Some(refuse_seconds),
-                }),
-            }),
-            ..Call::default()
-        })
-        .await
+        self.call(Call::accept(offer_ids, tasks, refuse_seconds)).await
     }
 
     pub async fn decline(&self, offer_ids: Vec<OfferId>, refuse_seconds: f64) -> Result<(), ClientError> {
-        self.call(Call {
-            kind: CallType::Decline,
-            decline: Some(Decline {
-                offer_ids,
-                filters: Some(Filters {
-                    refuse_seconds: Some(refuse_seconds),
-                }),
-            }),
-            ..Call::default()
-        })
-        .await
+        self.call(Call::decline(offer_ids, refuse_seconds)).await
     }
 
     pub async fn kill(
@@ -324,88 +287,28 @@ impl Caller {
         agent_id: Option<AgentId>,
         grace: Option<Duration>,
     ) -> Result<(), ClientError> {
-        let kill_policy = grace.map(|g| KillPolicy {
-            grace_period: Some(DurationInfo {
-                nanoseconds: i64::try_from(g.as_nanos()).unwrap_or(i64::MAX),
-            }),
-        });
-        self.call(Call {
-            kind: CallType::Kill,
-            kill: Some(Kill {
-                task_id,
-                agent_id,
-                kill_policy,
-            }),
-            ..Call::default()
-        })
-        .await
+        self.call(Call::kill(task_id, agent_id, grace)).await
     }
 
     /// Acknowledges an update; `uuid` is echoed exactly as received.
     pub async fn acknowledge(&self, agent_id: AgentId, task_id: TaskId, uuid: String) -> Result<(), ClientError> {
-        self.call(Call {
-            kind: CallType::Acknowledge,
-            acknowledge: Some(Acknowledge {
-                agent_id,
-                task_id,
-                uuid,
-            }),
-            ..Call::default()
-        })
-        .await
+        self.call(Call::acknowledge(agent_id, task_id, uuid)).await
     }
 
     /// Explicit reconciliation of `tasks`, or implicit when empty.
     pub async fn reconcile(&self, tasks: Vec<ReconcileTask>) -> Result<(), ClientError> {
-        self.call(Call {
-            kind: CallType::Reconcile,
-            reconcile: Some(Reconcile { tasks }),
-            ..Call::default()
-        })
-        .await
+        self.call(Call::reconcile(tasks)).await
     }
 
     pub async fn revive(&self) -> Result<(), ClientError> {
-        self.call(Call {
-            kind: CallType::Revive,
-            revive: Some(Revive::default()),
-            ..Call::default()
-        })
-        .await
+        self.call(Call::revive()).await
     }
 
     pub async fn suppress(&self) -> Result<(), ClientError> {
-        self.call(Call {
-            kind: CallType::Suppress,
-            suppress: Some(Suppress::default()),
-            ..Call::default()
-        })
-        .await
+        self.call(Call::suppress()).await
     }
 
     pub async fn teardown(&self) -> Result<(), ClientError> {
-        self.call(Call {
-            kind: CallType::Teardown,
-            ..Call::default()
-        })
-        .await
-    }
-}
-
-fn call_name(kind: CallType) -> &'static str {
-    match kind {
-        CallType::Subscribe => "SUBSCRIBE",
-        CallType::Teardown => "TEARDOWN",
-        CallType::Accept => "ACCEPT",
-        CallType::Decline => "DECLINE",
-        CallType::Revive => "REVIVE",
-        CallType::Kill => "KILL",
-        CallType::Shutdown => "SHUTDOWN",
-        CallType::Acknowledge => "ACKNOWLEDGE",
-        CallType::Reconcile => "RECONCILE",
-        CallType::Message => "MESSAGE",
-        CallType::Request => "REQUEST",
-        CallType::Suppress => "SUPPRESS",
-        _ => "call",
+        self.call(Call::teardown()).await
     }
 }

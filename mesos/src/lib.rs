@@ -9,6 +9,7 @@
 //! anything: placement, retries of launches and acknowledgement policy belong
 //! to the framework that uses it.
 
+pub mod calls;
 pub mod client;
 pub mod recordio;
 pub mod types;

@@ -1,4 +1,17 @@
 //! The `App` kind: a long-running service, described the Kubernetes way.
+//!
+//! The spec's parts live in their own modules: [`container`] (Docker),
+//! [`fetch`] (URIs), [`health`] (health checks), [`strategy`] (rollouts),
+//! [`placement`] (constraints) and [`backoff`] (crash-loop backoff). Every
+//! field has a serde default, so a manifest that omits a field and one that
+//! writes its default load to equal values.
+
+pub mod backoff;
+pub mod container;
+pub mod fetch;
+pub mod health;
+pub mod placement;
+pub mod strategy;
 
 use std::collections::BTreeMap;
 
@@ -8,12 +21,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::quantity::Quantity;
 
+pub use backoff::RestartBackoff;
+pub use container::{Container, DockerContainer, DockerParameter, NetworkMode};
+pub use fetch::Uri;
+pub use health::{CommandCheck, HealthCheck, HttpCheck, HttpScheme, TcpCheck};
+pub use placement::{Constraint, Operator, Placement};
+pub use strategy::Strategy;
+
 /// API group of every Sextant kind.
 pub const GROUP: &str = "sextant.dev";
 /// API version of the `App` kind.
 pub const VERSION: &str = "v1alpha1";
 /// `apiVersion` as written in manifests.
 pub const API_VERSION: &str = "sextant.dev/v1alpha1";
+/// Prefix of the task labels Sextant sets itself; manifests may not use it.
+pub const RESERVED_LABEL_PREFIX: &str = "sextant.";
 
 /// A long-running service: how many instances, what each one runs, and with
 /// which resources. Sextant keeps this many tasks running on Mesos.
@@ -26,38 +48,106 @@ pub const API_VERSION: &str = "sextant.dev/v1alpha1";
     status = "AppStatus",
     derive = "PartialEq",
     crates(kube_core = "::kube_core"),
-    printcolumn = r#"{"name":"Instances","type":"integer","jsonPath":".spec.instances"}"#
+    printcolumn = r#"{"name":"Instances","type":"integer","jsonPath":".spec.instances"}"#,
+    printcolumn = r#"{"name":"Paused","type":"boolean","jsonPath":".spec.paused"}"#
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppSpec {
     /// Number of tasks to keep running. Changing only this scales the app
-    /// without a rollout.
+    /// without a rollout. Default 1.
     #[serde(default = "default_instances")]
     pub instances: u32,
-    /// Shell command, run with `sh -c`. Exactly one of `command` or `args`.
+    /// Shell command, run with `/bin/sh -c` (Mesos `CommandInfo.value` with
+    /// `shell: true`). Exactly one of `command` or `args`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
-    /// Program and arguments, executed directly (no shell). Exactly one of
-    /// `command` or `args`.
+    /// Program and arguments, executed directly without a shell (Mesos
+    /// `CommandInfo` with `shell: false`); `args[0]` is the program.
+    /// Exactly one of `command` or `args`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<Vec<String>>,
+    /// Files the Mesos fetcher downloads into the task's sandbox before it
+    /// starts (Mesos `CommandInfo.uris`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uris: Vec<Uri>,
+    /// Unix user the task runs as (Mesos `CommandInfo.user`); default: the
+    /// framework's user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Container to run the task in (Mesos `ContainerInfo`); absent: a plain
+    /// command on the node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<Container>,
     /// CPU, memory and disk reserved for each task.
     #[serde(default)]
     pub resources: Resources,
-    /// Environment variables given to each task.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub env: BTreeMap<String, String>,
     /// Named ports. Each gets a host port from the Mesos offer, given to the
     /// task as `PORT_<NAME>` (upper-cased, `-` as `_`) and `PORT<index>`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<PortSpec>,
-    /// Seconds between SIGTERM and SIGKILL when a task is killed.
+    /// Environment variables given to each task.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Labels of each Mesos task (Mesos `TaskInfo.labels`), besides the
+    /// `sextant.*` labels Sextant sets itself; keys may not start with
+    /// `sextant.`. Unlike `metadata.labels`, these change the revision.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// How Mesos checks that a task is healthy (Mesos `TaskInfo.health_check`).
+    /// Absent: a running task counts as healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
+    /// How a new revision replaces the old one.
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// Where tasks may run.
+    #[serde(default)]
+    pub placement: Placement,
+    /// `production` (default) or `preemptible`: production tasks may preempt
+    /// preemptible ones when the cluster is full.
+    #[serde(default)]
+    pub priority: Priority,
+    /// Seconds between SIGTERM and SIGKILL when a task is killed (Mesos
+    /// `KillPolicy.grace_period`). Default 30.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kill_grace_period_seconds: Option<u32>,
+    /// Delay before relaunching tasks that keep failing (crash-loop backoff).
+    #[serde(default)]
+    pub restart_backoff: RestartBackoff,
+    /// `true`: Sextant stops reconciling this app (no launches, kills or
+    /// rollouts) until it is unpaused. Default false.
+    #[serde(default)]
+    pub paused: bool,
 }
 
 fn default_instances() -> u32 {
     1
+}
+
+impl Default for AppSpec {
+    /// One instance running nothing yet (neither `command` nor `args`, which
+    /// validation requires), every other field at its default.
+    fn default() -> Self {
+        Self {
+            instances: default_instances(),
+            command: None,
+            args: None,
+            uris: Vec::new(),
+            user: None,
+            container: None,
+            resources: Resources::default(),
+            ports: Vec::new(),
+            env: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            health_check: None,
+            strategy: Strategy::default(),
+            placement: Placement::default(),
+            priority: Priority::default(),
+            kill_grace_period_seconds: None,
+            restart_backoff: RestartBackoff::default(),
+            paused: false,
+        }
+    }
 }
 
 /// Resources reserved for each task.
@@ -103,8 +193,9 @@ fn default_disk() -> Quantity {
 pub struct PortSpec {
     /// Port name: a DNS-1123 label, unique within the app.
     pub name: String,
-    /// Port inside the container (bridge networking). Informational for
-    /// plain command tasks, which listen on the host port.
+    /// Port inside the container; required with bridge networking (Mesos
+    /// `DockerInfo.port_mappings`). Informational for plain command tasks
+    /// and host networking, where the task listens on the host port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_port: Option<u16>,
     /// Fixed host port; absent or 0 takes any port from the offer.
@@ -113,6 +204,17 @@ pub struct PortSpec {
     /// `tcp` (default) or `udp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
+}
+
+/// Scheduling priority of an app's tasks.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// Never preempted; may preempt preemptible tasks to get resources.
+    #[default]
+    Production,
+    /// May be killed to make room for production tasks.
+    Preemptible,
 }
 
 /// What the controller observed of an app, written back by the reconciler.
@@ -145,4 +247,57 @@ pub struct Condition {
     /// Human-readable message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_spec_gets_every_default() {
+        let a: AppSpec = serde_yaml::from_str("command: run\n").unwrap();
+        let b: AppSpec = serde_yaml::from_str(
+            "command: run
+instances: 1
+resources: {cpus: 0.1, mem: 32, disk: 0}
+strategy:
+  maxSurge: 25%
+  maxUnavailable: 25%
+  minReadySeconds: 0
+  progressDeadlineSeconds: 600
+  autoRollback: true
+  failureBudget: 3
+placement: {constraints: []}
+priority: production
+restartBackoff: {initialSeconds: 1, factor: 2.0, maxSeconds: 300}
+paused: false
+uris: []
+labels: {}
+env: {}
+ports: []
+",
+        )
+        .unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let a: AppSpec = serde_yaml::from_str(
+            "args: [/bin/web]
+container: {docker: {image: web:1, network: bridge, parameters: [{key: label, value: x}]}}
+ports: [{name: http, containerPort: 80}]
+healthCheck: {http: {port: http}}
+placement: {constraints: [{field: hostname, operator: UNIQUE}, {field: rack, operator: MAX_PER, value: 2}]}
+uris: [{value: 'https://example.com/a.tgz'}]
+priority: preemptible
+",
+        )
+        .unwrap();
+        let json = serde_json::to_value(&a).unwrap();
+        let back: AppSpec = serde_json::from_value(json).unwrap();
+        assert_eq!(a, back);
+        assert_eq!(a.placement.constraints[1].value.as_deref(), Some("2"));
+        assert_eq!(a.priority, Priority::Preemptible);
+    }
 }

@@ -1,0 +1,395 @@
+//! Conformance with the Mesos v1 protos: every call the agent sends and
+//! every event localmesos sends must be valid `mesos.scheduler.Call` /
+//! `mesos.scheduler.Event` JSON as the master parses it (stout's mapping):
+//! keys are proto field names, enums are value names, bytes are base64,
+//! required fields are present, and no field is one the protos lack.
+//!
+//! The protos are those of mesos-go in Debian's package
+//! `golang-github-mesos-mesos-go-dev` (older than Mesos 1.11, so a field
+//! they lack would be refused by older masters and dropped by newer ones).
+//! Without them the test says so and passes, unless
+//! `SEXTANT_REQUIRE_MESOS_PROTOS=1` (set by CI) makes their absence fatal.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine as _;
+use futures::StreamExt;
+use mesos::recordio::RecordIoDecoder;
+use mesos::types::{AgentId, Call, FrameworkId, Offer, OfferId, ReconcileTask, TaskId};
+use prost_reflect::{Cardinality, DescriptorPool, Kind, MessageDescriptor};
+use serde_json::Value;
+use sextant_agent::placement::place;
+use sextant_agent::scheduler::{FrameworkSettings, framework_info};
+use sextant_api::proto::{LaunchRequest, PortSpec, TaskSpec};
+
+const PROTO_ROOT_DEFAULT: &str = "/usr/share/gocode/src";
+const MESOS_GO: &str = "github.com/mesos/mesos-go/api/v1/lib";
+
+/// The descriptor pool of mesos-go's v1 protos, or None when absent.
+fn mesos_protos() -> Option<DescriptorPool> {
+    let root = PathBuf::from(std::env::var("SEXTANT_MESOS_PROTO_ROOT").unwrap_or_else(|_| PROTO_ROOT_DEFAULT.into()));
+    let scheduler = root.join(MESOS_GO).join("scheduler/scheduler.proto");
+    if !scheduler.exists() {
+        let required = std::env::var("SEXTANT_REQUIRE_MESOS_PROTOS").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "{} is missing: apt-get install golang-github-mesos-mesos-go-dev",
+            scheduler.display()
+        );
+        eprintln!(
+            "SKIPPED: Mesos protos not found at {} (apt-get install golang-github-mesos-mesos-go-dev)",
+            scheduler.display()
+        );
+        return None;
+    }
+    let file = Path::new(MESOS_GO).join("scheduler/scheduler.proto");
+    let mut compiler = protox::Compiler::new([root]).expect("proto include path");
+    compiler.include_imports(true);
+    compiler.open_file(file).expect("mesos-go protos compile");
+    Some(compiler.descriptor_pool())
+}
+
+/// Checks `value` against `message` as the Mesos master's JSON parser would.
+fn check(message: &MessageDescriptor, value: &Value, path: &str, errors: &mut Vec<String>) {
+    let Some(object) = value.as_object() else {
+        errors.push(format!("{path}: expected an object for {}", message.full_name()));
+        return;
+    };
+    for (key, v) in object {
+        let here = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        let Some(field) = message.get_field_by_name(key) else {
+            errors.push(format!("{here}: {} has no field {key:?}", message.full_name()));
+            continue;
+        };
+        if v.is_null() {
+            errors.push(format!("{here}: null (omit unset fields)"));
+        } else if field.is_list() {
+            match v.as_array() {
+                Some(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        check_kind(&field.kind(), item, &format!("{here}[{i}]"), errors);
+                    }
+                }
+                None => errors.push(format!("{here}: repeated field must be an array")),
+            }
+        } else if field.is_map() {
+            errors.push(format!("{here}: maps are not used by Sextant"));
+        } else {
+            check_kind(&field.kind(), v, &here, errors);
+        }
+    }
+    for field in message.fields() {
+        if field.cardinality() == Cardinality::Required && !object.contains_key(field.name()) {
+            let here = if path.is_empty() {
+                field.name().to_string()
+            } else {
+                format!("{path}.{}", field.name())
+            };
+            errors.push(format!("{here}: required field of {} is missing", message.full_name()));
+        }
+    }
+}
+
+fn check_kind(kind: &Kind, v: &Value, path: &str, errors: &mut Vec<String>) {
+    let ok = match kind {
+        Kind::Message(m) => {
+            check(m, v, path, errors);
+            true
+        }
+        Kind::Enum(e) => v.as_str().is_some_and(|name| e.get_value_by_name(name).is_some()),
+        Kind::Double | Kind::Float => v.is_number(),
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 | Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => v.is_i64(),
+        Kind::Uint32 | Kind::Fixed32 | Kind::Uint64 | Kind::Fixed64 => v.is_u64(),
+        Kind::Bool => v.is_boolean(),
+        Kind::String => v.is_string(),
+        Kind::Bytes => v
+            .as_str()
+            .is_some_and(|s| base64::engine::general_purpose::STANDARD.decode(s).is_ok()),
+    };
+    if !ok {
+        errors.push(format!("{path}: {v} is not a valid {kind:?}"));
+    }
+}
+
+fn assert_conforms(pool: &DescriptorPool, message: &str, value: &Value) {
+    let descriptor = pool.get_message_by_name(message).expect("message in the protos");
+    let mut errors = Vec::new();
+    check(&descriptor, value, "", &mut errors);
+    assert!(
+        errors.is_empty(),
+        "{message} does not conform:\n{}\n{value}",
+        errors.join("\n")
+    );
+}
+
+fn offer() -> Offer {
+    serde_json::from_value(serde_json::json!({
+        "id": {"value": "F-O1"}, "framework_id": {"value": "F-0000"}, "agent_id": {"value": "F-S0"},
+        "hostname": "node1",
+        "resources": [
+            {"name": "cpus", "type": "SCALAR", "scalar": {"value": 4.0}, "role": "*"},
+            {"name": "mem", "type": "SCALAR", "scalar": {"value": 4096.0}, "role": "*"},
+            {"name": "disk", "type": "SCALAR", "scalar": {"value": 1024.0}, "role": "*"},
+            {"name": "ports", "type": "RANGES", "ranges": {"range": [{"begin": 31000, "end": 32000}]}, "role": "*"}
+        ]
+    }))
+    .expect("offer")
+}
+
+fn launch_request(task_id: &str, spec: TaskSpec) -> LaunchRequest {
+    LaunchRequest {
+        task_id: task_id.into(),
+        namespace: "default".into(),
+        app: "web".into(),
+        revision: "0a1b2c3d4e".into(),
+        spec: Some(spec),
+    }
+}
+
+/// Every kind of call the agent sends, built by the code that sends them.
+fn calls_the_agent_sends() -> Vec<Call> {
+    let settings = FrameworkSettings {
+        name: "sextant".into(),
+        user: "root".into(),
+        failover_timeout: Duration::from_secs(604_800),
+        id_file: None,
+    };
+    let id = FrameworkId::new("F-0000");
+    let shell = TaskSpec {
+        command: "exec python3 -m http.server $PORT_HTTP".into(),
+        cpus: 0.25,
+        mem: 128.0,
+        disk: 10.0,
+        env: [("LOG_LEVEL".to_string(), "info".to_string())].into(),
+        ports: vec![PortSpec {
+            name: "http".into(),
+            protocol: "tcp".into(),
+            ..PortSpec::default()
+        }],
+        kill_grace_period_seconds: 5,
+        ..TaskSpec::default()
+    };
+    let exec = TaskSpec {
+        command: String::new(),
+        args: vec!["sleep".into(), "60".into()],
+        ..shell.clone()
+    };
+    let plans = place(
+        &[
+            launch_request("default.web.0a1b2c3d4e.a1", shell),
+            launch_request("default.web.0a1b2c3d4e.a2", exec),
+        ],
+        &[offer()],
+    );
+    let tasks = plans.into_iter().flat_map(|p| p.tasks).collect::<Vec<_>>();
+    assert_eq!(tasks.len(), 2, "both tasks were placed");
+
+    let mut calls = vec![
+        Call::accept(vec![OfferId::new("F-O1")], tasks, 1.0),
+        Call::decline(vec![OfferId::new("F-O2")], 30.0),
+        Call::kill(
+            TaskId::new("default.web.0a1b2c3d4e.a1"),
+            Some(AgentId::new("F-S0")),
+            None,
+        ),
+        Call::kill(
+            TaskId::new("default.web.0a1b2c3d4e.a1"),
+            None,
+            Some(Duration::from_secs(3)),
+        ),
+        Call::acknowledge(
+            AgentId::new("F-S0"),
+            TaskId::new("t"),
+            "IhkFm9ZcSJSxQzTp06NHHQ==".into(),
+        ),
+        Call::reconcile(vec![ReconcileTask {
+            task_id: TaskId::new("t"),
+            agent_id: Some(AgentId::new("F-S0")),
+        }]),
+        Call::reconcile(Vec::new()),
+        Call::revive(),
+        Call::suppress(),
+        Call::teardown(),
+    ];
+    // The Caller stamps every non-SUBSCRIBE call with the framework id.
+    for call in &mut calls {
+        call.framework_id = Some(id.clone());
+    }
+    calls.push(Call::subscribe(framework_info(&settings, None)));
+    calls.push(Call::subscribe(framework_info(&settings, Some(id))));
+    calls
+}
+
+#[test]
+fn every_call_the_agent_sends_conforms_to_the_protos() {
+    let Some(pool) = mesos_protos() else { return };
+    for call in calls_the_agent_sends() {
+        let json = serde_json::to_value(&call).expect("serializes");
+        assert_conforms(&pool, "mesos.scheduler.Call", &json);
+    }
+}
+
+#[test]
+fn the_checker_rejects_what_a_master_would_not_parse() {
+    // Guards the checker itself: a test that cannot fail proves nothing.
+    let Some(pool) = mesos_protos() else { return };
+    let descriptor = pool.get_message_by_name("mesos.scheduler.Call").expect("Call");
+    for bad in [
+        serde_json::json!({"type": "REVIVE", "framework_id": {"value": "F"}, "revive": {"role": "x"}}),
+        serde_json::json!({"type": "NOT_A_CALL"}),
+        serde_json::json!({"type": "ACKNOWLEDGE", "acknowledge": {"task_id": {"value": "t"}, "uuid": "x"}}),
+        serde_json::json!({"type": "KILL", "kill": {"taskId": {"value": "t"}}}),
+    ] {
+        let mut errors = Vec::new();
+        check(&descriptor, &bad, "", &mut errors);
+        assert!(!errors.is_empty(), "{bad} must be refused");
+    }
+}
+
+/// Raw events from a real localmesos subscription: SUBSCRIBED, HEARTBEAT,
+/// OFFERS, task UPDATEs (executor and master generated), FAILURE.
+#[tokio::test]
+async fn every_event_localmesos_sends_conforms_to_the_protos() {
+    let Some(pool) = mesos_protos() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = localmesos::LocalMesosConfig::new("127.0.0.1:0".parse().expect("addr"), dir.path().into());
+    config.offer_interval = Duration::from_millis(100);
+    let master = localmesos::start(config).await.expect("localmesos");
+    let endpoint = format!("{}/api/v1/scheduler", master.url());
+    let http = reqwest::Client::new();
+
+    let settings = FrameworkSettings {
+        name: "conformance".into(),
+        user: "root".into(),
+        failover_timeout: Duration::from_secs(60),
+        id_file: None,
+    };
+    let response = http
+        .post(&endpoint)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json")
+        .body(serde_json::to_vec(&Call::subscribe(framework_info(&settings, None))).expect("json"))
+        .send()
+        .await
+        .expect("subscribe");
+    let stream_id = response.headers()["Mesos-Stream-Id"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    let mut body = response.bytes_stream();
+    let mut decoder = RecordIoDecoder::default();
+    let mut seen: Vec<Value> = Vec::new();
+    let mut next_event = async || -> Value {
+        loop {
+            if let Some(record) = decoder.next_record().expect("RecordIO") {
+                return serde_json::from_slice(&record).expect("JSON event");
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(20), body.next())
+                .await
+                .expect("an event in time")
+                .expect("stream open")
+                .expect("chunk");
+            decoder.feed(&chunk);
+        }
+    };
+    let send = async |call: Call| {
+        let status = http
+            .post(&endpoint)
+            .header("Content-Type", "application/json")
+            .header("Mesos-Stream-Id", &stream_id)
+            .body(serde_json::to_vec(&call).expect("json"))
+            .send()
+            .await
+            .expect("call")
+            .status();
+        assert_eq!(status, 202, "{} accepted", call.name());
+    };
+
+    let subscribed = next_event().await;
+    let framework_id = FrameworkId::new(subscribed["subscribed"]["framework_id"]["value"].as_str().expect("id"));
+    seen.push(subscribed);
+    let stamp = |mut call: Call| {
+        call.framework_id = Some(framework_id.clone());
+        call
+    };
+
+    // Launch one task that ends on its own and one we kill.
+    let finished = "default.web.0a1b2c3d4e.f1";
+    let killed = "default.web.0a1b2c3d4e.k1";
+    let mut ended = 0;
+    let mut launched = false;
+    let mut reconciled = false;
+    while ended < 2 || !reconciled {
+        let event = next_event().await;
+        match event["type"].as_str() {
+            Some("OFFERS") if !launched => {
+                let offers: Vec<Offer> =
+                    serde_json::from_value(event["offers"]["offers"].clone()).expect("offers decode");
+                let quick = TaskSpec {
+                    command: "exit 0".into(),
+                    cpus: 0.1,
+                    mem: 16.0,
+                    ..TaskSpec::default()
+                };
+                let long = TaskSpec {
+                    command: "exec sleep 30".into(),
+                    kill_grace_period_seconds: 1,
+                    ..quick.clone()
+                };
+                let plans = place(
+                    &[launch_request(finished, quick), launch_request(killed, long)],
+                    &offers,
+                );
+                let plan = plans.into_iter().find(|p| !p.tasks.is_empty()).expect("placed");
+                send(stamp(Call::accept(vec![plan.offer_id], plan.tasks, 1.0))).await;
+                launched = true;
+            }
+            Some("UPDATE") => {
+                let status = &event["update"]["status"];
+                let task = status["task_id"]["value"].as_str().unwrap_or_default().to_string();
+                let state = status["state"].as_str().unwrap_or_default().to_string();
+                if let (Some(uuid), Some(agent)) = (status["uuid"].as_str(), status["agent_id"]["value"].as_str()) {
+                    send(stamp(Call::acknowledge(
+                        AgentId::new(agent),
+                        TaskId::new(task.clone()),
+                        uuid.into(),
+                    )))
+                    .await;
+                    if task == killed && state == "TASK_RUNNING" {
+                        send(stamp(Call::kill(TaskId::new(killed), Some(AgentId::new(agent)), None))).await;
+                        // A master-generated update: reconcile a task it never saw.
+                        send(stamp(Call::reconcile(vec![ReconcileTask {
+                            task_id: TaskId::new("default.web.0a1b2c3d4e.never"),
+                            agent_id: Some(AgentId::new(agent)),
+                        }])))
+                        .await;
+                    }
+                }
+                if matches!(state.as_str(), "TASK_FINISHED" | "TASK_KILLED") {
+                    ended += 1;
+                }
+                if state == "TASK_GONE" || state == "TASK_LOST" {
+                    reconciled = true;
+                }
+            }
+            _ => {}
+        }
+        seen.push(event);
+    }
+    let kinds: std::collections::BTreeSet<String> = seen
+        .iter()
+        .filter_map(|e| e["type"].as_str().map(str::to_string))
+        .collect();
+    for kind in ["SUBSCRIBED", "HEARTBEAT", "OFFERS", "UPDATE"] {
+        assert!(kinds.contains(kind), "saw {kind} (saw {kinds:?})");
+    }
+    for event in &seen {
+        assert_conforms(&pool, "mesos.scheduler.Event", event);
+    }
+    master.shutdown().await;
+}

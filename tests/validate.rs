@@ -1,0 +1,86 @@
+//! `sextant validate` and `sextant schema`, run as a user runs them.
+
+use std::process::{Command, Output};
+
+fn sextant(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(args)
+        .output()
+        .expect("run sextant")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn the_example_manifests_validate() {
+    let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/manifests");
+    let out = sextant(&["validate", "-f", manifests]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("default/hello"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn invalid_manifests_exit_1_with_every_error_located() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata:\n  name: Web\nspec:\n  comand: \"sleep 1\"\n",
+    )
+    .expect("write");
+    let out = sextant(&["validate", "-f", file.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let path = file.display().to_string();
+    assert!(stderr.contains(&format!("{path}:4:")), "name error located: {stderr}");
+    assert!(
+        stderr.contains(&format!("{path}:6:")),
+        "unknown field located: {stderr}"
+    );
+    assert!(stderr.contains("comand"), "{stderr}");
+
+    let out = sextant(&["validate", "-f", file.to_str().expect("utf-8 path"), "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(report["valid"], false);
+    let errors = report["errors"].as_array().expect("errors");
+    assert!(errors.len() >= 2, "all errors reported together: {errors:?}");
+    assert!(
+        errors
+            .iter()
+            .all(|e| e["file"] == path.as_str() && e["line"].as_u64() > Some(0))
+    );
+}
+
+#[test]
+fn a_missing_file_is_an_error_naming_it() {
+    let out = sextant(&["validate", "-f", "/nonexistent/app.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/app.yaml"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn schema_prints_a_crd_and_a_json_schema() {
+    let out = sextant(&["schema"]);
+    assert!(out.status.success());
+    let crd: serde_json::Value = serde_yaml_from(&text(&out.stdout));
+    assert_eq!(crd["apiVersion"], "apiextensions.k8s.io/v1");
+    assert_eq!(crd["kind"], "CustomResourceDefinition");
+    assert_eq!(crd["spec"]["group"], "sextant.dev");
+    assert_eq!(crd["spec"]["names"]["kind"], "App");
+
+    let out = sextant(&["schema", "--json-schema"]);
+    assert!(out.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON schema");
+    assert!(schema["properties"]["spec"].is_object(), "{schema}");
+}
+
+fn serde_yaml_from(text: &str) -> serde_json::Value {
+    serde_yaml::from_str(text).expect("valid YAML")
+}
