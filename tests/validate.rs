@@ -16,9 +16,12 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 fn the_example_manifests_validate() {
     let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/manifests");
-    let out = sextant(&["validate", "-f", manifests]);
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/examples");
+    let out = sextant(&["validate", "-f", manifests, "-f", examples]);
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("default/hello"), "{}", text(&out.stdout));
+    for app in ["default/hello", "default/worker", "storefront/web"] {
+        assert!(text(&out.stdout).contains(app), "{app}: {}", text(&out.stdout));
+    }
 }
 
 #[test]

@@ -124,6 +124,7 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
     let (command_tx, command_rx) = mpsc::unbounded_channel();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (connected_tx, connected_rx) = watch::channel(false);
+    let (synced_tx, synced_rx) = watch::channel(false);
 
     let settings = FrameworkSettings {
         name: config.framework_name.clone(),
@@ -138,10 +139,11 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
         command_rx,
         shutdown_rx.clone(),
         connected_tx,
+        synced_tx,
     );
     let scheduler = tokio::spawn(scheduler.run());
 
-    let service = AgentService::new(tasks, command_tx, shutdown_rx.clone());
+    let service = AgentService::new(tasks, command_tx, shutdown_rx.clone(), synced_rx);
     let mut stop = shutdown_rx;
     let server = tokio::spawn(
         tonic::transport::Server::builder()

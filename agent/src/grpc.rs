@@ -25,6 +25,8 @@ pub struct AgentService {
     /// Ends every watch stream, so that a graceful server shutdown does not
     /// wait for watchers that never hang up.
     shutdown: watch::Receiver<bool>,
+    /// Snapshots wait until the task table is synced with Mesos.
+    synced: watch::Receiver<bool>,
 }
 
 impl AgentService {
@@ -32,11 +34,13 @@ impl AgentService {
         tasks: Arc<Mutex<TaskTable>>,
         commands: mpsc::UnboundedSender<Command>,
         shutdown: watch::Receiver<bool>,
+        synced: watch::Receiver<bool>,
     ) -> Self {
         Self {
             tasks,
             commands,
             shutdown,
+            synced,
         }
     }
 }
@@ -70,6 +74,15 @@ fn validate_launch(request: &LaunchRequest) -> Result<(), Status> {
     }
     if !(spec.disk >= 0.0 && spec.disk.is_finite()) {
         return Err(invalid(format!("task {id}: disk must not be negative")));
+    }
+    if let Some(check) = &spec.health_check
+        && !check.port_name.is_empty()
+        && !spec.ports.iter().any(|p| p.name == check.port_name)
+    {
+        return Err(invalid(format!(
+            "task {id}: health check port {:?} is not a port of the task",
+            check.port_name
+        )));
     }
     Ok(())
 }
@@ -112,7 +125,15 @@ impl Agent for AgentService {
         let (tx, rx) = mpsc::channel(WATCH_BUFFER);
         let tasks = Arc::clone(&self.tasks);
         let mut shutdown = self.shutdown.clone();
+        let mut synced = self.synced.clone();
         tokio::spawn(async move {
+            // A snapshot must be the truth: wait until Mesos has told us
+            // which tasks exist (the watcher just waits; it is never told
+            // "no tasks" by mistake).
+            tokio::select! {
+                r = synced.wait_for(|s| *s) => if r.is_err() { return },
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
             let (snapshot, mut changes) = tasks.lock().await.watch();
             if tx.send(Ok(snapshot_event(snapshot))).await.is_err() {
                 return;

@@ -5,10 +5,10 @@
 //! ranges. Constraints and priorities come in later issues and slot in here.
 
 use mesos::types::{
-    CommandInfo, DurationInfo, Environment, KillPolicy, Label, Labels, Offer, OfferId, Range, Resource, TaskId,
-    TaskInfo, ValueType,
+    CommandInfo, CommandUri, DurationInfo, Environment, HealthCheck, HealthCheckType, HttpCheckInfo, KillPolicy, Label,
+    Labels, Offer, OfferId, Range, Resource, TaskId, TaskInfo, TcpCheckInfo, ValueType,
 };
-use sextant_api::proto::{HostPort, LaunchRequest, TaskSpec};
+use sextant_api::proto::{HealthCheck as ProtoHealthCheck, HostPort, LaunchRequest, PortSpec, TaskSpec};
 
 /// Default SIGTERM→SIGKILL grace when the spec does not say.
 const DEFAULT_KILL_GRACE_SECS: u32 = 30;
@@ -187,21 +187,25 @@ fn task_info(request: &LaunchRequest, spec: &TaskSpec, offer: &Offer, host_ports
     env.push(("SEXTANT_REVISION".to_string(), request.revision.clone()));
     env.push(("SEXTANT_TASK_ID".to_string(), request.task_id.clone()));
 
+    let base = CommandInfo {
+        uris: spec.uris.iter().map(command_uri).collect(),
+        environment: Some(Environment::from_pairs(env)),
+        user: (!spec.user.is_empty()).then(|| spec.user.clone()),
+        ..CommandInfo::default()
+    };
     let command = if spec.args.is_empty() {
         CommandInfo {
-            environment: Some(Environment::from_pairs(env)),
             shell: Some(true),
             value: Some(spec.command.clone()),
-            ..CommandInfo::default()
+            ..base
         }
     } else {
         // shell=false: execvp(value, arguments), arguments[0] is argv[0].
         CommandInfo {
-            environment: Some(Environment::from_pairs(env)),
             shell: Some(false),
             value: spec.args.first().cloned(),
             arguments: spec.args.clone(),
-            ..CommandInfo::default()
+            ..base
         }
     };
 
@@ -214,24 +218,78 @@ fn task_info(request: &LaunchRequest, spec: &TaskSpec, offer: &Offer, host_ports
         key: key.to_string(),
         value: Some(value.to_string()),
     };
+    let mut labels = vec![
+        label("sextant.app", &request.app),
+        label("sextant.namespace", &request.namespace),
+        label("sextant.revision", &request.revision),
+    ];
+    labels.extend(spec.labels.iter().map(|(k, v)| label(k, v)));
     TaskInfo {
         name: request.app.clone(),
         task_id: TaskId::new(request.task_id.clone()),
         agent_id: offer.agent_id.clone(),
         resources,
         command: Some(command),
-        labels: Some(Labels {
-            labels: vec![
-                label("sextant.app", &request.app),
-                label("sextant.namespace", &request.namespace),
-                label("sextant.revision", &request.revision),
-            ],
-        }),
+        labels: Some(Labels { labels }),
+        health_check: spec
+            .health_check
+            .as_ref()
+            .map(|check| health_check(check, &spec.ports, host_ports)),
         kill_policy: Some(KillPolicy {
             grace_period: Some(DurationInfo {
                 nanoseconds: i64::from(grace) * 1_000_000_000,
             }),
         }),
+    }
+}
+
+fn command_uri(uri: &sextant_api::proto::Uri) -> CommandUri {
+    CommandUri {
+        value: uri.value.clone(),
+        executable: Some(uri.executable),
+        extract: Some(uri.extract),
+        cache: Some(uri.cache),
+        output_file: (!uri.output_file.is_empty()).then(|| uri.output_file.clone()),
+    }
+}
+
+/// The Mesos health check, with a named port resolved to the host port the
+/// task listens on (command tasks share the node's network).
+fn health_check(check: &ProtoHealthCheck, ports: &[PortSpec], host_ports: &[u64]) -> HealthCheck {
+    let port = if check.port_name.is_empty() {
+        check.port_number
+    } else {
+        ports
+            .iter()
+            .zip(host_ports)
+            .find(|(p, _)| p.name == check.port_name)
+            .and_then(|(_, &hp)| u32::try_from(hp).ok())
+            .unwrap_or(0)
+    };
+    let kind = match check.r#type.as_str() {
+        "HTTP" => HealthCheckType::Http,
+        "TCP" => HealthCheckType::Tcp,
+        "COMMAND" => HealthCheckType::Command,
+        _ => HealthCheckType::Unknown,
+    };
+    HealthCheck {
+        http: (kind == HealthCheckType::Http).then(|| HttpCheckInfo {
+            port,
+            path: Some(check.path.clone()).filter(|p| !p.is_empty()),
+            scheme: Some(check.scheme.clone()).filter(|s| !s.is_empty()),
+        }),
+        tcp: (kind == HealthCheckType::Tcp).then_some(TcpCheckInfo { port }),
+        command: (kind == HealthCheckType::Command).then(|| CommandInfo {
+            shell: Some(true),
+            value: Some(check.command.clone()),
+            ..CommandInfo::default()
+        }),
+        kind,
+        delay_seconds: Some(check.delay_seconds),
+        interval_seconds: Some(check.interval_seconds),
+        timeout_seconds: Some(check.timeout_seconds),
+        consecutive_failures: Some(check.consecutive_failures),
+        grace_period_seconds: Some(check.grace_period_seconds),
     }
 }
 
@@ -316,6 +374,43 @@ mod tests {
         assert_eq!(env.get("PORT_HTTP").map(String::as_str), Some("31001"));
         assert_eq!(env.get("PORT0").map(String::as_str), Some("31001"));
         assert_eq!(plans[0].ports[1].1[0].port, 31001);
+    }
+
+    #[test]
+    fn health_check_probes_the_host_port_and_task_options_reach_mesos() {
+        let mut r = request("a", 0.1, 32.0, &[("admin", 0), ("http", 0)]);
+        if let Some(spec) = r.spec.as_mut() {
+            spec.user = "nobody".into();
+            spec.labels = [("tier".to_string(), "web".to_string())].into();
+            spec.uris = vec![sextant_api::proto::Uri {
+                value: "https://example.com/a.tgz".into(),
+                extract: true,
+                ..Default::default()
+            }];
+            spec.health_check = Some(ProtoHealthCheck {
+                r#type: "HTTP".into(),
+                port_name: "http".into(),
+                path: "/ready".into(),
+                interval_seconds: 5.0,
+                ..Default::default()
+            });
+        }
+        let plans = place(&[r], &[offer("o1", 1.0, 64.0, (31000, 31010))]);
+        let task = &plans[0].tasks[0];
+        let check = task.health_check.as_ref().expect("health check");
+        assert_eq!(check.kind, HealthCheckType::Http);
+        let http = check.http.as_ref().expect("http");
+        assert_eq!(
+            (http.port, http.path.as_deref()),
+            (31001, Some("/ready")),
+            "the port named http"
+        );
+        let command = task.command.as_ref().expect("command");
+        assert_eq!(command.user.as_deref(), Some("nobody"));
+        assert_eq!(command.uris[0].value, "https://example.com/a.tgz");
+        let labels = task.labels.as_ref().expect("labels");
+        assert_eq!(labels.get("tier"), Some("web"));
+        assert_eq!(labels.get("sextant.app"), Some("web"));
     }
 
     #[test]

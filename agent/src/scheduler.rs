@@ -24,6 +24,11 @@ use crate::tasks::TaskTable;
 const REFUSE_WHILE_PENDING_SECS: f64 = 1.0;
 /// Offers declined while idle stay away longer; we also SUPPRESS.
 const REFUSE_WHILE_IDLE_SECS: f64 = 30.0;
+/// After the first subscription, the task table counts as synced with Mesos
+/// once reconciliation answers have been quiet this long...
+const SYNC_SETTLE: Duration = Duration::from_secs(1);
+/// ...or at the latest this long after subscribing.
+const SYNC_MAX: Duration = Duration::from_secs(10);
 /// Implicit reconciliation period while subscribed.
 const RECONCILE_PERIOD: Duration = Duration::from_secs(300);
 const BACKOFF_MIN: Duration = Duration::from_millis(500);
@@ -31,6 +36,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(15);
 /// The message a master sends the old stream when another scheduler
 /// instance subscribed with our framework id.
 const FAILED_OVER: &str = "Framework failed over";
+/// Reason of the updates that answer a RECONCILE.
+const RECONCILIATION: &str = "REASON_RECONCILIATION";
 
 /// Requests from the gRPC side to the Mesos loop.
 #[derive(Debug)]
@@ -78,6 +85,10 @@ pub struct Scheduler {
     shutdown: watch::Receiver<bool>,
     /// Shared with the gRPC side so it can tell whether we are connected.
     connected: watch::Sender<bool>,
+    /// Set once the task table holds what Mesos reported after the first
+    /// subscription: before that, a snapshot of a restarted agent would be
+    /// empty and the controller would launch duplicates.
+    synced: watch::Sender<bool>,
 }
 
 /// Why one subscription ended.
@@ -98,6 +109,7 @@ impl Scheduler {
         commands: mpsc::UnboundedReceiver<Command>,
         shutdown: watch::Receiver<bool>,
         connected: watch::Sender<bool>,
+        synced: watch::Sender<bool>,
     ) -> Self {
         let framework_id = settings
             .id_file
@@ -114,6 +126,7 @@ impl Scheduler {
             commands,
             shutdown,
             connected,
+            synced,
         }
     }
 
@@ -218,11 +231,19 @@ impl Scheduler {
     ) -> Ended {
         self.after_subscribe(caller).await;
         let mut suppressed = false;
+        let sync_limit = tokio::time::Instant::now() + SYNC_MAX;
+        let mut sync_at = tokio::time::Instant::now() + SYNC_SETTLE;
         let mut reconcile_timer = tokio::time::interval(RECONCILE_PERIOD);
         reconcile_timer.tick().await;
         loop {
+            let syncing = !*self.synced.borrow();
             tokio::select! {
                 _ = self.shutdown.changed() => return Ended::Shutdown,
+                _ = tokio::time::sleep_until(sync_at.min(sync_limit)), if syncing => {
+                    let count = self.tasks.lock().await.snapshot().len();
+                    info!(tasks = count, "task table synced with Mesos");
+                    let _ = self.synced.send(true);
+                }
                 _ = reconcile_timer.tick() => {
                     if let Err(e) = caller.reconcile(Vec::new()).await {
                         warn!(error = %e, "implicit reconciliation failed");
@@ -257,6 +278,9 @@ impl Scheduler {
                         }
                         EventType::Update => {
                             if let Some(update) = event.update {
+                                if update.status.reason.as_deref() == Some(RECONCILIATION) {
+                                    sync_at = tokio::time::Instant::now() + SYNC_SETTLE;
+                                }
                                 self.on_update(caller, update.status).await;
                             }
                         }

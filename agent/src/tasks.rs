@@ -254,17 +254,7 @@ impl TaskTable {
 
 /// Terminal for Sextant: the task will not run again on its own.
 pub fn is_ended(state: i32) -> bool {
-    matches!(
-        TaskState::try_from(state),
-        Ok(TaskState::Finished
-            | TaskState::Failed
-            | TaskState::Killed
-            | TaskState::Error
-            | TaskState::Lost
-            | TaskState::Dropped
-            | TaskState::Gone
-            | TaskState::GoneByOperator)
-    )
+    TaskState::try_from(state).is_ok_and(TaskState::is_terminal)
 }
 
 /// Maps a Mesos task state onto the contract's.

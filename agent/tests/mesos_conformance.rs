@@ -172,7 +172,42 @@ fn calls_the_agent_sends() -> Vec<Call> {
             ..PortSpec::default()
         }],
         kill_grace_period_seconds: 5,
+        user: "nobody".into(),
+        uris: vec![sextant_api::proto::Uri {
+            value: "https://example.com/app.tgz".into(),
+            extract: true,
+            ..Default::default()
+        }],
+        labels: [("tier".to_string(), "web".to_string())].into(),
+        health_check: Some(sextant_api::proto::HealthCheck {
+            r#type: "HTTP".into(),
+            port_name: "http".into(),
+            path: "/".into(),
+            scheme: "http".into(),
+            delay_seconds: 15.0,
+            interval_seconds: 10.0,
+            timeout_seconds: 20.0,
+            consecutive_failures: 3,
+            grace_period_seconds: 10.0,
+            ..Default::default()
+        }),
         ..TaskSpec::default()
+    };
+    let tcp_checked = TaskSpec {
+        health_check: Some(sextant_api::proto::HealthCheck {
+            r#type: "TCP".into(),
+            port_number: 8080,
+            ..Default::default()
+        }),
+        ..shell.clone()
+    };
+    let command_checked = TaskSpec {
+        health_check: Some(sextant_api::proto::HealthCheck {
+            r#type: "COMMAND".into(),
+            command: "test -f ready".into(),
+            ..Default::default()
+        }),
+        ..shell.clone()
     };
     let exec = TaskSpec {
         command: String::new(),
@@ -183,11 +218,13 @@ fn calls_the_agent_sends() -> Vec<Call> {
         &[
             launch_request("default.web.0a1b2c3d4e.a1", shell),
             launch_request("default.web.0a1b2c3d4e.a2", exec),
+            launch_request("default.web.0a1b2c3d4e.a3", tcp_checked),
+            launch_request("default.web.0a1b2c3d4e.a4", command_checked),
         ],
         &[offer()],
     );
     let tasks = plans.into_iter().flat_map(|p| p.tasks).collect::<Vec<_>>();
-    assert_eq!(tasks.len(), 2, "both tasks were placed");
+    assert_eq!(tasks.len(), 4, "every task was placed");
 
     let mut calls = vec![
         Call::accept(vec![OfferId::new("F-O1")], tasks, 1.0),

@@ -26,6 +26,20 @@ pub mod proto {
     tonic::include_proto!("sextant.agent.v1");
 }
 
+impl proto::TaskState {
+    /// Whether a task in this state has ended for good, as the Mesos master
+    /// counts it (FINISHED, FAILED, KILLED, ERROR, LOST, DROPPED, GONE,
+    /// GONE_BY_OPERATOR). LOST and GONE_BY_OPERATOR may still be followed by
+    /// RUNNING if the node comes back.
+    pub fn is_terminal(self) -> bool {
+        use proto::TaskState as S;
+        matches!(
+            self,
+            S::Finished | S::Failed | S::Killed | S::Error | S::Lost | S::Dropped | S::Gone | S::GoneByOperator
+        )
+    }
+}
+
 pub use app::{
     App, AppSpec, AppStatus, CommandCheck, Condition, Constraint, Container, DockerContainer, DockerParameter,
     HealthCheck, HttpCheck, HttpScheme, NetworkMode, Operator, Placement, PortSpec, Priority, Resources,

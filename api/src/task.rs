@@ -10,6 +10,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::app::App;
+use crate::app::health::{HealthCheck, HttpScheme};
+use crate::int_or_string::IntOrString;
 use crate::proto;
 use crate::quantity::QuantityError;
 
@@ -154,6 +156,13 @@ pub enum TaskSpecError {
     /// Neither or both of `command` and `args`, or an empty `args`.
     #[error("spec: set exactly one of command or args (args non-empty)")]
     Command,
+    /// A valid field this release cannot run yet; the app is reported, never
+    /// run without it.
+    #[error("{field}: not supported by this release yet")]
+    Unsupported {
+        /// The field, e.g. `spec.container`.
+        field: &'static str,
+    },
 }
 
 /// What one task of `app` runs, in Mesos units: cpus in cores, mem and disk
@@ -161,6 +170,11 @@ pub enum TaskSpecError {
 /// defaulted to 30 s.
 pub fn task_spec(app: &App) -> Result<proto::TaskSpec, TaskSpecError> {
     let spec = &app.spec;
+    if spec.container.is_some() {
+        return Err(TaskSpecError::Unsupported {
+            field: "spec.container",
+        });
+    }
     let (command, args) = match (&spec.command, &spec.args) {
         (Some(c), None) => (c.clone(), Vec::new()),
         (None, Some(a)) if !a.is_empty() => (String::new(), a.clone()),
@@ -189,7 +203,55 @@ pub fn task_spec(app: &App) -> Result<proto::TaskSpec, TaskSpecError> {
         kill_grace_period_seconds: spec
             .kill_grace_period_seconds
             .unwrap_or(DEFAULT_KILL_GRACE_PERIOD_SECONDS),
+        user: spec.user.clone().unwrap_or_default(),
+        uris: spec
+            .uris
+            .iter()
+            .map(|u| proto::Uri {
+                value: u.value.clone(),
+                executable: u.executable,
+                extract: u.extract,
+                cache: u.cache,
+                output_file: u.output_file.clone().unwrap_or_default(),
+            })
+            .collect(),
+        labels: spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        health_check: spec.health_check.as_ref().map(health_check_spec),
     })
+}
+
+/// The Mesos-native health check of a task; a named port is resolved by the
+/// agent once the task has its host ports.
+fn health_check_spec(check: &HealthCheck) -> proto::HealthCheck {
+    let port = |p: &IntOrString| match p {
+        IntOrString::Int(n) => (String::new(), u32::try_from(*n).unwrap_or(0)),
+        IntOrString::String(name) => (name.clone(), 0),
+    };
+    let mut out = proto::HealthCheck {
+        delay_seconds: f64::from(check.initial_delay_seconds),
+        interval_seconds: f64::from(check.period_seconds),
+        timeout_seconds: f64::from(check.timeout_seconds),
+        consecutive_failures: check.failure_threshold,
+        grace_period_seconds: f64::from(check.grace_period_seconds),
+        ..proto::HealthCheck::default()
+    };
+    if let Some(http) = &check.http {
+        out.r#type = "HTTP".into();
+        (out.port_name, out.port_number) = port(&http.port);
+        out.path = http.path.clone();
+        out.scheme = match http.scheme {
+            HttpScheme::Http => "http",
+            HttpScheme::Https => "https",
+        }
+        .into();
+    } else if let Some(tcp) = &check.tcp {
+        out.r#type = "TCP".into();
+        (out.port_name, out.port_number) = port(&tcp.port);
+    } else if let Some(command) = &check.command {
+        out.r#type = "COMMAND".into();
+        out.command = command.command.clone();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -316,6 +378,43 @@ mod tests {
         assert_eq!(t.command, "");
         assert_eq!(t.args, vec!["sleep", "10"]);
         assert_eq!(t.kill_grace_period_seconds, 5);
+    }
+
+    #[test]
+    fn passes_user_uris_labels_and_health_check() {
+        let mut s = spec();
+        s.user = Some("nobody".into());
+        s.labels = BTreeMap::from([("tier".into(), "web".into())]);
+        s.health_check = serde_json::from_value(serde_json::json!({"http": {"port": "http", "path": "/ready"}})).ok();
+        s.uris = serde_json::from_value(serde_json::json!([{"value": "https://example.com/app.tgz"}])).unwrap();
+        let t = task_spec(&app(s)).unwrap();
+        assert_eq!(t.user, "nobody");
+        assert_eq!(t.labels.get("tier").map(String::as_str), Some("web"));
+        assert_eq!(t.uris[0].value, "https://example.com/app.tgz");
+        assert!(t.uris[0].extract, "extract defaults to true, as in Mesos");
+        let check = t.health_check.unwrap();
+        assert_eq!(
+            (check.r#type.as_str(), check.port_name.as_str(), check.path.as_str()),
+            ("HTTP", "http", "/ready")
+        );
+        assert_eq!(
+            (check.delay_seconds, check.interval_seconds, check.consecutive_failures),
+            (15.0, 10.0, 3)
+        );
+    }
+
+    /// Guards against running a Docker app as a plain command without its
+    /// container: this release cannot run containers, so it says so.
+    #[test]
+    fn containers_are_refused_until_supported() {
+        let mut s = spec();
+        s.container = serde_json::from_value(serde_json::json!({"docker": {"image": "busybox"}})).unwrap();
+        assert_eq!(
+            task_spec(&app(s)),
+            Err(TaskSpecError::Unsupported {
+                field: "spec.container"
+            })
+        );
     }
 
     #[test]

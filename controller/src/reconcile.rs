@@ -112,17 +112,7 @@ pub fn is_live(state: TaskState) -> bool {
 
 /// Whether a task in this state has ended for good.
 pub fn is_terminal(state: TaskState) -> bool {
-    matches!(
-        state,
-        TaskState::Finished
-            | TaskState::Failed
-            | TaskState::Killed
-            | TaskState::Error
-            | TaskState::Lost
-            | TaskState::Dropped
-            | TaskState::Gone
-            | TaskState::GoneByOperator
-    )
+    state.is_terminal()
 }
 
 /// Whether `task` occupies an instance slot at time `now`: a live state, and
@@ -339,7 +329,10 @@ mod tests {
         assert!(plan.actions.is_empty(), "{:?}", plan.actions);
         assert_eq!(plan.summary.current_running, 1);
         d.app.spec.paused = false;
-        assert!(!reconcile(Some(&d), &observed, NOW).is_empty(), "unpaused, it acts again");
+        assert!(
+            !reconcile(Some(&d), &observed, NOW).is_empty(),
+            "unpaused, it acts again"
+        );
     }
 
     #[test]

@@ -308,7 +308,60 @@ pub struct TaskInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Labels>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kill_policy: Option<KillPolicy>,
+}
+
+/// `mesos.v1.HealthCheck`: run next to the task by the executor.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct HealthCheck {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpCheckInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consecutive_failures: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_period_seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandInfo>,
+    #[serde(rename = "type")]
+    pub kind: HealthCheckType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpCheckInfo>,
+}
+
+/// `HealthCheck.Type`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HealthCheckType {
+    Unknown,
+    Command,
+    Http,
+    Tcp,
+    #[serde(other)]
+    Unrecognized,
+}
+
+/// `HealthCheck.HTTPCheckInfo`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct HttpCheckInfo {
+    pub port: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+}
+
+/// `HealthCheck.TCPCheckInfo`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct TcpCheckInfo {
+    pub port: u32,
 }
 
 /// `mesos.v1.CommandInfo`.

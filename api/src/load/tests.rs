@@ -342,3 +342,17 @@ fn yaml_messages() {
         (None, "invalid type: map, expected a string".into())
     );
 }
+
+#[test]
+fn unknown_fields_and_meaning_reported_together() {
+    let e = errs("apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata:\n  name: Web\nspec:\n  comand: \"sleep 1\"\n");
+    assert_eq!(
+        e,
+        vec![
+            "m.yaml:4:3: metadata.name: invalid name \"Web\": must be a DNS-1123 label (at most 63 lowercase \
+             letters, digits and '-', starting and ending with a letter or digit)",
+            "m.yaml:5:1: spec: one of command (a shell command) or args (program and arguments) is required",
+            "m.yaml:6:3: spec: unknown field \"comand\", did you mean \"command\"?",
+        ]
+    );
+}

@@ -9,6 +9,8 @@ use crate::app::{AppSpec, RESERVED_LABEL_PREFIX};
 pub(super) fn command(spec: &AppSpec, errs: &mut Errors) {
     match (&spec.command, &spec.args) {
         (Some(_), Some(_)) => errs.push("spec", "set exactly one of command or args, not both"),
+        // A Docker task may run its image's default command.
+        (None, None) if spec.container.is_some() => {}
         (None, None) => errs.push(
             "spec",
             "one of command (a shell command) or args (program and arguments) is required",

@@ -140,6 +140,7 @@ pub fn shell_task(id: &str, agent_id: &AgentId, command: &str) -> TaskInfo {
             ..CommandInfo::default()
         }),
         labels: None,
+        health_check: None,
         kill_policy: None,
     }
 }

@@ -1,0 +1,181 @@
+//! The components run alone, as across machines: `sextant local-mesos`,
+//! `sextant agent --master` and `sextant controller --agent`, three
+//! processes talking over loopback HTTP and gRPC.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{free_addr, get_json};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// Child processes stopped with SIGINT (then SIGKILL) when dropped.
+struct Processes(Vec<Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in self.0.iter_mut().rev() {
+            if let Ok(pid) = i32::try_from(child.id()) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGINT);
+            }
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(20) {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn spawn(args: &[&str], log: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(args)
+        .env("SEXTANT_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log file"))
+        .spawn()
+        .expect("spawn sextant")
+}
+
+#[test]
+fn local_mesos_agent_and_controller_run_as_separate_processes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir_all(&manifests).expect("manifests dir");
+    std::fs::write(
+        manifests.join("app.yaml"),
+        "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata:\n  name: split\nspec:\n  instances: 2\n  command: \"exec sleep 3600\"\n  resources: {cpus: 0.1, mem: 16}\n",
+    )
+    .expect("write manifest");
+    let (mesos, agent, api) = (free_addr(), free_addr(), free_addr());
+    let work = dir.path().join("mesos");
+    let mut processes = Processes(Vec::new());
+    processes.0.push(spawn(
+        &[
+            "local-mesos",
+            "--addr",
+            &mesos.to_string(),
+            "--work-dir",
+            work.to_str().expect("utf-8"),
+        ],
+        &dir.path().join("mesos.log"),
+    ));
+    let agent_data = dir.path().join("agent");
+    processes.0.push(spawn(
+        &[
+            "agent",
+            "--master",
+            &format!("http://{mesos}"),
+            "--addr",
+            &agent.to_string(),
+            "--data-dir",
+            agent_data.to_str().expect("utf-8"),
+        ],
+        &dir.path().join("agent.log"),
+    ));
+    let controller_data = dir.path().join("controller");
+    processes.0.push(spawn(
+        &[
+            "controller",
+            "--manifests",
+            manifests.to_str().expect("utf-8"),
+            "--agent",
+            &format!("http://{agent}"),
+            "--api-addr",
+            &api.to_string(),
+            "--data-dir",
+            controller_data.to_str().expect("utf-8"),
+        ],
+        &dir.path().join("controller.log"),
+    ));
+
+    let running = || {
+        let in_controller = get_json(&format!("http://{api}/api/v1/apps"))
+            .and_then(|apps| apps.as_array()?.iter().find(|a| a["name"] == "split")?["running"].as_u64());
+        let in_mesos = get_json(&format!("http://{mesos}/master/state")).map(|state| {
+            state["frameworks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|f| f["tasks"].as_array().into_iter().flatten())
+                .filter(|t| t["state"] == "TASK_RUNNING")
+                .count()
+        });
+        (in_controller, in_mesos)
+    };
+    let wait_for_two = |what: &str| {
+        let start = Instant::now();
+        while running() != (Some(2), Some(2)) {
+            assert!(
+                start.elapsed() < common::DEADLINE,
+                "{what}: {:?}; agent log:\n{}",
+                running(),
+                std::fs::read_to_string(dir.path().join("agent.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait_for_two("2 tasks never ran");
+    assert!(
+        std::fs::read_to_string(agent_data.join("framework-id")).is_ok_and(|id| !id.trim().is_empty()),
+        "the agent keeps its framework id"
+    );
+    let tasks_before = mesos_task_ids(&mesos.to_string());
+
+    // Restart the agent: it re-subscribes with its framework id and learns
+    // the running tasks back from Mesos. Guards against a restarted agent
+    // reporting "no tasks" before reconciliation, which made the controller
+    // launch duplicates.
+    let mut agent_process = processes.0.remove(1);
+    let _ = kill(
+        Pid::from_raw(i32::try_from(agent_process.id()).expect("pid")),
+        Signal::SIGINT,
+    );
+    let _ = agent_process.wait();
+    processes.0.insert(
+        1,
+        spawn(
+            &[
+                "agent",
+                "--master",
+                &format!("http://{mesos}"),
+                "--addr",
+                &agent.to_string(),
+                "--data-dir",
+                agent_data.to_str().expect("utf-8"),
+            ],
+            &dir.path().join("agent2.log"),
+        ),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    wait_for_two("tasks after the agent restart");
+    assert_eq!(
+        mesos_task_ids(&mesos.to_string()),
+        tasks_before,
+        "the same tasks, none launched or killed"
+    );
+}
+
+/// Every task id the master knows, live or completed, sorted.
+fn mesos_task_ids(mesos: &str) -> Vec<String> {
+    let state = get_json(&format!("http://{mesos}/master/state")).expect("master state");
+    let mut ids: Vec<String> = state["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| {
+            let live = f["tasks"].as_array().into_iter().flatten();
+            let done = f["completed_tasks"].as_array().into_iter().flatten();
+            live.chain(done)
+        })
+        .filter_map(|t| t["id"].as_str().map(str::to_string))
+        .collect();
+    ids.sort();
+    ids
+}
