@@ -7,7 +7,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_addr, get_json};
+use common::{free_addr, get_json, running_in_mesos};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -67,18 +67,18 @@ fn local_mesos_agent_and_controller_run_as_separate_processes() {
         &dir.path().join("mesos.log"),
     ));
     let agent_data = dir.path().join("agent");
-    processes.0.push(spawn(
-        &[
-            "agent",
-            "--master",
-            &format!("http://{mesos}"),
-            "--addr",
-            &agent.to_string(),
-            "--data-dir",
-            agent_data.to_str().expect("utf-8"),
-        ],
-        &dir.path().join("agent.log"),
-    ));
+    let master_url = format!("http://{mesos}");
+    let agent_addr = agent.to_string();
+    let agent_args = [
+        "agent",
+        "--master",
+        &master_url,
+        "--addr",
+        &agent_addr,
+        "--data-dir",
+        agent_data.to_str().expect("utf-8"),
+    ];
+    processes.0.push(spawn(&agent_args, &dir.path().join("agent.log")));
     let controller_data = dir.path().join("controller");
     processes.0.push(spawn(
         &[
@@ -98,15 +98,7 @@ fn local_mesos_agent_and_controller_run_as_separate_processes() {
     let running = || {
         let in_controller = get_json(&format!("http://{api}/api/v1/apps"))
             .and_then(|apps| apps.as_array()?.iter().find(|a| a["name"] == "split")?["running"].as_u64());
-        let in_mesos = get_json(&format!("http://{mesos}/master/state")).map(|state| {
-            state["frameworks"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .flat_map(|f| f["tasks"].as_array().into_iter().flatten())
-                .filter(|t| t["state"] == "TASK_RUNNING")
-                .count()
-        });
+        let in_mesos = Some(running_in_mesos(&format!("http://{mesos}"), "split").len());
         (in_controller, in_mesos)
     };
     let wait_for_two = |what: &str| {
@@ -138,21 +130,9 @@ fn local_mesos_agent_and_controller_run_as_separate_processes() {
         Signal::SIGINT,
     );
     let _ = agent_process.wait();
-    processes.0.insert(
-        1,
-        spawn(
-            &[
-                "agent",
-                "--master",
-                &format!("http://{mesos}"),
-                "--addr",
-                &agent.to_string(),
-                "--data-dir",
-                agent_data.to_str().expect("utf-8"),
-            ],
-            &dir.path().join("agent2.log"),
-        ),
-    );
+    processes
+        .0
+        .insert(1, spawn(&agent_args, &dir.path().join("agent2.log")));
     std::thread::sleep(Duration::from_secs(3));
     wait_for_two("tasks after the agent restart");
     assert_eq!(

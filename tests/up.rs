@@ -42,6 +42,31 @@ fn up_scales_heals_and_prunes_an_app() {
         up.wait_for("the killed task's process to exit", || !alive(pid));
     }
 
+    // A broken manifest anywhere rejects the whole set: the last good state
+    // keeps running, and the error names the file, line and field.
+    std::fs::write(
+        up.manifests().join("broken.yaml"),
+        "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata:\n  name: broken\nspec:\n  instances: 5\n  comand: sleep 1\n",
+    )
+    .expect("write broken manifest");
+    up.write_app("web.yaml", "web", 2);
+    up.wait_for("the load error to be reported", || {
+        source_error(&up).is_some_and(|e| e.contains("broken.yaml:7:") && e.contains("did you mean \"command\""))
+    });
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(
+        up.running_in_mesos("web"),
+        vec![survivor.clone()],
+        "nothing of the broken set is applied"
+    );
+    std::fs::remove_file(up.manifests().join("broken.yaml")).expect("remove broken manifest");
+    up.wait_for("the fixed set to apply", || {
+        up.running_in_mesos("web").len() == 2 && source_error(&up).is_none()
+    });
+    up.write_app("web.yaml", "web", 1);
+    up.wait_for("1 task RUNNING again", || up.running_in_mesos("web").len() == 1);
+    let survivor = up.running_in_mesos("web")[0].clone();
+
     // Delete the file: the app's tasks are killed and none are left.
     std::fs::remove_file(up.manifests().join("web.yaml")).expect("delete manifest");
     up.wait_for("no task left", || {
@@ -68,4 +93,13 @@ fn stopping_up_leaves_no_task_process() {
     assert!(status.success(), "sextant up exits 0 on SIGINT, got {status}");
     let leftover: Vec<i32> = pids.into_iter().filter(|&p| alive(p)).collect();
     assert!(leftover.is_empty(), "task processes survived sextant up: {leftover:?}");
+}
+
+/// The manifests source's last load error, from `GET /api/v1/sources`.
+fn source_error(up: &Up) -> Option<String> {
+    let sources = common::get_json(&format!("{}/api/v1/sources", up.api))?;
+    sources
+        .as_array()?
+        .iter()
+        .find_map(|s| s["lastError"].as_str().map(str::to_string))
 }

@@ -113,18 +113,7 @@ impl Up {
 
     /// Task ids the Mesos master reports TASK_RUNNING for `app`.
     pub fn running_in_mesos(&self, app: &str) -> Vec<String> {
-        let Some(state) = get_json(&format!("{}/master/state", self.mesos)) else {
-            return Vec::new();
-        };
-        state["frameworks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|f| f["tasks"].as_array().into_iter().flatten())
-            .filter(|t| t["state"] == "TASK_RUNNING")
-            .filter_map(|t| t["id"].as_str().map(str::to_string))
-            .filter(|id| id.split('.').nth(1) == Some(app))
-            .collect()
+        running_in_mesos(&self.mesos, app)
     }
 
     /// The pid a task recorded when it started.
@@ -191,6 +180,23 @@ impl Drop for Up {
             let _ = child.wait();
         }
     }
+}
+
+/// Task ids the Mesos master at `mesos` (a base URL) reports TASK_RUNNING
+/// for `app` (the second part of a Sextant task id).
+pub fn running_in_mesos(mesos: &str, app: &str) -> Vec<String> {
+    let Some(state) = get_json(&format!("{mesos}/master/state")) else {
+        return Vec::new();
+    };
+    state["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["tasks"].as_array().into_iter().flatten())
+        .filter(|t| t["state"] == "TASK_RUNNING")
+        .filter_map(|t| t["id"].as_str().map(str::to_string))
+        .filter(|id| id.split('.').nth(1) == Some(app))
+        .collect()
 }
 
 /// GET a URL and parse JSON; None on any failure (the caller polls).
