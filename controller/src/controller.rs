@@ -461,8 +461,14 @@ impl Reconciler {
             match self.store.set_status(&key, &status) {
                 Ok(true) => {
                     let was_error = before.as_ref().is_some_and(has_error);
+                    let only_waiting = errors.iter().all(|(reason, _)| *reason == "AgentUnavailable");
                     if let Some(msg) = error_message(&status) {
-                        warn!(error = %msg, "reconcile incomplete");
+                        // Waiting for the agent is normal for a moment at start.
+                        if only_waiting {
+                            info!(reason = %msg, "reconcile waiting");
+                        } else {
+                            warn!(error = %msg, "reconcile incomplete");
+                        }
                     } else if was_error {
                         info!("reconcile errors cleared");
                     }
