@@ -19,6 +19,16 @@ fn up_scales_heals_and_prunes_an_app() {
             && up.app_running_count("web") == Some(3)
     });
 
+    // What a user sees: `sextant get apps`.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(["get", "apps", "--server", &up.api])
+        .output()
+        .expect("run sextant get apps");
+    let table = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["NAME", "INSTANCES", "RUNNING", "REVISION", "AGE"], "{table}");
+    assert_eq!(&rows[1][..3], ["web", "3", "3"], "{table}");
+
     // kill -9 one task's process: the controller replaces it.
     let victim = up.running_in_mesos("web")[0].clone();
     let pid = up.task_pid(&victim).expect("the task recorded its pid");
