@@ -86,6 +86,24 @@ fn up_scales_heals_and_prunes_an_app() {
     up.wait_for("the last task's process to exit", || !alive(pid));
 }
 
+/// A task that fails its Mesos-native health check is killed by Mesos (here
+/// localmesos, as the command executor does) and Sextant replaces it.
+#[test]
+fn an_unhealthy_task_is_killed_and_replaced() {
+    let up = Up::start();
+    up.write_manifest(
+        "sick.yaml",
+        "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata:\n  name: sick\nspec:\n  instances: 1\n  command: \"exec sleep 3600\"\n  resources: {cpus: 0.1, mem: 16}\n  healthCheck:\n    command: {command: \"false\"}\n    initialDelaySeconds: 0\n    periodSeconds: 1\n    timeoutSeconds: 1\n    failureThreshold: 2\n    gracePeriodSeconds: 0\n  killGracePeriodSeconds: 1\n",
+    );
+    up.wait_for("an unhealthy task killed and a replacement launched", || {
+        let tasks = up.tasks_in_controller("sick");
+        let killed_unhealthy = tasks
+            .iter()
+            .any(|t| t["state"] == "TASK_KILLED" && t["healthy"] == false);
+        killed_unhealthy && tasks.len() >= 2
+    });
+}
+
 /// Ctrl-C on `sextant up` stops everything and leaves no task process behind.
 #[test]
 fn stopping_up_leaves_no_task_process() {

@@ -373,9 +373,19 @@ async fn every_event_localmesos_sends_conforms_to_the_protos() {
                     mem: 16.0,
                     ..TaskSpec::default()
                 };
+                // Health-checked, so that health updates are checked too.
                 let long = TaskSpec {
                     command: "exec sleep 30".into(),
                     kill_grace_period_seconds: 1,
+                    health_check: Some(sextant_api::proto::HealthCheck {
+                        r#type: "COMMAND".into(),
+                        command: "true".into(),
+                        delay_seconds: 0.1,
+                        interval_seconds: 0.2,
+                        timeout_seconds: 5.0,
+                        consecutive_failures: 3,
+                        ..Default::default()
+                    }),
                     ..quick.clone()
                 };
                 let plans = place(
@@ -397,7 +407,7 @@ async fn every_event_localmesos_sends_conforms_to_the_protos() {
                         uuid.into(),
                     )))
                     .await;
-                    if task == killed && state == "TASK_RUNNING" {
+                    if task == killed && state == "TASK_RUNNING" && status["healthy"] == true {
                         send(stamp(Call::kill(TaskId::new(killed), Some(AgentId::new(agent)), None))).await;
                         // A master-generated update: reconcile a task it never saw.
                         send(stamp(Call::reconcile(vec![ReconcileTask {

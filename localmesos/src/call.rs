@@ -61,7 +61,9 @@ pub fn parse(body: &[u8]) -> Result<ParsedCall, CallRejected> {
     };
 
     normalize(&mut raw);
-    let mut call: Call = serde_json::from_value(raw.clone()).map_err(|e| convert(e.to_string()))?;
+    let mut typed = raw.clone();
+    mark_unset_health_check_types(&mut typed);
+    let mut call: Call = serde_json::from_value(typed).map_err(|e| convert(e.to_string()))?;
     call.kind = kind;
     validate(&call, &raw).map_err(|m| invalid(&m))?;
     Ok(ParsedCall { call, raw })
@@ -110,6 +112,28 @@ fn normalize(raw: &mut Value) {
                 && !matches!(op.get("type"), Some(Value::String(_)))
             {
                 op.insert("type".to_string(), Value::String("UNKNOWN".to_string()));
+            }
+        }
+    }
+}
+
+/// A `HealthCheck.type` is optional in the protobuf (the master's task
+/// validation requires it) but not in our typed struct: an absent one is
+/// given a name no enum value has, which reads as "unset"
+/// (`HealthCheckType::Unrecognized`). Only the typed copy is changed.
+fn mark_unset_health_check_types(typed: &mut Value) {
+    let Some(ops) = typed.pointer_mut("/accept/operations").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for op in ops {
+        let Some(tasks) = op.pointer_mut("/launch/task_infos").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for task in tasks {
+            if let Some(check) = task.get_mut("health_check").and_then(Value::as_object_mut)
+                && check.get("type").is_none_or(Value::is_null)
+            {
+                check.insert("type".to_string(), Value::String(String::new()));
             }
         }
     }

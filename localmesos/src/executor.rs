@@ -2,6 +2,10 @@
 //! process group inside a sandbox directory, kills it (SIGTERM to the group,
 //! SIGKILL after the grace period), reaps it, and reports what happened.
 //!
+//! It also runs the task's health check (see `crate::health`), reports
+//! health changes, and kills the task after too many consecutive failures,
+//! as the command executor does.
+//!
 //! It reports events, not Mesos updates; the master turns them into
 //! `TaskStatus`es with the command executor's texts.
 
@@ -13,13 +17,15 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mesos::types::{CommandInfo, TaskStatusSource};
+use mesos::types::{CommandInfo, HealthCheck, TaskStatusSource};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
+
+use crate::health::{CheckFuture, Checker};
 
 /// Orders from the master to an executor.
 #[derive(Debug, Clone, Copy)]
@@ -37,11 +43,16 @@ pub enum ExecutorEvent {
     Started { pid: u32 },
     /// A kill began (SIGTERM sent).
     Killing,
-    /// The process ended: exit code, or the signal that killed it.
+    /// A health check result worth reporting (the first success, the
+    /// first success after failures, every counted failure).
+    Health { healthy: bool, message: Option<String> },
+    /// The process ended: exit code, or the signal that killed it;
+    /// `unhealthy` if it was killed for failing its health check.
     Exited {
         code: Option<i32>,
         signal: Option<i32>,
         killed: bool,
+        unhealthy: bool,
     },
     /// The process could not be started.
     LaunchFailed {
@@ -62,6 +73,11 @@ pub struct LaunchSpec {
     pub command: CommandInfo,
     pub agent_endpoint: String,
     pub checkpoint: bool,
+    /// `TaskInfo.health_check`, already validated.
+    pub health_check: Option<HealthCheck>,
+    /// Grace between SIGTERM and SIGKILL when a failing health check kills
+    /// the task.
+    pub kill_grace: Duration,
 }
 
 /// Where reports go.
@@ -161,7 +177,7 @@ impl Registry {
 }
 
 /// Sends `signal` to process group `pgid` (ignored for 0 or a gone group).
-fn kill_group(pgid: i32, signal: Signal) {
+pub(crate) fn kill_group(pgid: i32, signal: Signal) {
     if pgid <= 0 {
         return;
     }
@@ -185,9 +201,34 @@ fn prepare_sandbox(spec: &LaunchSpec) -> std::io::Result<(std::fs::File, std::fs
 }
 
 fn build_command(spec: &LaunchSpec, stdout: std::fs::File, stderr: std::fs::File) -> tokio::process::Command {
-    let command = &spec.command;
+    let mut cmd = command_of(&spec.command);
+    apply_task_env(&mut cmd, spec);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::from(stderr))
+        .process_group(0)
+        .kill_on_drop(false);
+    cmd
+}
+
+/// A health check's COMMAND: the task's environment and sandbox, plus the
+/// check's own variables; no output is kept.
+fn check_command(spec: &LaunchSpec, check: &CommandInfo) -> tokio::process::Command {
+    let mut cmd = command_of(check);
+    apply_task_env(&mut cmd, spec);
+    if let Some(environment) = &check.environment {
+        for variable in &environment.variables {
+            cmd.env(&variable.name, variable.value.as_deref().unwrap_or(""));
+        }
+    }
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    cmd
+}
+
+/// `/bin/sh -c value`, or `execvp(value, arguments)` without a shell.
+fn command_of(command: &CommandInfo) -> tokio::process::Command {
     let value = command.value.clone().unwrap_or_default();
-    let mut cmd = if command.shell.unwrap_or(true) {
+    if command.shell.unwrap_or(true) {
         let mut cmd = tokio::process::Command::new("/bin/sh");
         cmd.arg("-c").arg(value);
         cmd
@@ -204,7 +245,12 @@ fn build_command(spec: &LaunchSpec, stdout: std::fs::File, stderr: std::fs::File
             }
         }
         cmd
-    };
+    }
+}
+
+/// The sandbox as working directory, the agent's `MESOS_*` variables and
+/// the task's environment.
+fn apply_task_env(cmd: &mut tokio::process::Command, spec: &LaunchSpec) {
     let sandbox = spec.sandbox.to_string_lossy().into_owned();
     cmd.current_dir(&spec.sandbox)
         .env("MESOS_SANDBOX", &sandbox)
@@ -216,17 +262,11 @@ fn build_command(spec: &LaunchSpec, stdout: std::fs::File, stderr: std::fs::File
         .env("MESOS_AGENT_ENDPOINT", &spec.agent_endpoint)
         .env("MESOS_CONTAINER_IP", "127.0.0.1")
         .env("MESOS_CHECKPOINT", if spec.checkpoint { "1" } else { "0" });
-    if let Some(environment) = &command.environment {
+    if let Some(environment) = &spec.command.environment {
         for variable in &environment.variables {
             cmd.env(&variable.name, variable.value.as_deref().unwrap_or(""));
         }
     }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::from(stdout))
-        .stderr(Stdio::from(stderr))
-        .process_group(0)
-        .kill_on_drop(false);
-    cmd
 }
 
 async fn run(
@@ -268,11 +308,20 @@ async fn run(
     debug!(task = %spec.task_id, pid, "task started");
     report(ExecutorEvent::Started { pid });
 
+    let mut checker = spec
+        .health_check
+        .clone()
+        .map(|check| Checker::new(check, Instant::now()));
+    let mut next_check = checker.as_ref().and_then(Checker::first_at);
+    let mut probe: Option<CheckFuture> = None;
+    let mut unhealthy = false;
+
     let mut killed = false;
     let mut silent = false;
     let mut kill_deadline: Option<Instant> = None;
     let mut commands_open = true;
     let status = loop {
+        let probing = probe.is_some();
         tokio::select! {
             status = child.wait() => break status,
             command = rx.recv(), if commands_open => {
@@ -305,6 +354,37 @@ async fn run(
                 kill_group(group, Signal::SIGKILL);
                 kill_deadline = None;
             }
+            _ = sleep_until_opt(next_check), if !killed && !probing => {
+                next_check = None;
+                if let Some(checker) = &checker {
+                    probe = Some(checker.start(|command| check_command(&spec, command)));
+                }
+            }
+            result = wait_probe(&mut probe), if !killed && probing => {
+                probe = None;
+                let now = Instant::now();
+                let Some(checker) = &mut checker else { continue };
+                next_check = checker.next_at(now);
+                let Some(verdict) = checker.record(result, now) else { continue };
+                report(ExecutorEvent::Health {
+                    healthy: verdict.healthy,
+                    message: verdict.message,
+                });
+                if verdict.kill {
+                    info!(task = %spec.task_id, "killing the task: it failed its health check");
+                    unhealthy = true;
+                    killed = true;
+                    next_check = None;
+                    report(ExecutorEvent::Killing);
+                    kill_group(group, Signal::SIGTERM);
+                    kill_deadline = Some(now + spec.kill_grace);
+                }
+            }
+        }
+        if killed {
+            // Health checking stops once a kill begins.
+            probe = None;
+            next_check = None;
         }
     };
     // Like a container's destruction: nothing of the task outlives it.
@@ -318,6 +398,7 @@ async fn run(
                     code: status.code(),
                     signal: status.signal(),
                     killed,
+                    unhealthy,
                 });
             }
         }
@@ -329,6 +410,14 @@ async fn run(
         }
     }
     registry.remove(&spec.container_id);
+}
+
+/// The running health probe's result; never, without one.
+async fn wait_probe(probe: &mut Option<CheckFuture>) -> crate::health::CheckResult {
+    match probe {
+        Some(probe) => probe.await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

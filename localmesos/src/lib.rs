@@ -8,8 +8,12 @@
 //! the master's state (frameworks, agents, offers, tasks); an allocator that
 //! offers the nodes' resources; and, standing in for agents, "nodes" that run
 //! each task as a local process in its own process group and sandbox, with
-//! reliable status update delivery. A Mesos client must not be able to tell
-//! it from a real master for what it implements.
+//! reliable status update delivery and the command executor's Mesos-native
+//! health checks (`TaskInfo.health_check`: HTTP, TCP and COMMAND probes
+//! against 127.0.0.1; health changes as reliable TASK_RUNNING updates with
+//! `healthy` and REASON_TASK_HEALTH_CHECK_STATUS_UPDATED; TASK_KILLED with
+//! `healthy: false` after `consecutive_failures`). A Mesos client must not
+//! be able to tell it from a real master for what it implements.
 //!
 //! What it must not do: know anything about Sextant (apps, manifests,
 //! revisions, the agent or controller). It is a Mesos master; anything that
@@ -22,7 +26,14 @@
 //! - HTTP chunk sizes are written in upper-case hex (hyper's encoder);
 //!   Mesos writes lower case. HTTP defines them case-insensitive.
 //! - Tasks run as the master's own user; `CommandInfo.uris` are not
-//!   fetched; no health checks, checks or `max_completion_time`.
+//!   fetched; no checks (`CheckInfo`, `check_status`) or
+//!   `max_completion_time`.
+//! - HTTP health checks are plain HTTP/1.1 GETs that do not follow
+//!   redirects: a 3xx answer counts as success (Mesos' `curl -L` follows
+//!   it and judges the final answer). `https` checks always fail, with the
+//!   message "HTTPS health checks are not supported by localmesos" in
+//!   their unhealthy updates. As in Mesos' built-in executors,
+//!   `HTTPCheckInfo.statuses` is ignored.
 //! - Custom executors, Docker and container images fail at launch
 //!   (TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED); LAUNCH_GROUP gets
 //!   TASK_ERROR; reservation and volume operations are ignored.
@@ -40,6 +51,7 @@
 
 mod call;
 mod executor;
+mod health;
 mod http;
 mod master;
 mod operator;

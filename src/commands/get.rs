@@ -111,6 +111,7 @@ fn tasks_table(tasks: &[TaskView]) -> String {
         "TASK".to_string(),
         "APP".to_string(),
         "STATE".to_string(),
+        "HEALTHY".to_string(),
         "HOST".to_string(),
         "PORTS".to_string(),
     ]];
@@ -120,6 +121,12 @@ fn tasks_table(tasks: &[TaskView]) -> String {
             task.task_id.clone(),
             format!("{}/{}", task.namespace, task.app),
             task.state.clone(),
+            match task.healthy {
+                Some(true) => "true",
+                Some(false) => "false",
+                None => "-",
+            }
+            .to_string(),
             task.hostname.clone(),
             ports.join(","),
         ]);

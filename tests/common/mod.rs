@@ -82,10 +82,25 @@ impl Up {
             "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata:\n  name: {name}\nspec:\n  instances: {instances}\n  command: \"echo $$ > {pids}/$SEXTANT_TASK_ID; exec sleep 3600\"\n  resources:\n    cpus: 0.1\n    mem: 16\n  ports:\n    - name: http\n  killGracePeriodSeconds: 2\n",
             pids = self.pid_dir().display()
         );
-        // Write then rename, so the watcher never sees a half-written file.
+        self.write_manifest(file, &manifest);
+    }
+
+    /// Writes a manifest file atomically (write, then rename), so the
+    /// watcher never sees a half-written file.
+    pub fn write_manifest(&self, file: &str, manifest: &str) {
         let tmp = self.dir.path().join(format!(".{file}.tmp"));
         std::fs::write(&tmp, manifest).expect("write manifest");
         std::fs::rename(&tmp, self.manifests().join(file)).expect("move manifest");
+    }
+
+    /// Every task of `app` the controller reports (live and recently ended).
+    pub fn tasks_in_controller(&self, app: &str) -> Vec<serde_json::Value> {
+        get_json(&format!("{}/api/v1/tasks", self.api))
+            .and_then(|tasks| tasks.as_array().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| t["app"] == app)
+            .collect()
     }
 
     /// Task ids the controller reports RUNNING for `app`.

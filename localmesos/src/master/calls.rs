@@ -414,6 +414,8 @@ impl Master {
             command,
             agent_endpoint: format!("{}:{}", self.identity.ip, self.identity.port),
             checkpoint,
+            health_check: task.info.health_check.clone(),
+            kill_grace: task.kill_grace,
         };
         let master: Weak<Master> = Arc::downgrade(self);
         let (report_fid, report_task, report_container) = (fid.to_string(), task_id.clone(), container_id.clone());
@@ -720,6 +722,9 @@ fn validate_task(
         .is_some_and(|g| g.nanoseconds < 0)
     {
         return Err("Task's 'kill_policy.grace_period' must be non-negative".to_string());
+    }
+    if let Some(check) = &task.health_check {
+        crate::health::validate(check).map_err(|e| format!("Task uses invalid health check: {e}"))?;
     }
     let has_executor = raw.get("executor").is_some_and(|v| !v.is_null());
     if has_executor == task.command.is_some() {

@@ -180,8 +180,19 @@ pub fn statuses_for(task: &Task, container_id: &str, event: &ExecutorEvent, kill
         }
         ExecutorEvent::Killing if killing_state => vec![running(TaskState::TaskKilling)],
         ExecutorEvent::Killing => Vec::new(),
+        ExecutorEvent::Health { healthy, message } => {
+            // The last status again, with the health result.
+            let mut status = running(TaskState::TaskRunning);
+            status.healthy = Some(*healthy);
+            status.reason = Some("REASON_TASK_HEALTH_CHECK_STATUS_UPDATED".to_string());
+            status.message = message.clone();
+            vec![status]
+        }
         ExecutorEvent::Exited {
-            code, signal, killed, ..
+            code,
+            signal,
+            killed,
+            unhealthy,
         } => {
             let state = if *killed {
                 TaskState::TaskKilled
@@ -196,6 +207,9 @@ pub fn statuses_for(task: &Task, container_id: &str, event: &ExecutorEvent, kill
                 (None, Some(signal)) => format!("Command terminated with signal {}", signal_description(*signal)),
                 (None, None) => "Command terminated".to_string(),
             });
+            if *unhealthy {
+                status.healthy = Some(false);
+            }
             vec![status]
         }
         ExecutorEvent::LaunchFailed {
