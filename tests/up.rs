@@ -131,3 +131,20 @@ fn source_error(up: &Up) -> Option<String> {
         .iter()
         .find_map(|s| s["lastError"].as_str().map(str::to_string))
 }
+
+/// Even when `sextant up` is killed outright (SIGKILL, no chance to clean
+/// up), the tasks' processes do not outlive it.
+#[test]
+fn a_killed_sextant_up_leaves_no_task_process() {
+    let mut up = Up::start();
+    up.write_app("a.yaml", "alpha", 2);
+    up.wait_for("2 tasks RUNNING", || up.running_in_mesos("alpha").len() == 2);
+    let pids = up.all_task_pids();
+    assert_eq!(pids.len(), 2);
+    let mut child = up.child.take().expect("running");
+    child.kill().expect("SIGKILL sextant up");
+    child.wait().expect("reaped");
+    up.wait_for("the task processes to die with sextant up", || {
+        pids.iter().all(|&p| !alive(p))
+    });
+}

@@ -208,6 +208,19 @@ fn build_command(spec: &LaunchSpec, stdout: std::fs::File, stderr: std::fs::File
         .stderr(Stdio::from(stderr))
         .process_group(0)
         .kill_on_drop(false);
+    // If this process dies without stopping its tasks (SIGKILL, a crash),
+    // the kernel kills each task's main process, so none keeps running as
+    // an orphan. (A clean stop kills whole process groups instead.)
+    // SAFETY: the closure runs in the forked child before exec and only
+    // calls prctl, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     cmd
 }
 

@@ -14,13 +14,16 @@ pub fn default_data_dir() -> PathBuf {
     dirs::data_dir().unwrap_or_else(std::env::temp_dir).join("sextant")
 }
 
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+/// Resolves on Ctrl-C (SIGINT), SIGTERM, or SIGHUP (the terminal closed):
+/// each stops everything cleanly.
 pub async fn shutdown_signal() -> Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot install the SIGTERM handler")?;
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
     tokio::select! {
         r = tokio::signal::ctrl_c() => r.context("cannot wait for Ctrl-C")?,
         _ = term.recv() => {}
+        _ = hangup.recv() => {}
     }
     Ok(())
 }
