@@ -12,6 +12,7 @@
 pub mod agent;
 pub mod grpc;
 pub mod placement;
+pub mod reconciliation;
 pub mod scheduler;
 pub mod tasks;
 

@@ -9,14 +9,15 @@ use std::time::Duration;
 
 use mesos::client::Caller;
 use mesos::types::{
-    AgentId, Event, EventType, FrameworkCapability, FrameworkCapabilityType, FrameworkId, FrameworkInfo, Offer,
-    ReconcileTask, TaskId, TaskStatus,
+    AgentId, Event, EventType, FrameworkCapability, FrameworkCapabilityType, FrameworkId, FrameworkInfo, Offer, TaskId,
+    TaskStatus,
 };
 use mesos::{Client, ClientError};
 use tokio::sync::{Mutex, mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::placement::place;
+use crate::reconciliation::Reconciliation;
 use crate::tasks::TaskTable;
 
 /// Offers we cannot use while tasks wait are declined briefly, so that freed
@@ -229,7 +230,7 @@ impl Scheduler {
         caller: &Caller,
         event_rx: &mut mpsc::Receiver<Result<Event, ClientError>>,
     ) -> Ended {
-        self.after_subscribe(caller).await;
+        let mut round = self.after_subscribe(caller).await;
         let mut suppressed = false;
         let sync_limit = tokio::time::Instant::now() + SYNC_MAX;
         let mut sync_at = tokio::time::Instant::now() + SYNC_SETTLE;
@@ -243,6 +244,13 @@ impl Scheduler {
                     let count = self.tasks.lock().await.snapshot().len();
                     info!(tasks = count, "task table synced with Mesos");
                     let _ = self.synced.send(true);
+                }
+                _ = tokio::time::sleep_until(round.next_at()), if !round.is_done() => {
+                    let unanswered = round.retry(tokio::time::Instant::now());
+                    debug!(tasks = unanswered.len(), "re-sending explicit reconciliation");
+                    if let Err(e) = caller.reconcile(unanswered).await {
+                        warn!(error = %e, "explicit reconciliation failed");
+                    }
                 }
                 _ = reconcile_timer.tick() => {
                     if let Err(e) = caller.reconcile(Vec::new()).await {
@@ -278,6 +286,7 @@ impl Scheduler {
                         }
                         EventType::Update => {
                             if let Some(update) = event.update {
+                                round.answered(&update.status.task_id.value);
                                 if update.status.reason.as_deref() == Some(RECONCILIATION) {
                                     sync_at = tokio::time::Instant::now() + SYNC_SETTLE;
                                 }
@@ -309,22 +318,16 @@ impl Scheduler {
 
     /// After every (re)subscription: reconcile what we know explicitly, then
     /// implicitly (to adopt tasks we forgot), and re-send pending kills.
-    async fn after_subscribe(&self, caller: &Caller) {
+    async fn after_subscribe(&self, caller: &Caller) -> Reconciliation {
         let (known, kills) = {
             let tasks = self.tasks.lock().await;
             (tasks.live_launched(), tasks.kills_to_resend())
         };
-        if !known.is_empty() {
-            let explicit = known
-                .into_iter()
-                .map(|(id, agent_id)| ReconcileTask {
-                    task_id: TaskId::new(id),
-                    agent_id,
-                })
-                .collect();
-            if let Err(e) = caller.reconcile(explicit).await {
-                warn!(error = %e, "explicit reconciliation failed");
-            }
+        let round = Reconciliation::start(known, tokio::time::Instant::now());
+        if !round.is_done()
+            && let Err(e) = caller.reconcile(round.request()).await
+        {
+            warn!(error = %e, "explicit reconciliation failed");
         }
         if let Err(e) = caller.reconcile(Vec::new()).await {
             warn!(error = %e, "implicit reconciliation failed");
@@ -334,6 +337,7 @@ impl Scheduler {
                 warn!(task_id, error = %e, "re-sending KILL failed");
             }
         }
+        round
     }
 
     /// Places pending launches; accepts what fits, declines the rest.
