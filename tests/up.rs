@@ -104,6 +104,40 @@ fn an_unhealthy_task_is_killed_and_replaced() {
     });
 }
 
+/// A task that keeps failing is relaunched only after `restartBackoff`'s
+/// growing delay, and the app says why (CrashLoopBackOff).
+#[test]
+fn a_crash_looping_app_backs_off() {
+    let up = Up::start();
+    up.write_manifest(
+        "crash.yaml",
+        "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata:\n  name: crash\nspec:\n  instances: 1\n  command: \"exit 1\"\n  resources: {cpus: 0.1, mem: 16}\n  restartBackoff: {initialSeconds: 4, factor: 2, maxSeconds: 60}\n",
+    );
+    up.wait_for("the first failure", || {
+        up.tasks_in_controller("crash")
+            .iter()
+            .any(|t| t["state"] == "TASK_FAILED")
+    });
+    up.wait_for("the CrashLoopBackOff condition", || {
+        common::get_json(&format!("{}/api/v1/apps/default/crash", up.api)).is_some_and(|app| {
+            app["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["reason"] == "CrashLoopBackOff")
+        })
+    });
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(
+        up.tasks_in_controller("crash").len(),
+        1,
+        "no relaunch during the 4 s backoff"
+    );
+    up.wait_for("a relaunch once the backoff has passed", || {
+        up.tasks_in_controller("crash").len() >= 2
+    });
+}
+
 /// Ctrl-C on `sextant up` stops everything and leaves no task process behind.
 #[test]
 fn stopping_up_leaves_no_task_process() {

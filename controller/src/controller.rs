@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
+use crate::backoff::CrashLoops;
 use crate::reconcile::{Action, EXPECTED_REASON, Plan, Summary, counts_as_live, plan};
 use crate::source::{DirSource, SourceError};
 use crate::store::{DesiredApp, Store, StoreError, app_key, now_unix};
@@ -213,6 +214,7 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
             store: store.clone(),
             client: AgentClient::new(channel),
             agent_url: config.agent_url.clone(),
+            crash_loops: std::sync::Arc::new(std::sync::Mutex::new(CrashLoops::default())),
         },
         synced_rx,
         shutdown_rx,
@@ -354,15 +356,20 @@ struct Reconciler {
     store: Store,
     client: AgentClient<Channel>,
     agent_url: String,
+    /// Failure streaks, for crash-loop backoff (memory only, by design).
+    crash_loops: std::sync::Arc<std::sync::Mutex<CrashLoops>>,
 }
 
 async fn reconcile_loop(r: Reconciler, mut synced: watch::Receiver<bool>, mut shutdown: watch::Receiver<bool>) {
     let mut changes = r.store.subscribe();
     let mut resync = tokio::time::interval(RESYNC_INTERVAL);
     resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // When the earliest crash-loop backoff ends, to launch right then.
+    let mut wake_at: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
+            _ = tokio::time::sleep_until(wake_at.unwrap_or_else(tokio::time::Instant::now)), if wake_at.is_some() => {}
             c = changes.changed() => if c.is_err() { return },
             s = synced.changed() => if s.is_err() { return },
             _ = resync.tick() => {
@@ -377,15 +384,23 @@ async fn reconcile_loop(r: Reconciler, mut synced: watch::Receiver<bool>, mut sh
         tokio::time::sleep(Duration::from_millis(20)).await;
         changes.mark_unchanged();
         let is_synced = *synced.borrow_and_update();
-        if let Err(e) = r.pass(is_synced).await {
-            error!(error = %e, "reconcile pass failed");
-        }
+        wake_at = match r.pass(is_synced).await {
+            Ok(hold) => hold.map(|until| {
+                let wait = Duration::from_secs_f64((until - now_unix()).clamp(0.0, 3600.0));
+                tokio::time::Instant::now() + wait
+            }),
+            Err(e) => {
+                error!(error = %e, "reconcile pass failed");
+                None
+            }
+        };
     }
 }
 
 impl Reconciler {
-    /// Reconciles every app that is desired or has tasks.
-    async fn pass(&self, synced: bool) -> Result<(), StoreError> {
+    /// Reconciles every app that is desired or has tasks. Returns the
+    /// earliest time a held launch may go ahead, if any is held.
+    async fn pass(&self, synced: bool) -> Result<Option<f64>, StoreError> {
         let now = now_unix();
         let mut desired: BTreeMap<String, DesiredApp> = BTreeMap::new();
         for app in self.store.list_apps()? {
@@ -401,17 +416,20 @@ impl Reconciler {
             let observed = tasks.remove(&key).unwrap_or_default();
             self.reconcile_app(key, app, observed, now, synced)
         });
-        futures::stream::iter(work)
+        let holds = futures::stream::iter(work)
             .buffer_unordered(PARALLEL_APPS)
-            .collect::<Vec<()>>()
+            .collect::<Vec<Option<f64>>>()
             .await;
+        if let Ok(mut loops) = self.crash_loops.lock() {
+            loops.retain(|key| desired.contains_key(key));
+        }
 
         for key in self.store.status_keys()? {
             if !desired.contains_key(&key) {
                 self.store.delete_status(&key)?;
             }
         }
-        Ok(())
+        Ok(holds.into_iter().flatten().reduce(f64::min))
     }
 
     async fn reconcile_app(
@@ -421,7 +439,7 @@ impl Reconciler {
         observed: Vec<Task>,
         now: f64,
         synced: bool,
-    ) {
+    ) -> Option<f64> {
         let revision = desired
             .as_ref()
             .map(|d| d.revision.clone())
@@ -429,13 +447,33 @@ impl Reconciler {
         let span = info_span!("reconcile", app = %key, revision = %revision);
         async move {
             let Plan {
-                actions,
+                mut actions,
                 summary,
                 error: plan_error,
             } = plan(desired.as_ref(), &observed, now);
             let mut errors: Vec<(&'static str, String)> = Vec::new();
             if let Some(e) = plan_error {
                 errors.push(("InvalidSpec", e));
+            }
+            let hold = desired.as_ref().and_then(|d| {
+                let policy = &d.app.spec.restart_backoff;
+                let mut loops = self.crash_loops.lock().ok()?;
+                loops.observe(&key, &d.revision, policy, &observed, now)
+            });
+            if let Some(hold) = &hold {
+                let before = actions.len();
+                actions.retain(|a| !matches!(a, Action::Launch { .. }));
+                let held = before - actions.len();
+                if held > 0 {
+                    errors.push((
+                        "CrashLoopBackOff",
+                        format!(
+                            "{} task(s) of this revision failed; {held} launch(es) held for {:.0}s (spec.restartBackoff)",
+                            hold.failures,
+                            (hold.until - now).max(0.0)
+                        ),
+                    ));
+                }
             }
             if !synced {
                 if !actions.is_empty() {
@@ -455,7 +493,8 @@ impl Reconciler {
                     }
                 }
             }
-            let Some(d) = desired else { return };
+            let hold_until = hold.map(|h| h.until);
+            let Some(d) = desired else { return hold_until };
             let status = app_status(&d, &summary, &errors);
             let before = self.store.get_status(&key).ok().flatten();
             match self.store.set_status(&key, &status) {
@@ -476,6 +515,7 @@ impl Reconciler {
                 Ok(false) => {}
                 Err(e) => error!(error = %e, "writing app status failed"),
             }
+            hold_until
         }
         .instrument(span)
         .await

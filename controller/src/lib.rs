@@ -13,6 +13,7 @@
 //! manifests.) The store is never the only truth: desired state comes from
 //! the sources, live state from the agent's task stream.
 
+pub mod backoff;
 pub mod controller;
 pub mod http;
 pub mod reconcile;
