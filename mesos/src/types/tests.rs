@@ -1,3 +1,5 @@
+//! Decoding what real Mesos masters send, and encoding calls as they expect.
+
 use super::*;
 
 #[test]
