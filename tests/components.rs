@@ -140,6 +140,24 @@ fn local_mesos_agent_and_controller_run_as_separate_processes() {
         tasks_before,
         "the same tasks, none launched or killed"
     );
+    // Adopted tasks learn their node's hostname from the master's offers.
+    let start = Instant::now();
+    loop {
+        let hosts: Vec<String> = get_json(&format!("http://{api}/api/v1/tasks"))
+            .and_then(|t| t.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .map(|t| t["hostname"].as_str().unwrap_or_default().to_string())
+            .collect();
+        if hosts.len() == 2 && hosts.iter().all(|h| h == "localhost") {
+            break;
+        }
+        assert!(
+            start.elapsed() < common::DEADLINE,
+            "hostnames after the restart: {hosts:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// Every task id the master knows, live or completed, sorted.

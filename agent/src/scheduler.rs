@@ -344,6 +344,9 @@ impl Scheduler {
     /// Returns whether offers are now suppressed.
     async fn on_offers(&self, caller: &Caller, offers: Vec<Offer>, suppressed: bool) -> bool {
         let mut tasks = self.tasks.lock().await;
+        for offer in &offers {
+            tasks.note_hostname(&offer.agent_id, &offer.hostname);
+        }
         let pending = tasks.pending();
         let plans = place(&pending, &offers);
         let mut declined = Vec::new();

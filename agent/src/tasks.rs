@@ -37,6 +37,9 @@ pub struct TaskTable {
     queue: VecDeque<String>,
     /// Ended task ids, oldest first, for bounded retention.
     ended: VecDeque<String>,
+    /// Hostnames of Mesos agents, learnt from offers: tasks adopted from
+    /// reconciliation only come with an agent id.
+    hostnames: BTreeMap<String, String>,
     changes: broadcast::Sender<Task>,
 }
 
@@ -53,6 +56,7 @@ impl TaskTable {
             tasks: BTreeMap::new(),
             queue: VecDeque::new(),
             ended: VecDeque::new(),
+            hostnames: BTreeMap::new(),
             changes,
         }
     }
@@ -98,6 +102,25 @@ impl TaskTable {
         );
         self.publish(view);
         true
+    }
+
+    /// Remembers the hostname of a Mesos agent (from an offer), and fills it
+    /// in for tasks on that agent that lack it.
+    pub fn note_hostname(&mut self, agent_id: &AgentId, hostname: &str) {
+        if self.hostnames.get(&agent_id.value).is_some_and(|h| h == hostname) {
+            return;
+        }
+        self.hostnames.insert(agent_id.value.clone(), hostname.to_string());
+        let mut filled = Vec::new();
+        for task in self.tasks.values_mut() {
+            if task.view.hostname.is_empty() && task.view.agent_id == agent_id.value {
+                task.view.hostname = hostname.to_string();
+                filled.push(task.view.clone());
+            }
+        }
+        for view in filled {
+            self.publish(view);
+        }
     }
 
     /// Pending launches in queue order.
@@ -222,6 +245,11 @@ impl TaskTable {
         if let Some(agent) = &status.agent_id {
             task.agent_id = Some(agent.clone());
             task.view.agent_id = agent.value.clone();
+            if task.view.hostname.is_empty()
+                && let Some(hostname) = self.hostnames.get(&agent.value)
+            {
+                task.view.hostname = hostname.clone();
+            }
         }
         task.view.updated_at = status.timestamp.unwrap_or_else(now_secs);
         let view = task.view.clone();
@@ -304,5 +332,70 @@ impl TaskTable {
             self.queue.push_front(task_id.to_string());
         }
         self.publish(view);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(id: &str, state: MesosState) -> TaskStatus {
+        serde_json::from_value(serde_json::json!({
+            "task_id": {"value": id},
+            "state": state.as_str(),
+            "agent_id": {"value": "S1"},
+        }))
+        .expect("a valid status")
+    }
+
+    fn launch(id: &str) -> LaunchRequest {
+        LaunchRequest {
+            task_id: id.into(),
+            namespace: "default".into(),
+            app: "web".into(),
+            revision: "0a1b2c3d4e".into(),
+            spec: None,
+        }
+    }
+
+    #[test]
+    fn launching_a_known_id_changes_nothing() {
+        let mut table = TaskTable::new();
+        assert!(table.enqueue(launch("default.web.0a1b2c3d4e.a")));
+        assert!(!table.enqueue(launch("default.web.0a1b2c3d4e.a")));
+        assert_eq!(table.pending().len(), 1);
+    }
+
+    /// Guards "terminal states never change": a late, redelivered RUNNING
+    /// must not revive a task that ended.
+    #[test]
+    fn terminal_states_never_change_but_lost_may_come_back() {
+        let mut table = TaskTable::new();
+        let id = "default.web.0a1b2c3d4e.a";
+        table.enqueue(launch(id));
+        assert!(table.apply_status(&status(id, MesosState::TaskFailed)));
+        assert!(!table.apply_status(&status(id, MesosState::TaskRunning)));
+        assert_eq!(table.get(id).map(|t| t.view.state), Some(TaskState::Failed as i32));
+
+        let lost = "default.web.0a1b2c3d4e.b";
+        table.enqueue(launch(lost));
+        table.apply_status(&status(lost, MesosState::TaskLost));
+        assert!(
+            table.apply_status(&status(lost, MesosState::TaskRunning)),
+            "its node came back"
+        );
+    }
+
+    #[test]
+    fn only_sextant_tasks_are_adopted_and_they_learn_their_host() {
+        let mut table = TaskTable::new();
+        assert!(!table.apply_status(&status("not-ours", MesosState::TaskRunning)));
+        let id = "default.web.0a1b2c3d4e.c";
+        assert!(table.apply_status(&status(id, MesosState::TaskRunning)));
+        let adopted = &table.get(id).expect("adopted").view;
+        assert_eq!((adopted.app.as_str(), adopted.revision.as_str()), ("web", "0a1b2c3d4e"));
+        assert!(adopted.hostname.is_empty(), "reconciliation does not say where");
+        table.note_hostname(&AgentId::new("S1"), "node-1");
+        assert_eq!(table.get(id).expect("adopted").view.hostname, "node-1");
     }
 }
