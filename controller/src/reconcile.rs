@@ -110,11 +110,6 @@ pub fn is_live(state: TaskState) -> bool {
     )
 }
 
-/// Whether a task in this state has ended for good.
-pub fn is_terminal(state: TaskState) -> bool {
-    state.is_terminal()
-}
-
 /// Whether `task` occupies an instance slot at time `now`: a live state, and
 /// not a launch expectation the agent never confirmed in time.
 pub fn counts_as_live(task: &Task, now: f64) -> bool {

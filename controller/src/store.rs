@@ -28,7 +28,7 @@ pub use sextant_api::task::{DEFAULT_NAMESPACE, app_key};
 use sextant_api::{App, AppStatus};
 use tokio::sync::watch;
 
-use crate::reconcile::{EXPECTATION_TTL_SECS, EXPECTED_REASON, is_terminal};
+use crate::reconcile::{EXPECTATION_TTL_SECS, EXPECTED_REASON};
 
 /// The source name of objects created with `sextant apply`.
 pub const APPLY_SOURCE: &str = "apply";
@@ -564,7 +564,7 @@ impl Store {
             let (k, v) = r?;
             let prune = match decode_task(&k, &v) {
                 Ok(t) => {
-                    (is_terminal(t.state()) && now - t.updated_at > TERMINAL_TASK_RETENTION_SECS)
+                    (t.state().is_terminal() && now - t.updated_at > TERMINAL_TASK_RETENTION_SECS)
                         || (t.reason == EXPECTED_REASON && !is_fresh_expectation(&t, now))
                 }
                 Err(e) => {

@@ -87,11 +87,6 @@ impl Client {
         Ok(Self { http, endpoint })
     }
 
-    /// The scheduler endpoint this client posts to.
-    pub fn endpoint(&self) -> &Url {
-        &self.endpoint
-    }
-
     /// Subscribes (a new framework when `framework_info.id` is unset, a
     /// re-subscription otherwise) and waits for SUBSCRIBED.
     pub async fn subscribe(&self, framework_info: FrameworkInfo) -> Result<Subscription, ClientError> {
