@@ -241,7 +241,7 @@ impl Scheduler {
             tokio::select! {
                 _ = self.shutdown.changed() => return Ended::Shutdown,
                 _ = tokio::time::sleep_until(sync_at.min(sync_limit)), if syncing => {
-                    let count = self.tasks.lock().await.snapshot().len();
+                    let count = self.tasks.lock().await.len();
                     info!(tasks = count, "task table synced with Mesos");
                     let _ = self.synced.send(true);
                 }

@@ -70,6 +70,15 @@ impl TaskTable {
         self.tasks.values().map(|t| t.view.clone()).collect()
     }
 
+    /// Tasks known, ended ones included.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
     pub fn get(&self, task_id: &str) -> Option<&TrackedTask> {
         self.tasks.get(task_id)
     }

@@ -287,3 +287,40 @@ async fn follows_a_non_leading_master_to_the_leader() {
     leader.shutdown().await;
     server.abort();
 }
+
+/// An idle framework must not sit on offers: the agent declines them (for
+/// 30 s) and suppresses; a new launch must then REVIVE, or it would wait
+/// out the decline filter.
+#[tokio::test]
+async fn an_idle_agent_holds_no_offers_and_revives_for_a_launch() {
+    let mut h = Harness::start().await;
+    let metrics = format!("{}/metrics/snapshot", h.master.as_ref().expect("master").url());
+    let outstanding = || async {
+        let snapshot: serde_json::Value = reqwest::get(&metrics)
+            .await
+            .expect("metrics")
+            .json()
+            .await
+            .expect("JSON");
+        snapshot["master/outstanding_offers"]
+            .as_f64()
+            .expect("outstanding offers")
+    };
+    // Let several offer rounds (200 ms apart) go by.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(outstanding().await, 0.0, "the idle agent declined every offer");
+
+    let (_, mut stream) = h.watch().await;
+    let id = "default.late.0a1b2c3d4e.aaaa0006";
+    h.client
+        .launch(launch(id, shell("exec sleep 30")))
+        .await
+        .expect("launch");
+    let started = std::time::Instant::now();
+    until_state(&mut stream, id, TaskState::Running).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "offers came back at once (REVIVE), not after the 30 s decline filter"
+    );
+    h.stop().await;
+}
