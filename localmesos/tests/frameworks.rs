@@ -68,10 +68,7 @@ async fn teardown_closes_the_stream_kills_tasks_and_retires_the_id() {
     let master = start().await;
     let mut stream = RawStream::subscribe(master.addr(), &subscribe_body("teardown", "")).await;
     let stream_id = stream.header("Mesos-Stream-Id").expect("stream id").to_string();
-    let fid = stream.next_record().await.expect("SUBSCRIBED")["subscribed"]["framework_id"]["value"]
-        .as_str()
-        .expect("fid")
-        .to_string();
+    let fid = stream.framework_id().await;
     let offers = stream.next_non_heartbeat().await.expect("OFFERS");
     let offer = &offers["offers"]["offers"][0];
     let accept = format!(
@@ -127,10 +124,7 @@ async fn closed_stream_with_zero_failover_timeout_removes_the_framework() {
     let master = start().await;
     let mut stream = RawStream::subscribe(master.addr(), &subscribe_body("fragile", "")).await;
     let stream_id = stream.header("Mesos-Stream-Id").expect("stream id").to_string();
-    let fid = stream.next_record().await.expect("SUBSCRIBED")["subscribed"]["framework_id"]["value"]
-        .as_str()
-        .expect("fid")
-        .to_string();
+    let fid = stream.framework_id().await;
     let offers = stream.next_non_heartbeat().await.expect("OFFERS");
     let offer = &offers["offers"]["offers"][0];
     let accept = format!(
@@ -396,10 +390,7 @@ async fn heartbeats_keep_coming_at_the_interval() {
 async fn failover_timeout_expiry_removes_the_framework() {
     let master = start().await;
     let mut stream = RawStream::subscribe(master.addr(), &subscribe_body("brief", r#","failover_timeout":0.3"#)).await;
-    let fid = stream.next_record().await.expect("SUBSCRIBED")["subscribed"]["framework_id"]["value"]
-        .as_str()
-        .expect("fid")
-        .to_string();
+    let fid = stream.framework_id().await;
     stream.close().await;
     let mut removed = false;
     for _ in 0..100 {

@@ -401,10 +401,7 @@ async fn update_framework_protobuf_and_operator_teardown() {
     // `Accept: */*` is fine for SUBSCRIBE.
     let mut stream = RawStream::subscribe(addr, &subscribe_body("updatable", "")).await;
     let stream_id = stream.header("Mesos-Stream-Id").expect("stream id").to_string();
-    let fid = stream.next_record().await.expect("SUBSCRIBED")["subscribed"]["framework_id"]["value"]
-        .as_str()
-        .expect("fid")
-        .to_string();
+    let fid = stream.framework_id().await;
     let sid: &[(&str, &str)] = &[("Mesos-Stream-Id", stream_id.as_str())];
 
     let update = format!(
@@ -483,10 +480,7 @@ async fn update_records_have_the_captured_layout() {
     let addr = master.addr();
     let mut stream = RawStream::subscribe(addr, &subscribe_body("layout", "")).await;
     let stream_id = stream.header("Mesos-Stream-Id").expect("stream id").to_string();
-    let fid = stream.next_record().await.expect("SUBSCRIBED")["subscribed"]["framework_id"]["value"]
-        .as_str()
-        .expect("fid")
-        .to_string();
+    let fid = stream.framework_id().await;
     let offers = stream.next_non_heartbeat().await.expect("OFFERS");
     let offer = &offers["offers"]["offers"][0];
     let offer_id = offer["id"]["value"].as_str().expect("offer").to_string();

@@ -334,6 +334,15 @@ pub struct RawStream {
 }
 
 impl RawStream {
+    /// Reads the SUBSCRIBED record and returns the framework id in it.
+    pub async fn framework_id(&mut self) -> String {
+        let subscribed = self.next_record().await.expect("SUBSCRIBED");
+        subscribed["subscribed"]["framework_id"]["value"]
+            .as_str()
+            .expect("framework id")
+            .to_string()
+    }
+
     pub async fn subscribe(addr: SocketAddr, body: &str) -> Self {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
         let mut request = format!(
