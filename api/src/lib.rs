@@ -26,6 +26,17 @@ pub mod proto {
     tonic::include_proto!("sextant.agent.v1");
 }
 
+/// Limits of the controller<->agent contract, set explicitly on both ends.
+pub mod contract {
+    /// The largest gRPC message either side encodes or decodes (tonic's
+    /// default is 4 MiB, which one unchunked snapshot of ~24,000 tasks
+    /// would exceed).
+    pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+    /// Tasks per `TaskSnapshot` chunk: about 170 bytes a task, so a chunk
+    /// stays near 200 KiB, far below [`MAX_MESSAGE_BYTES`].
+    pub const SNAPSHOT_CHUNK_TASKS: usize = 1000;
+}
+
 impl proto::TaskState {
     /// Whether a task in this state has ended for good, as the Mesos master
     /// counts it (FINISHED, FAILED, KILLED, ERROR, LOST, DROPPED, GONE,

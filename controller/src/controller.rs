@@ -310,7 +310,7 @@ async fn watch_tasks(
                                     error!(task_id = %t.task_id, error = %e, "storing a task update failed");
                                 }
                             }
-                            None => debug!("empty task event"),
+                            Some(task_event::Event::Agent(_)) | None => debug!("agent status event"),
                         },
                         Ok(None) => {
                             warn!(agent = %agent_url, "the agent ended the task stream; reconnecting");
