@@ -26,8 +26,13 @@ fn up_scales_heals_and_prunes_an_app() {
         .expect("run sextant get apps");
     let table = String::from_utf8_lossy(&out.stdout);
     let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
-    assert_eq!(rows[0], ["NAME", "INSTANCES", "RUNNING", "REVISION", "AGE"], "{table}");
-    assert_eq!(&rows[1][..3], ["web", "3", "3"], "{table}");
+    assert_eq!(
+        rows[0],
+        ["NAME", "INSTANCES", "RUNNING", "AVAILABLE", "REVISION", "STATUS", "AGE"],
+        "{table}"
+    );
+    assert_eq!(&rows[1][..4], ["web", "3", "3", "3"], "{table}");
+    assert_eq!(rows[1][5], "RevisionAvailable", "{table}");
 
     // kill -9 one task's process: the controller replaces it.
     let victim = up.running_in_mesos("web")[0].clone();

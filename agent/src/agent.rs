@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sextant_api::contract::MAX_MESSAGE_BYTES;
 use sextant_api::proto::agent_server::AgentServer;
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, mpsc, watch};
@@ -13,11 +14,12 @@ use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::grpc::AgentService;
+use crate::link::{LinkWriter, MesosLink};
+use crate::scheduler::{FrameworkSettings, Scheduler};
+use crate::tasks::TaskTable;
 
 /// How long shutdown waits for open gRPC calls to finish.
 const SERVER_DRAIN: Duration = Duration::from_secs(5);
-use crate::scheduler::{FrameworkSettings, Scheduler};
-use crate::tasks::TaskTable;
 
 /// How the agent registers with Mesos and where it serves the controller.
 #[derive(Debug, Clone)]
@@ -72,7 +74,7 @@ pub enum AgentError {
 pub struct AgentHandle {
     grpc_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
-    connected: watch::Receiver<bool>,
+    link: watch::Receiver<MesosLink>,
     scheduler: JoinHandle<()>,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
 }
@@ -89,7 +91,7 @@ impl AgentHandle {
 
     /// Resolves once subscribed to Mesos (or never, if it cannot).
     pub async fn wait_subscribed(&mut self) {
-        let _ = self.connected.wait_for(|c| *c).await;
+        let _ = self.link.wait_for(|l| l.connected).await;
     }
 
     /// Stops serving and closes the Mesos subscription. Tasks keep running
@@ -123,7 +125,7 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
     let tasks = Arc::new(Mutex::new(TaskTable::new()));
     let (command_tx, command_rx) = mpsc::unbounded_channel();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let (connected_tx, connected_rx) = watch::channel(false);
+    let (link_tx, link_rx) = LinkWriter::new(config.master_url.clone());
     let (synced_tx, synced_rx) = watch::channel(false);
 
     let settings = FrameworkSettings {
@@ -138,16 +140,16 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
         Arc::clone(&tasks),
         command_rx,
         shutdown_rx.clone(),
-        connected_tx,
+        link_tx,
         synced_tx,
     );
     let scheduler = tokio::spawn(scheduler.run());
 
-    let service = AgentService::new(tasks, command_tx, shutdown_rx.clone(), synced_rx);
+    let service = AgentService::new(tasks, command_tx, shutdown_rx.clone(), synced_rx, link_rx.clone());
     let mut stop = shutdown_rx;
     let server = tokio::spawn(
         tonic::transport::Server::builder()
-            .add_service(AgentServer::new(service))
+            .add_service(agent_server(service))
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
                 let _ = stop.wait_for(|s| *s).await;
             }),
@@ -155,8 +157,16 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
     Ok(AgentHandle {
         grpc_addr,
         shutdown: shutdown_tx,
-        connected: connected_rx,
+        link: link_rx,
         scheduler,
         server,
     })
+}
+
+/// The gRPC service with the contract's explicit message limits (tonic's
+/// defaults would differ from the controller's).
+pub fn agent_server(service: AgentService) -> AgentServer<AgentService> {
+    AgentServer::new(service)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
 }

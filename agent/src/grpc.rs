@@ -1,18 +1,25 @@
 //! The gRPC service the controller calls: Launch, Kill, WatchTasks.
+//!
+//! A watch stream is: the snapshot, in chunks; the agent's Mesos link
+//! (`AgentStatus`); then every task change and every link change. A
+//! watcher that falls behind gets a fresh snapshot (and link) again.
 
 use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::Stream;
+use sextant_api::contract::SNAPSHOT_CHUNK_TASKS;
 use sextant_api::proto::agent_server::Agent;
+use sextant_api::proto::task_event::Event;
 use sextant_api::proto::{
-    KillRequest, KillResponse, LaunchRequest, LaunchResponse, TaskEvent, TaskSnapshot, WatchTasksRequest, task_event,
+    KillRequest, KillResponse, LaunchRequest, LaunchResponse, Task, TaskEvent, TaskSnapshot, WatchTasksRequest,
 };
 use tokio::sync::{Mutex, broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::info;
 
+use crate::link::MesosLink;
 use crate::scheduler::Command;
 use crate::tasks::TaskTable;
 
@@ -27,6 +34,8 @@ pub struct AgentService {
     shutdown: watch::Receiver<bool>,
     /// Snapshots wait until the task table is synced with Mesos.
     synced: watch::Receiver<bool>,
+    /// Reported to watchers after every snapshot and on every change.
+    link: watch::Receiver<MesosLink>,
 }
 
 impl AgentService {
@@ -35,12 +44,14 @@ impl AgentService {
         commands: mpsc::UnboundedSender<Command>,
         shutdown: watch::Receiver<bool>,
         synced: watch::Receiver<bool>,
+        link: watch::Receiver<MesosLink>,
     ) -> Self {
         Self {
             tasks,
             commands,
             shutdown,
             synced,
+            link,
         }
     }
 }
@@ -126,6 +137,7 @@ impl Agent for AgentService {
         let tasks = Arc::clone(&self.tasks);
         let mut shutdown = self.shutdown.clone();
         let mut synced = self.synced.clone();
+        let mut link = self.link.clone();
         tokio::spawn(async move {
             // A snapshot must be the truth: wait until Mesos has told us
             // which tasks exist (the watcher just waits; it is never told
@@ -135,27 +147,40 @@ impl Agent for AgentService {
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
             let (snapshot, mut changes) = tasks.lock().await.watch();
-            if tx.send(Ok(snapshot_event(snapshot))).await.is_err() {
+            if send_snapshot(&tx, snapshot, &mut link).await.is_err() {
                 return;
             }
+            // The scheduler may stop (another instance took over) while we
+            // still serve the table: the link then stays as it last was.
+            let mut link_open = true;
             loop {
-                let change = tokio::select! {
-                    change = changes.recv() => change,
+                // Decided in the select, sent after it: no watch guard may
+                // live across an await (the future must stay Send).
+                let event = tokio::select! {
+                    change = changes.recv() => match change {
+                        Ok(task) => Some(Event::Update(task)),
+                        // Too slow to follow: start over with a fresh snapshot.
+                        Err(broadcast::error::RecvError::Lagged(_)) => None,
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                    changed = link.changed(), if link_open => match changed {
+                        Ok(()) => Some(Event::Agent(link.borrow_and_update().status())),
+                        Err(_) => {
+                            link_open = false;
+                            continue;
+                        }
+                    },
                     _ = shutdown.wait_for(|stop| *stop) => return,
                 };
-                let event = match change {
-                    Ok(task) => TaskEvent {
-                        event: Some(task_event::Event::Update(task)),
-                    },
-                    // Too slow to follow: start over with a fresh snapshot.
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                let sent = match event {
+                    Some(event) => tx.send(Ok(TaskEvent { event: Some(event) })).await.map_err(drop),
+                    None => {
                         let (snapshot, fresh) = tasks.lock().await.watch();
                         changes = fresh;
-                        snapshot_event(snapshot)
+                        send_snapshot(&tx, snapshot, &mut link).await
                     }
-                    Err(broadcast::error::RecvError::Closed) => return,
                 };
-                if tx.send(Ok(event)).await.is_err() {
+                if sent.is_err() {
                     return;
                 }
             }
@@ -164,8 +189,69 @@ impl Agent for AgentService {
     }
 }
 
-fn snapshot_event(tasks: Vec<sextant_api::proto::Task>) -> TaskEvent {
-    TaskEvent {
-        event: Some(task_event::Event::Snapshot(TaskSnapshot { tasks })),
+/// Sends `tasks` (taken under the table lock, so consistent) as chunks of
+/// at most `SNAPSHOT_CHUNK_TASKS`, the last with `more = false`, then the
+/// Mesos link as it is now. Errs when the watcher went away.
+async fn send_snapshot(
+    tx: &mpsc::Sender<Result<TaskEvent, Status>>,
+    tasks: Vec<Task>,
+    link: &mut watch::Receiver<MesosLink>,
+) -> Result<(), ()> {
+    for chunk in snapshot_chunks(tasks) {
+        let event = TaskEvent {
+            event: Some(Event::Snapshot(chunk)),
+        };
+        tx.send(Ok(event)).await.map_err(drop)?;
+    }
+    // Marked seen: only later changes are sent again.
+    let status = link.borrow_and_update().status();
+    let event = TaskEvent {
+        event: Some(Event::Agent(status)),
+    };
+    tx.send(Ok(event)).await.map_err(drop)
+}
+
+/// Splits a snapshot into chunks; an empty one is a single empty chunk.
+fn snapshot_chunks(mut tasks: Vec<Task>) -> Vec<TaskSnapshot> {
+    let mut chunks = Vec::with_capacity(tasks.len().div_ceil(SNAPSHOT_CHUNK_TASKS).max(1));
+    while tasks.len() > SNAPSHOT_CHUNK_TASKS {
+        let rest = tasks.split_off(SNAPSHOT_CHUNK_TASKS);
+        chunks.push(TaskSnapshot { tasks, more: true });
+        tasks = rest;
+    }
+    chunks.push(TaskSnapshot { tasks, more: false });
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tasks(n: usize) -> Vec<Task> {
+        (0..n)
+            .map(|i| Task {
+                task_id: format!("t{i}"),
+                ..Task::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn snapshots_are_chunked_and_only_the_last_chunk_says_no_more() {
+        let empty = snapshot_chunks(Vec::new());
+        assert_eq!(empty.len(), 1);
+        assert!(empty[0].tasks.is_empty() && !empty[0].more);
+
+        let exact = snapshot_chunks(tasks(SNAPSHOT_CHUNK_TASKS));
+        assert_eq!(exact.len(), 1);
+        assert!(!exact[0].more);
+
+        let chunks = snapshot_chunks(tasks(2 * SNAPSHOT_CHUNK_TASKS + 1));
+        let sizes: Vec<(usize, bool)> = chunks.iter().map(|c| (c.tasks.len(), c.more)).collect();
+        assert_eq!(
+            sizes,
+            [(SNAPSHOT_CHUNK_TASKS, true), (SNAPSHOT_CHUNK_TASKS, true), (1, false)]
+        );
+        assert_eq!(chunks[2].tasks[0].task_id, format!("t{}", 2 * SNAPSHOT_CHUNK_TASKS));
     }
 }

@@ -4,13 +4,15 @@
 //! launching and killing tasks, status update acknowledgement and task
 //! reconciliation. It serves the controller over gRPC (the contract in
 //! `api/proto/`): `Launch` and `Kill`, idempotent by task id, and
-//! `WatchTasks`, a snapshot followed by every change.
+//! `WatchTasks`, a snapshot (in chunks) and the agent's link to Mesos,
+//! followed by every change of either.
 //!
 //! It must not read manifests or decide how many tasks an app needs: that is
 //! the controller's job. It only runs what it is told to run, where it fits.
 
 pub mod agent;
 pub mod grpc;
+pub mod link;
 pub mod placement;
 pub mod reconciliation;
 pub mod scheduler;

@@ -143,6 +143,27 @@ pub fn place(pending: &[LaunchRequest], offers: &[Offer]) -> Vec<OfferPlan> {
     plans
 }
 
+/// Why a queued task is still queued after an offer round: what placement
+/// looked for (cpus, mem, disk, ports), and that no offer had it.
+pub fn waiting_message(spec: &TaskSpec) -> String {
+    let mut needs = format!("cpus {}, mem {} MiB, disk {} MiB", spec.cpus, spec.mem, spec.disk);
+    let any = spec.ports.iter().filter(|p| p.host_port == 0).count();
+    if any > 0 {
+        needs.push_str(&format!(", {any} port{}", if any == 1 { "" } else { "s" }));
+    }
+    let fixed: Vec<String> = spec
+        .ports
+        .iter()
+        .filter(|p| p.host_port != 0)
+        .map(|p| p.host_port.to_string())
+        .collect();
+    if !fixed.is_empty() {
+        let label = if fixed.len() == 1 { "host port" } else { "host ports" };
+        needs.push_str(&format!(", {label} {}", fixed.join(", ")));
+    }
+    format!("waiting for an offer: needs {needs}; no offer fitted")
+}
+
 /// Environment name for a port: `PORT_` + upper-cased name, `-` as `_`.
 pub fn port_env_name(name: &str) -> String {
     let cleaned: String = name
@@ -446,5 +467,18 @@ mod tests {
         assert_eq!(command.shell, Some(false));
         assert_eq!(command.value.as_deref(), Some("sleep"));
         assert_eq!(command.arguments, vec!["sleep".to_string(), "5".to_string()]);
+    }
+
+    #[test]
+    fn the_waiting_message_names_what_placement_looks_for() {
+        let spec = |ports: &[(&str, u32)]| request("a", 0.1, 32.0, ports).spec.unwrap_or_default();
+        assert_eq!(
+            waiting_message(&spec(&[("http", 8080)])),
+            "waiting for an offer: needs cpus 0.1, mem 32 MiB, disk 0 MiB, host port 8080; no offer fitted"
+        );
+        assert_eq!(
+            waiting_message(&spec(&[("a", 0), ("b", 0), ("c", 9000), ("d", 9001)])),
+            "waiting for an offer: needs cpus 0.1, mem 32 MiB, disk 0 MiB, 2 ports, host ports 9000, 9001; no offer fitted"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! The Mesos side of the agent: one subscription at a time, re-established
 //! with backoff; offers matched against the launch queue; every update
 //! applied to the task table and acknowledged; reconciliation after every
-//! (re)subscription and periodically.
+//! (re)subscription and periodically. It keeps the Mesos link (`link`)
+//! up to date for the controller.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,7 +17,8 @@ use mesos::{Client, ClientError};
 use tokio::sync::{Mutex, mpsc, watch};
 use tracing::{debug, info, warn};
 
-use crate::placement::place;
+use crate::link::LinkWriter;
+use crate::placement::{place, waiting_message};
 use crate::reconciliation::Reconciliation;
 use crate::tasks::TaskTable;
 
@@ -84,8 +86,8 @@ pub struct Scheduler {
     tasks: Arc<Mutex<TaskTable>>,
     commands: mpsc::UnboundedReceiver<Command>,
     shutdown: watch::Receiver<bool>,
-    /// Shared with the gRPC side so it can tell whether we are connected.
-    connected: watch::Sender<bool>,
+    /// Shared with the gRPC side, which reports it as `AgentStatus`.
+    link: LinkWriter,
     /// Set once the task table holds what Mesos reported after the first
     /// subscription: before that, a snapshot of a restarted agent would be
     /// empty and the controller would launch duplicates.
@@ -109,7 +111,7 @@ impl Scheduler {
         tasks: Arc<Mutex<TaskTable>>,
         commands: mpsc::UnboundedReceiver<Command>,
         shutdown: watch::Receiver<bool>,
-        connected: watch::Sender<bool>,
+        link: LinkWriter,
         synced: watch::Sender<bool>,
     ) -> Self {
         let framework_id = settings
@@ -119,6 +121,9 @@ impl Scheduler {
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
             .map(FrameworkId::new);
+        if let Some(id) = &framework_id {
+            link.set_framework_id(&id.value);
+        }
         Self {
             client,
             settings,
@@ -126,7 +131,7 @@ impl Scheduler {
             tasks,
             commands,
             shutdown,
-            connected,
+            link,
             synced,
         }
     }
@@ -154,7 +159,7 @@ impl Scheduler {
                 Err(ClientError::SubscribeRefused(message)) if message.contains("removed") => Ended::Removed(message),
                 Err(e) => Ended::Error(e),
             };
-            let _ = self.connected.send(false);
+            self.link.disconnected(self.why(&ended));
             match ended {
                 Ended::Shutdown => return,
                 Ended::FailedOver => {
@@ -168,6 +173,7 @@ impl Scheduler {
                     warn!(%message, "framework removed by the master; subscribing as a new framework");
                     self.framework_id = None;
                     self.persist_id();
+                    self.link.set_framework_id("");
                 }
                 Ended::Error(e) => warn!(error = %e, retry_in = ?backoff, "Mesos subscription lost"),
             }
@@ -176,6 +182,16 @@ impl Scheduler {
                 _ = self.shutdown.changed() => return,
             }
             backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+    }
+
+    /// Why the agent is not subscribed after `ended`, for `AgentStatus`.
+    fn why(&self, ended: &Ended) -> String {
+        match ended {
+            Ended::Shutdown => "the agent is shutting down".to_string(),
+            Ended::FailedOver => "another scheduler instance subscribed with this framework id".to_string(),
+            Ended::Removed(message) => format!("the Mesos master removed the framework: {message}"),
+            Ended::Error(e) => self.link.describe(e),
         }
     }
 
@@ -205,7 +221,7 @@ impl Scheduler {
         info!(framework_id = %subscribed.framework_id, "subscribed to Mesos");
         self.framework_id = Some(subscribed.framework_id.clone());
         self.persist_id();
-        let _ = self.connected.send(true);
+        self.link.connected(&subscribed.framework_id.value);
 
         // Events are read by their own task so the heartbeat timer is never
         // reset by our own work.
@@ -360,6 +376,14 @@ impl Scheduler {
                 tasks.mark_launched(task_id, &plan.agent_id, &plan.hostname, ports.clone());
             }
             accepts.push(plan);
+        }
+        // What still waits did not fit any offer of this round: say so.
+        if !offers.is_empty() {
+            for request in tasks.pending() {
+                if let Some(spec) = &request.spec {
+                    tasks.note_waiting(&request.task_id, &waiting_message(spec));
+                }
+            }
         }
         let still_pending = tasks.has_pending();
         drop(tasks);

@@ -1,5 +1,6 @@
 //! The agent's task table: every task it was asked to launch or learnt of
-//! from Mesos, its latest state, and a broadcast of every change.
+//! from Mesos, its latest state (with when it became running and healthy,
+//! and why a queued task still waits), and a broadcast of every change.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -154,10 +155,27 @@ impl TaskTable {
             task.view.agent_id = agent_id.value.clone();
             task.view.hostname = hostname.to_string();
             task.view.ports = ports;
+            // The "waiting for an offer" text no longer holds.
+            task.view.message.clear();
             task.view.updated_at = now_secs();
             let view = task.view.clone();
             self.publish(view);
         }
+    }
+
+    /// Says why a queued task still waits; published only when the text
+    /// changes, so that offer rounds do not flood the watchers.
+    pub fn note_waiting(&mut self, task_id: &str, message: &str) {
+        let Some(task) = self.tasks.get_mut(task_id) else {
+            return;
+        };
+        if task.view.state != TaskState::Pending as i32 || task.view.message == message {
+            return;
+        }
+        task.view.message = message.to_string();
+        task.view.updated_at = now_secs();
+        let view = task.view.clone();
+        self.publish(view);
     }
 
     /// Removes a task that never reached Mesos; it ends as KILLED.
@@ -243,14 +261,18 @@ impl TaskTable {
         if is_ended(was) && !revivable {
             return false;
         }
+        let at = status.timestamp.unwrap_or_else(now_secs);
         task.view.state = state as i32;
         if let Some(message) = &status.message {
             task.view.message = message.clone();
         }
         task.view.reason = status.reason.clone().unwrap_or_default();
+        // Kept when a task ends, so that the controller can tell a task
+        // killed for failing its health check.
         if status.healthy.is_some() {
             task.view.healthy = status.healthy;
         }
+        stamp_since(&mut task.view, was, at);
         if let Some(agent) = &status.agent_id {
             task.agent_id = Some(agent.clone());
             task.view.agent_id = agent.value.clone();
@@ -260,7 +282,7 @@ impl TaskTable {
                 task.view.hostname = hostname.clone();
             }
         }
-        task.view.updated_at = status.timestamp.unwrap_or_else(now_secs);
+        task.view.updated_at = at;
         let view = task.view.clone();
         let ended = is_ended(view.state);
         self.queue.retain(|q| q != &id);
@@ -286,6 +308,27 @@ impl TaskTable {
     fn publish(&self, view: Task) {
         // No receivers is fine: nobody is watching yet.
         let _ = self.changes.send(view);
+    }
+}
+
+/// Stamps `running_since` and `healthy_since` after `view` moved from
+/// state `was` at `at`: set on entering RUNNING (resp. becoming healthy
+/// while RUNNING), kept while it lasts, so that repeated RUNNING updates
+/// (health changes, reconciliation copies) do not move them; 0 otherwise.
+fn stamp_since(view: &mut Task, was: i32, at: f64) {
+    let running = view.state == TaskState::Running as i32;
+    if !running {
+        view.running_since = 0.0;
+        view.healthy_since = 0.0;
+        return;
+    }
+    if was != TaskState::Running as i32 || view.running_since == 0.0 {
+        view.running_since = at;
+    }
+    if view.healthy != Some(true) {
+        view.healthy_since = 0.0;
+    } else if view.healthy_since == 0.0 {
+        view.healthy_since = at;
     }
 }
 
@@ -357,6 +400,14 @@ mod tests {
         .expect("a valid status")
     }
 
+    /// A status at Unix time `at`, with health when given.
+    fn status_at(id: &str, state: MesosState, at: f64, healthy: Option<bool>) -> TaskStatus {
+        let mut status = status(id, state);
+        status.timestamp = Some(at);
+        status.healthy = healthy;
+        status
+    }
+
     fn launch(id: &str) -> LaunchRequest {
         LaunchRequest {
             task_id: id.into(),
@@ -406,5 +457,110 @@ mod tests {
         assert!(adopted.hostname.is_empty(), "reconciliation does not say where");
         table.note_hostname(&AgentId::new("S1"), "node-1");
         assert_eq!(table.get(id).expect("adopted").view.hostname, "node-1");
+    }
+
+    fn since(table: &TaskTable, id: &str) -> (f64, f64, Option<bool>) {
+        let view = &table.get(id).expect("known").view;
+        (view.running_since, view.healthy_since, view.healthy)
+    }
+
+    #[test]
+    fn running_since_is_set_on_entering_running_and_kept_while_it_runs() {
+        let mut table = TaskTable::new();
+        let id = "default.web.0a1b2c3d4e.d";
+        table.enqueue(launch(id));
+        table.apply_status(&status_at(id, MesosState::TaskStarting, 100.0, None));
+        assert_eq!(since(&table, id), (0.0, 0.0, None));
+        table.apply_status(&status_at(id, MesosState::TaskRunning, 101.0, None));
+        assert_eq!(since(&table, id).0, 101.0);
+        // A reconciliation copy (or any repeated RUNNING) does not move it.
+        table.apply_status(&status_at(id, MesosState::TaskRunning, 150.0, None));
+        assert_eq!(since(&table, id).0, 101.0);
+        table.apply_status(&status_at(id, MesosState::TaskKilling, 160.0, None));
+        assert_eq!(since(&table, id).0, 0.0, "cleared on leaving RUNNING");
+    }
+
+    #[test]
+    fn an_update_without_a_timestamp_is_stamped_now() {
+        let mut table = TaskTable::new();
+        let id = "default.web.0a1b2c3d4e.e";
+        let before = now_secs();
+        table.apply_status(&status(id, MesosState::TaskRunning));
+        let running_since = since(&table, id).0;
+        assert!(running_since >= before && running_since <= now_secs());
+    }
+
+    #[test]
+    fn healthy_since_follows_health_while_running() {
+        let mut table = TaskTable::new();
+        let id = "default.web.0a1b2c3d4e.f";
+        table.enqueue(launch(id));
+        table.apply_status(&status_at(id, MesosState::TaskRunning, 100.0, None));
+        assert_eq!(since(&table, id), (100.0, 0.0, None), "no health reported yet");
+        table.apply_status(&status_at(id, MesosState::TaskRunning, 110.0, Some(true)));
+        assert_eq!(since(&table, id), (100.0, 110.0, Some(true)));
+        // Still healthy (a copy, or an update that says nothing of health).
+        table.apply_status(&status_at(id, MesosState::TaskRunning, 120.0, Some(true)));
+        table.apply_status(&status_at(id, MesosState::TaskRunning, 125.0, None));
+        assert_eq!(since(&table, id), (100.0, 110.0, Some(true)));
+        table.apply_status(&status_at(id, MesosState::TaskRunning, 130.0, Some(false)));
+        assert_eq!(since(&table, id), (100.0, 0.0, Some(false)));
+        table.apply_status(&status_at(id, MesosState::TaskRunning, 140.0, Some(true)));
+        assert_eq!(
+            since(&table, id),
+            (100.0, 140.0, Some(true)),
+            "healthy again: a new start"
+        );
+    }
+
+    /// The controller must be able to tell a task killed for failing its
+    /// health check: the last health survives the end, the stamps do not.
+    #[test]
+    fn leaving_running_clears_the_stamps_but_keeps_the_last_health() {
+        let mut table = TaskTable::new();
+        let id = "default.web.0a1b2c3d4e.g";
+        table.enqueue(launch(id));
+        table.apply_status(&status_at(id, MesosState::TaskRunning, 100.0, Some(true)));
+        table.apply_status(&status_at(id, MesosState::TaskRunning, 110.0, Some(false)));
+        table.apply_status(&status_at(id, MesosState::TaskKilled, 120.0, None));
+        assert_eq!(since(&table, id), (0.0, 0.0, Some(false)));
+
+        let healthy = "default.web.0a1b2c3d4e.h";
+        table.enqueue(launch(healthy));
+        table.apply_status(&status_at(healthy, MesosState::TaskRunning, 100.0, Some(true)));
+        table.apply_status(&status_at(healthy, MesosState::TaskFinished, 120.0, None));
+        assert_eq!(since(&table, healthy), (0.0, 0.0, Some(true)));
+    }
+
+    #[test]
+    fn a_task_back_from_lost_runs_since_its_return() {
+        let mut table = TaskTable::new();
+        let id = "default.web.0a1b2c3d4e.i";
+        table.enqueue(launch(id));
+        table.apply_status(&status_at(id, MesosState::TaskRunning, 100.0, Some(true)));
+        table.apply_status(&status_at(id, MesosState::TaskLost, 200.0, None));
+        assert_eq!(since(&table, id), (0.0, 0.0, Some(true)));
+        table.apply_status(&status_at(id, MesosState::TaskRunning, 300.0, Some(true)));
+        assert_eq!(since(&table, id), (300.0, 300.0, Some(true)));
+    }
+
+    #[test]
+    fn a_waiting_message_is_published_only_when_it_changes() {
+        let mut table = TaskTable::new();
+        let id = "default.web.0a1b2c3d4e.j";
+        table.enqueue(launch(id));
+        let (_, mut changes) = table.watch();
+        table.note_waiting(id, "waiting for an offer: needs cpus 1");
+        table.note_waiting(id, "waiting for an offer: needs cpus 1");
+        assert_eq!(
+            changes.try_recv().map(|t| t.message).ok().as_deref(),
+            Some("waiting for an offer: needs cpus 1")
+        );
+        assert!(changes.try_recv().is_err(), "the same text is not published again");
+        table.mark_launched(id, &AgentId::new("S1"), "node-1", Vec::new());
+        let launched = changes.try_recv().expect("launched");
+        assert!(launched.message.is_empty(), "no longer waiting: {:?}", launched.message);
+        table.note_waiting(id, "waiting for an offer: needs cpus 1");
+        assert!(changes.try_recv().is_err(), "only queued tasks wait for offers");
     }
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 use sextant_agent::AgentConfig;
 use sextant_api::proto::agent_client::AgentClient;
 use sextant_api::proto::{
-    KillRequest, LaunchRequest, PortSpec, Task, TaskEvent, TaskSpec, TaskState, WatchTasksRequest, task_event,
+    AgentStatus, KillRequest, LaunchRequest, PortSpec, Task, TaskEvent, TaskSpec, TaskState, WatchTasksRequest,
+    task_event,
 };
 use tonic::Streaming;
 
@@ -19,13 +20,17 @@ struct Harness {
     dir: tempfile::TempDir,
 }
 
+/// A master on `addr` (port 0: any) with its state under `work_dir`.
+async fn start_master(addr: std::net::SocketAddr, work_dir: std::path::PathBuf) -> localmesos::LocalMesos {
+    let mut config = localmesos::LocalMesosConfig::new(addr, work_dir);
+    config.offer_interval = Duration::from_millis(200);
+    localmesos::start(config).await.expect("localmesos starts")
+}
+
 impl Harness {
     async fn start() -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut config =
-            localmesos::LocalMesosConfig::new("127.0.0.1:0".parse().expect("addr"), dir.path().join("mesos"));
-        config.offer_interval = Duration::from_millis(200);
-        let master = localmesos::start(config).await.expect("localmesos starts");
+        let master = start_master("127.0.0.1:0".parse().expect("addr"), dir.path().join("mesos")).await;
         let mut agent_config = AgentConfig::new(master.url(), "127.0.0.1:0".parse().expect("addr"));
         agent_config.state_dir = Some(dir.path().join("agent"));
         let mut agent = sextant_agent::start(agent_config).await.expect("agent starts");
@@ -59,18 +64,71 @@ impl Harness {
         self.client.kill(request).await.expect("kill").into_inner().known
     }
 
+    /// Opens a watch; returns the whole snapshot (every chunk) and the
+    /// stream, positioned after the AgentStatus that follows the snapshot.
     async fn watch(&mut self) -> (Vec<Task>, Streaming<TaskEvent>) {
+        let (tasks, _, stream) = self.watch_with_status().await;
+        (tasks, stream)
+    }
+
+    async fn watch_with_status(&mut self) -> (Vec<Task>, AgentStatus, Streaming<TaskEvent>) {
         let mut stream = self
             .client
             .watch_tasks(WatchTasksRequest {})
             .await
             .expect("watch")
             .into_inner();
-        let first = stream.message().await.expect("stream ok").expect("first event");
-        match first.event {
-            Some(task_event::Event::Snapshot(snapshot)) => (snapshot.tasks, stream),
+        let tasks = read_snapshot(&mut stream).await;
+        let next = stream
+            .message()
+            .await
+            .expect("stream ok")
+            .expect("an event after the snapshot");
+        match next.event {
+            Some(task_event::Event::Agent(status)) => (tasks, status, stream),
+            other => panic!("the snapshot must be followed by the agent's status, got {other:?}"),
+        }
+    }
+}
+
+/// Reads snapshot chunks until the one with `more == false`.
+async fn read_snapshot(stream: &mut Streaming<TaskEvent>) -> Vec<Task> {
+    let mut tasks = Vec::new();
+    loop {
+        let event = stream.message().await.expect("stream ok").expect("a snapshot chunk");
+        match event.event {
+            Some(task_event::Event::Snapshot(chunk)) => {
+                tasks.extend(chunk.tasks);
+                if !chunk.more {
+                    return tasks;
+                }
+            }
             other => panic!("the stream must start with a snapshot, got {other:?}"),
         }
+    }
+}
+
+/// Reads events until an AgentStatus satisfies `wanted`; returns it.
+async fn until_status(
+    stream: &mut Streaming<TaskEvent>,
+    within: Duration,
+    wanted: impl Fn(&AgentStatus) -> bool,
+) -> AgentStatus {
+    let mut seen = Vec::new();
+    let wait = async {
+        loop {
+            let event = stream.message().await.expect("stream ok").expect("stream open");
+            if let Some(task_event::Event::Agent(status)) = event.event {
+                if wanted(&status) {
+                    return status;
+                }
+                seen.push(status);
+            }
+        }
+    };
+    match tokio::time::timeout(within, wait).await {
+        Ok(status) => status,
+        Err(_) => panic!("no such AgentStatus within {within:?}; saw {seen:?}"),
     }
 }
 
@@ -105,7 +163,7 @@ async fn until_state(stream: &mut Streaming<TaskEvent>, task_id: &str, state: Ta
             let tasks = match event.event {
                 Some(task_event::Event::Update(task)) => vec![task],
                 Some(task_event::Event::Snapshot(snapshot)) => snapshot.tasks,
-                None => continue,
+                Some(task_event::Event::Agent(_)) | None => continue,
             };
             for task in tasks.into_iter().filter(|t| t.task_id == task_id) {
                 seen.push(task.state());
@@ -211,10 +269,42 @@ async fn a_task_too_big_for_any_offer_stays_pending_and_can_be_dropped() {
     let id = "default.huge.0a1b2c3d4e.aaaa0003";
     h.client.launch(launch(id, spec)).await.expect("launch");
     until_state(&mut stream, id, TaskState::Pending).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let expected = "waiting for an offer: needs cpus 64, mem 16 MiB, disk 0 MiB; no offer fitted";
+    let waiting = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let event = stream.message().await.expect("stream ok").expect("stream open");
+            if let Some(task_event::Event::Update(task)) = event.event
+                && task.task_id == id
+                && !task.message.is_empty()
+            {
+                return task;
+            }
+        }
+    })
+    .await
+    .expect("the pending task says why it waits");
+    assert_eq!(waiting.state(), TaskState::Pending, "no offer fits 64 cpus");
+    assert_eq!(waiting.message, expected);
+
+    // Later offer rounds (the refusal filter is 1 s) do not repeat it.
+    let repeated = tokio::time::timeout(Duration::from_millis(2500), async {
+        loop {
+            let event = stream.message().await.expect("stream ok").expect("stream open");
+            if let Some(task_event::Event::Update(task)) = event.event
+                && task.task_id == id
+            {
+                return task;
+            }
+        }
+    })
+    .await;
+    assert!(
+        repeated.is_err(),
+        "an unchanged message is not published again: {repeated:?}"
+    );
     let (snapshot, _) = h.watch().await;
     let task = snapshot.iter().find(|t| t.task_id == id).expect("known");
-    assert_eq!(task.state(), TaskState::Pending, "no offer fits 64 cpus");
+    assert_eq!((task.state(), task.message.as_str()), (TaskState::Pending, expected));
 
     let killed = h.kill(id, "scaled down").await;
     assert!(killed);
@@ -323,4 +413,75 @@ async fn an_idle_agent_holds_no_offers_and_revives_for_a_launch() {
         "offers came back at once (REVIVE), not after the 30 s decline filter"
     );
     h.stop().await;
+}
+
+/// The controller learns whether the agent is subscribed, and why not:
+/// an AgentStatus after the snapshot, and another when the link breaks.
+#[tokio::test]
+async fn the_watch_reports_the_mesos_link_and_why_it_broke() {
+    let mut h = Harness::start().await;
+    let url = h.master.as_ref().expect("master").url();
+    let (_, status, mut stream) = h.watch_with_status().await;
+    assert!(status.mesos_connected, "{status:?}");
+    assert_eq!(status.master, url);
+    assert!(status.message.is_empty(), "{status:?}");
+    assert!(!status.framework_id.is_empty(), "{status:?}");
+    assert!(status.since > 0.0);
+
+    if let Some(master) = h.master.take() {
+        master.shutdown().await;
+    }
+    let lost = until_status(&mut stream, Duration::from_secs(10), |s| !s.mesos_connected).await;
+    assert!(!lost.message.is_empty(), "says why: {lost:?}");
+    assert!(lost.since >= status.since);
+    assert_eq!(lost.framework_id, status.framework_id, "the id is still ours");
+    // Re-subscribing fails while the master is away, and says so in words.
+    let refused = format!("cannot reach the Mesos master at {url}: connection refused");
+    let again = until_status(&mut stream, Duration::from_secs(10), |s| s.message == refused).await;
+    assert_eq!(again.since, lost.since, "since moves only when the connection does");
+    h.stop().await;
+}
+
+/// A master that failed over without a registry knows neither the
+/// framework nor its tasks. The agent must re-subscribe on its own (with
+/// its framework id, which such a master accepts), learn from explicit
+/// reconciliation that its old task is gone, and launch on the new master.
+#[tokio::test]
+async fn a_fresh_master_on_the_same_address_forgets_the_tasks_and_the_agent_carries_on() {
+    let mut h = Harness::start().await;
+    let addr = h.master.as_ref().expect("master").addr();
+    let (_, status, mut stream) = h.watch_with_status().await;
+    let old = "default.web.0a1b2c3d4e.aaaa0007";
+    h.client.launch(launch(old, shell("sleep 1000"))).await.expect("launch");
+    until_state(&mut stream, old, TaskState::Running).await;
+
+    if let Some(master) = h.master.take() {
+        master.shutdown().await;
+    }
+    let fresh_dir = tempfile::tempdir().expect("tempdir");
+    let fresh = start_master(addr, fresh_dir.path().join("mesos")).await;
+    let fresh_id = fresh.master_id().to_string();
+    h.master = Some(fresh);
+
+    // A partition-aware framework hears TASK_UNKNOWN for a task on an
+    // agent the master has never seen (mesos-v1-api.md §4.2).
+    let (forgotten, _) = until_state(&mut stream, old, TaskState::Unknown).await;
+    assert_eq!(forgotten.running_since, 0.0, "no longer running");
+    let (_, back, _) = h.watch_with_status().await;
+    assert!(back.mesos_connected, "{back:?}");
+    assert_eq!(back.framework_id, status.framework_id, "re-subscribed with its id");
+
+    let new = "default.web.0a1b2c3d4e.aaaa0008";
+    h.client
+        .launch(launch(new, shell("exec sleep 30")))
+        .await
+        .expect("launch");
+    let (running, _) = until_state(&mut stream, new, TaskState::Running).await;
+    assert!(
+        running.agent_id.starts_with(&fresh_id),
+        "placed on the fresh master's node: {}",
+        running.agent_id
+    );
+    h.stop().await;
+    drop(fresh_dir);
 }

@@ -4,7 +4,7 @@
 //! the same command or args, fetched URIs, user, container, resources in
 //! Mesos units (so `"250m"` and `0.25` are equal), env, ports (with defaults
 //! filled in), task labels, health check and kill grace period. `instances`,
-//! `strategy`, `placement`, `priority`, `restartBackoff`, `paused` and
+//! `strategy`, `placement`, `priority`, `restartBackoff`, `paused`, `unreachableReplaceSeconds` and
 //! `metadata` are not part of it: scaling, pausing or re-placing an app is
 //! not a rollout.
 //!
@@ -56,6 +56,7 @@ pub fn revision(spec: &AppSpec) -> String {
         kill_grace_period_seconds,
         restart_backoff: _,
         paused: _,
+        unreachable_replace_seconds: _,
     } = spec;
     let canonical = Canonical {
         v: 1,

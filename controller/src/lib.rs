@@ -13,14 +13,24 @@
 //! manifests.) The store is never the only truth: desired state comes from
 //! the sources, live state from the agent's task stream.
 
-pub mod backoff;
+pub mod agent_link;
 pub mod controller;
+pub mod crash_loop;
+pub mod desired;
+pub mod expectations;
+pub mod history;
 pub mod http;
+pub mod index;
+pub mod observed;
+pub mod queue;
 pub mod reconcile;
+pub mod runtime;
 pub mod source;
 pub mod store;
 
-pub use controller::{ControllerConfig, ControllerError, ControllerHandle, start, state_name};
+pub use controller::{ControllerConfig, ControllerError, ControllerHandle, start};
+pub use desired::DesiredApp;
 pub use http::{AppDetail, AppView, ErrorView, PortView, SourceView, TaskView};
-pub use reconcile::{Action, Plan, Summary, plan, reconcile};
-pub use store::{DesiredApp, SourceStatus, Store, StoreError};
+pub use observed::{ObservedTask, state_name};
+pub use reconcile::{Action, Input, Plan, reconcile};
+pub use store::{SourceStatus, Store, StoreError};

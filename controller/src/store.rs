@@ -1,46 +1,75 @@
-//! The controller's sled store: a durable cache and journal, never the only
-//! copy of the truth (git or the manifests directory holds desired state, the
-//! agent and Mesos hold live state).
+//! The controller's sled journal: the durable copy of what the in-memory
+//! index holds, never the only truth (git or the manifests directory holds
+//! desired state, the agent and Mesos hold live state). A restarted
+//! controller loads it to show what it last knew at once.
 //!
-//! Owns four trees:
+//! Trees:
+//! - `meta`: `format` -> the journal format, checked at open;
 //! - `apps`: key `ns/name` -> JSON [`DesiredApp`] (the desired object, its
-//!   owning source, file, revision, generation and timestamps);
-//! - `tasks`: key task id -> prost-encoded [`proto::Task`] as last observed
-//!   from the agent (or expected locally right after a launch);
-//! - `status`: key `ns/name` -> JSON [`AppStatus`] written by the reconciler;
+//!   owning source, file, revision, generation and timestamps), written by
+//!   the sources in one batch per load and flushed before they are acted on;
+//! - `tasks`: key task id -> prost-encoded `proto::Task`, the last known
+//!   state of every task, written behind in batches by the index and
+//!   replaced whole by the agent's snapshot;
+//! - `status`: key `ns/name` -> JSON [`AppStatus`], written behind;
+//! - `history`: key `ns/name` -> JSON [`RevisionHistory`];
 //! - `sources`: key source name -> JSON [`SourceStatus`] (last load error).
 //!
-//! Every change of desired apps or tasks bumps a [`tokio::sync::watch`]
-//! counter so the reconciler can wake; status and source records do not (they
-//! are outputs, and waking on them would loop).
+//! One record that does not decode is reported and skipped, never a reason
+//! to stop every app. Changes of desired apps and sources are announced to
+//! one listener (the index writer) with the keys concerned.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use prost::Message;
 use serde::{Deserialize, Serialize};
-use sextant_api::proto::{Task, TaskState};
+use sextant_api::AppStatus;
+use sextant_api::proto::Task;
 pub use sextant_api::task::{DEFAULT_NAMESPACE, app_key};
-use sextant_api::{App, AppStatus};
-use tokio::sync::watch;
 
-use crate::reconcile::{EXPECTATION_TTL_SECS, EXPECTED_REASON};
+pub use crate::desired::DesiredApp;
+use tokio::sync::mpsc;
+
+use crate::history::RevisionHistory;
 
 /// The source name of objects created with `sextant apply`.
 pub const APPLY_SOURCE: &str = "apply";
 /// Terminal tasks whose last change is older than this are pruned.
 pub const TERMINAL_TASK_RETENTION_SECS: f64 = 300.0;
 
+/// The journal format this release reads and writes.
+pub const JOURNAL_FORMAT: u64 = 2;
+
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// sled failed (I/O, corruption).
-    #[error("store: {0}")]
+    #[error("journal: {}", sled_words(.0))]
     Sled(#[from] sled::Error),
+    /// The journal could not be opened.
+    #[error("cannot open the journal at {path}: {cause}{hint}")]
+    Open {
+        /// The sled directory.
+        path: PathBuf,
+        /// The cause, in words.
+        cause: String,
+        /// What to do about it.
+        hint: &'static str,
+    },
+    /// The journal was written by an incompatible release.
+    #[error(
+        "the journal at {path} has format {found}, this release reads format {JOURNAL_FORMAT}; move it away (the controller rebuilds it from the sources and the agent) or use another --data-dir"
+    )]
+    Format {
+        /// The sled directory.
+        path: PathBuf,
+        /// The format found.
+        found: String,
+    },
     /// The data directory could not be created.
     #[error("store: cannot create data directory {path}: {source}")]
     CreateDir {
@@ -69,6 +98,43 @@ pub enum StoreError {
     },
 }
 
+/// A sled error in words, without a `Debug` dump of the OS error.
+fn sled_words(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Io(io) => io.to_string(),
+        sled::Error::Corruption { .. } => "the journal is corrupt".into(),
+        sled::Error::Unsupported(what) => what.clone(),
+        sled::Error::ReportableBug(what) => format!("sled bug: {what}"),
+        sled::Error::CollectionNotFound(name) => format!("tree {} not found", String::from_utf8_lossy(name)),
+    }
+}
+
+/// What changed in the journal, for the index writer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StoreChange {
+    /// Desired apps with these keys were added, changed or removed.
+    Apps(Vec<String>),
+    /// A source's record changed.
+    Source(String),
+}
+
+/// Everything the journal holds, as loaded at start.
+#[derive(Clone, Debug, Default)]
+pub struct JournalContents {
+    /// Desired apps.
+    pub apps: Vec<DesiredApp>,
+    /// Last known tasks.
+    pub tasks: Vec<Task>,
+    /// Statuses by app key.
+    pub statuses: Vec<(String, AppStatus)>,
+    /// Revision histories by app key.
+    pub histories: Vec<(String, RevisionHistory)>,
+    /// Source records.
+    pub sources: Vec<SourceStatus>,
+    /// Records that did not decode and were skipped, in words.
+    pub skipped: Vec<String>,
+}
+
 /// Current time as Unix seconds.
 pub fn now_unix() -> f64 {
     SystemTime::now()
@@ -84,103 +150,6 @@ pub fn rfc3339(unix: f64) -> Option<String> {
     }
     let ts = Timestamp::from_second(unix as i64).ok()?;
     Some(ts.to_string())
-}
-
-/// A desired app as stored: the manifest object and where it came from.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct DesiredApp {
-    /// The object. `metadata.namespace` is always set; `metadata.generation`
-    /// and `metadata.creation_timestamp` are maintained by the store.
-    pub app: App,
-    /// Owning source: `dir:<path>`, later `git:<url>` or `apply`.
-    pub source: String,
-    /// Manifest file the object was loaded from, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<PathBuf>,
-    /// Line of the object in `file`, if known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<u64>,
-    /// Revision hash of the task-defining spec.
-    pub revision: String,
-    /// Increments whenever the spec changes (mirrors `metadata.generation`).
-    #[serde(default)]
-    pub generation: i64,
-    /// Unix seconds: when the store first saw the object.
-    #[serde(default)]
-    pub created_at: f64,
-    /// Unix seconds: last change of the spec.
-    #[serde(default)]
-    pub updated_at: f64,
-}
-
-impl DesiredApp {
-    /// A desired app from a loaded object: defaults the namespace and computes
-    /// the revision. Generation and timestamps are set when stored.
-    pub fn new(mut app: App, source: impl Into<String>, file: Option<PathBuf>, line: Option<u64>) -> Self {
-        if app.metadata.namespace.as_deref().is_none_or(str::is_empty) {
-            app.metadata.namespace = Some(DEFAULT_NAMESPACE.to_string());
-        }
-        let revision = sextant_api::revision(&app.spec);
-        Self {
-            app,
-            source: source.into(),
-            file,
-            line,
-            revision,
-            generation: 0,
-            created_at: 0.0,
-            updated_at: 0.0,
-        }
-    }
-
-    /// The app's namespace.
-    pub fn namespace(&self) -> &str {
-        self.app.metadata.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE)
-    }
-
-    /// The app's name.
-    pub fn name(&self) -> &str {
-        self.app.metadata.name.as_deref().unwrap_or("")
-    }
-
-    /// `namespace/name`.
-    pub fn key(&self) -> String {
-        app_key(self.namespace(), self.name())
-    }
-
-    /// Carries generation and creation time over from the stored version and
-    /// bumps the generation when the spec changed. Returns whether anything
-    /// but bookkeeping differs from `prev`.
-    fn stamp(&mut self, prev: Option<&DesiredApp>, now: f64) -> bool {
-        self.app.status = None;
-        match prev {
-            Some(prev) => {
-                self.created_at = prev.created_at;
-                self.app.metadata.creation_timestamp = prev.app.metadata.creation_timestamp.clone();
-                if prev.app.spec == self.app.spec {
-                    self.generation = prev.generation;
-                    self.updated_at = prev.updated_at;
-                } else {
-                    self.generation = prev.generation + 1;
-                    self.updated_at = now;
-                }
-                self.app.metadata.generation = Some(self.generation);
-                self != prev
-            }
-            None => {
-                self.created_at = now;
-                self.updated_at = now;
-                self.generation = 1;
-                self.app.metadata.generation = Some(1);
-                if self.app.metadata.creation_timestamp.is_none() {
-                    let ts = Timestamp::from_second(now as i64).unwrap_or(Timestamp::UNIX_EPOCH);
-                    self.app.metadata.creation_timestamp = Some(Time(ts));
-                }
-                true
-            }
-        }
-    }
 }
 
 /// What [`Store::replace_source_apps`] changed.
@@ -234,8 +203,9 @@ struct Inner {
     apps: sled::Tree,
     tasks: sled::Tree,
     status: sled::Tree,
+    history: sled::Tree,
     sources: sled::Tree,
-    changes: watch::Sender<u64>,
+    listener: Mutex<Option<mpsc::UnboundedSender<StoreChange>>>,
     /// Serializes read-modify-write of the `apps` tree.
     apps_lock: Mutex<()>,
 }
@@ -270,36 +240,102 @@ fn decode_task(key: &[u8], bytes: &[u8]) -> Result<Task, StoreError> {
 }
 
 impl Store {
-    /// Opens (or creates) the store under `data_dir`.
+    /// Opens (or creates) the store under `data_dir`. A journal held by
+    /// another process, corrupt, or of another format is a clear error.
     pub fn open(data_dir: impl AsRef<Path>) -> Result<Self, StoreError> {
         let dir = data_dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
             path: dir.to_path_buf(),
             source,
         })?;
-        let db = sled::Config::new().path(dir.join("store.sled")).open()?;
-        let (changes, _) = watch::channel(0);
+        let path = dir.join("store.sled");
+        let db = sled::Config::new()
+            .path(&path)
+            .open()
+            .map_err(|e| open_error(&path, &e))?;
+        let meta = db.open_tree("meta")?;
+        match meta.get(b"format")? {
+            None => {
+                // New, or format 1 (no meta tree), whose records read as 2.
+                meta.insert(b"format", JOURNAL_FORMAT.to_string().as_bytes())?;
+            }
+            Some(v) if v.as_ref() == JOURNAL_FORMAT.to_string().as_bytes() => {}
+            Some(v) => {
+                return Err(StoreError::Format {
+                    path,
+                    found: String::from_utf8_lossy(&v).into_owned(),
+                });
+            }
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 apps: db.open_tree("apps")?,
                 tasks: db.open_tree("tasks")?,
                 status: db.open_tree("status")?,
+                history: db.open_tree("history")?,
                 sources: db.open_tree("sources")?,
                 db,
-                changes,
+                listener: Mutex::new(None),
                 apps_lock: Mutex::new(()),
             }),
         })
     }
 
-    /// A receiver whose value changes on every change of desired apps or
-    /// tasks.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.inner.changes.subscribe()
+    /// Announces every later change of desired apps and sources on the
+    /// returned channel (one listener: a new call replaces the old one).
+    pub fn listen(&self) -> mpsc::UnboundedReceiver<StoreChange> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self.inner.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        rx
     }
 
-    fn changed(&self) {
-        self.inner.changes.send_modify(|v| *v = v.wrapping_add(1));
+    fn notify(&self, change: StoreChange) {
+        if let Some(tx) = self.inner.listener.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            // No listener left is fine: the controller is stopping.
+            let _ = tx.send(change);
+        }
+    }
+
+    /// Everything, for the index at start. Undecodable records are skipped
+    /// and listed in `skipped`.
+    pub fn load(&self) -> Result<JournalContents, StoreError> {
+        let mut out = JournalContents::default();
+        for r in self.inner.apps.iter() {
+            let (k, v) = r?;
+            match from_json::<DesiredApp>("apps", &k, &v) {
+                Ok(a) => out.apps.push(a),
+                Err(e) => out.skipped.push(e.to_string()),
+            }
+        }
+        for r in self.inner.tasks.iter() {
+            let (k, v) = r?;
+            match decode_task(&k, &v) {
+                Ok(t) => out.tasks.push(t),
+                Err(e) => out.skipped.push(e.to_string()),
+            }
+        }
+        for r in self.inner.status.iter() {
+            let (k, v) = r?;
+            match from_json::<AppStatus>("status", &k, &v) {
+                Ok(s) => out.statuses.push((String::from_utf8_lossy(&k).into_owned(), s)),
+                Err(e) => out.skipped.push(e.to_string()),
+            }
+        }
+        for r in self.inner.history.iter() {
+            let (k, v) = r?;
+            match from_json::<RevisionHistory>("history", &k, &v) {
+                Ok(h) => out.histories.push((String::from_utf8_lossy(&k).into_owned(), h)),
+                Err(e) => out.skipped.push(e.to_string()),
+            }
+        }
+        for r in self.inner.sources.iter() {
+            let (k, v) = r?;
+            match from_json::<SourceStatus>("sources", &k, &v) {
+                Ok(s) => out.sources.push(s),
+                Err(e) => out.skipped.push(e.to_string()),
+            }
+        }
+        Ok(out)
     }
 
     /// Writes everything to disk.
@@ -315,16 +351,18 @@ impl Store {
 
     // ---- apps ----------------------------------------------------------
 
-    /// All desired apps, in key order.
+    /// All desired apps, in key order; a record that does not decode is
+    /// logged and skipped.
     pub fn list_apps(&self) -> Result<Vec<DesiredApp>, StoreError> {
-        self.inner
-            .apps
-            .iter()
-            .map(|r| {
-                let (k, v) = r?;
-                from_json("apps", &k, &v)
-            })
-            .collect()
+        let mut out = Vec::new();
+        for r in self.inner.apps.iter() {
+            let (k, v) = r?;
+            match from_json("apps", &k, &v) {
+                Ok(a) => out.push(a),
+                Err(e) => tracing::warn!(error = %e, "skipping an undecodable desired app"),
+            }
+        }
+        Ok(out)
     }
 
     /// One desired app by namespace and name.
@@ -349,7 +387,7 @@ impl Store {
         if app.stamp(prev.as_ref(), now_unix()) {
             self.inner.apps.insert(key.as_bytes(), to_json("apps", &key, &app)?)?;
             self.inner.apps.flush()?;
-            self.changed();
+            self.notify(StoreChange::Apps(vec![key]));
         }
         Ok(())
     }
@@ -362,7 +400,7 @@ impl Store {
         let existed = self.inner.apps.remove(key.as_bytes())?.is_some();
         if existed {
             self.inner.apps.flush()?;
-            self.changed();
+            self.notify(StoreChange::Apps(vec![key]));
         }
         Ok(existed)
     }
@@ -412,7 +450,14 @@ impl Store {
         if outcome.changed() {
             self.inner.apps.apply_batch(batch)?;
             self.inner.apps.flush()?;
-            self.changed();
+            let keys = outcome
+                .added
+                .iter()
+                .chain(&outcome.updated)
+                .chain(&outcome.removed)
+                .cloned()
+                .collect();
+            self.notify(StoreChange::Apps(keys));
         }
         Ok(outcome)
     }
@@ -433,160 +478,70 @@ impl Store {
         if !removed.is_empty() {
             self.inner.apps.apply_batch(batch)?;
             self.inner.apps.flush()?;
-            self.changed();
+            self.notify(StoreChange::Apps(removed.clone()));
         }
         Ok(removed)
     }
 
-    // ---- tasks ---------------------------------------------------------
+    // ---- tasks, status, history ------------------------------------------
 
-    /// Stores a task as observed, replacing what was known of it.
-    pub fn upsert_task(&self, task: &Task) -> Result<(), StoreError> {
-        let bytes = task.encode_to_vec();
-        let prev = self.inner.tasks.insert(task.task_id.as_bytes(), bytes.as_slice())?;
-        if prev.as_deref() != Some(bytes.as_slice()) {
-            self.changed();
+    /// Writes a batch of task changes: `Some` upserts, `None` removes.
+    pub fn write_tasks(&self, changes: &[(String, Option<Task>)]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (id, task) in changes {
+            match task {
+                Some(t) => batch.insert(id.as_bytes(), t.encode_to_vec()),
+                None => batch.remove(id.as_bytes()),
+            }
         }
+        self.inner.tasks.apply_batch(batch)?;
         Ok(())
     }
 
-    /// Stores a task unless one with its id is already known (the agent's
-    /// own report wins over a local expectation). Returns whether it was
-    /// stored.
-    pub fn insert_task_if_absent(&self, task: &Task) -> Result<bool, StoreError> {
-        let res = self.inner.tasks.compare_and_swap(
-            task.task_id.as_bytes(),
-            None as Option<&[u8]>,
-            Some(task.encode_to_vec()),
-        )?;
-        let stored = res.is_ok();
-        if stored {
-            self.changed();
+    /// Replaces every task with `tasks` (the agent's snapshot), atomically.
+    pub fn replace_tasks(&self, tasks: &[Task]) -> Result<(), StoreError> {
+        let ids: BTreeSet<&str> = tasks.iter().map(|t| t.task_id.as_str()).collect();
+        let mut batch = sled::Batch::default();
+        for k in self.inner.tasks.iter().keys() {
+            let k = k?;
+            if !ids.contains(String::from_utf8_lossy(&k).as_ref()) {
+                batch.remove(k);
+            }
         }
-        Ok(stored)
+        for t in tasks {
+            batch.insert(t.task_id.as_bytes(), t.encode_to_vec());
+        }
+        self.inner.tasks.apply_batch(batch)?;
+        Ok(())
     }
 
-    /// Replaces `old` with `new` (or removes it when `new` is `None`) only if
-    /// the stored task is still exactly `old`. Returns whether it did.
-    pub fn replace_task_if_unchanged(&self, old: &Task, new: Option<&Task>) -> Result<bool, StoreError> {
-        let res = self.inner.tasks.compare_and_swap(
-            old.task_id.as_bytes(),
-            Some(old.encode_to_vec()),
-            new.map(|t| t.encode_to_vec()),
-        )?;
-        let done = res.is_ok();
-        if done {
-            self.changed();
-        }
-        Ok(done)
-    }
-
-    /// One task by id.
-    pub fn get_task(&self, task_id: &str) -> Result<Option<Task>, StoreError> {
-        match self.inner.tasks.get(task_id.as_bytes())? {
-            Some(v) => Ok(Some(decode_task(task_id.as_bytes(), &v)?)),
-            None => Ok(None),
-        }
-    }
-
-    /// All tasks, in id order.
+    /// All tasks, in id order; undecodable records are logged and skipped.
     pub fn list_tasks(&self) -> Result<Vec<Task>, StoreError> {
-        self.inner
-            .tasks
-            .iter()
-            .map(|r| {
-                let (k, v) = r?;
-                decode_task(&k, &v)
-            })
-            .collect()
-    }
-
-    /// The tasks of one app.
-    pub fn tasks_for_app(&self, namespace: &str, name: &str) -> Result<Vec<Task>, StoreError> {
-        // Ids are `<ns>.<app>.<rev>.<unique>` and namespaces and names are
-        // DNS-1123 labels (no dots), so a prefix scan finds them; the fields
-        // are checked too.
-        let prefix = format!("{namespace}.{name}.");
         let mut out = Vec::new();
-        for r in self.inner.tasks.scan_prefix(prefix.as_bytes()) {
+        for r in self.inner.tasks.iter() {
             let (k, v) = r?;
-            let task = decode_task(&k, &v)?;
-            if task.namespace == namespace && task.app == name {
-                out.push(task);
+            match decode_task(&k, &v) {
+                Ok(t) => out.push(t),
+                Err(e) => tracing::warn!(error = %e, "skipping an undecodable task record"),
             }
         }
         Ok(out)
     }
 
-    /// Forgets a task. Returns whether it was known.
-    pub fn remove_task(&self, task_id: &str) -> Result<bool, StoreError> {
-        let existed = self.inner.tasks.remove(task_id.as_bytes())?.is_some();
-        if existed {
-            self.changed();
-        }
-        Ok(existed)
-    }
-
-    /// Replaces all tasks with the agent's snapshot, atomically. Local launch
-    /// expectations younger than the expectation TTL that the snapshot does
-    /// not contain are kept (the snapshot may predate the launch).
-    pub fn replace_tasks(&self, snapshot: &[Task], now: f64) -> Result<(), StoreError> {
+    /// Writes a batch of statuses: `Some` sets, `None` removes.
+    pub fn write_statuses(&self, changes: &[(String, Option<AppStatus>)]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
-        let ids: BTreeSet<&str> = snapshot.iter().map(|t| t.task_id.as_str()).collect();
-        for r in self.inner.tasks.iter() {
-            let (k, v) = r?;
-            let key = String::from_utf8_lossy(&k).into_owned();
-            if ids.contains(key.as_str()) {
-                continue;
-            }
-            let keep = match decode_task(&k, &v) {
-                Ok(t) => is_fresh_expectation(&t, now),
-                Err(_) => false,
-            };
-            if !keep {
-                batch.remove(k);
+        for (key, status) in changes {
+            match status {
+                Some(s) => batch.insert(key.as_bytes(), to_json("status", key, s)?),
+                None => batch.remove(key.as_bytes()),
             }
         }
-        for task in snapshot {
-            batch.insert(task.task_id.as_bytes(), task.encode_to_vec());
-        }
-        self.inner.tasks.apply_batch(batch)?;
-        self.changed();
+        self.inner.status.apply_batch(batch)?;
         Ok(())
     }
 
-    /// Removes terminal tasks unchanged for [`TERMINAL_TASK_RETENTION_SECS`]
-    /// and launch expectations the agent never confirmed. Returns how many.
-    pub fn prune_tasks(&self, now: f64) -> Result<usize, StoreError> {
-        let mut batch = sled::Batch::default();
-        let mut n = 0;
-        for r in self.inner.tasks.iter() {
-            let (k, v) = r?;
-            let prune = match decode_task(&k, &v) {
-                Ok(t) => {
-                    (t.state().is_terminal() && now - t.updated_at > TERMINAL_TASK_RETENTION_SECS)
-                        || (t.reason == EXPECTED_REASON && !is_fresh_expectation(&t, now))
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "pruning undecodable task record");
-                    true
-                }
-            };
-            if prune {
-                batch.remove(k);
-                n += 1;
-            }
-        }
-        if n > 0 {
-            self.inner.tasks.apply_batch(batch)?;
-            self.changed();
-        }
-        Ok(n)
-    }
-
-    // ---- status ----------------------------------------------------------
-
-    /// The reconciler's last status of an app.
+    /// The last written status of an app.
     pub fn get_status(&self, key: &str) -> Result<Option<AppStatus>, StoreError> {
         match self.inner.status.get(key.as_bytes())? {
             Some(v) => Ok(Some(from_json("status", key.as_bytes(), &v)?)),
@@ -594,32 +549,25 @@ impl Store {
         }
     }
 
-    /// Writes an app's status if it changed. Does not wake the reconciler.
-    /// Returns whether it changed.
-    pub fn set_status(&self, key: &str, status: &AppStatus) -> Result<bool, StoreError> {
-        if self.get_status(key)?.as_ref() == Some(status) {
-            return Ok(false);
+    /// Writes an app's revision history (`None` removes it).
+    pub fn put_history(&self, key: &str, history: Option<&RevisionHistory>) -> Result<(), StoreError> {
+        match history {
+            Some(h) => {
+                self.inner.history.insert(key.as_bytes(), to_json("history", key, h)?)?;
+            }
+            None => {
+                self.inner.history.remove(key.as_bytes())?;
+            }
         }
-        self.inner
-            .status
-            .insert(key.as_bytes(), to_json("status", key, status)?)?;
-        Ok(true)
-    }
-
-    /// Forgets an app's status.
-    pub fn delete_status(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.status.remove(key.as_bytes())?;
         Ok(())
     }
 
-    /// Keys of all stored statuses.
-    pub fn status_keys(&self) -> Result<Vec<String>, StoreError> {
-        self.inner
-            .status
-            .iter()
-            .keys()
-            .map(|k| Ok(String::from_utf8_lossy(&k?).into_owned()))
-            .collect()
+    /// An app's revision history.
+    pub fn get_history(&self, key: &str) -> Result<Option<RevisionHistory>, StoreError> {
+        match self.inner.history.get(key.as_bytes())? {
+            Some(v) => Ok(Some(from_json("history", key.as_bytes(), &v)?)),
+            None => Ok(None),
+        }
     }
 
     // ---- sources ---------------------------------------------------------
@@ -656,6 +604,7 @@ impl Store {
         self.inner
             .sources
             .insert(name.as_bytes(), to_json("sources", name, &rec)?)?;
+        self.notify(StoreChange::Source(name.to_string()));
         Ok(())
     }
 
@@ -668,28 +617,49 @@ impl Store {
         self.inner
             .sources
             .insert(name.as_bytes(), to_json("sources", name, &rec)?)?;
+        self.notify(StoreChange::Source(name.to_string()));
         Ok(())
     }
 
     /// Forgets a source's record.
     pub fn delete_source(&self, name: &str) -> Result<(), StoreError> {
         self.inner.sources.remove(name.as_bytes())?;
+        self.notify(StoreChange::Source(name.to_string()));
         Ok(())
     }
 }
 
-/// A local launch expectation (stored right after a Launch RPC) that the
-/// agent has not reported on yet, and that is still young enough to trust.
-pub fn is_fresh_expectation(task: &Task, now: f64) -> bool {
-    task.reason == EXPECTED_REASON
-        && task.state() == TaskState::Pending
-        && now - task.updated_at <= EXPECTATION_TTL_SECS
+/// Why the journal did not open, with a hint where there is one.
+fn open_error(path: &Path, e: &sled::Error) -> StoreError {
+    let (cause, hint) = match e {
+        // sled words a held lock as "could not acquire lock on ...: Os {..}".
+        sled::Error::Io(io)
+            if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("could not acquire lock") =>
+        {
+            (
+                "it is locked by another process".to_string(),
+                "; another `sextant up` or `sextant controller` holds this data dir: stop it, or pass another --data-dir",
+            )
+        }
+        sled::Error::Io(io) => (io.to_string(), ""),
+        sled::Error::Corruption { .. } | sled::Error::Unsupported(_) => (
+            sled_words(e),
+            "; the journal is a cache of the sources and the agent: move the directory away and start again",
+        ),
+        other => (sled_words(other), ""),
+    };
+    StoreError::Open {
+        path: path.to_path_buf(),
+        cause,
+        hint,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sextant_api::AppSpec;
+    use sextant_api::proto::TaskState;
+    use sextant_api::{App, AppSpec};
 
     fn app(ns: &str, name: &str, instances: u32) -> App {
         let spec: AppSpec = serde_json::from_value(serde_json::json!({
@@ -711,38 +681,42 @@ mod tests {
         )
     }
 
-    fn task(id: &str, ns: &str, name: &str, state: TaskState, updated_at: f64) -> Task {
+    fn task(id: &str, state: TaskState) -> Task {
         Task {
             task_id: id.to_string(),
-            namespace: ns.to_string(),
-            app: name.to_string(),
+            namespace: "default".to_string(),
+            app: "web".to_string(),
             revision: "r1".to_string(),
             state: state as i32,
-            updated_at,
-            created_at: updated_at,
             ..Default::default()
         }
     }
 
     #[test]
-    fn apps_roundtrip_and_persist_across_reopen() {
+    fn everything_persists_across_reopen() {
         let dir = tempfile::tempdir().expect("tempdir");
         {
             let store = Store::open(dir.path()).expect("open");
             store.put_app(desired("default", "web", 2)).expect("put");
             store.set_source_error("dir:/m", "a.yaml:1:1: spec: bad").expect("err");
             store
-                .upsert_task(&task("default.web.r1.a", "default", "web", TaskState::Running, 1.0))
+                .write_tasks(&[(
+                    "default.web.r1.a".into(),
+                    Some(task("default.web.r1.a", TaskState::Running)),
+                )])
                 .expect("task");
             store
-                .set_status(
-                    "default/web",
-                    &AppStatus {
+                .write_statuses(&[(
+                    "default/web".into(),
+                    Some(AppStatus {
                         running: 1,
                         ..Default::default()
-                    },
-                )
+                    }),
+                )])
                 .expect("status");
+            store
+                .put_history("default/web", Some(&RevisionHistory::default()))
+                .expect("history");
             store.flush().expect("flush");
         }
         let store = Store::open(dir.path()).expect("reopen");
@@ -750,21 +724,61 @@ mod tests {
         assert_eq!(got.app.spec.instances, 2);
         assert_eq!(got.generation, 1);
         assert!(got.app.metadata.creation_timestamp.is_some());
-        assert_eq!(got.source, "dir:/m");
-        assert_eq!(store.list_tasks().expect("tasks").len(), 1);
-        assert_eq!(
-            store.get_status("default/web").expect("status").map(|s| s.running),
-            Some(1)
-        );
-        let src = store.get_source("dir:/m").expect("src").expect("present");
-        assert_eq!(src.last_error.as_deref(), Some("a.yaml:1:1: spec: bad"));
+        let all = store.load().expect("load");
+        assert_eq!(all.apps.len(), 1);
+        assert_eq!(all.tasks.len(), 1);
+        assert_eq!(all.statuses.len(), 1);
+        assert_eq!(all.histories.len(), 1);
+        assert_eq!(all.sources[0].last_error.as_deref(), Some("a.yaml:1:1: spec: bad"));
+        assert!(all.skipped.is_empty());
         store.set_source_ok("dir:/m", 1).expect("ok");
         let src = store.get_source("dir:/m").expect("src").expect("present");
         assert_eq!(src.last_error, None);
-        assert_eq!(src.apps, 1);
         assert!(store.delete_app("default", "web").expect("delete"));
         assert!(!store.delete_app("default", "web").expect("delete again"));
-        assert!(store.get_app("default", "web").expect("get").is_none());
+    }
+
+    /// Guards "one bad record is reported and skipped, never a reason to
+    /// stop every app".
+    #[test]
+    fn an_undecodable_record_is_skipped_not_fatal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        store.put_app(desired("default", "web", 2)).expect("put");
+        store
+            .inner
+            .apps
+            .insert("default/broken", &b"{not json"[..])
+            .expect("raw");
+        store.inner.tasks.insert("x", &b"\xff\xff\xff"[..]).expect("raw");
+        let all = store.load().expect("load");
+        assert_eq!(all.apps.len(), 1);
+        assert_eq!(all.skipped.len(), 2, "{:?}", all.skipped);
+        assert!(all.skipped[0].contains("default/broken"), "{:?}", all.skipped);
+        assert_eq!(store.list_apps().expect("list").len(), 1);
+    }
+
+    #[test]
+    fn another_format_or_a_held_lock_is_a_clear_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = Store::open(dir.path()).expect("open");
+            let held = Store::open(dir.path()).expect_err("locked");
+            let text = held.to_string();
+            assert!(text.contains("another `sextant up`"), "{text}");
+            assert!(!text.contains("Os {"), "no Debug dump: {text}");
+            store
+                .inner
+                .db
+                .open_tree("meta")
+                .expect("meta")
+                .insert("format", "99")
+                .expect("raw");
+            store.flush().expect("flush");
+        }
+        let err = Store::open(dir.path()).expect_err("format 99");
+        let text = err.to_string();
+        assert!(text.contains("format 99") && text.contains("move it away"), "{text}");
     }
 
     #[test]
@@ -780,33 +794,31 @@ mod tests {
         let changed = store.get_app("default", "web").expect("get").expect("present");
         assert_eq!(changed.generation, 2);
         assert_eq!(changed.created_at, first.created_at);
-        assert_eq!(
-            changed.app.metadata.creation_timestamp,
-            first.app.metadata.creation_timestamp
-        );
     }
 
     #[test]
-    fn replace_source_apps_adds_updates_removes_and_respects_owners() {
+    fn replace_source_apps_adds_updates_removes_and_announces_the_keys() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open");
         let mut applied = desired("default", "api", 1);
         applied.source = APPLY_SOURCE.to_string();
         store.put_app(applied).expect("put");
+        let mut changes = store.listen();
 
         let out = store
             .replace_source_apps("dir:/m", vec![desired("default", "a", 1), desired("default", "b", 1)])
             .expect("replace");
         assert_eq!(out.added, vec!["default/a", "default/b"]);
-        assert!(out.conflicts.is_empty());
+        assert_eq!(
+            changes.try_recv().ok(),
+            Some(StoreChange::Apps(vec!["default/a".into(), "default/b".into()]))
+        );
 
-        let mut rx = store.subscribe();
-        rx.mark_unchanged();
         let out = store
             .replace_source_apps("dir:/m", vec![desired("default", "a", 1), desired("default", "b", 1)])
             .expect("replace same");
         assert!(!out.changed());
-        assert!(!rx.has_changed().expect("sender alive"));
+        assert!(changes.try_recv().is_err(), "nothing changed, nothing announced");
 
         let out = store
             .replace_source_apps("dir:/m", vec![desired("default", "b", 5), desired("default", "api", 1)])
@@ -814,62 +826,38 @@ mod tests {
         assert_eq!(out.updated, vec!["default/b"]);
         assert_eq!(out.removed, vec!["default/a"]);
         assert_eq!(out.conflicts.len(), 1);
-        assert!(rx.has_changed().expect("sender alive"));
 
         let keys: Vec<String> = store.list_apps().expect("list").iter().map(DesiredApp::key).collect();
         assert_eq!(keys, vec!["default/api", "default/b"]);
-        assert_eq!(
-            store.get_app("default", "api").expect("get").expect("present").source,
-            APPLY_SOURCE
-        );
-
         let removed = store.remove_apps_of_sources(|s| s == APPLY_SOURCE).expect("remove");
         assert_eq!(removed, vec!["default/b"]);
     }
 
     #[test]
-    fn tasks_upsert_list_by_app_snapshot_and_prune() {
+    fn tasks_are_written_in_batches_and_replaced_whole() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open");
-        let now = 10_000.0;
         store
-            .upsert_task(&task("default.web.r1.a", "default", "web", TaskState::Running, now))
-            .expect("t");
-        store
-            .upsert_task(&task("default.webx.r1.b", "default", "webx", TaskState::Running, now))
-            .expect("t");
-        store
-            .upsert_task(&task("other.web.r1.c", "other", "web", TaskState::Running, now))
-            .expect("t");
-        assert_eq!(store.tasks_for_app("default", "web").expect("by app").len(), 1);
-        assert_eq!(store.list_tasks().expect("list").len(), 3);
-
-        // A local expectation survives a snapshot that predates it.
-        let mut expected = task("default.web.r1.new", "default", "web", TaskState::Pending, now);
-        expected.reason = EXPECTED_REASON.to_string();
-        assert!(store.insert_task_if_absent(&expected).expect("insert"));
-        assert!(!store.insert_task_if_absent(&expected).expect("insert again"));
-        store
-            .replace_tasks(
-                &[task("default.web.r1.a", "default", "web", TaskState::Killed, now)],
-                now + 1.0,
-            )
-            .expect("snapshot");
+            .write_tasks(&[
+                ("a".into(), Some(task("a", TaskState::Running))),
+                ("b".into(), Some(task("b", TaskState::Running))),
+            ])
+            .expect("batch");
+        store.write_tasks(&[("a".into(), None)]).expect("remove");
         let ids: Vec<String> = store
             .list_tasks()
             .expect("list")
             .into_iter()
             .map(|t| t.task_id)
             .collect();
-        assert_eq!(ids, vec!["default.web.r1.a", "default.web.r1.new"]);
-
-        // Compare-and-swap only applies to an unchanged task.
-        let stale = task("default.web.r1.a", "default", "web", TaskState::Running, now);
-        assert!(!store.replace_task_if_unchanged(&stale, None).expect("cas"));
-
-        // Much later: the terminal task and the unconfirmed expectation go.
-        assert_eq!(store.prune_tasks(now + 10_000.0).expect("prune"), 2);
-        assert!(store.list_tasks().expect("list").is_empty());
-        assert!(!store.remove_task("default.web.r1.a").expect("remove"));
+        assert_eq!(ids, vec!["b"]);
+        store.replace_tasks(&[task("c", TaskState::Staging)]).expect("replace");
+        let ids: Vec<String> = store
+            .list_tasks()
+            .expect("list")
+            .into_iter()
+            .map(|t| t.task_id)
+            .collect();
+        assert_eq!(ids, vec!["c"]);
     }
 }

@@ -79,7 +79,9 @@ fn apps_table(apps: &[AppView], now: SystemTime) -> String {
         "NAME".to_string(),
         "INSTANCES".to_string(),
         "RUNNING".to_string(),
+        "AVAILABLE".to_string(),
         "REVISION".to_string(),
+        "STATUS".to_string(),
         "AGE".to_string(),
     ]];
     for app in apps {
@@ -99,11 +101,26 @@ fn apps_table(apps: &[AppView], now: SystemTime) -> String {
             name,
             app.instances.to_string(),
             app.running.to_string(),
+            app.available.to_string(),
             app.revision.clone(),
+            status_word(app),
             age,
         ]);
     }
     table(&rows)
+}
+
+/// One word for where an app stands: what is wrong if something is
+/// (the `Degraded` reason), else how its rollout stands.
+fn status_word(app: &AppView) -> String {
+    let find = |t: &str| app.conditions.iter().find(|c| c.type_ == t);
+    if let Some(c) = find("Degraded").filter(|c| c.status == "True") {
+        return c.reason.clone().unwrap_or_else(|| "Degraded".into());
+    }
+    match find("Progressing") {
+        Some(c) => c.reason.clone().unwrap_or_else(|| "-".into()),
+        None => "-".into(),
+    }
 }
 
 fn tasks_table(tasks: &[TaskView]) -> String {
@@ -164,21 +181,28 @@ mod tests {
             namespace: "default".into(),
             instances: 3,
             running: 2,
+            available: 1,
             revision: "0123456789".into(),
+            status: None,
             source: "dir:/m".into(),
             created_at: Some("2026-11-25T09:00:00Z".into()),
-            conditions: vec![],
+            conditions: vec![sextant_api::Condition {
+                type_: "Progressing".into(),
+                status: "True".into(),
+                reason: Some("RolloutInProgress".into()),
+                message: None,
+            }],
         };
         let now = humantime::parse_rfc3339("2026-11-25T09:05:00Z").expect("valid time");
         let out = apps_table(&[app], now);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(
             lines[0].split_whitespace().collect::<Vec<_>>(),
-            ["NAME", "INSTANCES", "RUNNING", "REVISION", "AGE"]
+            ["NAME", "INSTANCES", "RUNNING", "AVAILABLE", "REVISION", "STATUS", "AGE"]
         );
         assert_eq!(
             lines[1].split_whitespace().collect::<Vec<_>>(),
-            ["web", "3", "2", "0123456789", "5m"]
+            ["web", "3", "2", "1", "0123456789", "RolloutInProgress", "5m"]
         );
     }
 }

@@ -118,6 +118,19 @@ pub struct AppSpec {
     /// rollouts) until it is unpaused. Default false.
     #[serde(default)]
     pub paused: bool,
+    /// Seconds a task may stay TASK_UNREACHABLE (its node partitioned from
+    /// the master) before a replacement is launched; should it come back
+    /// after that, it is killed. Until then it counts as live but not
+    /// available. Default 300 (Marathon's `inactiveAfterSeconds`).
+    #[serde(default = "default_unreachable_replace_seconds")]
+    pub unreachable_replace_seconds: u32,
+}
+
+/// Default of `unreachableReplaceSeconds`.
+pub const DEFAULT_UNREACHABLE_REPLACE_SECONDS: u32 = 300;
+
+fn default_unreachable_replace_seconds() -> u32 {
+    DEFAULT_UNREACHABLE_REPLACE_SECONDS
 }
 
 fn default_instances() -> u32 {
@@ -146,6 +159,7 @@ impl Default for AppSpec {
             kill_grace_period_seconds: None,
             restart_backoff: RestartBackoff::default(),
             paused: false,
+            unreachable_replace_seconds: DEFAULT_UNREACHABLE_REPLACE_SECONDS,
         }
     }
 }
@@ -218,16 +232,47 @@ pub enum Priority {
 }
 
 /// What the controller observed of an app, written back by the reconciler.
+/// Counts are of live tasks (DESIGN.md's table); when the controller's view
+/// is not fresh (the agent or Mesos is unreachable), `lastKnown` says why
+/// and since when, and the counts are the last known ones.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppStatus {
+    /// The `metadata.generation` this status was computed for.
+    #[serde(default)]
+    pub observed_generation: i64,
     /// Revision of the current spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
-    /// Tasks in state RUNNING.
+    /// The revision tasks are being made to run: the current spec's, or the
+    /// one rolled back to after it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_revision: Option<String>,
+    /// `spec.instances`.
+    #[serde(default)]
+    pub desired: u32,
+    /// Live tasks, any revision (they count toward `maxSurge`).
+    #[serde(default)]
+    pub live: u32,
+    /// Tasks in state RUNNING, any revision.
     #[serde(default)]
     pub running: u32,
-    /// Conditions, Kubernetes style (e.g. `Available`, `Progressing`).
+    /// Running tasks whose health check passes (or that have none).
+    #[serde(default)]
+    pub healthy: u32,
+    /// Tasks available: running, healthy, and so for `minReadySeconds`.
+    #[serde(default)]
+    pub available: u32,
+    /// Live tasks of the target revision.
+    #[serde(default)]
+    pub updated: u32,
+    /// Tasks waiting in the agent's queue for a fitting offer.
+    #[serde(default)]
+    pub waiting: u32,
+    /// Set when the counts are the last known, not fresh: why, and since when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_known: Option<String>,
+    /// Conditions, Kubernetes style: `Available`, `Progressing`, `Degraded`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }
@@ -271,6 +316,7 @@ placement: {constraints: []}
 priority: production
 restartBackoff: {initialSeconds: 1, factor: 2.0, maxSeconds: 300}
 paused: false
+unreachableReplaceSeconds: 300
 uris: []
 labels: {}
 env: {}

@@ -13,18 +13,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use sextant_api::app::RestartBackoff;
-use sextant_api::proto::{Task, TaskState};
 
-/// Whether a task ended by failing (not by being asked to stop, nor by its
-/// node going away, which is not the task's fault).
-pub fn is_failure(task: &Task) -> bool {
-    match task.state() {
-        TaskState::Failed | TaskState::Error => true,
-        // Killed by Mesos for failing its health check.
-        TaskState::Killed => task.healthy == Some(false),
-        _ => false,
-    }
-}
+use crate::observed::ObservedTask;
 
 /// The failure streak of one app revision.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,13 +49,13 @@ impl CrashLoops {
         key: &str,
         revision: &str,
         policy: &RestartBackoff,
-        observed: &[Task],
+        observed: &[ObservedTask],
         now: f64,
     ) -> Option<Hold> {
         let max = f64::from(policy.max_seconds);
-        let mut new_failures: Vec<&Task> = observed
+        let mut new_failures: Vec<&ObservedTask> = observed
             .iter()
-            .filter(|t| t.revision == revision && is_failure(t))
+            .filter(|t| t.revision == revision && t.is_failure())
             .collect();
         new_failures.sort_by(|a, b| a.updated_at.total_cmp(&b.updated_at));
 
@@ -86,7 +76,7 @@ impl CrashLoops {
             streak.last_failure = f64::NEG_INFINITY;
         }
         for task in new_failures {
-            if !streak.counted.insert(task.task_id.clone()) {
+            if !streak.counted.insert(task.id.clone()) {
                 continue;
             }
             // A failure from before this streak (say, seen by a restarted
@@ -102,7 +92,7 @@ impl CrashLoops {
             streak.last_failure = streak.last_failure.max(task.updated_at);
         }
         // Forget ids that are no longer observed (pruned by the store).
-        streak.counted.retain(|id| observed.iter().any(|t| &t.task_id == id));
+        streak.counted.retain(|id| observed.iter().any(|t| &t.id == id));
 
         let until = streak.last_failure + streak.delay;
         (streak.delay > 0.0 && until > now).then_some(Hold {
@@ -120,6 +110,7 @@ impl CrashLoops {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observed::TaskState;
 
     fn policy() -> RestartBackoff {
         RestartBackoff {
@@ -129,14 +120,14 @@ mod tests {
         }
     }
 
-    fn failed(id: &str, rev: &str, at: f64) -> Task {
-        Task {
+    fn failed(id: &str, rev: &str, at: f64) -> ObservedTask {
+        ObservedTask::from(sextant_api::proto::Task {
             task_id: id.into(),
             revision: rev.into(),
             state: TaskState::Failed as i32,
             updated_at: at,
-            ..Task::default()
-        }
+            ..Default::default()
+        })
     }
 
     #[test]
@@ -181,12 +172,12 @@ mod tests {
     #[test]
     fn only_real_failures_count() {
         let mut killed = failed("k", "r1", 100.0);
-        killed.state = TaskState::Killed as i32;
-        assert!(!is_failure(&killed), "killed on request");
+        killed.state = TaskState::Killed;
+        assert!(!killed.is_failure(), "killed on request");
         killed.healthy = Some(false);
-        assert!(is_failure(&killed), "killed for failing its health check");
+        assert!(killed.is_failure(), "killed for failing its health check");
         let mut lost = failed("l", "r1", 100.0);
-        lost.state = TaskState::Lost as i32;
-        assert!(!is_failure(&lost), "a lost node is not the task's fault");
+        lost.state = TaskState::Lost;
+        assert!(!lost.is_failure(), "a lost node is not the task's fault");
     }
 }

@@ -1,0 +1,176 @@
+//! Revision history: per app, the revisions it was rolled out to, with the
+//! spec of each (so there is something to roll back to), where it came
+//! from, and how its rollout ended. Bounded to [`HISTORY_LIMIT`] records,
+//! the last completed one always kept. Stored in the journal; decided on
+//! only by the pure reconcile.
+
+use serde::{Deserialize, Serialize};
+use sextant_api::AppSpec;
+
+/// Records kept per app (the last completed one is kept besides).
+pub const HISTORY_LIMIT: usize = 10;
+
+/// How a revision's rollout stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "camelCase")]
+pub enum Outcome {
+    /// Rolling out (or waiting to).
+    Progressing,
+    /// Every instance of it became available, nothing older was left.
+    Completed {
+        /// Unix seconds.
+        at: f64,
+    },
+    /// It failed; it is not tried again until the spec changes.
+    Failed {
+        /// Unix seconds.
+        at: f64,
+        /// `ProgressDeadlineExceeded` or `FailureBudgetExhausted`.
+        reason: String,
+        /// What a person can act on.
+        message: String,
+        /// The revision rolled back to, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rolled_back_to: Option<String>,
+    },
+}
+
+/// One revision of an app.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionRecord {
+    /// The revision hash.
+    pub revision: String,
+    /// The spec it was first seen with (its task-defining part is what the
+    /// hash covers).
+    pub spec: AppSpec,
+    /// Owning source when first seen, e.g. `dir:/srv/manifests`.
+    pub source: String,
+    /// Git commit it came from, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Unix seconds: when the controller first saw it desired.
+    pub first_seen: f64,
+    /// How its rollout stands.
+    pub outcome: Outcome,
+    /// Unix seconds of the last progress (another new task available).
+    pub progress_at: f64,
+    /// Most new tasks seen available at once during the rollout.
+    #[serde(default)]
+    pub best_available: u32,
+    /// Ids of its tasks that failed during the rollout (at most
+    /// `failureBudget + 1`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_tasks: Vec<String>,
+    /// Unix seconds since when the rollout cannot move (paused, agent or
+    /// Mesos away): that time does not count against the deadline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen_at: Option<f64>,
+}
+
+impl RevisionRecord {
+    /// Whether its rollout completed.
+    pub fn completed(&self) -> bool {
+        matches!(self.outcome, Outcome::Completed { .. })
+    }
+
+    /// Whether its rollout failed.
+    pub fn failed(&self) -> bool {
+        matches!(self.outcome, Outcome::Failed { .. })
+    }
+}
+
+/// The revisions of one app, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionHistory {
+    /// Oldest first.
+    pub records: Vec<RevisionRecord>,
+}
+
+impl RevisionHistory {
+    /// The record of `revision`.
+    pub fn get(&self, revision: &str) -> Option<&RevisionRecord> {
+        self.records.iter().rev().find(|r| r.revision == revision)
+    }
+
+    /// The record of `revision`, to change.
+    pub fn get_mut(&mut self, revision: &str) -> Option<&mut RevisionRecord> {
+        self.records.iter_mut().rev().find(|r| r.revision == revision)
+    }
+
+    /// The newest completed revision other than `except`.
+    pub fn last_completed(&self, except: &str) -> Option<&RevisionRecord> {
+        self.records
+            .iter()
+            .rev()
+            .find(|r| r.completed() && r.revision != except)
+    }
+
+    /// Adds a record (or moves an existing one of the same revision to the
+    /// end, as the newest) and trims to [`HISTORY_LIMIT`], keeping the
+    /// newest completed record even when it is older.
+    pub fn push(&mut self, record: RevisionRecord) {
+        self.records.retain(|r| r.revision != record.revision);
+        self.records.push(record);
+        while self.records.len() > HISTORY_LIMIT {
+            let keep = self.records.iter().rposition(RevisionRecord::completed);
+            let drop = match keep {
+                Some(0) => 1,
+                _ => 0,
+            };
+            self.records.remove(drop);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(rev: &str, outcome: Outcome) -> RevisionRecord {
+        RevisionRecord {
+            revision: rev.into(),
+            spec: serde_json::from_value(serde_json::json!({"command": "x"})).expect("spec"),
+            source: "dir:/m".into(),
+            commit: None,
+            first_seen: 1.0,
+            outcome,
+            progress_at: 1.0,
+            best_available: 0,
+            failed_tasks: vec![],
+            frozen_at: None,
+        }
+    }
+
+    #[test]
+    fn bounded_and_keeps_the_last_completed() {
+        let mut h = RevisionHistory::default();
+        h.push(record("c0", Outcome::Completed { at: 1.0 }));
+        for i in 0..20 {
+            h.push(record(&format!("f{i}"), Outcome::Progressing));
+        }
+        assert_eq!(h.records.len(), HISTORY_LIMIT);
+        assert_eq!(h.records[0].revision, "c0", "the rollback target is kept");
+        assert_eq!(h.last_completed("x").map(|r| r.revision.as_str()), Some("c0"));
+        assert_eq!(h.records[HISTORY_LIMIT - 1].revision, "f19");
+    }
+
+    #[test]
+    fn round_trips_as_json() {
+        let mut h = RevisionHistory::default();
+        h.push(record(
+            "a1",
+            Outcome::Failed {
+                at: 2.0,
+                reason: "ProgressDeadlineExceeded".into(),
+                message: "no new task".into(),
+                rolled_back_to: Some("b2".into()),
+            },
+        ));
+        let json = serde_json::to_string(&h).expect("json");
+        assert!(json.contains("\"state\":\"failed\""), "{json}");
+        let back: RevisionHistory = serde_json::from_str(&json).expect("back");
+        assert_eq!(back, h);
+    }
+}

@@ -1,0 +1,259 @@
+//! The index writer: the one task that applies events to the index, and
+//! enqueues exactly the apps each event concerns. Events come from the
+//! agent's task stream (through `agent_link`) and from the journal, which
+//! announces the keys of desired apps a source changed (a source writes
+//! the journal first, so desired state is durable before it is acted on).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tracing::{info, warn};
+
+use super::journal::JournalWriter;
+use super::{AppTasks, Index, State};
+use crate::observed::ObservedTask;
+use crate::queue::WorkQueue;
+use crate::store::{Store, StoreChange, StoreError, TERMINAL_TASK_RETENTION_SECS};
+
+/// What the agent's task stream says.
+#[derive(Clone, Debug)]
+pub enum IndexEvent {
+    /// A complete snapshot: every task the agent knows.
+    Snapshot(Vec<ObservedTask>),
+    /// One task changed.
+    Task(Box<ObservedTask>),
+    /// The agent's link to Mesos.
+    Mesos {
+        /// Subscribed right now.
+        connected: bool,
+        /// Unix seconds of the last change.
+        since: f64,
+        /// Why not connected.
+        message: String,
+    },
+    /// The stream to the agent broke: the view is the last known until
+    /// the next snapshot.
+    AgentLost,
+    /// Drop ended tasks older than the retention, as of this Unix time.
+    Prune(f64),
+}
+
+/// Fills an index from the journal. Tasks are the last known until the
+/// agent's snapshot arrives. Returns the records skipped, in words.
+pub fn load(index: &Index, store: &Store, agent_url: &str) -> Result<Vec<String>, StoreError> {
+    let contents = store.load()?;
+    index.write(|s| {
+        for app in contents.apps {
+            s.apps.insert(app.key(), Arc::new(app));
+        }
+        for t in contents.tasks {
+            let t = ObservedTask::from(t);
+            Arc::make_mut(s.tasks.entry(t.app_key()).or_default()).push(t);
+            s.task_count += 1;
+        }
+        for tasks in s.tasks.values_mut() {
+            Arc::make_mut(tasks).sort_by(|a, b| a.id.cmp(&b.id));
+        }
+        for (key, status) in contents.statuses {
+            s.statuses.insert(key, Arc::new(status));
+        }
+        for (key, history) in contents.histories {
+            s.histories.insert(key, Arc::new(history));
+        }
+        for source in contents.sources {
+            s.sources.insert(source.name.clone(), source);
+        }
+        s.agent.url = agent_url.to_string();
+    });
+    Ok(contents.skipped)
+}
+
+/// The writer's parts.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    /// The index it writes.
+    pub index: Index,
+    /// Where desired apps are read from when the journal announces them.
+    pub store: Store,
+    /// Where task changes are written behind.
+    pub journal: JournalWriter,
+    /// Where the keys concerned go.
+    pub queue: WorkQueue,
+}
+
+impl Writer {
+    /// Applies events until both channels close or shutdown.
+    pub async fn run(
+        self,
+        mut events: mpsc::Receiver<IndexEvent>,
+        mut changes: mpsc::UnboundedReceiver<StoreChange>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        loop {
+            tokio::select! {
+                _ = shutdown.wait_for(|s| *s) => return,
+                e = events.recv() => match e {
+                    Some(e) => self.apply(e),
+                    None => return,
+                },
+                c = changes.recv() => match c {
+                    Some(c) => self.apply_change(c),
+                    None => return,
+                },
+            }
+        }
+    }
+
+    /// Applies one event from the agent's stream.
+    pub fn apply(&self, event: IndexEvent) {
+        match event {
+            IndexEvent::Task(t) => {
+                let key = t.app_key();
+                if let Some(t) = self.index.write(|s| upsert(s, *t)) {
+                    self.journal.task(&t.id, Some(&t));
+                    self.queue.enqueue(&key);
+                }
+            }
+            IndexEvent::Snapshot(tasks) => {
+                let n = tasks.len();
+                let keys = self.index.write(|s| replace(s, tasks));
+                self.index
+                    .read(|s| self.journal.replace_tasks(s.tasks.values().flat_map(|t| t.iter())));
+                info!(tasks = n, apps = keys.len(), "agent task snapshot applied");
+                self.enqueue_everything();
+            }
+            IndexEvent::Mesos {
+                connected,
+                since,
+                message,
+            } => {
+                let changed = self.index.write(|s| {
+                    let changed = s.agent.mesos_connected != connected;
+                    s.agent.mesos_connected = connected;
+                    s.agent.since = since;
+                    s.agent.message = message;
+                    changed
+                });
+                if changed {
+                    if connected {
+                        info!("the agent is connected to Mesos");
+                    } else {
+                        warn!("the agent lost Mesos; acting on nothing until it is back");
+                    }
+                    self.enqueue_everything();
+                }
+            }
+            IndexEvent::AgentLost => {
+                let was = self.index.write(|s| std::mem::replace(&mut s.agent.synced, false));
+                if was {
+                    self.enqueue_everything();
+                }
+            }
+            IndexEvent::Prune(now) => {
+                let gone = self.index.write(|s| prune(s, now));
+                for id in &gone {
+                    self.journal.task(id, None);
+                }
+            }
+        }
+    }
+
+    /// Applies one journal announcement.
+    pub fn apply_change(&self, change: StoreChange) {
+        match change {
+            StoreChange::Apps(keys) => {
+                for key in keys {
+                    match self.store.get_app_by_key(&key) {
+                        Ok(Some(app)) => self.index.write(|s| {
+                            s.apps.insert(key.clone(), Arc::new(app));
+                        }),
+                        Ok(None) => self.index.write(|s| {
+                            s.apps.remove(&key);
+                        }),
+                        Err(e) => {
+                            warn!(app = %key, error = %e, "cannot read a desired app from the journal; keeping the last good one");
+                            continue;
+                        }
+                    }
+                    self.queue.enqueue(&key);
+                }
+            }
+            StoreChange::Source(name) => match self.store.get_source(&name) {
+                Ok(Some(rec)) => self.index.write(|s| {
+                    s.sources.insert(name, rec);
+                }),
+                Ok(None) => self.index.write(|s| {
+                    s.sources.remove(&name);
+                }),
+                Err(e) => warn!(source = %name, error = %e, "cannot read a source record"),
+            },
+        }
+    }
+
+    fn enqueue_everything(&self) {
+        self.queue.enqueue_all(self.index.keys());
+    }
+}
+
+/// Stores one task update; `None` when nothing changed.
+fn upsert(s: &mut State, mut t: ObservedTask) -> Option<ObservedTask> {
+    let entry = s.tasks.entry(t.app_key()).or_default();
+    match entry.binary_search_by(|x| x.id.cmp(&t.id)) {
+        Ok(i) => {
+            t.keep_history_of(&entry[i]);
+            if entry[i] == t {
+                return None;
+            }
+            Arc::make_mut(entry)[i] = t.clone();
+        }
+        Err(i) => {
+            Arc::make_mut(entry).insert(i, t.clone());
+            s.task_count += 1;
+        }
+    }
+    Some(t)
+}
+
+/// Replaces every task with a snapshot; returns the app keys concerned.
+fn replace(s: &mut State, tasks: Vec<ObservedTask>) -> HashSet<String> {
+    let mut keys: HashSet<String> = s.tasks.keys().cloned().collect();
+    let old = std::mem::take(&mut s.tasks);
+    s.task_count = 0;
+    for mut t in tasks {
+        let key = t.app_key();
+        if let Some(prev) = old
+            .get(&key)
+            .and_then(|m| m.binary_search_by(|x| x.id.cmp(&t.id)).ok().map(|i| &m[i]))
+        {
+            t.keep_history_of(prev);
+        }
+        keys.insert(key.clone());
+        let entry: &mut Arc<AppTasks> = s.tasks.entry(key).or_default();
+        Arc::make_mut(entry).push(t);
+        s.task_count += 1;
+    }
+    for tasks in s.tasks.values_mut() {
+        let tasks = Arc::make_mut(tasks);
+        tasks.sort_by(|a, b| a.id.cmp(&b.id));
+        tasks.dedup_by(|a, b| a.id == b.id);
+    }
+    s.agent.synced = true;
+    keys
+}
+
+/// Drops ended tasks unchanged for the retention; returns their ids.
+fn prune(s: &mut State, now: f64) -> Vec<String> {
+    let mut gone = Vec::new();
+    s.tasks.retain(|_, tasks| {
+        let stale = |t: &ObservedTask| !t.is_live() && now - t.updated_at > TERMINAL_TASK_RETENTION_SECS;
+        if tasks.iter().any(stale) {
+            let m = Arc::make_mut(tasks);
+            gone.extend(m.iter().filter(|t| stale(t)).map(|t| t.id.clone()));
+            m.retain(|t| !stale(t));
+        }
+        !tasks.is_empty()
+    });
+    s.task_count -= gone.len().min(s.task_count);
+    gone
+}

@@ -1,0 +1,233 @@
+//! The reconcile runtime: for one app at a time (the work queue's
+//! promise), gathers the input from the index, calls the pure
+//! [`reconcile`], executes the plan's actions against the agent (launches
+//! concurrently), and writes the status and history the plan returns. It
+//! decides nothing; its error policy is to requeue after a failed call and
+//! to show the failure at the next pass.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use sextant_api::proto::agent_client::AgentClient;
+use sextant_api::proto::{KillRequest, LaunchRequest, TaskSpec};
+use tonic::transport::Channel;
+use tracing::{Instrument, debug, error, info, info_span, warn};
+
+use crate::crash_loop::CrashLoops;
+use crate::expectations::{AppExpectations, ExpectedLaunch};
+use crate::index::Index;
+use crate::index::journal::JournalWriter;
+use crate::reconcile::{Action, Input, RandomIds, conditions, reconcile};
+use crate::store::{Store, now_unix};
+
+/// Timeout of one Launch or Kill call.
+pub const RPC_TIMEOUT: Duration = Duration::from_secs(10);
+/// Calls to the agent in flight per reconcile.
+const PARALLEL_CALLS: usize = 16;
+/// Look again this soon after a call failed.
+const RETRY_AFTER_CALL_FAILURE: Duration = Duration::from_secs(2);
+
+/// What a reconcile needs besides its input.
+pub struct Runtime {
+    /// The index it reads and writes statuses into.
+    pub index: Index,
+    /// The journal, for revision histories.
+    pub store: Store,
+    /// Statuses are written behind.
+    pub journal: JournalWriter,
+    /// The agent.
+    pub client: AgentClient<Channel>,
+    /// Launches and kills not yet observed, by app key.
+    expectations: Mutex<HashMap<String, AppExpectations>>,
+    /// Failure streaks, for crash-loop backoff (memory only, by design).
+    crash_loops: Mutex<CrashLoops>,
+    /// Calls of the last pass the agent refused, by app key.
+    call_errors: Mutex<HashMap<String, Vec<String>>>,
+}
+
+/// What one executed action leaves behind.
+enum Done {
+    Launched { id: String, revision: String },
+    Killed { id: String },
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The data stays consistent across a panic elsewhere: each critical
+    // section is a single insert or remove.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Runtime {
+    /// A runtime over these parts.
+    pub fn new(index: Index, store: Store, journal: JournalWriter, client: AgentClient<Channel>) -> Self {
+        Self {
+            index,
+            store,
+            journal,
+            client,
+            expectations: Mutex::default(),
+            crash_loops: Mutex::default(),
+            call_errors: Mutex::default(),
+        }
+    }
+
+    /// Reconciles one app; returns when to look again.
+    pub async fn reconcile(self: Arc<Self>, key: String) -> Option<Duration> {
+        let snap = self.index.app(&key);
+        let revision = snap.desired.as_ref().map_or("-", |d| d.revision.as_str()).to_string();
+        let span = info_span!("reconcile", app = %key, revision = %revision);
+        let this = Arc::clone(&self);
+        async move {
+            let now = now_unix();
+            let tasks = &snap.tasks[..];
+            let mut expectations = lock(&this.expectations).remove(&key).unwrap_or_default();
+            expectations.settle(tasks, now);
+            let hold = snap.desired.as_ref().and_then(|d| {
+                lock(&this.crash_loops).observe(&key, &d.revision, &d.app.spec.restart_backoff, tasks, now)
+            });
+            let call_errors = lock(&this.call_errors).remove(&key).unwrap_or_default();
+            let plan = reconcile(
+                &Input {
+                    key: &key,
+                    desired: snap.desired.as_deref(),
+                    history: &snap.history,
+                    tasks,
+                    expectations: &expectations,
+                    crash: hold.as_ref(),
+                    agent: &snap.agent,
+                    call_errors: &call_errors,
+                    now,
+                },
+                &mut RandomIds,
+            );
+
+            let results: Vec<Result<Done, String>> = futures::stream::iter(plan.actions)
+                .map(|a| this.execute(a))
+                .buffer_unordered(PARALLEL_CALLS)
+                .collect()
+                .await;
+            let mut failed = Vec::new();
+            for r in results {
+                match r {
+                    Ok(Done::Launched { id, revision }) => {
+                        expectations.launches.insert(id, ExpectedLaunch { revision, at: now });
+                    }
+                    Ok(Done::Killed { id }) => {
+                        expectations.kills.insert(id, now);
+                    }
+                    Err(message) => failed.push(message),
+                }
+            }
+
+            if let Some(status) = plan.status {
+                let before = snap.status.as_deref();
+                if before != Some(&status) {
+                    log_degraded(before, &status);
+                    let status = Arc::new(status);
+                    this.index
+                        .write(|s| s.statuses.insert(key.clone(), Arc::clone(&status)));
+                    this.journal.status(&key, Some((*status).clone()));
+                }
+            }
+            if let Some(history) = plan.history {
+                if let Err(e) = this.store.put_history(&key, Some(&history)) {
+                    error!(error = %e, "writing the revision history failed");
+                }
+                this.index.write(|s| s.histories.insert(key.clone(), Arc::new(history)));
+            }
+            if plan.forget {
+                this.index.write(|s| {
+                    s.statuses.remove(&key);
+                    s.histories.remove(&key);
+                });
+                this.journal.status(&key, None);
+                if let Err(e) = this.store.put_history(&key, None) {
+                    error!(error = %e, "removing the revision history failed");
+                }
+                lock(&this.crash_loops).retain(|k| k != key);
+                debug!("app forgotten");
+            } else if !expectations.is_empty() {
+                lock(&this.expectations).insert(key.clone(), expectations);
+            }
+
+            let mut requeue = plan.requeue_after.map(Duration::from_secs_f64);
+            if !failed.is_empty() {
+                lock(&this.call_errors).insert(key.clone(), failed);
+                requeue = Some(requeue.map_or(RETRY_AFTER_CALL_FAILURE, |r| r.min(RETRY_AFTER_CALL_FAILURE)));
+            }
+            requeue
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Sends one action to the agent.
+    async fn execute(&self, action: Action) -> Result<Done, String> {
+        let mut client = self.client.clone();
+        match action {
+            Action::Launch { task_id, spec } => {
+                let id = task_id.to_string();
+                let mut req = tonic::Request::new(LaunchRequest {
+                    task_id: id.clone(),
+                    namespace: task_id.namespace,
+                    app: task_id.app,
+                    revision: task_id.revision.clone(),
+                    spec: Some(TaskSpec::clone(&spec)),
+                });
+                req.set_timeout(RPC_TIMEOUT);
+                let resp = client
+                    .launch(req)
+                    .await
+                    .map_err(|s| format!("the agent refused to launch {id}: {}", s.message()))?;
+                info!(task_id = %id, created = resp.get_ref().created, "launch requested");
+                Ok(Done::Launched {
+                    id,
+                    revision: task_id.revision,
+                })
+            }
+            Action::Kill { task_id, reason } => {
+                let mut req = tonic::Request::new(KillRequest {
+                    task_id: task_id.clone(),
+                    reason: reason.clone(),
+                });
+                req.set_timeout(RPC_TIMEOUT);
+                let resp = client
+                    .kill(req)
+                    .await
+                    .map_err(|s| format!("the agent refused to kill {task_id}: {}", s.message()))?;
+                info!(task_id = %task_id, known = resp.get_ref().known, reason = %reason, "kill requested");
+                Ok(Done::Killed { id: task_id })
+            }
+        }
+    }
+}
+
+/// Logs when an app becomes degraded, changes why, or recovers.
+fn log_degraded(before: Option<&sextant_api::AppStatus>, after: &sextant_api::AppStatus) {
+    let degraded = |s: &sextant_api::AppStatus| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == conditions::DEGRADED && c.status == "True")
+            .map(|c| {
+                (
+                    c.reason.clone().unwrap_or_default(),
+                    c.message.clone().unwrap_or_default(),
+                )
+            })
+    };
+    let was = before.and_then(degraded);
+    match (was, degraded(after)) {
+        (Some(a), Some(b)) if a.0 == b.0 => {}
+        (_, Some((reason, message))) => {
+            if reason == "AgentUnavailable" {
+                info!(reason = %reason, "{message}");
+            } else {
+                warn!(reason = %reason, "{message}");
+            }
+        }
+        (Some(_), None) => info!("no longer degraded"),
+        (None, None) => {}
+    }
+}
