@@ -33,6 +33,8 @@ mod error;
 mod gates;
 mod ids;
 mod progress;
+#[cfg(test)]
+mod properties;
 mod status;
 mod step;
 #[cfg(test)]
