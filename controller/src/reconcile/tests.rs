@@ -213,7 +213,7 @@ fn exhausting_the_failure_budget_rolls_back() {
     );
 
     // Later, still rolled back: an old task that dies is replaced with the old revision.
-    let mut tasks = tasks;
+
     tasks[0].state = TaskState::Failed;
     let p = plan_for(&b, &h, &tasks, NOW + 10.0);
     let Some(Action::Launch { task_id, .. }) = p.actions.first() else {
