@@ -1,1 +1,580 @@
-fn main() {}
+//! The controller core at scale: 10,000 apps of 10 tasks each (100,000
+//! tasks) in the in-memory index, built by the controller's own paths, and
+//! four figures measured over it, each against its target:
+//!
+//! 1. one task update: `Writer::apply(IndexEvent::Task)` (which enqueues
+//!    exactly that app), taking the key's lease, and the reconcile of that
+//!    one app as the runtime does it (snapshot, `Input`, `reconcile`, the
+//!    status comparison): p99 at most 200 µs;
+//! 2. a full resync: snapshot and reconcile of every key, sequentially, on
+//!    one thread: at most 50 ms of CPU;
+//! 3. resident memory with the index built and every status and history
+//!    filled by a pass of the real `Runtime::reconcile`: at most 256 MB;
+//! 4. `GET /api/v1/apps` over `http::router`: p99 at most 50 ms.
+//!
+//! The index is built as the controller starts: 10,000 manifests parsed by
+//! the loader (`load_str`), stored by `Store::replace_source_apps`, loaded
+//! by `writer::load`; the agent's task snapshot and its Mesos link applied
+//! by `Writer::apply`; the journal flushed; then every key leased from the
+//! work queue and reconciled by `Runtime::reconcile`, which writes each
+//! status and revision history (a steady state asks for no launch or kill,
+//! so no call reaches the agent, whose channel is never connected).
+//!
+//! A plain `Instant` harness (no criterion): the figures are percentiles of
+//! single operations and one-shot measurements, printed as a table.
+//!
+//! `cargo bench -p sextant-controller --bench core`
+
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use sextant_api::proto::{self, TaskState};
+use sextant_controller::DesiredApp;
+use sextant_controller::expectations::AppExpectations;
+use sextant_controller::http;
+use sextant_controller::index::Index;
+use sextant_controller::index::journal::JournalWriter;
+use sextant_controller::index::writer::{self, IndexEvent, Writer};
+use sextant_controller::observed::ObservedTask;
+use sextant_controller::queue::WorkQueue;
+use sextant_controller::reconcile::{Input, Plan, SequentialIds, reconcile};
+use sextant_controller::runtime::Runtime;
+use sextant_controller::store::{Store, now_unix};
+
+/// Apps in the index.
+const APPS: usize = 10_000;
+/// Tasks per app (its `instances`).
+const TASKS_PER_APP: usize = 10;
+/// Namespaces the apps are spread over.
+const TEAMS: usize = 20;
+/// Nodes the tasks are spread over (no two tasks of an app on one node).
+const NODES: usize = 1_000;
+/// The manifests source.
+const SOURCE: &str = "dir:/srv/manifests";
+/// The agent, never connected.
+const AGENT_URL: &str = "http://127.0.0.1:1";
+
+/// Task updates timed (target 1).
+const UPDATES: usize = 20_000;
+/// Task updates between journal flushes (the flusher runs every second
+/// on another thread in the controller; here, untimed, between updates).
+const UPDATES_PER_FLUSH: usize = 1_000;
+/// Full resyncs timed (target 2).
+const RESYNCS: usize = 15;
+/// `GET /api/v1/apps` requests timed (target 4), after a few untimed.
+const REQUESTS: usize = 200;
+const WARMUP_REQUESTS: usize = 5;
+
+/// One app's manifest, as the loader bench writes them, with 10 instances.
+fn manifest(i: usize) -> String {
+    format!(
+        "apiVersion: sextant.dev/v1alpha1
+kind: App
+metadata:
+  name: app-{i:05}
+  namespace: team-{team:02}
+  labels: {{team: team-{team:02}, tier: web}}
+spec:
+  instances: {TASKS_PER_APP}
+  command: \"exec /srv/app-{i:05}/bin/server --port $PORT_HTTP --admin $PORT_ADMIN\"
+  resources: {{cpus: 250m, mem: 256Mi, disk: 1Gi}}
+  ports:
+    - name: http
+      containerPort: 8080
+    - name: admin
+      containerPort: 9090
+      protocol: tcp
+  env:
+    LOG_LEVEL: info
+    APP_ID: \"{i}\"
+    UPSTREAM: \"http://app-{next:05}.team-{team:02}:8080\"
+  labels: {{tier: web}}
+  healthCheck:
+    http: {{port: http, path: /healthz}}
+    initialDelaySeconds: 5
+    periodSeconds: 5
+    timeoutSeconds: 2
+    failureThreshold: 3
+  strategy:
+    maxSurge: 25%
+    maxUnavailable: 0
+    minReadySeconds: 10
+    progressDeadlineSeconds: 300
+  placement:
+    constraints:
+      - {{field: hostname, operator: UNIQUE}}
+      - {{field: rack, operator: MAX_PER, value: \"2\"}}
+  killGracePeriodSeconds: 30
+",
+        team = i % TEAMS,
+        next = (i + 1) % APPS,
+    )
+}
+
+/// The desired apps, parsed and validated by the loader.
+fn desired_apps() -> Vec<DesiredApp> {
+    (0..APPS)
+        .map(|i| {
+            let file = format!("/srv/manifests/team-{:02}/app-{i:05}.yaml", i % TEAMS);
+            let mut loaded = sextant_api::load_str(Path::new(&file), &manifest(i)).expect("a valid manifest");
+            assert_eq!(loaded.len(), 1);
+            let l = loaded.remove(0);
+            DesiredApp::new(l.app, SOURCE, Some(l.file), u64::try_from(l.line).ok())
+        })
+        .collect()
+}
+
+/// Task `j` of app `i`: RUNNING for an hour, healthy for almost as long.
+fn task(i: usize, j: usize, d: &DesiredApp, now: f64) -> proto::Task {
+    let node = (i + j * (NODES / TASKS_PER_APP)) % NODES;
+    proto::Task {
+        task_id: format!(
+            "{}.{}.{}.{:08x}",
+            d.namespace(),
+            d.name(),
+            d.revision,
+            i * TASKS_PER_APP + j
+        ),
+        namespace: d.namespace().to_string(),
+        app: d.name().to_string(),
+        revision: d.revision.clone(),
+        state: TaskState::Running as i32,
+        agent_id: format!("9c4e6f0a-1b2d-4c3e-8f7a-5d6b7c8d9e0f-S{node}"),
+        hostname: format!("node-{node:04}.dc1.example.com"),
+        ports: vec![
+            proto::HostPort {
+                name: "http".into(),
+                port: 31_000 + (i % 1000) as u32,
+            },
+            proto::HostPort {
+                name: "admin".into(),
+                port: 32_000 + (i % 1000) as u32,
+            },
+        ],
+        message: String::new(),
+        reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED".into(),
+        healthy: Some(true),
+        created_at: now - 3_620.0,
+        updated_at: now - 3_590.0,
+        running_since: now - 3_600.0,
+        healthy_since: now - 3_590.0,
+    }
+}
+
+/// The pure reconcile of one app as the runtime calls it: the index's
+/// snapshot, no expectations, no crash hold, no failed calls. Returns the
+/// plan and whether its status differs from the stored one (the runtime
+/// would write it).
+fn reconcile_one(index: &Index, key: &str, ids: &mut SequentialIds) -> (Plan, bool) {
+    let snap = index.app(key);
+    let expectations = AppExpectations::default();
+    let plan = reconcile(
+        &Input {
+            key,
+            desired: snap.desired.as_deref(),
+            history: &snap.history,
+            tasks: &snap.tasks,
+            expectations: &expectations,
+            crash: None,
+            agent: &snap.agent,
+            call_errors: &[],
+            now: now_unix(),
+        },
+        ids,
+    );
+    let changed = plan.status.as_ref() != snap.status.as_deref();
+    (plan, changed)
+}
+
+/// What a plan would make the runtime do besides comparing the status.
+#[derive(Debug, Default, PartialEq)]
+struct Work {
+    actions: usize,
+    histories: usize,
+    statuses: usize,
+    requeues: usize,
+}
+
+impl Work {
+    fn add(&mut self, plan: &Plan, status_changed: bool) {
+        self.actions += plan.actions.len();
+        self.histories += usize::from(plan.history.is_some());
+        self.statuses += usize::from(status_changed);
+        self.requeues += usize::from(plan.requeue_after.is_some());
+    }
+}
+
+/// Kernel-reported CPU time (user + system) of the calling thread.
+fn thread_cpu() -> Duration {
+    // SAFETY: getrusage writes into the zeroed struct it is given.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        assert_eq!(libc::getrusage(libc::RUSAGE_THREAD, &mut ru), 0, "getrusage");
+        ru
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// A field of /proc/self/status, in kB.
+fn proc_status_kb(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}
+
+fn mb(kb: u64) -> String {
+    format!("{:.1} MB", kb as f64 * 1024.0 / 1e6)
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// The `q` quantile (nearest rank) of sorted samples.
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+/// `p50 / p99 / max` of samples, sorted in place.
+fn spread(samples: &mut [Duration], unit: fn(Duration) -> String) -> String {
+    samples.sort_unstable();
+    format!(
+        "p50 {} / p99 {} / max {}",
+        unit(quantile(samples, 0.50)),
+        unit(quantile(samples, 0.99)),
+        unit(*samples.last().expect("samples"))
+    )
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "MISSED" }
+}
+
+/// The built index and the parts that write it.
+struct Built {
+    index: Index,
+    writer: Writer,
+    runtime: Arc<Runtime>,
+    /// Every task as the agent last reported it, by app (for updates).
+    tasks: Vec<Vec<ObservedTask>>,
+    keys: Vec<String>,
+    _data: tempfile::TempDir,
+}
+
+/// Builds the index as the controller does at start; see the module docs.
+async fn build() -> Built {
+    let t = Instant::now();
+    let data = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(data.path()).expect("store");
+    let apps = desired_apps();
+    let outcome = store.replace_source_apps(SOURCE, apps).expect("apps stored");
+    assert_eq!(outcome.added.len(), APPS);
+    store.set_source_ok(SOURCE, APPS).expect("source");
+    let index = Index::default();
+    let skipped = writer::load(&index, &store, AGENT_URL).expect("journal loaded");
+    assert!(skipped.is_empty(), "{skipped:?}");
+    eprintln!("  manifests loaded, stored and indexed in {}", ms(t.elapsed()));
+
+    let t = Instant::now();
+    let now = now_unix();
+    let mut keys = index.keys();
+    keys.sort();
+    let tasks: Vec<Vec<ObservedTask>> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let d = index.app(key).desired.expect("desired");
+            (0..TASKS_PER_APP)
+                .map(|j| ObservedTask::from(task(i, j, &d, now)))
+                .collect()
+        })
+        .collect();
+    let queue = WorkQueue::new();
+    let journal = JournalWriter::new(store.clone());
+    let writer = Writer {
+        index: index.clone(),
+        store: store.clone(),
+        journal: journal.clone(),
+        queue: queue.clone(),
+    };
+    writer.apply(IndexEvent::Snapshot(tasks.iter().flatten().cloned().collect()));
+    writer.apply(IndexEvent::Mesos {
+        connected: true,
+        since: now - 86_400.0,
+        message: String::new(),
+    });
+    journal.flush().expect("journal flushed");
+    assert_eq!(index.read(|s| s.task_count), APPS * TASKS_PER_APP);
+    eprintln!("  agent snapshot applied and journaled in {}", ms(t.elapsed()));
+
+    // The runtime's own pass over every key the writer enqueued, as the
+    // work queue's workers run it (here one at a time): it writes each
+    // app's status and revision history. Until the plans stop changing
+    // the history (the first pass records the revision and completes it).
+    let channel = tonic::transport::Endpoint::from_static(AGENT_URL).connect_lazy();
+    let runtime = Arc::new(Runtime::new(
+        index.clone(),
+        store.clone(),
+        journal.clone(),
+        sextant_controller::agent_link::client(channel),
+    ));
+    for pass in 1..=3 {
+        let t = Instant::now();
+        if pass > 1 {
+            queue.enqueue_all(index.keys());
+        }
+        let mut n = 0;
+        while let Some(Some(lease)) = queue.next().now_or_never() {
+            let requeue = Arc::clone(&runtime).reconcile(lease.key().to_string()).await;
+            lease.done(requeue);
+            n += 1;
+        }
+        journal.flush().expect("journal flushed");
+        let mut work = Work::default();
+        let mut ids = SequentialIds::default();
+        for key in &keys {
+            let (plan, changed) = reconcile_one(&index, key, &mut ids);
+            work.add(&plan, changed);
+        }
+        eprintln!(
+            "  Runtime::reconcile pass {pass}: {n} keys in {}; what another pass would do: {work:?}",
+            ms(t.elapsed())
+        );
+        if work.actions == 0 && work.histories == 0 && work.statuses == 0 {
+            break;
+        }
+        assert!(pass < 3, "the index does not settle: {work:?}");
+    }
+    assert_eq!(index.read(|s| (s.statuses.len(), s.histories.len())), (APPS, APPS));
+    Built {
+        index,
+        writer,
+        runtime,
+        tasks,
+        keys,
+        _data: data,
+    }
+}
+
+/// Target 1: one task update and the reconcile it causes.
+fn one_update(b: &mut Built) -> bool {
+    let mut apply = Vec::with_capacity(UPDATES);
+    let mut rec = Vec::with_capacity(UPDATES);
+    let mut total = Vec::with_capacity(UPDATES);
+    let mut work = Work::default();
+    let mut ids = SequentialIds::default();
+    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+    let queue = b.writer.queue.clone();
+    for n in 0..UPDATES {
+        // A health-check status update of a random task: still RUNNING and
+        // healthy, a new update time.
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let i = (rng % APPS as u64) as usize;
+        let j = ((rng >> 32) % TASKS_PER_APP as u64) as usize;
+        let t = &mut b.tasks[i][j];
+        t.updated_at = now_unix();
+        let event = IndexEvent::Task(Box::new(t.clone()));
+        let key = &b.keys[i];
+
+        let t0 = Instant::now();
+        b.writer.apply(event);
+        let t1 = Instant::now();
+        let lease = queue
+            .next()
+            .now_or_never()
+            .flatten()
+            .expect("the update enqueued its app");
+        let (plan, changed) = reconcile_one(&b.index, lease.key(), &mut ids);
+        let leased = lease.key() == key.as_str();
+        lease.done(plan.requeue_after.map(Duration::from_secs_f64));
+        let t2 = Instant::now();
+
+        assert!(leased, "the update enqueued its own app");
+        work.add(&plan, changed);
+        black_box(plan);
+        apply.push(t1 - t0);
+        rec.push(t2 - t1);
+        total.push(t2 - t0);
+        assert!(queue.is_empty(), "exactly one key was enqueued");
+        if (n + 1) % UPDATES_PER_FLUSH == 0 {
+            b.writer.journal.flush().expect("journal flushed");
+        }
+    }
+    let total_p99 = {
+        total.sort_unstable();
+        quantile(&total, 0.99)
+    };
+    println!("1. one task update, {UPDATES} updates of random tasks");
+    println!("   Writer::apply(Task) + enqueue: {}", spread(&mut apply, us));
+    println!("   lease + snapshot + reconcile:  {}", spread(&mut rec, us));
+    println!("   total:                         {}", spread(&mut total, us));
+    println!("   plans: {work:?}");
+    let ok = total_p99 <= Duration::from_micros(200);
+    println!("   target p99 <= 200 µs: {} ({})", us(total_p99), verdict(ok));
+    ok
+}
+
+/// Target 2: a full resync, sequentially, on this thread.
+fn full_resync(b: &Built) -> bool {
+    let mut wall = Vec::with_capacity(RESYNCS);
+    let mut cpu = Vec::with_capacity(RESYNCS);
+    let mut work = Work::default();
+    for _ in 0..RESYNCS {
+        let mut ids = SequentialIds::default();
+        work = Work::default();
+        let (w0, c0) = (Instant::now(), thread_cpu());
+        let keys = b.index.keys();
+        for key in &keys {
+            let (plan, changed) = reconcile_one(&b.index, key, &mut ids);
+            work.add(&plan, changed);
+            black_box(plan);
+        }
+        let (w1, c1) = (Instant::now(), thread_cpu());
+        assert_eq!(keys.len(), APPS);
+        wall.push(w1 - w0);
+        cpu.push(c1 - c0);
+    }
+    // The same through the work queue, as the runtime is fed: enqueue
+    // every key, lease each, reconcile, end the lease.
+    let queue = b.writer.queue.clone();
+    let mut queued = Vec::with_capacity(RESYNCS);
+    for _ in 0..RESYNCS {
+        let mut ids = SequentialIds::default();
+        let c0 = thread_cpu();
+        queue.enqueue_all(b.index.keys());
+        while let Some(Some(lease)) = queue.next().now_or_never() {
+            let (plan, _) = reconcile_one(&b.index, lease.key(), &mut ids);
+            lease.done(plan.requeue_after.map(Duration::from_secs_f64));
+            black_box(plan);
+        }
+        queued.push(thread_cpu() - c0);
+    }
+    let cpu_p50 = {
+        cpu.sort_unstable();
+        quantile(&cpu, 0.5)
+    };
+    println!("2. full resync of {APPS} apps, {RESYNCS} runs, one thread");
+    println!("   keys + snapshot + reconcile, wall: {}", spread(&mut wall, ms));
+    println!("   keys + snapshot + reconcile, CPU:  {}", spread(&mut cpu, ms));
+    println!("   through the work queue, CPU:       {}", spread(&mut queued, ms));
+    println!("   per app (CPU p50): {}", us(cpu_p50 / APPS as u32));
+    println!("   plans: {work:?}");
+    let ok = cpu_p50 <= Duration::from_millis(50);
+    println!("   target CPU <= 50 ms: {} ({})", ms(cpu_p50), verdict(ok));
+    ok
+}
+
+/// Target 4: `GET /api/v1/apps`, sequential requests.
+async fn list_apps(index: Index) -> bool {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        axum::serve(listener, http::router(index)).await.expect("serve");
+    });
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}/api/v1/apps");
+    let mut samples = Vec::with_capacity(REQUESTS);
+    let mut size = 0;
+    for n in 0..WARMUP_REQUESTS + REQUESTS {
+        let t = Instant::now();
+        let resp = client.get(&url).send().await.expect("request");
+        assert_eq!(resp.status(), 200);
+        let body = resp.bytes().await.expect("body");
+        let d = t.elapsed();
+        size = body.len();
+        if n >= WARMUP_REQUESTS {
+            samples.push(d);
+        }
+    }
+    let apps: Vec<http::AppView> = serde_json::from_slice(
+        &client
+            .get(&url)
+            .send()
+            .await
+            .expect("request")
+            .bytes()
+            .await
+            .expect("body"),
+    )
+    .expect("json");
+    assert_eq!(apps.len(), APPS);
+    assert!(apps.iter().all(|a| a.available == TASKS_PER_APP as u32));
+    server.abort();
+    samples.sort_unstable();
+    let p99 = quantile(&samples, 0.99);
+    println!("4. GET /api/v1/apps with {APPS} apps, {REQUESTS} sequential requests (reqwest, keep-alive)");
+    println!("   request to last body byte: {}", spread(&mut samples, ms));
+    println!(
+        "   body: {size} bytes ({:.1} MB, {} bytes an app)",
+        size as f64 / 1e6,
+        size / APPS
+    );
+    let ok = p99 <= Duration::from_millis(50);
+    println!("   target p99 <= 50 ms: {} ({})", ms(p99), verdict(ok));
+    ok
+}
+
+fn main() {
+    let rss_start = proc_status_kb("VmRSS");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    println!(
+        "controller core: {APPS} apps x {TASKS_PER_APP} tasks = {} tasks; load average at start: {}",
+        APPS * TASKS_PER_APP,
+        loadavg()
+    );
+    let rss_before = proc_status_kb("VmRSS");
+    eprintln!("building the index");
+    let mut built = rt.block_on(build());
+    let rss_after = proc_status_kb("VmRSS");
+    let hwm = proc_status_kb("VmHWM");
+
+    let mut ok = Vec::new();
+    ok.push(one_update(&mut built));
+    ok.push(full_resync(&built));
+
+    let limit_kb = 256 * 1_000_000 / 1024;
+    println!(
+        "3. resident memory, index of {APPS} apps, {} tasks, statuses and histories filled",
+        APPS * TASKS_PER_APP
+    );
+    println!(
+        "   VmRSS at start {}, before building (tokio runtime up) {}, after {}: delta {}; peak (VmHWM) {}",
+        mb(rss_start),
+        mb(rss_before),
+        mb(rss_after),
+        mb(rss_after - rss_before),
+        mb(hwm)
+    );
+    let mem_ok = rss_after <= limit_kb;
+    println!("   target VmRSS <= 256 MB: {} ({})", mb(rss_after), verdict(mem_ok));
+    ok.push(mem_ok);
+
+    ok.push(rt.block_on(list_apps(built.index.clone())));
+    drop(built.runtime);
+    println!("load average at end: {}", loadavg());
+    let missed = ok.iter().filter(|o| !**o).count();
+    println!("{} of {} targets met", ok.len() - missed, ok.len());
+}

@@ -132,10 +132,22 @@ impl Runtime {
                 }
             }
             if let Some(history) = plan.history {
-                if let Err(e) = this.store.put_history(&key, Some(&history)) {
-                    error!(error = %e, "writing the revision history failed");
+                let history = Arc::new(history);
+                this.index
+                    .write(|s| s.histories.insert(key.clone(), Arc::clone(&history)));
+                // Durable at once: a rollout's outcome decides what a
+                // restarted controller rolls back to. Changes are rare.
+                let (store, k, h) = (this.store.clone(), key.clone(), Arc::clone(&history));
+                let written = tokio::task::spawn_blocking(move || {
+                    store.put_history(&k, Some(&h))?;
+                    store.flush()
+                })
+                .await;
+                match written {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => error!(error = %e, "writing the revision history failed"),
+                    Err(e) => error!(error = %e, "the revision history write failed"),
                 }
-                this.index.write(|s| s.histories.insert(key.clone(), Arc::new(history)));
             }
             if plan.forget {
                 this.index.write(|s| {

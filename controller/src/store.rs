@@ -644,7 +644,7 @@ fn open_error(path: &Path, e: &sled::Error) -> StoreError {
         sled::Error::Io(io) => (io.to_string(), ""),
         sled::Error::Corruption { .. } | sled::Error::Unsupported(_) => (
             sled_words(e),
-            "; the journal is a cache of the sources and the agent: move the directory away and start again",
+            "; move the directory away and start again: desired apps come back from their sources and tasks from the agent (the revision history is lost)",
         ),
         other => (sled_words(other), ""),
     };
@@ -779,6 +779,21 @@ mod tests {
         let err = Store::open(dir.path()).expect_err("format 99");
         let text = err.to_string();
         assert!(text.contains("format 99") && text.contains("move it away"), "{text}");
+    }
+
+    /// Guards the misleading "older sled version" error on a garbled
+    /// journal config: it is named corrupt, with what to do.
+    #[test]
+    fn a_garbled_journal_is_named_with_a_hint() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        drop(Store::open(dir.path()).expect("open"));
+        std::fs::write(dir.path().join("store.sled").join("conf"), b"garbage\x00\xff").expect("garble");
+        let text = Store::open(dir.path()).expect_err("garbled").to_string();
+        assert!(
+            text.contains("corrupt") && text.contains("move the directory away"),
+            "{text}"
+        );
+        assert!(!text.contains("older"), "{text}");
     }
 
     #[test]

@@ -47,19 +47,11 @@ impl JournalWriter {
         self.dirty.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A task changed (`None`: forgotten).
+    /// A task changed (`None`: forgotten). Written after a pending
+    /// snapshot, so it wins over it.
     pub fn task(&self, id: &str, task: Option<&ObservedTask>) {
         let encoded = task.map(proto::Task::from);
-        let mut d = self.dirty();
-        match &mut d.replace {
-            Some(all) => {
-                all.retain(|t| t.task_id != id);
-                all.extend(encoded);
-            }
-            None => {
-                d.tasks.insert(id.to_string(), encoded);
-            }
-        }
+        self.dirty().tasks.insert(id.to_string(), encoded);
     }
 
     /// The agent's snapshot replaced every task.
@@ -75,23 +67,43 @@ impl JournalWriter {
         self.dirty().statuses.insert(key.to_string(), status);
     }
 
-    /// Writes what was collected (blocking).
+    /// Writes what was collected (blocking). What a failed write did not
+    /// write is kept for the next flush, unless changed again meanwhile.
     pub fn flush(&self) -> Result<(), StoreError> {
-        let Dirty {
-            replace,
-            tasks,
-            statuses,
-        } = std::mem::take(&mut *self.dirty());
-        if let Some(all) = replace {
-            self.store.replace_tasks(&all)?;
+        let mut taken = std::mem::take(&mut *self.dirty());
+        let result = self.write(&mut taken);
+        if result.is_err() {
+            let mut d = self.dirty();
+            if d.replace.is_none() {
+                d.replace = taken.replace.take();
+            }
+            for (id, t) in taken.tasks {
+                d.tasks.entry(id).or_insert(t);
+            }
+            for (key, st) in taken.statuses {
+                d.statuses.entry(key).or_insert(st);
+            }
         }
-        if !tasks.is_empty() {
-            let changes: Vec<(String, Option<proto::Task>)> = tasks.into_iter().collect();
+        result
+    }
+
+    /// Writes `d`, emptying each part once it is written.
+    fn write(&self, d: &mut Dirty) -> Result<(), StoreError> {
+        if let Some(all) = &d.replace {
+            self.store.replace_tasks(all)?;
+            d.replace = None;
+        }
+        if !d.tasks.is_empty() {
+            let changes: Vec<(String, Option<proto::Task>)> =
+                d.tasks.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             self.store.write_tasks(&changes)?;
+            d.tasks.clear();
         }
-        if !statuses.is_empty() {
-            let changes: Vec<(String, Option<AppStatus>)> = statuses.into_iter().collect();
+        if !d.statuses.is_empty() {
+            let changes: Vec<(String, Option<AppStatus>)> =
+                d.statuses.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             self.store.write_statuses(&changes)?;
+            d.statuses.clear();
         }
         Ok(())
     }
@@ -115,5 +127,50 @@ impl JournalWriter {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observed::TaskState;
+
+    fn task(id: &str, state: TaskState) -> ObservedTask {
+        ObservedTask::from(proto::Task {
+            task_id: id.into(),
+            namespace: "default".into(),
+            app: "web".into(),
+            revision: "r1".into(),
+            state: state as i32,
+            ..Default::default()
+        })
+    }
+
+    fn ids(store: &Store) -> Vec<(String, i32)> {
+        store
+            .list_tasks()
+            .expect("list")
+            .into_iter()
+            .map(|t| (t.task_id, t.state))
+            .collect()
+    }
+
+    #[test]
+    fn changes_are_written_behind_and_after_a_snapshot() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let journal = JournalWriter::new(store.clone());
+        journal.task("a", Some(&task("a", TaskState::Running)));
+        assert!(ids(&store).is_empty(), "nothing on the hot path");
+        journal.flush().expect("flush");
+        assert_eq!(ids(&store), vec![("a".into(), TaskState::Running as i32)]);
+
+        // A snapshot, then an update that came after it.
+        journal.replace_tasks(&[task("b", TaskState::Staging)]);
+        journal.task("b", Some(&task("b", TaskState::Running)));
+        journal.status("default/web", Some(AppStatus::default()));
+        journal.flush().expect("flush");
+        assert_eq!(ids(&store), vec![("b".into(), TaskState::Running as i32)]);
+        assert!(store.get_status("default/web").expect("status").is_some());
     }
 }

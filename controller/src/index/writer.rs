@@ -257,3 +257,93 @@ fn prune(s: &mut State, now: f64) -> Vec<String> {
     s.task_count -= gone.len().min(s.task_count);
     gone
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::DesiredApp;
+    use crate::observed::TaskState;
+    use sextant_api::{App, AppSpec};
+
+    fn task(app: &str, n: u32, state: TaskState, running_since: f64) -> ObservedTask {
+        ObservedTask::from(sextant_api::proto::Task {
+            task_id: format!("default.{app}.0a1b.{n:04}"),
+            namespace: "default".into(),
+            app: app.into(),
+            revision: "0a1b".into(),
+            state: state as i32,
+            running_since,
+            updated_at: running_since,
+            ..Default::default()
+        })
+    }
+
+    fn writer() -> (Writer, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let w = Writer {
+            index: Index::default(),
+            journal: JournalWriter::new(store.clone()),
+            store,
+            queue: WorkQueue::new(),
+        };
+        (w, dir)
+    }
+
+    /// Guards "a task update costs the tasks of one app": only the app the
+    /// task belongs to is enqueued, and an unchanged update enqueues none.
+    #[tokio::test]
+    async fn a_task_update_enqueues_only_its_app() {
+        let (w, _dir) = writer();
+        w.apply(IndexEvent::Snapshot(vec![
+            task("a", 1, TaskState::Running, 10.0),
+            task("b", 1, TaskState::Running, 10.0),
+        ]));
+        while let Ok(Some(lease)) = tokio::time::timeout(std::time::Duration::from_millis(10), w.queue.next()).await {
+            drop(lease);
+        }
+        w.apply(IndexEvent::Task(Box::new(task("a", 1, TaskState::Killing, 0.0))));
+        w.apply(IndexEvent::Task(Box::new(task("b", 1, TaskState::Running, 10.0))));
+        assert_eq!(w.queue.len(), 1);
+        let lease = w.queue.next().await.expect("a key");
+        assert_eq!(lease.key(), "default/a");
+        assert_eq!(w.index.read(|s| s.task_count), 2);
+    }
+
+    /// Guards availability across an agent restart: a task re-learnt from
+    /// reconciliation keeps the time it really started running.
+    #[tokio::test]
+    async fn a_snapshot_keeps_what_it_cannot_know() {
+        let (w, _dir) = writer();
+        w.apply(IndexEvent::Snapshot(vec![task("a", 1, TaskState::Running, 10.0)]));
+        w.apply(IndexEvent::AgentLost);
+        assert!(!w.index.read(|s| s.agent.synced));
+        w.apply(IndexEvent::Snapshot(vec![task("a", 1, TaskState::Running, 50.0)]));
+        let snap = w.index.app("default/a");
+        assert_eq!(snap.tasks[0].running_since, Some(10.0));
+        assert!(snap.agent.synced);
+    }
+
+    #[tokio::test]
+    async fn old_ended_tasks_are_pruned_and_desired_apps_follow_the_journal() {
+        let (w, _dir) = writer();
+        w.apply(IndexEvent::Snapshot(vec![
+            task("a", 1, TaskState::Failed, 0.0),
+            task("a", 2, TaskState::Running, 10.0),
+        ]));
+        w.apply(IndexEvent::Prune(10.0 + TERMINAL_TASK_RETENTION_SECS + 1.0));
+        assert_eq!(w.index.app("default/a").tasks.len(), 1);
+
+        let spec: AppSpec = serde_json::from_value(serde_json::json!({"command": "x"})).expect("spec");
+        let mut app = App::new("a", spec);
+        app.metadata.namespace = Some("default".into());
+        w.store
+            .put_app(DesiredApp::new(app, "dir:/m", None, None))
+            .expect("put");
+        w.apply_change(StoreChange::Apps(vec!["default/a".into()]));
+        assert!(w.index.app("default/a").desired.is_some());
+        w.store.delete_app("default", "a").expect("delete");
+        w.apply_change(StoreChange::Apps(vec!["default/a".into()]));
+        assert!(w.index.app("default/a").desired.is_none());
+    }
+}

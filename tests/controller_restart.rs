@@ -1,0 +1,275 @@
+//! `kill -9` of the controller in the middle of a rollout, at five
+//! different moments: each time the restarted controller continues the
+//! rollout from what it observes, it completes, and the surge and
+//! availability bounds hold throughout (sampled from the Mesos master's own
+//! view, which the controller cannot fake).
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{free_addr, get_json};
+
+const INSTANCES: usize = 3;
+
+/// A range of host ports nobody on this machine listens on right now, so
+/// that tests running at once do not hand tasks each other's ports.
+fn free_port_range(len: u16) -> String {
+    for _ in 0..50 {
+        let first = free_addr().port();
+        let Some(last) = first.checked_add(len - 1) else {
+            continue;
+        };
+        let all_free = (first..=last).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
+        if all_free {
+            return format!("{first}-{last}");
+        }
+    }
+    panic!("no free range of {len} ports");
+}
+
+fn spawn(args: &[&str], log: &std::path::Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(args)
+        .env("SEXTANT_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn sextant")
+}
+
+fn manifest(version: u32) -> String {
+    format!(
+        "apiVersion: sextant.dev/v1alpha1
+kind: App
+metadata:
+  name: web
+spec:
+  instances: {INSTANCES}
+  command: \"echo v{version}; exec python3 -m http.server $PORT_HTTP --bind 127.0.0.1\"
+  resources: {{cpus: 0.1, mem: 32}}
+  ports: [{{name: http}}]
+  healthCheck:
+    http: {{port: http, path: /}}
+    initialDelaySeconds: 0
+    periodSeconds: 1
+    timeoutSeconds: 1
+    failureThreshold: 3
+    gracePeriodSeconds: 5
+  killGracePeriodSeconds: 1
+  strategy: {{maxSurge: 1, maxUnavailable: 0, minReadySeconds: 1}}
+"
+    )
+}
+
+/// What the master says of the app's tasks: (live, healthy running, ids of
+/// live tasks by revision part).
+#[derive(Clone, Debug, Default)]
+struct Sample {
+    live: usize,
+    healthy: usize,
+    live_ids: Vec<String>,
+}
+
+fn sample(mesos: &str) -> Option<Sample> {
+    let state = get_json(&format!("{mesos}/master/state"))?;
+    let mut s = Sample::default();
+    for f in state["frameworks"].as_array()? {
+        for t in f["tasks"].as_array().into_iter().flatten() {
+            let id = t["id"].as_str().unwrap_or_default();
+            if !id.starts_with("default.web.") {
+                continue;
+            }
+            let st = t["state"].as_str().unwrap_or_default();
+            let live = matches!(
+                st,
+                "TASK_STAGING" | "TASK_STARTING" | "TASK_RUNNING" | "TASK_KILLING" | "TASK_UNREACHABLE"
+            );
+            if !live {
+                continue;
+            }
+            s.live += 1;
+            s.live_ids.push(id.to_string());
+            let healthy = t["statuses"]
+                .as_array()
+                .and_then(|v| v.last())
+                .and_then(|last| last["healthy"].as_bool())
+                == Some(true);
+            if st == "TASK_RUNNING" && healthy {
+                s.healthy += 1;
+            }
+        }
+    }
+    Some(s)
+}
+
+/// The revision the controller says the app's spec has.
+fn revision(api: &str) -> Option<String> {
+    get_json(&format!("{api}/api/v1/apps/default/web"))?["revision"]
+        .as_str()
+        .map(str::to_string)
+}
+
+fn settled(mesos: &str, rev: &str) -> bool {
+    sample(mesos).is_some_and(|s| {
+        s.live == INSTANCES && s.healthy == INSTANCES && s.live_ids.iter().all(|id| id.contains(&format!(".{rev}.")))
+    })
+}
+
+fn wait(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_rollout_survives_kill_9_of_the_controller_five_times() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir_all(&manifests).expect("manifests dir");
+    std::fs::write(manifests.join("web.yaml"), manifest(0)).expect("manifest");
+    let (mesos_addr, agent_addr, api_addr) = (free_addr(), free_addr(), free_addr());
+    let mesos = format!("http://{mesos_addr}");
+    let api = format!("http://{api_addr}");
+    let work = dir.path().join("mesos");
+    let mut children = vec![
+        spawn(
+            &[
+                "local-mesos",
+                "--addr",
+                &mesos_addr.to_string(),
+                "--work-dir",
+                work.to_str().expect("utf-8"),
+                "--node-ports",
+                &free_port_range(20),
+            ],
+            &dir.path().join("mesos.log"),
+        ),
+        spawn(
+            &[
+                "agent",
+                "--master",
+                &mesos,
+                "--addr",
+                &agent_addr.to_string(),
+                "--data-dir",
+                dir.path().join("agent").to_str().expect("utf-8"),
+            ],
+            &dir.path().join("agent.log"),
+        ),
+    ];
+    let controller_data = dir.path().join("controller");
+    let agent_url = format!("http://{agent_addr}");
+    let controller_args = [
+        "controller",
+        "--manifests",
+        manifests.to_str().expect("utf-8"),
+        "--agent",
+        &agent_url,
+        "--api-addr",
+        &api_addr.to_string(),
+        "--data-dir",
+        controller_data.to_str().expect("utf-8"),
+    ];
+    let controller_log = dir.path().join("controller.log");
+    let mut controller = spawn(&controller_args, &controller_log);
+
+    wait("the first revision to be up", Duration::from_secs(60), || {
+        revision(&api).is_some_and(|r| settled(&mesos, &r))
+    });
+
+    // Sample the master's view every 200 ms for the whole test.
+    let stop = Arc::new(AtomicBool::new(false));
+    let violations = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sampler = {
+        let (stop, violations, mesos) = (Arc::clone(&stop), Arc::clone(&violations), mesos.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(s) = sample(&mesos) {
+                    let mut v = violations.lock().unwrap_or_else(|e| e.into_inner());
+                    if s.live > INSTANCES + 1 {
+                        v.push(format!(
+                            "{} live tasks, more than instances + maxSurge: {:?}",
+                            s.live, s.live_ids
+                        ));
+                    }
+                    if s.healthy < INSTANCES {
+                        v.push(format!(
+                            "{} healthy tasks, fewer than instances - maxUnavailable: {:?}",
+                            s.healthy, s.live_ids
+                        ));
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })
+    };
+
+    let moments = [300u64, 1500, 3000, 5000, 7000];
+    for (i, delay) in moments.iter().enumerate() {
+        let version = i as u32 + 1;
+        let before = revision(&api).expect("a revision");
+        std::fs::write(manifests.join("web.yaml"), manifest(version)).expect("manifest");
+        wait("the new revision to be seen", Duration::from_secs(20), || {
+            revision(&api).is_some_and(|r| r != before)
+        });
+        let target = revision(&api).expect("a revision");
+        std::thread::sleep(Duration::from_millis(*delay));
+        // kill -9: no cleanup, no journal flush.
+        controller.kill().expect("kill -9 the controller");
+        let _ = controller.wait();
+        std::thread::sleep(Duration::from_millis(500));
+        controller = spawn(&controller_args, &controller_log);
+        let outcome = || {
+            get_json(&format!("{api}/api/v1/apps/default/web")).and_then(|detail| {
+                detail["revisions"]
+                    .as_array()?
+                    .iter()
+                    .find(|x| x["revision"] == target.as_str())
+                    .map(|r| r["outcome"].clone())
+            })
+        };
+        wait(
+            &format!("rollout {version} (killed after {delay} ms) to complete after the restart"),
+            Duration::from_secs(90),
+            || settled(&mesos, &target) && outcome() == Some(serde_json::json!("Completed")),
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = sampler.join();
+    let violations = violations.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert!(
+        violations.is_empty(),
+        "the bounds did not hold:\n{}\ncontroller log:\n{}",
+        violations.join("\n"),
+        std::fs::read_to_string(&controller_log).unwrap_or_default()
+    );
+
+    let _ = controller.kill();
+    let _ = controller.wait();
+    for mut c in children.drain(..).rev() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(c.id()).expect("pid")),
+            nix::sys::signal::Signal::SIGINT,
+        );
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(_)) = c.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
