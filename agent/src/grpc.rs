@@ -142,9 +142,33 @@ impl Agent for AgentService {
             // A snapshot must be the truth: wait until Mesos has told us
             // which tasks exist (the watcher just waits; it is never told
             // "no tasks" by mistake).
-            tokio::select! {
-                r = synced.wait_for(|s| *s) => if r.is_err() { return },
-                _ = shutdown.wait_for(|stop| *stop) => return,
+            // Meanwhile, say why the snapshot waits: the Mesos link as it is,
+            // and every change of it.
+            let mut link_open = true;
+            let mut first = !*synced.borrow();
+            loop {
+                let status = tokio::select! {
+                    r = synced.wait_for(|s| *s) => {
+                        if r.is_err() { return }
+                        break;
+                    }
+                    changed = link.changed(), if link_open && !first => match changed {
+                        Ok(()) => link.borrow_and_update().status(),
+                        Err(_) => {
+                            link_open = false;
+                            continue;
+                        }
+                    },
+                    _ = std::future::ready(()), if first => link.borrow_and_update().status(),
+                    _ = shutdown.wait_for(|stop| *stop) => return,
+                };
+                first = false;
+                let event = TaskEvent {
+                    event: Some(Event::Agent(status)),
+                };
+                if tx.send(Ok(event)).await.is_err() {
+                    return;
+                }
             }
             let (snapshot, mut changes) = tasks.lock().await.watch();
             if send_snapshot(&tx, snapshot, &mut link).await.is_err() {
@@ -152,7 +176,6 @@ impl Agent for AgentService {
             }
             // The scheduler may stop (another instance took over) while we
             // still serve the table: the link then stays as it last was.
-            let mut link_open = true;
             loop {
                 // Decided in the select, sent after it: no watch guard may
                 // live across an await (the future must stay Send).

@@ -144,3 +144,54 @@ async fn snapshots_of_fifty_thousand_tasks_arrive_whole_in_bounded_chunks() {
     let _ = stop.send(true);
     let _ = server.await;
 }
+
+/// Guards "a watcher learns why it waits": before the agent is synced with
+/// Mesos, the watch says so with the agent's Mesos link (and its reason),
+/// and the snapshot follows once synced.
+#[tokio::test]
+async fn a_watch_before_the_first_sync_says_why_it_waits() {
+    let (commands, _commands_rx) = mpsc::unbounded_channel();
+    let (stop, stopped) = watch::channel(false);
+    let (synced_tx, synced) = watch::channel(false);
+    let (link_writer, link) = LinkWriter::new("http://127.0.0.1:5050");
+    link_writer.disconnected("cannot reach the Mesos master at http://127.0.0.1:5050: connection refused".into());
+    let table = Arc::new(Mutex::new(TaskTable::new()));
+    let service = AgentService::new(table, commands, stopped.clone(), synced, link);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let mut until_stopped = stopped;
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(agent_server(service))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                let _ = until_stopped.wait_for(|s| *s).await;
+            }),
+    );
+    let mut client = AgentClient::connect(format!("http://{addr}")).await.expect("connects");
+    let mut stream = client
+        .watch_tasks(WatchTasksRequest {})
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = tokio::time::timeout(Duration::from_secs(10), stream.message())
+        .await
+        .expect("an event before any sync")
+        .expect("stream ok")
+        .expect("open");
+    match first.event {
+        Some(task_event::Event::Agent(s)) => {
+            assert!(!s.mesos_connected);
+            assert!(s.message.contains("connection refused"), "{s:?}");
+        }
+        other => panic!("the agent's status first, got {other:?}"),
+    }
+    synced_tx.send(true).expect("synced");
+    let tasks = tokio::time::timeout(Duration::from_secs(10), read_snapshot(&mut stream, None))
+        .await
+        .expect("the snapshot once synced");
+    assert!(tasks.is_empty());
+    drop(stream);
+    drop(client);
+    let _ = stop.send(true);
+    let _ = server.await;
+}

@@ -145,7 +145,12 @@ impl Writer {
                 }
             }
             IndexEvent::AgentLost => {
-                let was = self.index.write(|s| std::mem::replace(&mut s.agent.synced, false));
+                let was = self.index.write(|s| {
+                    // What the agent said of Mesos is not known any more either.
+                    s.agent.mesos_connected = false;
+                    s.agent.message.clear();
+                    std::mem::replace(&mut s.agent.synced, false)
+                });
                 if was {
                     self.enqueue_everything();
                 }

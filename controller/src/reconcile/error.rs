@@ -42,10 +42,12 @@ pub enum ReconcileError {
     },
     /// The agent's task snapshot has not arrived: nothing is done on a view
     /// that may be stale.
-    #[error("waiting for the task snapshot of the agent at {url}; counts are the last known")]
+    #[error("waiting for the task snapshot of the agent at {url}{why}; counts are the last known")]
     AgentUnavailable {
         /// The agent's URL.
         url: String,
+        /// What the agent said of Mesos meanwhile, if anything.
+        why: String,
     },
     /// The agent has lost Mesos.
     #[error("the agent has lost the Mesos master since {since}: {message}; counts are the last known")]

@@ -9,7 +9,7 @@ use crate::store::rfc3339;
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum Freeze {
     /// The agent's snapshot has not arrived: the view may be stale.
-    NoSnapshot { url: String },
+    NoSnapshot { url: String, mesos: String },
     /// The agent has lost Mesos: its view is the last known.
     MesosLost { since: f64, message: String },
     /// `spec.paused`.
@@ -20,7 +20,14 @@ impl Freeze {
     /// The error it is, if it is one (pausing is asked for, not an error).
     pub fn error(&self) -> Option<ReconcileError> {
         match self {
-            Freeze::NoSnapshot { url } => Some(ReconcileError::AgentUnavailable { url: url.clone() }),
+            Freeze::NoSnapshot { url, mesos } => Some(ReconcileError::AgentUnavailable {
+                url: url.clone(),
+                why: if mesos.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (it is not synced with Mesos yet: {mesos})")
+                },
+            }),
             Freeze::MesosLost { since, message } => Some(ReconcileError::MesosDisconnected {
                 since: rfc3339(*since).unwrap_or_else(|| "an unknown time".into()),
                 message: if message.is_empty() {
@@ -46,7 +53,10 @@ impl Freeze {
 pub(super) fn frozen(input: &Input<'_>, desired: &DesiredApp) -> Option<Freeze> {
     let agent = input.agent;
     if !agent.synced {
-        Some(Freeze::NoSnapshot { url: agent.url.clone() })
+        Some(Freeze::NoSnapshot {
+            url: agent.url.clone(),
+            mesos: agent.message.clone(),
+        })
     } else if !agent.mesos_connected {
         Some(Freeze::MesosLost {
             since: agent.since,
