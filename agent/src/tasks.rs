@@ -257,7 +257,9 @@ impl TaskTable {
         // Terminal states never change: a late copy must not revive a task.
         // (LOST and GONE_BY_OPERATOR may be followed by RUNNING in Mesos.)
         let was = task.view.state;
-        let revivable = was == TaskState::Lost as i32 || was == TaskState::GoneByOperator as i32;
+        let revivable = [TaskState::Lost, TaskState::GoneByOperator, TaskState::Unknown]
+            .iter()
+            .any(|s| *s as i32 == was);
         if is_ended(was) && !revivable {
             return false;
         }
@@ -332,9 +334,12 @@ fn stamp_since(view: &mut Task, was: i32, at: f64) {
     }
 }
 
-/// Terminal for Sextant: the task will not run again on its own.
+/// Ended for Sextant: the task will not run again on its own. Besides the
+/// terminal states, TASK_UNKNOWN: a master that lost its state answers it
+/// for tasks it forgot (it is not asked about again; should the task come
+/// back with its node, its update revives it, as for LOST).
 pub fn is_ended(state: i32) -> bool {
-    TaskState::try_from(state).is_ok_and(TaskState::is_terminal)
+    TaskState::try_from(state).is_ok_and(|s| s.is_terminal() || s == TaskState::Unknown)
 }
 
 /// Maps a Mesos task state onto the contract's.
@@ -442,6 +447,24 @@ mod tests {
         table.apply_status(&status(lost, MesosState::TaskLost));
         assert!(
             table.apply_status(&status(lost, MesosState::TaskRunning)),
+            "its node came back"
+        );
+    }
+
+    /// Guards "tasks a forgetful master answers TASK_UNKNOWN for are gone":
+    /// they are not reconciled forever, yet may come back.
+    #[test]
+    fn unknown_tasks_are_ended_but_may_come_back() {
+        let mut table = TaskTable::new();
+        let id = "default.web.0a1b2c3d4e.u";
+        table.enqueue(launch(id));
+        table.apply_status(&status(id, MesosState::TaskRunning));
+        assert_eq!(table.live_launched().len(), 1);
+        table.apply_status(&status(id, MesosState::TaskUnknown));
+        assert!(table.live_launched().is_empty(), "not asked about again");
+        assert!(table.request_kill(id).is_none(), "nothing to kill");
+        assert!(
+            table.apply_status(&status(id, MesosState::TaskRunning)),
             "its node came back"
         );
     }
