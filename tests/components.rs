@@ -4,44 +4,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_addr, get_json, running_in_mesos};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-
-/// Child processes stopped with SIGINT (then SIGKILL) when dropped.
-struct Processes(Vec<Child>);
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        for child in self.0.iter_mut().rev() {
-            if let Ok(pid) = i32::try_from(child.id()) {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGINT);
-            }
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(20) {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn spawn(args: &[&str], log: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_sextant"))
-        .args(args)
-        .env("SEXTANT_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).expect("log file"))
-        .spawn()
-        .expect("spawn sextant")
-}
+use common::{Process, free_addr, get_json, running_in_mesos};
+use nix::sys::signal::Signal;
 
 #[test]
 fn local_mesos_agent_and_controller_run_as_separate_processes() {
@@ -55,8 +21,8 @@ fn local_mesos_agent_and_controller_run_as_separate_processes() {
     .expect("write manifest");
     let (mesos, agent, api) = (free_addr(), free_addr(), free_addr());
     let work = dir.path().join("mesos");
-    let mut processes = Processes(Vec::new());
-    processes.0.push(spawn(
+    let mut processes: Vec<Process> = Vec::new();
+    processes.push(Process::spawn(
         &[
             "local-mesos",
             "--addr",
@@ -78,9 +44,9 @@ fn local_mesos_agent_and_controller_run_as_separate_processes() {
         "--data-dir",
         agent_data.to_str().expect("utf-8"),
     ];
-    processes.0.push(spawn(&agent_args, &dir.path().join("agent.log")));
+    processes.push(Process::spawn(&agent_args, &dir.path().join("agent.log")));
     let controller_data = dir.path().join("controller");
-    processes.0.push(spawn(
+    processes.push(Process::spawn(
         &[
             "controller",
             "--manifests",
@@ -124,15 +90,8 @@ fn local_mesos_agent_and_controller_run_as_separate_processes() {
     // the running tasks back from Mesos. Guards against a restarted agent
     // reporting "no tasks" before reconciliation, which made the controller
     // launch duplicates.
-    let mut agent_process = processes.0.remove(1);
-    let _ = kill(
-        Pid::from_raw(i32::try_from(agent_process.id()).expect("pid")),
-        Signal::SIGINT,
-    );
-    let _ = agent_process.wait();
-    processes
-        .0
-        .insert(1, spawn(&agent_args, &dir.path().join("agent2.log")));
+    processes[1].stop_with(Signal::SIGINT);
+    processes[1] = Process::spawn(&agent_args, &dir.path().join("agent2.log"));
     std::thread::sleep(Duration::from_secs(3));
     wait_for_two("tasks after the agent restart");
     assert_eq!(
@@ -157,6 +116,10 @@ fn local_mesos_agent_and_controller_run_as_separate_processes() {
             "hostnames after the restart: {hosts:?}"
         );
         std::thread::sleep(Duration::from_millis(200));
+    }
+    // The controller first, the master last, as a person would stop them.
+    for p in processes.into_iter().rev() {
+        drop(p);
     }
 }
 

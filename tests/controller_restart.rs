@@ -6,45 +6,13 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{free_addr, get_json};
+use common::{Process, free_addr, get_json, log_tail, node_ports, spawn_sextant};
 
 const INSTANCES: usize = 3;
-
-/// A range of host ports nobody on this machine listens on right now, so
-/// that tests running at once do not hand tasks each other's ports.
-fn free_port_range(len: u16) -> String {
-    for _ in 0..50 {
-        let first = free_addr().port();
-        let Some(last) = first.checked_add(len - 1) else {
-            continue;
-        };
-        let all_free = (first..=last).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
-        if all_free {
-            return format!("{first}-{last}");
-        }
-    }
-    panic!("no free range of {len} ports");
-}
-
-fn spawn(args: &[&str], log: &std::path::Path) -> Child {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .expect("log file");
-    Command::new(env!("CARGO_BIN_EXE_sextant"))
-        .args(args)
-        .env("SEXTANT_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn sextant")
-}
 
 fn manifest(version: u32) -> String {
     format!(
@@ -142,32 +110,30 @@ fn a_rollout_survives_kill_9_of_the_controller_five_times() {
     let mesos = format!("http://{mesos_addr}");
     let api = format!("http://{api_addr}");
     let work = dir.path().join("mesos");
-    let mut children = vec![
-        spawn(
-            &[
-                "local-mesos",
-                "--addr",
-                &mesos_addr.to_string(),
-                "--work-dir",
-                work.to_str().expect("utf-8"),
-                "--node-ports",
-                &free_port_range(20),
-            ],
-            &dir.path().join("mesos.log"),
-        ),
-        spawn(
-            &[
-                "agent",
-                "--master",
-                &mesos,
-                "--addr",
-                &agent_addr.to_string(),
-                "--data-dir",
-                dir.path().join("agent").to_str().expect("utf-8"),
-            ],
-            &dir.path().join("agent.log"),
-        ),
-    ];
+    let _mesos = Process::spawn(
+        &[
+            "local-mesos",
+            "--addr",
+            &mesos_addr.to_string(),
+            "--work-dir",
+            work.to_str().expect("utf-8"),
+            "--node-ports",
+            &node_ports(),
+        ],
+        &dir.path().join("mesos.log"),
+    );
+    let _agent = Process::spawn(
+        &[
+            "agent",
+            "--master",
+            &mesos,
+            "--addr",
+            &agent_addr.to_string(),
+            "--data-dir",
+            dir.path().join("agent").to_str().expect("utf-8"),
+        ],
+        &dir.path().join("agent.log"),
+    );
     let controller_data = dir.path().join("controller");
     let agent_url = format!("http://{agent_addr}");
     let controller_args = [
@@ -181,8 +147,8 @@ fn a_rollout_survives_kill_9_of_the_controller_five_times() {
         "--data-dir",
         controller_data.to_str().expect("utf-8"),
     ];
-    let controller_log = dir.path().join("controller.log");
-    let mut controller = spawn(&controller_args, &controller_log);
+    let log = |i: usize| dir.path().join(format!("controller-{i}.log"));
+    let mut controller = spawn_sextant(&controller_args, &log(0));
 
     wait("the first revision to be up", Duration::from_secs(60), || {
         revision(&api).is_some_and(|r| settled(&mesos, &r))
@@ -229,7 +195,7 @@ fn a_rollout_survives_kill_9_of_the_controller_five_times() {
         controller.kill().expect("kill -9 the controller");
         let _ = controller.wait();
         std::thread::sleep(Duration::from_millis(500));
-        controller = spawn(&controller_args, &controller_log);
+        controller = spawn_sextant(&controller_args, &log(i + 1));
         let outcome = || {
             get_json(&format!("{api}/api/v1/apps/default/web")).and_then(|detail| {
                 detail["revisions"]
@@ -250,26 +216,11 @@ fn a_rollout_survives_kill_9_of_the_controller_five_times() {
     let violations = violations.lock().unwrap_or_else(|e| e.into_inner()).clone();
     assert!(
         violations.is_empty(),
-        "the bounds did not hold:\n{}\ncontroller log:\n{}",
+        "the bounds did not hold:\n{}\nlast controller log:\n{}",
         violations.join("\n"),
-        std::fs::read_to_string(&controller_log).unwrap_or_default()
+        log_tail(&log(moments.len()), 80)
     );
 
     let _ = controller.kill();
     let _ = controller.wait();
-    for mut c in children.drain(..).rev() {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(i32::try_from(c.id()).expect("pid")),
-            nix::sys::signal::Signal::SIGINT,
-        );
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(20) {
-            if let Ok(Some(_)) = c.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = c.kill();
-        let _ = c.wait();
-    }
 }

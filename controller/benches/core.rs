@@ -25,9 +25,11 @@
 //!
 //! `cargo bench -p sextant-controller --bench core`
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
@@ -67,6 +69,150 @@ const RESYNCS: usize = 15;
 /// `GET /api/v1/apps` requests timed (target 4), after a few untimed.
 const REQUESTS: usize = 200;
 const WARMUP_REQUESTS: usize = 5;
+
+/// The system allocator, counting live heap while [`COUNTING`] is on
+/// (only for the memory breakdown; off while anything is timed, when it
+/// costs one relaxed load per call).
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+/// Bytes asked for, live.
+static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
+/// glibc chunks they take: 8 bytes of header, 16-byte granules, 32 at least.
+static CHUNK_BYTES: AtomicI64 = AtomicI64::new(0);
+/// Allocations, live.
+static LIVE_ALLOCS: AtomicI64 = AtomicI64::new(0);
+/// Highest `CHUNK_BYTES` since the last [`heap_step`].
+static PEAK_CHUNK_BYTES: AtomicI64 = AtomicI64::new(0);
+
+fn chunk(size: usize) -> i64 {
+    ((size + 8).div_ceil(16) * 16).max(32) as i64
+}
+
+fn count(size: usize, sign: i64) {
+    if COUNTING.load(Ordering::Relaxed) {
+        LIVE_BYTES.fetch_add(sign * size as i64, Ordering::Relaxed);
+        let c = sign * chunk(size);
+        let now = CHUNK_BYTES.fetch_add(c, Ordering::Relaxed) + c;
+        PEAK_CHUNK_BYTES.fetch_max(now, Ordering::Relaxed);
+        LIVE_ALLOCS.fetch_add(sign, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is forwarded to `System` unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size(), 1);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(layout.size(), -1);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout.size(), 1);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(layout.size(), -1);
+        count(new_size, 1);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Live heap in malloc chunks now, and its peak since the last call
+/// (which it resets), in MB, as a note for a build step.
+fn heap_step() -> String {
+    let live = CHUNK_BYTES.load(Ordering::Relaxed);
+    let peak = PEAK_CHUNK_BYTES.swap(live, Ordering::Relaxed);
+    format!(
+        "heap {:.1} MB, peak during the step {:.1} MB",
+        live as f64 / 1e6,
+        peak as f64 / 1e6
+    )
+}
+
+/// Heap taken by what `make` returns (kept alive until measured): bytes
+/// asked for, glibc chunk bytes, allocations.
+fn heap_of<T>(make: impl FnOnce() -> T) -> (i64, i64, i64) {
+    let read = || {
+        (
+            LIVE_BYTES.load(Ordering::Relaxed),
+            CHUNK_BYTES.load(Ordering::Relaxed),
+            LIVE_ALLOCS.load(Ordering::Relaxed),
+        )
+    };
+    COUNTING.store(true, Ordering::Relaxed);
+    let before = read();
+    let value = make();
+    let after = read();
+    drop(value);
+    COUNTING.store(false, Ordering::Relaxed);
+    (after.0 - before.0, after.1 - before.1, after.2 - before.2)
+}
+
+/// The index's parts, each deep-cloned to weigh it (clones are exactly
+/// sized, so this slightly undercounts vectors grown by pushes).
+fn index_breakdown(index: &Index) {
+    let parts: [(&str, (i64, i64, i64)); 5] = [
+        (
+            "desired apps (DesiredApp: App with ObjectMeta and AppSpec)",
+            heap_of(|| index.read(|s| s.apps.values().map(|a| (**a).clone()).collect::<Vec<_>>())),
+        ),
+        (
+            "observed tasks (ObservedTask)",
+            heap_of(|| index.read(|s| s.tasks.values().map(|t| (**t).clone()).collect::<Vec<_>>())),
+        ),
+        (
+            "statuses (AppStatus)",
+            heap_of(|| index.read(|s| s.statuses.values().map(|t| (**t).clone()).collect::<Vec<_>>())),
+        ),
+        (
+            "revision histories (one record, with its AppSpec)",
+            heap_of(|| index.read(|s| s.histories.values().map(|t| (**t).clone()).collect::<Vec<_>>())),
+        ),
+        (
+            "the four maps' keys",
+            heap_of(|| {
+                index.read(|s| {
+                    let keys = |m: &mut dyn Iterator<Item = &String>| m.cloned().collect::<Vec<_>>();
+                    (
+                        keys(&mut s.apps.keys()),
+                        keys(&mut s.tasks.keys()),
+                        keys(&mut s.statuses.keys()),
+                        keys(&mut s.histories.keys()),
+                    )
+                })
+            }),
+        ),
+    ];
+    let (mut bytes, mut chunks, mut allocs) = (0, 0, 0);
+    for (what, (b, c, a)) in parts {
+        println!(
+            "   {what}: {:.1} MB asked, {:.1} MB in malloc chunks, {a} allocations",
+            b as f64 / 1e6,
+            c as f64 / 1e6
+        );
+        bytes += b;
+        chunks += c;
+        allocs += a;
+    }
+    println!(
+        "   sum: {:.1} MB asked, {:.1} MB in malloc chunks, {allocs} allocations (maps' tables not counted)",
+        bytes as f64 / 1e6,
+        chunks as f64 / 1e6
+    );
+}
 
 /// One app's manifest, as the loader bench writes them, with 10 instances.
 fn manifest(i: usize) -> String {
@@ -273,9 +419,9 @@ struct Built {
     index: Index,
     writer: Writer,
     runtime: Arc<Runtime>,
-    /// Every task as the agent last reported it, by app (for updates).
-    tasks: Vec<Vec<ObservedTask>>,
     keys: Vec<String>,
+    /// VmRSS (kB) after each step of the build, and the heap's figures.
+    rss: Vec<(&'static str, u64, String)>,
     _data: tempfile::TempDir,
 }
 
@@ -292,19 +438,22 @@ async fn build() -> Built {
     let skipped = writer::load(&index, &store, AGENT_URL).expect("journal loaded");
     assert!(skipped.is_empty(), "{skipped:?}");
     eprintln!("  manifests loaded, stored and indexed in {}", ms(t.elapsed()));
+    let mut rss = vec![(
+        "apps stored in the journal and indexed",
+        proc_status_kb("VmRSS"),
+        heap_step(),
+    )];
 
     let t = Instant::now();
     let now = now_unix();
     let mut keys = index.keys();
     keys.sort();
-    let tasks: Vec<Vec<ObservedTask>> = keys
+    let tasks: Vec<ObservedTask> = keys
         .iter()
         .enumerate()
-        .map(|(i, key)| {
+        .flat_map(|(i, key)| {
             let d = index.app(key).desired.expect("desired");
-            (0..TASKS_PER_APP)
-                .map(|j| ObservedTask::from(task(i, j, &d, now)))
-                .collect()
+            (0..TASKS_PER_APP).map(move |j| ObservedTask::from(task(i, j, &d, now)))
         })
         .collect();
     let queue = WorkQueue::new();
@@ -315,15 +464,22 @@ async fn build() -> Built {
         journal: journal.clone(),
         queue: queue.clone(),
     };
-    writer.apply(IndexEvent::Snapshot(tasks.iter().flatten().cloned().collect()));
+    rss.push((
+        "the agent's 100,000 tasks received",
+        proc_status_kb("VmRSS"),
+        heap_step(),
+    ));
+    writer.apply(IndexEvent::Snapshot(tasks));
     writer.apply(IndexEvent::Mesos {
         connected: true,
         since: now - 86_400.0,
         message: String::new(),
     });
+    rss.push(("snapshot applied to the index", proc_status_kb("VmRSS"), heap_step()));
     journal.flush().expect("journal flushed");
     assert_eq!(index.read(|s| s.task_count), APPS * TASKS_PER_APP);
     eprintln!("  agent snapshot applied and journaled in {}", ms(t.elapsed()));
+    rss.push(("snapshot written to the journal", proc_status_kb("VmRSS"), heap_step()));
 
     // The runtime's own pass over every key the writer enqueued, as the
     // work queue's workers run it (here one at a time): it writes each
@@ -364,12 +520,17 @@ async fn build() -> Built {
         assert!(pass < 3, "the index does not settle: {work:?}");
     }
     assert_eq!(index.read(|s| (s.statuses.len(), s.histories.len())), (APPS, APPS));
+    rss.push((
+        "statuses and histories written by the runtime",
+        proc_status_kb("VmRSS"),
+        heap_step(),
+    ));
     Built {
         index,
         writer,
         runtime,
-        tasks,
         keys,
+        rss,
         _data: data,
     }
 }
@@ -391,10 +552,10 @@ fn one_update(b: &mut Built) -> bool {
         rng ^= rng << 17;
         let i = (rng % APPS as u64) as usize;
         let j = ((rng >> 32) % TASKS_PER_APP as u64) as usize;
-        let t = &mut b.tasks[i][j];
-        t.updated_at = now_unix();
-        let event = IndexEvent::Task(Box::new(t.clone()));
         let key = &b.keys[i];
+        let mut t = b.index.read(|s| s.tasks[key][j].clone());
+        t.updated_at = now_unix();
+        let event = IndexEvent::Task(Box::new(t));
 
         let t0 = Instant::now();
         b.writer.apply(event);
@@ -434,6 +595,22 @@ fn one_update(b: &mut Built) -> bool {
     ok
 }
 
+/// CPU of one full resync on this thread, p50 of [`RESYNCS`].
+fn resync_cpu(b: &Built) -> Duration {
+    let mut cpu: Vec<Duration> = (0..RESYNCS)
+        .map(|_| {
+            let mut ids = SequentialIds::default();
+            let c0 = thread_cpu();
+            for key in &b.index.keys() {
+                black_box(reconcile_one(&b.index, key, &mut ids));
+            }
+            thread_cpu() - c0
+        })
+        .collect();
+    cpu.sort_unstable();
+    quantile(&cpu, 0.5)
+}
+
 /// Target 2: a full resync, sequentially, on this thread.
 fn full_resync(b: &Built) -> bool {
     let mut wall = Vec::with_capacity(RESYNCS);
@@ -469,6 +646,12 @@ fn full_resync(b: &Built) -> bool {
         }
         queued.push(thread_cpu() - c0);
     }
+    let mut keys_t = Vec::with_capacity(RESYNCS);
+    for _ in 0..RESYNCS {
+        let c0 = thread_cpu();
+        black_box(b.index.keys());
+        keys_t.push(thread_cpu() - c0);
+    }
     let cpu_p50 = {
         cpu.sort_unstable();
         quantile(&cpu, 0.5)
@@ -477,6 +660,7 @@ fn full_resync(b: &Built) -> bool {
     println!("   keys + snapshot + reconcile, wall: {}", spread(&mut wall, ms));
     println!("   keys + snapshot + reconcile, CPU:  {}", spread(&mut cpu, ms));
     println!("   through the work queue, CPU:       {}", spread(&mut queued, ms));
+    println!("   of which Index::keys() alone, CPU: {}", spread(&mut keys_t, ms));
     println!("   per app (CPU p50): {}", us(cpu_p50 / APPS as u32));
     println!("   plans: {work:?}");
     let ok = cpu_p50 <= Duration::from_millis(50);
@@ -484,8 +668,50 @@ fn full_resync(b: &Built) -> bool {
     ok
 }
 
+/// The `GET /api/v1/apps` handler's steps, timed one by one (the same
+/// calls as `http::list_apps`, which is private): p50 of each.
+fn list_apps_parts(index: &Index) -> String {
+    let (mut views_t, mut sort_t, mut json_t, mut drop_t) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..30 {
+        let t0 = Instant::now();
+        let mut views: Vec<http::AppView> = index.read(|s| {
+            s.apps
+                .iter()
+                .map(|(key, d)| http::AppView::new(d, s.statuses.get(key).map(|st| &**st)))
+                .collect()
+        });
+        let t1 = Instant::now();
+        views.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        let t2 = Instant::now();
+        let body = serde_json::to_vec(&views).expect("json");
+        let t3 = Instant::now();
+        drop(black_box(views));
+        drop(black_box(body));
+        let t4 = Instant::now();
+        views_t.push(t1 - t0);
+        sort_t.push(t2 - t1);
+        json_t.push(t3 - t2);
+        drop_t.push(t4 - t3);
+    }
+    let p50 = |v: &mut Vec<Duration>| {
+        v.sort_unstable();
+        ms(quantile(v, 0.5))
+    };
+    format!(
+        "views built under the read lock {}, sorted {}, serialized {}, freed {}",
+        p50(&mut views_t),
+        p50(&mut sort_t),
+        p50(&mut json_t),
+        p50(&mut drop_t)
+    )
+}
+
 /// Target 4: `GET /api/v1/apps`, sequential requests.
 async fn list_apps(index: Index) -> bool {
+    let parts = {
+        let index = index.clone();
+        tokio::spawn(async move { list_apps_parts(&index) }).await.expect("parts")
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server = tokio::spawn(async move {
@@ -529,9 +755,18 @@ async fn list_apps(index: Index) -> bool {
         size as f64 / 1e6,
         size / APPS
     );
+    println!("   handler steps alone (p50): {parts}");
     let ok = p99 <= Duration::from_millis(50);
     println!("   target p99 <= 50 ms: {} ({})", ms(p99), verdict(ok));
     ok
+}
+
+/// Hands freed heap back to the kernel, so that VmRSS shows what is live.
+fn trim() {
+    // SAFETY: malloc_trim only releases free memory of glibc's heap.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 fn main() {
@@ -547,17 +782,36 @@ fn main() {
     );
     let rss_before = proc_status_kb("VmRSS");
     eprintln!("building the index");
+    // The build is not timed: its heap is counted, step by step.
+    COUNTING.store(true, Ordering::Relaxed);
     let mut built = rt.block_on(build());
+    COUNTING.store(false, Ordering::Relaxed);
     let rss_after = proc_status_kb("VmRSS");
     let hwm = proc_status_kb("VmHWM");
+    trim();
+    let rss_live = proc_status_kb("VmRSS");
 
     let mut ok = Vec::new();
-    ok.push(one_update(&mut built));
-    ok.push(full_resync(&built));
+    // Timed on a thread of their own, as the runtime's reconciles run on
+    // the tokio workers, not on the thread (and malloc arena) that built
+    // the index and journaled the snapshot. For comparison, the full
+    // resync on this main thread too.
+    let (built, oks) = std::thread::spawn(move || {
+        let a = one_update(&mut built);
+        let b = full_resync(&built);
+        (built, [a, b])
+    })
+    .join()
+    .expect("timed thread");
+    ok.extend(oks);
+    println!(
+        "   on the main thread instead, whose malloc arena built the index: CPU p50 {}",
+        ms(resync_cpu(&built))
+    );
 
     let limit_kb = 256 * 1_000_000 / 1024;
     println!(
-        "3. resident memory, index of {APPS} apps, {} tasks, statuses and histories filled",
+        "3. resident memory, {APPS} apps, {} tasks, statuses and histories filled, journal open",
         APPS * TASKS_PER_APP
     );
     println!(
@@ -568,12 +822,58 @@ fn main() {
         mb(rss_after - rss_before),
         mb(hwm)
     );
+    for (step, kb, heap) in &built.rss {
+        println!("   after {step}: VmRSS {}; {heap}", mb(*kb));
+    }
     let mem_ok = rss_after <= limit_kb;
     println!("   target VmRSS <= 256 MB: {} ({})", mb(rss_after), verdict(mem_ok));
     ok.push(mem_ok);
 
     ok.push(rt.block_on(list_apps(built.index.clone())));
-    drop(built.runtime);
+
+    println!("3c. the index's heap by part (counted by the bench's allocator)");
+    index_breakdown(&built.index);
+
+    // Where the memory is: without the journal (every `Store` clone
+    // dropped: the writer's, the journal writer's, the runtime's), then
+    // without the index; freed heap handed back each time.
+    let Built {
+        index,
+        writer,
+        runtime,
+        _data,
+        ..
+    } = built;
+    let chunks = || CHUNK_BYTES.load(Ordering::Relaxed);
+    COUNTING.store(true, Ordering::Relaxed);
+    let h0 = chunks();
+    drop((writer, runtime));
+    // sled's flusher thread lets go of the database on its next tick.
+    std::thread::sleep(Duration::from_secs(1));
+    let h1 = chunks();
+    trim();
+    let rss_index = proc_status_kb("VmRSS");
+    drop(index);
+    let h2 = chunks();
+    COUNTING.store(false, Ordering::Relaxed);
+    trim();
+    let rss_none = proc_status_kb("VmRSS");
+    println!("3b. where the memory is (VmRSS after malloc_trim, so freed heap is not counted)");
+    println!(
+        "   everything {}; journal closed, index alone {}; nothing {}: index {}, journal (sled) {}, freed heap not returned {}",
+        mb(rss_live),
+        mb(rss_index),
+        mb(rss_none),
+        mb(rss_index.saturating_sub(rss_none)),
+        mb(rss_live.saturating_sub(rss_index)),
+        mb(rss_after.saturating_sub(rss_live))
+    );
+    println!(
+        "   heap freed (malloc chunks) when the journal closed {:.1} MB, when the index was dropped {:.1} MB",
+        (h0 - h1) as f64 / 1e6,
+        (h1 - h2) as f64 / 1e6
+    );
+    drop(_data);
     println!("load average at end: {}", loadavg());
     let missed = ok.iter().filter(|o| !**o).count();
     println!("{} of {} targets met", ok.len() - missed, ok.len());

@@ -19,6 +19,17 @@ pub fn free_addr() -> SocketAddr {
     listener.local_addr().expect("local addr")
 }
 
+/// A host port range (`--node-ports`) of its own for each call in this test
+/// process, below the ephemeral range: tasks that listen on their ports
+/// must not collide with those of another `sextant up` running in parallel.
+pub fn node_ports() -> String {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed) % 50;
+    let first = 20_000 + n * 200;
+    format!("{first}-{}", first + 199)
+}
+
 /// A running `sextant up`, stopped (SIGINT) on drop.
 pub struct Up {
     pub child: Option<Child>,
@@ -38,6 +49,12 @@ impl Up {
 
     /// Starts `sextant up` with an empty manifests directory.
     pub fn start() -> Up {
+        Up::start_with(&[])
+    }
+
+    /// Starts `sextant up` with an empty manifests directory and extra
+    /// flags, e.g. `["--node-cpus", "0.4"]` for a smaller node.
+    pub fn start_with(extra: &[&str]) -> Up {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("manifests")).expect("manifests dir");
         std::fs::create_dir_all(dir.path().join("pids")).expect("pids dir");
@@ -57,6 +74,12 @@ impl Up {
             .arg(mesos_addr.to_string())
             .arg("--agent-addr")
             .arg(agent_addr.to_string())
+            .args(extra)
+            .args(if extra.contains(&"--node-ports") {
+                Vec::new()
+            } else {
+                vec!["--node-ports".to_string(), node_ports()]
+            })
             .env("SEXTANT_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
@@ -148,18 +171,45 @@ impl Up {
             .collect()
     }
 
-    pub fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
+    pub fn wait_for(&self, what: &str, done: impl FnMut() -> bool) {
+        self.wait_within(what, DEADLINE, done);
+    }
+
+    /// Like `wait_for`, with a bound of the test's own: for what a user
+    /// relies on happening within a given time.
+    pub fn wait_within(&self, what: &str, within: Duration, mut done: impl FnMut() -> bool) {
         let start = Instant::now();
-        while start.elapsed() < DEADLINE {
+        while start.elapsed() < within {
             if done() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        let log = std::fs::read_to_string(self.dir.path().join("sextant.log")).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(60).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        panic!("timed out waiting for {what}; sextant log tail:\n{}", tail.join("\n"));
+        panic!(
+            "timed out waiting for {what} (within {within:?}); sextant log tail:\n{}",
+            self.log_tail(60)
+        );
+    }
+
+    /// The last `lines` lines of `sextant up`'s log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        log_tail(&self.dir.path().join("sextant.log"), lines)
+    }
+
+    /// `GET /api/v1/apps/default/{name}`: the app's detail (status,
+    /// conditions, tasks, revisions); `None` while it is not there.
+    pub fn app(&self, name: &str) -> Option<serde_json::Value> {
+        get_json(&format!("{}/api/v1/apps/default/{name}", self.api))
+    }
+
+    /// Tasks of `app` live in the Mesos master (any non-terminal state).
+    pub fn live_in_mesos(&self, app: &str) -> Vec<MesosTask> {
+        live_in_mesos(&self.mesos, app)
+    }
+
+    /// Like `live_in_mesos`; `None` when the master did not answer.
+    pub fn try_live_in_mesos(&self, app: &str) -> Option<Vec<MesosTask>> {
+        try_live_in_mesos(&self.mesos, app)
     }
 
     /// Sends SIGINT and waits for `sextant up` to exit; returns its status.
@@ -212,6 +262,128 @@ pub fn running_in_mesos(mesos: &str, app: &str) -> Vec<String> {
         .filter_map(|t| t["id"].as_str().map(str::to_string))
         .filter(|id| id.split('.').nth(1) == Some(app))
         .collect()
+}
+
+/// Mesos task states that are not terminal: the task holds its resources
+/// and counts toward a rollout's surge.
+pub const MESOS_LIVE_STATES: [&str; 5] = [
+    "TASK_STAGING",
+    "TASK_STARTING",
+    "TASK_RUNNING",
+    "TASK_KILLING",
+    "TASK_UNREACHABLE",
+];
+
+/// A task as the Mesos master lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MesosTask {
+    pub id: String,
+    pub state: String,
+}
+
+impl MesosTask {
+    /// The revision part of a Sextant task id
+    /// (`<namespace>.<app>.<revision>.<unique>`).
+    pub fn revision(&self) -> &str {
+        self.id.split('.').nth(2).unwrap_or_default()
+    }
+}
+
+/// Tasks of `app` the Mesos master at `mesos` (a base URL) lists in a
+/// non-terminal state; none while the master does not answer.
+pub fn live_in_mesos(mesos: &str, app: &str) -> Vec<MesosTask> {
+    try_live_in_mesos(mesos, app).unwrap_or_default()
+}
+
+/// Like `live_in_mesos`, but `None` when the master did not answer, for
+/// samplers that must tell "no task" from "no answer".
+pub fn try_live_in_mesos(mesos: &str, app: &str) -> Option<Vec<MesosTask>> {
+    let state = get_json(&format!("{mesos}/master/state"))?;
+    let tasks = state["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["tasks"].as_array().into_iter().flatten())
+        .filter(|t| MESOS_LIVE_STATES.iter().any(|s| t["state"] == *s))
+        .filter_map(|t| {
+            Some(MesosTask {
+                id: t["id"].as_str()?.to_string(),
+                state: t["state"].as_str()?.to_string(),
+            })
+        })
+        .filter(|t| t.id.split('.').nth(1) == Some(app))
+        .collect();
+    Some(tasks)
+}
+
+/// The last `lines` lines of a log file.
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    let log = std::fs::read_to_string(path).unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(lines).collect();
+    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+}
+
+/// Polls `done` every 200 ms until it holds; past `within`, panics naming
+/// `what` with the tails of `logs` (for components run as processes).
+pub fn wait_within_logs(what: &str, within: Duration, logs: &[&Path], mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let tails: Vec<String> = logs
+        .iter()
+        .map(|log| format!("--- {}:\n{}", log.display(), log_tail(log, 40)))
+        .collect();
+    panic!(
+        "timed out waiting for {what} (within {within:?}); logs:\n{}",
+        tails.join("\n")
+    );
+}
+
+/// Runs `sextant <args>` with its log (stderr) in `log`.
+pub fn spawn_sextant(args: &[&str], log: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(args)
+        .env("SEXTANT_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log file"))
+        .spawn()
+        .expect("spawn sextant")
+}
+
+/// A child process stopped with SIGINT (then SIGKILL) when dropped.
+pub struct Process(pub Option<Child>);
+
+impl Process {
+    pub fn spawn(args: &[&str], log: &Path) -> Process {
+        Process(Some(spawn_sextant(args, log)))
+    }
+
+    /// Sends `signal` and waits (bounded) for the process to exit.
+    pub fn stop_with(&mut self, signal: Signal) {
+        let Some(mut child) = self.0.take() else { return };
+        if let Ok(pid) = i32::try_from(child.id()) {
+            let _ = kill(Pid::from_raw(pid), signal);
+        }
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.stop_with(Signal::SIGINT);
+    }
 }
 
 /// GET a URL and parse JSON; None on any failure (the caller polls).

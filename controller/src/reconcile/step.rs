@@ -65,6 +65,7 @@ pub(super) fn step(
         }
     }
     let Some(revision) = target.revision() else {
+        halted(input, desired, history, counts, ids, &mut out);
         return out;
     };
 
@@ -101,34 +102,8 @@ pub(super) fn step(
         out.held = launch;
         launch = 0;
     }
-    if launch > 0 {
-        let mut app = desired.app.clone();
-        if let Some(s) = spec_of(desired, history, revision) {
-            app.spec = s.clone();
-        }
-        match task_spec(&app) {
-            Ok(task) => {
-                let task = Arc::new(task);
-                for _ in 0..launch {
-                    out.actions.push(Action::Launch {
-                        task_id: TaskId {
-                            namespace: desired.namespace().to_string(),
-                            app: desired.name().to_string(),
-                            revision: revision.to_string(),
-                            unique: ids.unique(),
-                        },
-                        spec: Arc::clone(&task),
-                    });
-                }
-            }
-            Err(cause) => {
-                out.error = Some(ReconcileError::InvalidSpec {
-                    revision: revision.to_string(),
-                    cause,
-                });
-                launch = 0;
-            }
-        }
+    if launch > 0 && !push_launches(&mut out, desired, history, revision, launch, ids) {
+        launch = 0;
     }
 
     // Old tasks, as availability allows.
@@ -157,4 +132,94 @@ pub(super) fn step(
         may_go -= 1;
     }
     out
+}
+
+/// Pushes `count` launches of `revision`; false (with the error set) when
+/// its spec does not convert into a task.
+fn push_launches(
+    out: &mut StepOutcome,
+    desired: &DesiredApp,
+    history: &RevisionHistory,
+    revision: &str,
+    count: usize,
+    ids: &mut dyn IdSource,
+) -> bool {
+    let mut app = desired.app.clone();
+    if let Some(s) = spec_of(desired, history, revision) {
+        app.spec = s.clone();
+    }
+    match task_spec(&app) {
+        Ok(task) => {
+            let task = Arc::new(task);
+            for _ in 0..count {
+                out.actions.push(Action::Launch {
+                    task_id: TaskId {
+                        namespace: desired.namespace().to_string(),
+                        app: desired.name().to_string(),
+                        revision: revision.to_string(),
+                        unique: ids.unique(),
+                    },
+                    spec: Arc::clone(&task),
+                });
+            }
+            true
+        }
+        Err(cause) => {
+            out.error = Some(ReconcileError::InvalidSpec {
+                revision: revision.to_string(),
+                cause,
+            });
+            false
+        }
+    }
+}
+
+/// A failed rollout with nothing rolled back to (`autoRollback` off, or no
+/// revision ever completed): the failed revision is not tried again, so
+/// its tasks that are not available are withdrawn (a queued one would
+/// otherwise run when room appears); the rest stay as they are, and tasks
+/// that end are replaced with the last completed revision, if there is
+/// one, within the surge, as a ReplicaSet keeps its count.
+fn halted(
+    input: &Input<'_>,
+    desired: &DesiredApp,
+    history: &RevisionHistory,
+    counts: &Counts<'_>,
+    ids: &mut dyn IdSource,
+    out: &mut StepOutcome,
+) {
+    let failed = desired.revision.as_str();
+    let mut withdrawn = 0u64;
+    for l in &counts.old {
+        if let Some(t) = l.task
+            && t.revision == failed
+            && !l.available
+        {
+            out.actions.push(Action::Kill {
+                task_id: l.id.to_string(),
+                reason: format!("revision {failed} failed its rollout and is not tried again until the spec changes"),
+            });
+            withdrawn += 1;
+        }
+    }
+    let Some(completed) = history.last_completed(failed) else {
+        return;
+    };
+    let spec = &desired.app.spec;
+    let n = u64::from(spec.instances);
+    let (surge, _) = spec.strategy.resolve(spec.instances);
+    let kept = (counts.old.len() as u64).saturating_sub(withdrawn);
+    let room = (n + u64::from(surge)).saturating_sub(counts.live());
+    let waiting = counts.waiting.len() + counts.old.iter().filter(|l| l.task.is_none()).count();
+    let batch = MAX_LAUNCHES_PER_PLAN.saturating_sub(waiting) as u64;
+    let launch = n.saturating_sub(kept).min(room).min(batch) as usize;
+    if launch == 0 {
+        return;
+    }
+    if input.crash.is_some_and(|h| h.until > input.now) {
+        out.held = launch;
+        return;
+    }
+    let revision = completed.revision.clone();
+    push_launches(out, desired, history, &revision, launch, ids);
 }

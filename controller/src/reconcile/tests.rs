@@ -395,3 +395,48 @@ fn a_crash_loop_holds_launches() {
     assert_eq!(condition(&p, "Degraded").reason.as_deref(), Some("CrashLoopBackOff"));
     assert_eq!(p.requeue_after, Some(8.0));
 }
+
+/// Guards the halted rollout (autoRollback off): the failed revision's
+/// queued task is withdrawn instead of running once room appears, and an
+/// old task that ends is replaced with the last completed revision.
+#[test]
+fn a_halted_rollout_withdraws_the_failed_revision_and_keeps_the_count() {
+    let spec = |cmd: &str| serde_json::json!({"instances": 2, "command": cmd, "strategy": {"maxSurge": 1, "maxUnavailable": 0, "progressDeadlineSeconds": 10, "autoRollback": false}});
+    let a = desired(spec("a"));
+    let b = desired(spec("b"));
+    let old = vec![
+        running(&a.revision, 1, NOW - 100.0),
+        running(&a.revision, 2, NOW - 100.0),
+    ];
+    let history = completed(&a, &old, NOW - 50.0);
+    let history = plan_for(&b, &history, &old, NOW).history.expect("b recorded");
+    let mut queued = running(&b.revision, 3, NOW);
+    queued.state = TaskState::Pending;
+    queued.running_since = None;
+    let mut tasks = old.clone();
+    tasks.push(queued.clone());
+    let p = plan_for(&b, &history, &tasks, NOW + 11.0);
+    assert_eq!(
+        kills(&p),
+        vec![queued.id.clone()],
+        "the queued task of the failed revision goes"
+    );
+    assert_eq!(launches(&p), 0);
+    let history = p.history.clone().expect("failed");
+    assert!(history.get(&b.revision).is_some_and(|r| r.failed()));
+    assert_eq!(condition(&p, "Progressing").status, "False");
+
+    // An old task dies: it is replaced with revision a, never b.
+    tasks[0].state = TaskState::Failed;
+    tasks[2].state = TaskState::Killed;
+    let p = plan_for(&b, &history, &tasks, NOW + 20.0);
+    let revisions: Vec<String> = p
+        .actions
+        .iter()
+        .filter_map(|x| match x {
+            Action::Launch { task_id, .. } => Some(task_id.revision.clone()),
+            Action::Kill { .. } => None,
+        })
+        .collect();
+    assert_eq!(revisions, vec![a.revision.clone()]);
+}
