@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Process, free_addr, get_json, running_in_mesos};
+use common::{Process, agent_args, controller_args, free_addr, get_json, local_mesos_args, running_in_mesos, strs};
 use nix::sys::signal::Signal;
 
 #[test]
@@ -23,41 +23,15 @@ fn local_mesos_agent_and_controller_run_as_separate_processes() {
     let work = dir.path().join("mesos");
     let mut processes: Vec<Process> = Vec::new();
     processes.push(Process::spawn(
-        &[
-            "local-mesos",
-            "--addr",
-            &mesos.to_string(),
-            "--work-dir",
-            work.to_str().expect("utf-8"),
-        ],
+        &strs(&local_mesos_args(mesos, &work)),
         &dir.path().join("mesos.log"),
     ));
     let agent_data = dir.path().join("agent");
-    let master_url = format!("http://{mesos}");
-    let agent_addr = agent.to_string();
-    let agent_args = [
-        "agent",
-        "--master",
-        &master_url,
-        "--addr",
-        &agent_addr,
-        "--data-dir",
-        agent_data.to_str().expect("utf-8"),
-    ];
-    processes.push(Process::spawn(&agent_args, &dir.path().join("agent.log")));
+    let agent_args = agent_args(mesos, agent, &agent_data);
+    processes.push(Process::spawn(&strs(&agent_args), &dir.path().join("agent.log")));
     let controller_data = dir.path().join("controller");
     processes.push(Process::spawn(
-        &[
-            "controller",
-            "--manifests",
-            manifests.to_str().expect("utf-8"),
-            "--agent",
-            &format!("http://{agent}"),
-            "--api-addr",
-            &api.to_string(),
-            "--data-dir",
-            controller_data.to_str().expect("utf-8"),
-        ],
+        &strs(&controller_args(&manifests, agent, api, &controller_data)),
         &dir.path().join("controller.log"),
     ));
 
@@ -91,7 +65,7 @@ fn local_mesos_agent_and_controller_run_as_separate_processes() {
     // reporting "no tasks" before reconciliation, which made the controller
     // launch duplicates.
     processes[1].stop_with(Signal::SIGINT);
-    processes[1] = Process::spawn(&agent_args, &dir.path().join("agent2.log"));
+    processes[1] = Process::spawn(&strs(&agent_args), &dir.path().join("agent2.log"));
     std::thread::sleep(Duration::from_secs(3));
     wait_for_two("tasks after the agent restart");
     assert_eq!(

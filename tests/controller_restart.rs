@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Process, free_addr, get_json, log_tail, node_ports, spawn_sextant};
+use common::{
+    Process, agent_args, controller_args, free_addr, get_json, local_mesos_args, log_tail, spawn_sextant, strs,
+};
 
 const INSTANCES: usize = 3;
 
@@ -111,42 +113,16 @@ fn a_rollout_survives_kill_9_of_the_controller_five_times() {
     let api = format!("http://{api_addr}");
     let work = dir.path().join("mesos");
     let _mesos = Process::spawn(
-        &[
-            "local-mesos",
-            "--addr",
-            &mesos_addr.to_string(),
-            "--work-dir",
-            work.to_str().expect("utf-8"),
-            "--node-ports",
-            &node_ports(),
-        ],
+        &strs(&local_mesos_args(mesos_addr, &work)),
         &dir.path().join("mesos.log"),
     );
+    let agent_data = dir.path().join("agent");
     let _agent = Process::spawn(
-        &[
-            "agent",
-            "--master",
-            &mesos,
-            "--addr",
-            &agent_addr.to_string(),
-            "--data-dir",
-            dir.path().join("agent").to_str().expect("utf-8"),
-        ],
+        &strs(&agent_args(mesos_addr, agent_addr, &agent_data)),
         &dir.path().join("agent.log"),
     );
-    let controller_data = dir.path().join("controller");
-    let agent_url = format!("http://{agent_addr}");
-    let controller_args = [
-        "controller",
-        "--manifests",
-        manifests.to_str().expect("utf-8"),
-        "--agent",
-        &agent_url,
-        "--api-addr",
-        &api_addr.to_string(),
-        "--data-dir",
-        controller_data.to_str().expect("utf-8"),
-    ];
+    let controller_args = controller_args(&manifests, agent_addr, api_addr, &dir.path().join("controller"));
+    let controller_args = strs(&controller_args);
     let log = |i: usize| dir.path().join(format!("controller-{i}.log"));
     let mut controller = spawn_sextant(&controller_args, &log(0));
 

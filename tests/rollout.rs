@@ -8,7 +8,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{MesosTask, Process, Up, free_addr, get_json, live_in_mesos, running_in_mesos, wait_within_logs};
+use common::{
+    MesosTask, Process, Up, agent_args, controller_args, free_addr, get_json, live_in_mesos, local_mesos_args,
+    running_in_mesos, strs, wait_within_logs,
+};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
@@ -413,45 +416,20 @@ fn the_master_forgets_its_tasks_and_the_app_recovers() {
     let api = format!("http://{api_addr}");
     let log = |name: &str| dir.path().join(name);
     let local_mesos = |work: &str, log_name: &str| {
-        let work = dir.path().join(work);
         Process::spawn(
-            &[
-                "local-mesos",
-                "--addr",
-                &mesos_addr.to_string(),
-                "--work-dir",
-                work.to_str().expect("utf-8"),
-            ],
+            &strs(&local_mesos_args(mesos_addr, &dir.path().join(work))),
             &log(log_name),
         )
     };
     let mut first_master = local_mesos("mesos", "mesos.log");
     let agent_data = dir.path().join("agent");
     let _agent = Process::spawn(
-        &[
-            "agent",
-            "--master",
-            &mesos,
-            "--addr",
-            &agent_addr.to_string(),
-            "--data-dir",
-            agent_data.to_str().expect("utf-8"),
-        ],
+        &strs(&agent_args(mesos_addr, agent_addr, &agent_data)),
         &log("agent.log"),
     );
     let controller_data = dir.path().join("controller");
     let _controller = Process::spawn(
-        &[
-            "controller",
-            "--manifests",
-            manifests.to_str().expect("utf-8"),
-            "--agent",
-            &format!("http://{agent_addr}"),
-            "--api-addr",
-            &api_addr.to_string(),
-            "--data-dir",
-            controller_data.to_str().expect("utf-8"),
-        ],
+        &strs(&controller_args(&manifests, agent_addr, api_addr, &controller_data)),
         &log("controller.log"),
     );
     let running_in_controller = || {

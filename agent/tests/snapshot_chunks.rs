@@ -64,6 +64,26 @@ async fn read_snapshot(stream: &mut Streaming<TaskEvent>, first: Option<TaskSnap
     }
 }
 
+/// Serves `service` on a free loopback port until `stopped` turns true.
+async fn serve(
+    service: AgentService,
+    mut stopped: watch::Receiver<bool>,
+) -> (
+    std::net::SocketAddr,
+    tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(agent_server(service))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }),
+    );
+    (addr, server)
+}
+
 /// The agent's status follows every snapshot (no Mesos here: not connected).
 async fn expect_status(stream: &mut Streaming<TaskEvent>) {
     let next = stream.message().await.expect("stream ok").expect("an event");
@@ -86,16 +106,7 @@ async fn snapshots_of_fifty_thousand_tasks_arrive_whole_in_bounded_chunks() {
     let table = Arc::new(Mutex::new(table));
     let service = AgentService::new(Arc::clone(&table), commands, stopped.clone(), synced, link);
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let mut until_stopped = stopped;
-    let server = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(agent_server(service))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
-                let _ = until_stopped.wait_for(|s| *s).await;
-            }),
-    );
+    let (addr, server) = serve(service, stopped).await;
 
     let mut client = AgentClient::connect(format!("http://{addr}"))
         .await
@@ -157,16 +168,7 @@ async fn a_watch_before_the_first_sync_says_why_it_waits() {
     link_writer.disconnected("cannot reach the Mesos master at http://127.0.0.1:5050: connection refused".into());
     let table = Arc::new(Mutex::new(TaskTable::new()));
     let service = AgentService::new(table, commands, stopped.clone(), synced, link);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let mut until_stopped = stopped;
-    let server = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(agent_server(service))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
-                let _ = until_stopped.wait_for(|s| *s).await;
-            }),
-    );
+    let (addr, server) = serve(service, stopped).await;
     let mut client = AgentClient::connect(format!("http://{addr}")).await.expect("connects");
     let mut stream = client
         .watch_tasks(WatchTasksRequest {})

@@ -859,20 +859,9 @@ mod tests {
             ])
             .expect("batch");
         store.write_tasks(&[("a".into(), None)]).expect("remove");
-        let ids: Vec<String> = store
-            .list_tasks()
-            .expect("list")
-            .into_iter()
-            .map(|t| t.task_id)
-            .collect();
-        assert_eq!(ids, vec!["b"]);
+        let ids = |s: &Store| -> Vec<String> { s.list_tasks().expect("list").into_iter().map(|t| t.task_id).collect() };
+        assert_eq!(ids(&store), vec!["b"]);
         store.replace_tasks(&[task("c", TaskState::Staging)]).expect("replace");
-        let ids: Vec<String> = store
-            .list_tasks()
-            .expect("list")
-            .into_iter()
-            .map(|t| t.task_id)
-            .collect();
-        assert_eq!(ids, vec!["c"]);
+        assert_eq!(ids(&store), vec!["c"]);
     }
 }

@@ -439,3 +439,50 @@ mod reqwest {
         runtime().block_on(fetch(url)).is_some_and(|(ok, _)| ok)
     }
 }
+
+/// `sextant local-mesos` on `addr`, with a work dir and host ports of its own.
+pub fn local_mesos_args(addr: SocketAddr, work: &Path) -> Vec<String> {
+    vec![
+        "local-mesos".into(),
+        "--addr".into(),
+        addr.to_string(),
+        "--work-dir".into(),
+        work.display().to_string(),
+        "--node-ports".into(),
+        node_ports(),
+    ]
+}
+
+/// `sextant agent` for the master at `mesos`, serving gRPC on `addr`.
+pub fn agent_args(mesos: SocketAddr, addr: SocketAddr, data: &Path) -> Vec<String> {
+    vec![
+        "agent".into(),
+        "--master".into(),
+        format!("http://{mesos}"),
+        "--addr".into(),
+        addr.to_string(),
+        "--data-dir".into(),
+        data.display().to_string(),
+    ]
+}
+
+/// `sextant controller` over `manifests`, for the agent at `agent`, with
+/// its API on `api`.
+pub fn controller_args(manifests: &Path, agent: SocketAddr, api: SocketAddr, data: &Path) -> Vec<String> {
+    vec![
+        "controller".into(),
+        "--manifests".into(),
+        manifests.display().to_string(),
+        "--agent".into(),
+        format!("http://{agent}"),
+        "--api-addr".into(),
+        api.to_string(),
+        "--data-dir".into(),
+        data.display().to_string(),
+    ]
+}
+
+/// `args` as `spawn` takes them.
+pub fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}

@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 
-use super::tests::{NOW, desired, link};
+use super::tests::{NOW, desired, link, plan_with};
 use super::*;
 use crate::observed::TaskState;
 
@@ -78,22 +78,7 @@ fn plan_at(
     now: f64,
     ids: &mut SequentialIds,
 ) -> Plan {
-    let agent = link();
-    let exp = AppExpectations::default();
-    reconcile(
-        &Input {
-            key: "default/web",
-            desired: Some(d),
-            history,
-            tasks,
-            expectations: &exp,
-            crash: None,
-            agent: &agent,
-            call_errors: &[],
-            now,
-        },
-        ids,
-    )
+    plan_with(d, history, tasks, now, &link(), None, ids)
 }
 
 proptest! {

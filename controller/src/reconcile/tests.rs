@@ -38,7 +38,19 @@ pub(super) fn link() -> AgentLink {
 }
 
 pub(super) fn plan_for(d: &DesiredApp, history: &RevisionHistory, tasks: &[ObservedTask], now: f64) -> Plan {
-    let agent = link();
+    plan_with(d, history, tasks, now, &link(), None, &mut SequentialIds::default())
+}
+
+/// The plan for `d` with no expectations, as the runtime would ask for it.
+pub(super) fn plan_with(
+    d: &DesiredApp,
+    history: &RevisionHistory,
+    tasks: &[ObservedTask],
+    now: f64,
+    agent: &AgentLink,
+    crash: Option<&crate::crash_loop::Hold>,
+    ids: &mut dyn IdSource,
+) -> Plan {
     let exp = AppExpectations::default();
     reconcile(
         &Input {
@@ -47,12 +59,12 @@ pub(super) fn plan_for(d: &DesiredApp, history: &RevisionHistory, tasks: &[Obser
             history,
             tasks,
             expectations: &exp,
-            crash: None,
-            agent: &agent,
+            crash,
+            agent,
             call_errors: &[],
             now,
         },
-        &mut SequentialIds::default(),
+        ids,
     )
 }
 
@@ -313,22 +325,8 @@ fn gates_hold_every_action_and_say_why() {
         message: "cannot reach the Mesos master at http://m:5050: connection refused".into(),
         ..link()
     };
-    let exp = AppExpectations::default();
     let history = RevisionHistory::default();
-    let p = reconcile(
-        &Input {
-            key: "default/web",
-            desired: Some(&d),
-            history: &history,
-            tasks: &[],
-            expectations: &exp,
-            crash: None,
-            agent: &agent,
-            call_errors: &[],
-            now: NOW,
-        },
-        &mut SequentialIds::default(),
-    );
+    let p = plan_with(&d, &history, &[], NOW, &agent, None, &mut SequentialIds::default());
     assert!(p.actions.is_empty());
     assert_eq!(condition(&p, "Degraded").reason.as_deref(), Some("MesosDisconnected"));
     let last_known = p.status.and_then(|s| s.last_known).unwrap_or_default();
@@ -374,21 +372,14 @@ fn a_crash_loop_holds_launches() {
         until: NOW + 8.0,
         failures: 3,
     };
-    let agent = link();
-    let exp = AppExpectations::default();
     let history = RevisionHistory::default();
-    let p = reconcile(
-        &Input {
-            key: "default/web",
-            desired: Some(&d),
-            history: &history,
-            tasks: &[],
-            expectations: &exp,
-            crash: Some(&hold),
-            agent: &agent,
-            call_errors: &[],
-            now: NOW,
-        },
+    let p = plan_with(
+        &d,
+        &history,
+        &[],
+        NOW,
+        &link(),
+        Some(&hold),
         &mut SequentialIds::default(),
     );
     assert_eq!(launches(&p), 0);
