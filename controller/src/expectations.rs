@@ -4,7 +4,7 @@
 //! controller waits for the agent's snapshot instead), never as fabricated
 //! tasks among the observed ones.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::observed::ObservedTask;
 
@@ -44,9 +44,10 @@ impl AppExpectations {
         observed: &'a [ObservedTask],
         now: f64,
     ) -> impl Iterator<Item = (&'a String, &'a ExpectedLaunch)> + 'a {
+        let seen = ids(observed, !self.launches.is_empty());
         self.launches
             .iter()
-            .filter(move |(id, l)| now - l.at <= LAUNCH_TTL_SECS && !observed.iter().any(|t| &t.id == *id))
+            .filter(move |(id, l)| now - l.at <= LAUNCH_TTL_SECS && !seen.contains(id.as_str()))
     }
 
     /// Whether a kill of `task_id` was asked for recently enough to wait.
@@ -60,5 +61,58 @@ impl AppExpectations {
             .retain(|id, l| now - l.at <= LAUNCH_TTL_SECS && !observed.iter().any(|t| &t.id == id));
         self.kills
             .retain(|id, at| now - *at <= KILL_RETRY_SECS && observed.iter().any(|t| &t.id == id && t.is_live()));
+    }
+}
+
+/// The ids of `observed`, when `needed` (a set, so that many expectations
+/// against many tasks stay linear).
+fn ids(observed: &[ObservedTask], needed: bool) -> HashSet<&str> {
+    if needed {
+        observed.iter().map(|t| t.id.as_str()).collect()
+    } else {
+        HashSet::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observed::TaskState;
+
+    fn task(id: &str, state: TaskState) -> ObservedTask {
+        ObservedTask::from(sextant_api::proto::Task {
+            task_id: id.into(),
+            state: state as i32,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn expectations_settle_when_observed_or_expired() {
+        let mut e = AppExpectations::default();
+        let launch = |at| ExpectedLaunch {
+            revision: "r".into(),
+            at,
+        };
+        e.launches.insert("seen".into(), launch(100.0));
+        e.launches.insert("unseen".into(), launch(100.0));
+        e.launches.insert("old".into(), launch(100.0 - LAUNCH_TTL_SECS - 1.0));
+        e.kills.insert("dying".into(), 100.0);
+        e.kills.insert("dead".into(), 100.0);
+        let observed = vec![
+            task("seen", TaskState::Pending),
+            task("dying", TaskState::Running),
+            task("dead", TaskState::Killed),
+        ];
+        let pending: Vec<&String> = e.pending_launches(&observed, 100.0).map(|(id, _)| id).collect();
+        assert_eq!(pending, vec!["unseen"]);
+        assert!(e.kill_pending("dying", 100.0 + KILL_RETRY_SECS));
+        assert!(
+            !e.kill_pending("dying", 100.0 + KILL_RETRY_SECS + 1.0),
+            "asked again after the retry time"
+        );
+        e.settle(&observed, 100.0);
+        assert_eq!(e.launches.keys().collect::<Vec<_>>(), vec!["unseen"]);
+        assert_eq!(e.kills.keys().collect::<Vec<_>>(), vec!["dying"]);
     }
 }
