@@ -20,8 +20,13 @@
 //! status and revision history (a steady state asks for no launch or kill,
 //! so no call reaches the agent, whose channel is never connected).
 //!
+//! Besides the figures, where the memory is: VmRSS and live heap after each
+//! build step, and the index's heap by part, counted by a wrapper of the
+//! system allocator that counts only while nothing is timed.
+//!
 //! A plain `Instant` harness (no criterion): the figures are percentiles of
-//! single operations and one-shot measurements, printed as a table.
+//! single operations and one-shot measurements, printed line by line with
+//! their targets. Results and the analysis: `docs/benchmarks.md`.
 //!
 //! `cargo bench -p sextant-controller --bench core`
 
@@ -212,6 +217,17 @@ fn index_breakdown(index: &Index) {
         bytes as f64 / 1e6,
         chunks as f64 / 1e6
     );
+    let spare = index.read(|s| s.tasks.values().map(|t| t.capacity() - t.len()).sum::<usize>());
+    println!(
+        "   besides: the task vectors' spare capacity, {spare} slots of {} bytes: {:.1} MB; inline sizes: \
+         ObservedTask {} B, DesiredApp {} B, AppStatus {} B, RevisionHistory record {} B",
+        std::mem::size_of::<ObservedTask>(),
+        (spare * std::mem::size_of::<ObservedTask>()) as f64 / 1e6,
+        std::mem::size_of::<ObservedTask>(),
+        std::mem::size_of::<DesiredApp>(),
+        std::mem::size_of::<sextant_api::AppStatus>(),
+        std::mem::size_of::<sextant_controller::history::RevisionRecord>(),
+    );
 }
 
 /// One app's manifest, as the loader bench writes them, with 10 instances.
@@ -273,9 +289,11 @@ fn desired_apps() -> Vec<DesiredApp> {
         .collect()
 }
 
-/// Task `j` of app `i`: RUNNING for an hour, healthy for almost as long.
+/// Task `j` of app `i`: launched an hour ago (an app's tasks a quarter
+/// second apart), RUNNING 20 s later, healthy 10 s after that.
 fn task(i: usize, j: usize, d: &DesiredApp, now: f64) -> proto::Task {
     let node = (i + j * (NODES / TASKS_PER_APP)) % NODES;
+    let launched = now - 3_620.0 + j as f64 * 0.25;
     proto::Task {
         task_id: format!(
             "{}.{}.{}.{:08x}",
@@ -303,10 +321,10 @@ fn task(i: usize, j: usize, d: &DesiredApp, now: f64) -> proto::Task {
         message: String::new(),
         reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED".into(),
         healthy: Some(true),
-        created_at: now - 3_620.0,
-        updated_at: now - 3_590.0,
-        running_since: now - 3_600.0,
-        healthy_since: now - 3_590.0,
+        created_at: launched,
+        updated_at: launched + 30.0,
+        running_since: launched + 20.0,
+        healthy_since: launched + 30.0,
     }
 }
 
@@ -353,8 +371,25 @@ impl Work {
     }
 }
 
-/// Kernel-reported CPU time (user + system) of the calling thread.
+/// CPU time (user + system) of the calling thread, from the kernel's
+/// per-thread clock (`CLOCK_THREAD_CPUTIME_ID`: the same accounting as
+/// `getrusage(RUSAGE_THREAD)`, to the nanosecond rather than the tick).
 fn thread_cpu() -> Duration {
+    // SAFETY: clock_gettime writes into the zeroed struct it is given.
+    let ts = unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        assert_eq!(
+            libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts),
+            0,
+            "clock_gettime"
+        );
+        ts
+    };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The same from `getrusage(RUSAGE_THREAD)`, as a cross-check.
+fn thread_rusage() -> Duration {
     // SAFETY: getrusage writes into the zeroed struct it is given.
     let ru = unsafe {
         let mut ru: libc::rusage = std::mem::zeroed();
@@ -616,6 +651,7 @@ fn full_resync(b: &Built) -> bool {
     let mut wall = Vec::with_capacity(RESYNCS);
     let mut cpu = Vec::with_capacity(RESYNCS);
     let mut work = Work::default();
+    let ru0 = thread_rusage();
     for _ in 0..RESYNCS {
         let mut ids = SequentialIds::default();
         work = Work::default();
@@ -631,6 +667,7 @@ fn full_resync(b: &Built) -> bool {
         wall.push(w1 - w0);
         cpu.push(c1 - c0);
     }
+    let rusage_mean = (thread_rusage() - ru0) / RESYNCS as u32;
     // The same through the work queue, as the runtime is fed: enqueue
     // every key, lease each, reconcile, end the lease.
     let queue = b.writer.queue.clone();
@@ -659,6 +696,7 @@ fn full_resync(b: &Built) -> bool {
     println!("2. full resync of {APPS} apps, {RESYNCS} runs, one thread");
     println!("   keys + snapshot + reconcile, wall: {}", spread(&mut wall, ms));
     println!("   keys + snapshot + reconcile, CPU:  {}", spread(&mut cpu, ms));
+    println!("   (getrusage(RUSAGE_THREAD) over the runs: mean {})", ms(rusage_mean));
     println!("   through the work queue, CPU:       {}", spread(&mut queued, ms));
     println!("   of which Index::keys() alone, CPU: {}", spread(&mut keys_t, ms));
     println!("   per app (CPU p50): {}", us(cpu_p50 / APPS as u32));
@@ -710,7 +748,9 @@ fn list_apps_parts(index: &Index) -> String {
 async fn list_apps(index: Index) -> bool {
     let parts = {
         let index = index.clone();
-        tokio::spawn(async move { list_apps_parts(&index) }).await.expect("parts")
+        tokio::spawn(async move { list_apps_parts(&index) })
+            .await
+            .expect("parts")
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
