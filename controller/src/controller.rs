@@ -225,7 +225,6 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
 
     let runtime = Arc::new(Runtime::new(
         index.clone(),
-        store.clone(),
         journal.clone(),
         crate::agent_link::client(channel),
     ));
@@ -252,8 +251,9 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
     })
 }
 
-/// Every [`RESYNC_INTERVAL`]: prunes old ended tasks and enqueues every
-/// app (a level-triggered controller looks again even without news).
+/// Every [`RESYNC_INTERVAL`]: prunes old ended tasks, enqueues every app
+/// (a level-triggered controller looks again even without news), and
+/// gives freed heap back to the system.
 async fn resync(index: Index, queue: WorkQueue, events: mpsc::Sender<IndexEvent>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(RESYNC_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -267,6 +267,9 @@ async fn resync(index: Index, queue: WorkQueue, events: mpsc::Sender<IndexEvent>
             return;
         }
         queue.enqueue_all(index.keys());
+        // Freed heap back to the system, so resident memory follows what
+        // is live (a few ms on a large heap, off the async workers).
+        let _ = tokio::task::spawn_blocking(crate::index::journal::give_back_memory).await;
     }
 }
 

@@ -55,7 +55,7 @@ impl CrashLoops {
         let max = f64::from(policy.max_seconds);
         let mut new_failures: Vec<&ObservedTask> = observed
             .iter()
-            .filter(|t| t.revision == revision && t.is_failure())
+            .filter(|t| &*t.revision == revision && t.is_failure())
             .collect();
         new_failures.sort_by(|a, b| a.updated_at.total_cmp(&b.updated_at));
 

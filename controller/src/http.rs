@@ -197,9 +197,9 @@ impl TaskView {
     pub fn from_task(t: &ObservedTask) -> Self {
         Self {
             task_id: t.id.clone(),
-            namespace: t.namespace.clone(),
-            app: t.app.clone(),
-            revision: t.revision.clone(),
+            namespace: t.namespace.to_string(),
+            app: t.app.to_string(),
+            revision: t.revision.to_string(),
             state: state_name(t.state).to_string(),
             // A health report outlives its task only as the reason it ended.
             healthy: if t.is_live() || t.healthy == Some(false) {
@@ -209,8 +209,8 @@ impl TaskView {
             },
             running_since: t.running_since.and_then(rfc3339),
             healthy_since: t.healthy_since.and_then(rfc3339),
-            agent_id: t.agent_id.clone(),
-            hostname: t.hostname.clone(),
+            agent_id: t.agent_id.to_string(),
+            hostname: t.hostname.to_string(),
             ports: t
                 .ports
                 .iter()
@@ -220,7 +220,7 @@ impl TaskView {
                 })
                 .collect(),
             message: t.message.clone(),
-            reason: t.reason.clone(),
+            reason: t.reason.to_string(),
             created_at: rfc3339(t.created_at),
             updated_at: rfc3339(t.updated_at),
         }
@@ -285,15 +285,13 @@ pub fn router(index: Index) -> Router {
         .with_state(index)
 }
 
-async fn list_apps(State(index): State<Index>) -> Json<Vec<AppView>> {
-    let mut views: Vec<AppView> = index.read(|s| {
-        s.apps
-            .iter()
-            .map(|(key, d)| AppView::new(d, s.statuses.get(key).map(|st| &**st)))
-            .collect()
-    });
-    views.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    Json(views)
+/// `[AppView]` sorted by namespace and name, joined from the index's
+/// serialized entries (`index/views.rs`): no app is cloned or serialized
+/// per request.
+async fn list_apps(State(index): State<Index>) -> Response {
+    let entries: Vec<std::sync::Arc<[u8]>> = index.read(|s| s.views.values().cloned().collect());
+    let body = crate::index::views::list(&entries);
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn get_app(
@@ -443,6 +441,10 @@ mod tests {
                     ..Default::default()
                 }),
             );
+            let keys: Vec<String> = s.apps.keys().cloned().collect();
+            for key in keys {
+                crate::index::views::refresh(s, &key);
+            }
             s.sources.insert(
                 "dir:/m".into(),
                 SourceStatus {

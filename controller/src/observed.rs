@@ -6,6 +6,8 @@
 //! live states occupy an instance slot (and count toward the surge bound),
 //! gone states are replaced at once.
 
+use std::sync::Arc;
+
 use sextant_api::proto;
 pub use sextant_api::proto::TaskState;
 
@@ -24,11 +26,11 @@ pub struct ObservedTask {
     /// `<namespace>.<app>.<revision>.<unique>`.
     pub id: String,
     /// App namespace.
-    pub namespace: String,
+    pub namespace: Arc<str>,
     /// App name.
-    pub app: String,
+    pub app: Arc<str>,
     /// Revision the task runs.
-    pub revision: String,
+    pub revision: Arc<str>,
     /// Last state.
     pub state: TaskState,
     /// Health as last reported; `None` when no check reported.
@@ -38,13 +40,13 @@ pub struct ObservedTask {
     /// Unix seconds: when it last became healthy; `None` when not healthy.
     pub healthy_since: Option<f64>,
     /// Last status reason from Mesos (e.g. `REASON_COMMAND_EXECUTOR_FAILED`).
-    pub reason: String,
+    pub reason: Arc<str>,
     /// Last status message (e.g. "Command exited with status 1").
     pub message: String,
     /// Mesos agent (node) id; empty while pending.
-    pub agent_id: String,
+    pub agent_id: Arc<str>,
     /// Node hostname; empty while pending.
-    pub hostname: String,
+    pub hostname: Arc<str>,
     /// Host ports by name.
     pub ports: Vec<HostPort>,
     /// Unix seconds: when the agent first saw the task.
@@ -68,13 +70,13 @@ impl From<proto::Task> for ObservedTask {
             running_since: since(t.running_since),
             healthy_since: since(t.healthy_since),
             id: t.task_id,
-            namespace: t.namespace,
-            app: t.app,
-            revision: t.revision,
-            reason: t.reason,
+            namespace: t.namespace.into(),
+            app: t.app.into(),
+            revision: t.revision.into(),
+            reason: t.reason.into(),
             message: t.message,
-            agent_id: t.agent_id,
-            hostname: t.hostname,
+            agent_id: t.agent_id.into(),
+            hostname: t.hostname.into(),
             ports: t
                 .ports
                 .into_iter()
@@ -93,12 +95,12 @@ impl From<&ObservedTask> for proto::Task {
     fn from(t: &ObservedTask) -> Self {
         Self {
             task_id: t.id.clone(),
-            namespace: t.namespace.clone(),
-            app: t.app.clone(),
-            revision: t.revision.clone(),
+            namespace: t.namespace.to_string(),
+            app: t.app.to_string(),
+            revision: t.revision.to_string(),
             state: t.state as i32,
-            agent_id: t.agent_id.clone(),
-            hostname: t.hostname.clone(),
+            agent_id: t.agent_id.to_string(),
+            hostname: t.hostname.to_string(),
             ports: t
                 .ports
                 .iter()
@@ -108,7 +110,7 @@ impl From<&ObservedTask> for proto::Task {
                 })
                 .collect(),
             message: t.message.clone(),
-            reason: t.reason.clone(),
+            reason: t.reason.to_string(),
             healthy: t.healthy,
             created_at: t.created_at,
             updated_at: t.updated_at,
@@ -119,6 +121,21 @@ impl From<&ObservedTask> for proto::Task {
 }
 
 impl ObservedTask {
+    /// Shares the strings many tasks repeat (namespace, app, revision,
+    /// node, reason) with the ones `strings` already holds.
+    pub fn intern(&mut self, strings: &mut Interner) {
+        for field in [
+            &mut self.namespace,
+            &mut self.app,
+            &mut self.revision,
+            &mut self.reason,
+            &mut self.agent_id,
+            &mut self.hostname,
+        ] {
+            strings.intern(field);
+        }
+    }
+
     /// The store key of the task's app: `namespace/app`.
     pub fn app_key(&self) -> String {
         sextant_api::app_key(&self.namespace, &self.app)
@@ -160,6 +177,38 @@ impl ObservedTask {
                 self.healthy_since = Some(old);
             }
         }
+    }
+}
+
+/// A set of shared strings: 100,000 tasks name a few apps, revisions,
+/// nodes and reasons, and each copy would be an allocation of its own.
+#[derive(Debug, Default)]
+pub struct Interner(std::collections::HashSet<Arc<str>>);
+
+impl Interner {
+    /// Replaces `s` by the shared copy of its text, adding it if new.
+    pub fn intern(&mut self, s: &mut Arc<str>) {
+        match self.0.get(&**s) {
+            Some(shared) => *s = Arc::clone(shared),
+            None => {
+                self.0.insert(Arc::clone(s));
+            }
+        }
+    }
+
+    /// Forgets strings no task holds any more.
+    pub fn prune(&mut self) {
+        self.0.retain(|s| Arc::strong_count(s) > 1);
+    }
+
+    /// Strings held.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -221,6 +270,19 @@ mod tests {
             running_since: 10.0,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn interned_strings_are_shared_and_pruned() {
+        let mut strings = Interner::default();
+        let mut a = ObservedTask::from(grpc(TaskState::Running));
+        let mut b = ObservedTask::from(grpc(TaskState::Running));
+        a.intern(&mut strings);
+        b.intern(&mut strings);
+        assert!(Arc::ptr_eq(&a.revision, &b.revision));
+        drop((a, b));
+        strings.prune();
+        assert!(strings.is_empty());
     }
 
     /// Guards the TASK_UNKNOWN fix: a master that lost its state answers

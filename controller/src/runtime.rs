@@ -13,14 +13,14 @@ use futures::StreamExt;
 use sextant_api::proto::agent_client::AgentClient;
 use sextant_api::proto::{KillRequest, LaunchRequest, TaskSpec};
 use tonic::transport::Channel;
-use tracing::{Instrument, debug, error, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::crash_loop::CrashLoops;
 use crate::expectations::{AppExpectations, ExpectedLaunch};
 use crate::index::Index;
 use crate::index::journal::JournalWriter;
 use crate::reconcile::{Action, Input, RandomIds, conditions, reconcile};
-use crate::store::{Store, now_unix};
+use crate::store::now_unix;
 
 /// Timeout of one Launch or Kill call.
 pub const RPC_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,9 +33,7 @@ const RETRY_AFTER_CALL_FAILURE: Duration = Duration::from_secs(2);
 pub struct Runtime {
     /// The index it reads and writes statuses into.
     pub index: Index,
-    /// The journal, for revision histories.
-    pub store: Store,
-    /// Statuses are written behind.
+    /// Statuses and histories are written behind.
     pub journal: JournalWriter,
     /// The agent.
     pub client: AgentClient<Channel>,
@@ -61,10 +59,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Runtime {
     /// A runtime over these parts.
-    pub fn new(index: Index, store: Store, journal: JournalWriter, client: AgentClient<Channel>) -> Self {
+    pub fn new(index: Index, journal: JournalWriter, client: AgentClient<Channel>) -> Self {
         Self {
             index,
-            store,
             journal,
             client,
             expectations: Mutex::default(),
@@ -126,38 +123,25 @@ impl Runtime {
                 if before != Some(&status) {
                     log_degraded(before, &status);
                     let status = Arc::new(status);
-                    this.index
-                        .write(|s| s.statuses.insert(key.clone(), Arc::clone(&status)));
-                    this.journal.status(&key, Some((*status).clone()));
+                    this.index.write(|s| {
+                        s.statuses.insert(key.clone(), Arc::clone(&status));
+                        crate::index::views::refresh(s, &key);
+                    });
                 }
             }
             if let Some(history) = plan.history {
                 let history = Arc::new(history);
                 this.index
                     .write(|s| s.histories.insert(key.clone(), Arc::clone(&history)));
-                // Durable at once: a rollout's outcome decides what a
-                // restarted controller rolls back to. Changes are rare.
-                let (store, k, h) = (this.store.clone(), key.clone(), Arc::clone(&history));
-                let written = tokio::task::spawn_blocking(move || {
-                    store.put_history(&k, Some(&h))?;
-                    store.flush()
-                })
-                .await;
-                match written {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => error!(error = %e, "writing the revision history failed"),
-                    Err(e) => error!(error = %e, "the revision history write failed"),
-                }
+                this.journal.history(&key, Some(history));
             }
             if plan.forget {
                 this.index.write(|s| {
                     s.statuses.remove(&key);
                     s.histories.remove(&key);
+                    crate::index::views::refresh(s, &key);
                 });
-                this.journal.status(&key, None);
-                if let Err(e) = this.store.put_history(&key, None) {
-                    error!(error = %e, "removing the revision history failed");
-                }
+                this.journal.history(&key, None);
                 lock(&this.crash_loops).retain(|k| k != key);
                 debug!("app forgotten");
             } else if !expectations.is_empty() {

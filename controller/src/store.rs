@@ -11,8 +11,12 @@
 //! - `tasks`: key task id -> prost-encoded `proto::Task`, the last known
 //!   state of every task, written behind in batches by the index and
 //!   replaced whole by the agent's snapshot;
-//! - `status`: key `ns/name` -> JSON [`AppStatus`], written behind;
-//! - `history`: key `ns/name` -> JSON [`RevisionHistory`];
+//! - `history`: key `ns/name` -> JSON [`RevisionHistory`], flushed when
+//!   written (a rollout's outcome decides what a restart rolls back to).
+//!
+//! Statuses are not journaled: they are derived, and a restarted
+//! controller's first reconcile of each app (before the agent's snapshot,
+//! from the last known tasks) recomputes them and marks them last known.
 //! - `sources`: key source name -> JSON [`SourceStatus`] (last load error).
 //!
 //! One record that does not decode is reported and skipped, never a reason
@@ -27,7 +31,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use k8s_openapi::jiff::Timestamp;
 use prost::Message;
 use serde::{Deserialize, Serialize};
-use sextant_api::AppStatus;
 use sextant_api::proto::Task;
 pub use sextant_api::task::{DEFAULT_NAMESPACE, app_key};
 
@@ -40,6 +43,13 @@ use crate::history::RevisionHistory;
 pub const APPLY_SOURCE: &str = "apply";
 /// Terminal tasks whose last change is older than this are pruned.
 pub const TERMINAL_TASK_RETENTION_SECS: f64 = 300.0;
+
+/// sled's page cache: the journal is read whole once at start and then
+/// only written, so sled's default of 1 GiB would only hold memory.
+const JOURNAL_CACHE_BYTES: u64 = 8 * 1024 * 1024;
+/// Records per sled batch when the task tree is replaced: one batch of
+/// 100,000 tasks held several hundred MB at once.
+const TASK_BATCH: usize = 1000;
 
 /// The journal format this release reads and writes.
 pub const JOURNAL_FORMAT: u64 = 2;
@@ -125,8 +135,6 @@ pub struct JournalContents {
     pub apps: Vec<DesiredApp>,
     /// Last known tasks.
     pub tasks: Vec<Task>,
-    /// Statuses by app key.
-    pub statuses: Vec<(String, AppStatus)>,
     /// Revision histories by app key.
     pub histories: Vec<(String, RevisionHistory)>,
     /// Source records.
@@ -202,7 +210,6 @@ struct Inner {
     db: sled::Db,
     apps: sled::Tree,
     tasks: sled::Tree,
-    status: sled::Tree,
     history: sled::Tree,
     sources: sled::Tree,
     listener: Mutex<Option<mpsc::UnboundedSender<StoreChange>>>,
@@ -251,6 +258,7 @@ impl Store {
         let path = dir.join("store.sled");
         let db = sled::Config::new()
             .path(&path)
+            .cache_capacity(JOURNAL_CACHE_BYTES)
             .open()
             .map_err(|e| open_error(&path, &e))?;
         let meta = db.open_tree("meta")?;
@@ -271,7 +279,6 @@ impl Store {
             inner: Arc::new(Inner {
                 apps: db.open_tree("apps")?,
                 tasks: db.open_tree("tasks")?,
-                status: db.open_tree("status")?,
                 history: db.open_tree("history")?,
                 sources: db.open_tree("sources")?,
                 db,
@@ -311,13 +318,6 @@ impl Store {
             let (k, v) = r?;
             match decode_task(&k, &v) {
                 Ok(t) => out.tasks.push(t),
-                Err(e) => out.skipped.push(e.to_string()),
-            }
-        }
-        for r in self.inner.status.iter() {
-            let (k, v) = r?;
-            match from_json::<AppStatus>("status", &k, &v) {
-                Ok(s) => out.statuses.push((String::from_utf8_lossy(&k).into_owned(), s)),
                 Err(e) => out.skipped.push(e.to_string()),
             }
         }
@@ -498,7 +498,10 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces every task with `tasks` (the agent's snapshot), atomically.
+    /// Replaces every task with `tasks` (the agent's snapshot), in batches
+    /// of [`TASK_BATCH`]: not atomic as a whole, which is fine for a cache
+    /// the next snapshot replaces again (a crash halfway leaves some tasks
+    /// of the old snapshot, shown as last known until then).
     pub fn replace_tasks(&self, tasks: &[Task]) -> Result<(), StoreError> {
         let ids: BTreeSet<&str> = tasks.iter().map(|t| t.task_id.as_str()).collect();
         let mut batch = sled::Batch::default();
@@ -508,10 +511,14 @@ impl Store {
                 batch.remove(k);
             }
         }
-        for t in tasks {
-            batch.insert(t.task_id.as_bytes(), t.encode_to_vec());
-        }
         self.inner.tasks.apply_batch(batch)?;
+        for chunk in tasks.chunks(TASK_BATCH) {
+            let mut batch = sled::Batch::default();
+            for t in chunk {
+                batch.insert(t.task_id.as_bytes(), t.encode_to_vec());
+            }
+            self.inner.tasks.apply_batch(batch)?;
+        }
         Ok(())
     }
 
@@ -528,27 +535,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes a batch of statuses: `Some` sets, `None` removes.
-    pub fn write_statuses(&self, changes: &[(String, Option<AppStatus>)]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for (key, status) in changes {
-            match status {
-                Some(s) => batch.insert(key.as_bytes(), to_json("status", key, s)?),
-                None => batch.remove(key.as_bytes()),
-            }
-        }
-        self.inner.status.apply_batch(batch)?;
-        Ok(())
-    }
-
-    /// The last written status of an app.
-    pub fn get_status(&self, key: &str) -> Result<Option<AppStatus>, StoreError> {
-        match self.inner.status.get(key.as_bytes())? {
-            Some(v) => Ok(Some(from_json("status", key.as_bytes(), &v)?)),
-            None => Ok(None),
-        }
-    }
-
     /// Writes an app's revision history (`None` removes it).
     pub fn put_history(&self, key: &str, history: Option<&RevisionHistory>) -> Result<(), StoreError> {
         match history {
@@ -559,6 +545,19 @@ impl Store {
                 self.inner.history.remove(key.as_bytes())?;
             }
         }
+        Ok(())
+    }
+
+    /// Writes a batch of revision histories: `Some` sets, `None` removes.
+    pub fn write_histories(&self, changes: &[(String, Option<Arc<RevisionHistory>>)]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (key, history) in changes {
+            match history {
+                Some(h) => batch.insert(key.as_bytes(), to_json("history", key, &**h)?),
+                None => batch.remove(key.as_bytes()),
+            }
+        }
+        self.inner.history.apply_batch(batch)?;
         Ok(())
     }
 
@@ -706,15 +705,6 @@ mod tests {
                 )])
                 .expect("task");
             store
-                .write_statuses(&[(
-                    "default/web".into(),
-                    Some(AppStatus {
-                        running: 1,
-                        ..Default::default()
-                    }),
-                )])
-                .expect("status");
-            store
                 .put_history("default/web", Some(&RevisionHistory::default()))
                 .expect("history");
             store.flush().expect("flush");
@@ -727,7 +717,6 @@ mod tests {
         let all = store.load().expect("load");
         assert_eq!(all.apps.len(), 1);
         assert_eq!(all.tasks.len(), 1);
-        assert_eq!(all.statuses.len(), 1);
         assert_eq!(all.histories.len(), 1);
         assert_eq!(all.sources[0].last_error.as_deref(), Some("a.yaml:1:1: spec: bad"));
         assert!(all.skipped.is_empty());

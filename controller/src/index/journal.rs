@@ -1,18 +1,20 @@
-//! Writing the index behind to the sled journal: task and status changes
+//! Writing the index behind to the sled journal: task changes
 //! are collected in memory and written in one batch per
 //! [`FLUSH_INTERVAL`], never on the hot path of an update; the agent's
 //! snapshot replaces the task tree whole. A change written twice before a
-//! flush is written once.
+//! flush is written once. Revision histories are written at once (the
+//! flusher is woken) and flushed to disk: a rollout's outcome decides what
+//! a restarted controller rolls back to.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sextant_api::AppStatus;
 use sextant_api::proto;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tracing::{debug, error};
 
+use crate::history::RevisionHistory;
 use crate::observed::ObservedTask;
 use crate::store::{Store, StoreError};
 
@@ -24,14 +26,19 @@ struct Dirty {
     /// The whole task tree, when a snapshot replaced it.
     replace: Option<Vec<proto::Task>>,
     tasks: HashMap<String, Option<proto::Task>>,
-    statuses: HashMap<String, Option<AppStatus>>,
+    histories: HashMap<String, Option<Arc<RevisionHistory>>>,
 }
+
+/// Records written in one flush past which freed heap is given back.
+const TRIM_AFTER_RECORDS: usize = 1000;
 
 /// Collects changes and writes them behind.
 #[derive(Debug, Clone)]
 pub struct JournalWriter {
     store: Store,
     dirty: Arc<Mutex<Dirty>>,
+    /// Wakes the flusher early (a history changed).
+    urgent: Arc<Notify>,
 }
 
 impl JournalWriter {
@@ -40,6 +47,7 @@ impl JournalWriter {
         Self {
             store,
             dirty: Arc::default(),
+            urgent: Arc::default(),
         }
     }
 
@@ -62,9 +70,11 @@ impl JournalWriter {
         d.replace = Some(all);
     }
 
-    /// An app's status changed (`None`: forgotten).
-    pub fn status(&self, key: &str, status: Option<AppStatus>) {
-        self.dirty().statuses.insert(key.to_string(), status);
+    /// An app's revision history changed (`None`: forgotten): written and
+    /// flushed at once, not at the next interval.
+    pub fn history(&self, key: &str, history: Option<Arc<RevisionHistory>>) {
+        self.dirty().histories.insert(key.to_string(), history);
+        self.urgent.notify_one();
     }
 
     /// Writes what was collected (blocking). What a failed write did not
@@ -80,8 +90,8 @@ impl JournalWriter {
             for (id, t) in taken.tasks {
                 d.tasks.entry(id).or_insert(t);
             }
-            for (key, st) in taken.statuses {
-                d.statuses.entry(key).or_insert(st);
+            for (key, h) in taken.histories {
+                d.histories.entry(key).or_insert(h);
             }
         }
         result
@@ -89,6 +99,7 @@ impl JournalWriter {
 
     /// Writes `d`, emptying each part once it is written.
     fn write(&self, d: &mut Dirty) -> Result<(), StoreError> {
+        let records = d.replace.as_ref().map_or(0, Vec::len) + d.tasks.len() + d.histories.len();
         if let Some(all) = &d.replace {
             self.store.replace_tasks(all)?;
             d.replace = None;
@@ -99,11 +110,15 @@ impl JournalWriter {
             self.store.write_tasks(&changes)?;
             d.tasks.clear();
         }
-        if !d.statuses.is_empty() {
-            let changes: Vec<(String, Option<AppStatus>)> =
-                d.statuses.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            self.store.write_statuses(&changes)?;
-            d.statuses.clear();
+        if !d.histories.is_empty() {
+            let changes: Vec<(String, Option<Arc<RevisionHistory>>)> =
+                d.histories.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            self.store.write_histories(&changes)?;
+            d.histories.clear();
+            self.store.flush()?;
+        }
+        if records >= TRIM_AFTER_RECORDS {
+            give_back_memory();
         }
         Ok(())
     }
@@ -115,6 +130,7 @@ impl JournalWriter {
         loop {
             let stopping = tokio::select! {
                 _ = tick.tick() => false,
+                _ = self.urgent.notified() => false,
                 _ = shutdown.wait_for(|s| *s) => true,
             };
             let this = self.clone();
@@ -127,6 +143,19 @@ impl JournalWriter {
                 return;
             }
         }
+    }
+}
+
+/// Returns freed heap to the system: glibc keeps it resident otherwise,
+/// and the controller's resident size would stay at the peak of its
+/// largest write (a snapshot, the first status of every app). Called after
+/// large journal writes and at every resync.
+pub fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages; it touches no
+    // memory the program holds and is safe to call from any thread.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -168,9 +197,9 @@ mod tests {
         // A snapshot, then an update that came after it.
         journal.replace_tasks(&[task("b", TaskState::Staging)]);
         journal.task("b", Some(&task("b", TaskState::Running)));
-        journal.status("default/web", Some(AppStatus::default()));
+        journal.history("default/web", Some(Arc::new(RevisionHistory::default())));
         journal.flush().expect("flush");
         assert_eq!(ids(&store), vec![("b".into(), TaskState::Running as i32)]);
-        assert!(store.get_status("default/web").expect("status").is_some());
+        assert!(store.get_history("default/web").expect("history").is_some());
     }
 }

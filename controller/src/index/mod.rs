@@ -9,6 +9,7 @@
 //! journal is written behind (`journal.rs`).
 
 pub mod journal;
+pub mod views;
 pub mod writer;
 
 use std::collections::{BTreeMap, HashMap};
@@ -18,7 +19,7 @@ use sextant_api::AppStatus;
 
 use crate::desired::DesiredApp;
 use crate::history::RevisionHistory;
-use crate::observed::ObservedTask;
+use crate::observed::{Interner, ObservedTask};
 use crate::reconcile::AgentLink;
 use crate::store::SourceStatus;
 
@@ -38,10 +39,14 @@ pub struct State {
     pub histories: HashMap<String, Arc<RevisionHistory>>,
     /// Source records by name.
     pub sources: BTreeMap<String, SourceStatus>,
-    /// The agent link.
-    pub agent: AgentLink,
+    /// The agent link (shared by every snapshot; changed copy-on-write).
+    pub agent: Arc<AgentLink>,
     /// Tasks in `tasks`, all apps.
     pub task_count: usize,
+    /// The API's app list, serialized per app, in list order.
+    pub views: BTreeMap<views::ViewKey, Arc<[u8]>>,
+    /// Strings the tasks share (namespaces, apps, revisions, nodes).
+    pub strings: Interner,
 }
 
 /// A consistent view of one app, for its reconcile.
@@ -56,7 +61,7 @@ pub struct AppSnapshot {
     /// Its last status.
     pub status: Option<Arc<AppStatus>>,
     /// The agent link.
-    pub agent: AgentLink,
+    pub agent: Arc<AgentLink>,
 }
 
 /// The shared index. Cheap to clone.

@@ -48,15 +48,19 @@ pub fn load(index: &Index, store: &Store, agent_url: &str) -> Result<Vec<String>
             s.apps.insert(app.key(), Arc::new(app));
         }
         for t in contents.tasks {
-            let t = ObservedTask::from(t);
+            let mut t = ObservedTask::from(t);
+            t.intern(&mut s.strings);
             Arc::make_mut(s.tasks.entry(t.app_key()).or_default()).push(t);
             s.task_count += 1;
         }
         for tasks in s.tasks.values_mut() {
-            Arc::make_mut(tasks).sort_by(|a, b| a.id.cmp(&b.id));
+            let tasks = Arc::make_mut(tasks);
+            tasks.sort_by(|a, b| a.id.cmp(&b.id));
+            tasks.shrink_to_fit();
         }
-        for (key, status) in contents.statuses {
-            s.statuses.insert(key, Arc::new(status));
+        let keys: Vec<String> = s.apps.keys().cloned().collect();
+        for key in keys {
+            super::views::refresh(s, &key);
         }
         for (key, history) in contents.histories {
             s.histories.insert(key, Arc::new(history));
@@ -64,7 +68,7 @@ pub fn load(index: &Index, store: &Store, agent_url: &str) -> Result<Vec<String>
         for source in contents.sources {
             s.sources.insert(source.name.clone(), source);
         }
-        s.agent.url = agent_url.to_string();
+        Arc::make_mut(&mut s.agent).url = agent_url.to_string();
     });
     Ok(contents.skipped)
 }
@@ -129,10 +133,11 @@ impl Writer {
                 message,
             } => {
                 let changed = self.index.write(|s| {
-                    let changed = s.agent.mesos_connected != connected;
-                    s.agent.mesos_connected = connected;
-                    s.agent.since = since;
-                    s.agent.message = message;
+                    let agent = Arc::make_mut(&mut s.agent);
+                    let changed = agent.mesos_connected != connected;
+                    agent.mesos_connected = connected;
+                    agent.since = since;
+                    agent.message = message;
                     changed
                 });
                 if changed {
@@ -147,9 +152,10 @@ impl Writer {
             IndexEvent::AgentLost => {
                 let was = self.index.write(|s| {
                     // What the agent said of Mesos is not known any more either.
-                    s.agent.mesos_connected = false;
-                    s.agent.message.clear();
-                    std::mem::replace(&mut s.agent.synced, false)
+                    let agent = Arc::make_mut(&mut s.agent);
+                    agent.mesos_connected = false;
+                    agent.message.clear();
+                    std::mem::replace(&mut agent.synced, false)
                 });
                 if was {
                     self.enqueue_everything();
@@ -172,9 +178,11 @@ impl Writer {
                     match self.store.get_app_by_key(&key) {
                         Ok(Some(app)) => self.index.write(|s| {
                             s.apps.insert(key.clone(), Arc::new(app));
+                            super::views::refresh(s, &key);
                         }),
                         Ok(None) => self.index.write(|s| {
                             s.apps.remove(&key);
+                            super::views::refresh(s, &key);
                         }),
                         Err(e) => {
                             warn!(app = %key, error = %e, "cannot read a desired app from the journal; keeping the last good one");
@@ -203,6 +211,7 @@ impl Writer {
 
 /// Stores one task update; `None` when nothing changed.
 fn upsert(s: &mut State, mut t: ObservedTask) -> Option<ObservedTask> {
+    t.intern(&mut s.strings);
     let entry = s.tasks.entry(t.app_key()).or_default();
     match entry.binary_search_by(|x| x.id.cmp(&t.id)) {
         Ok(i) => {
@@ -226,6 +235,7 @@ fn replace(s: &mut State, tasks: Vec<ObservedTask>) -> HashSet<String> {
     let old = std::mem::take(&mut s.tasks);
     s.task_count = 0;
     for mut t in tasks {
+        t.intern(&mut s.strings);
         let key = t.app_key();
         if let Some(prev) = old
             .get(&key)
@@ -242,8 +252,12 @@ fn replace(s: &mut State, tasks: Vec<ObservedTask>) -> HashSet<String> {
         let tasks = Arc::make_mut(tasks);
         tasks.sort_by(|a, b| a.id.cmp(&b.id));
         tasks.dedup_by(|a, b| a.id == b.id);
+        // Grown one push at a time: up to twice the room it needs.
+        tasks.shrink_to_fit();
     }
-    s.agent.synced = true;
+    Arc::make_mut(&mut s.agent).synced = true;
+    drop(old);
+    s.strings.prune();
     keys
 }
 
@@ -260,6 +274,7 @@ fn prune(s: &mut State, now: f64) -> Vec<String> {
         !tasks.is_empty()
     });
     s.task_count -= gone.len().min(s.task_count);
+    s.strings.prune();
     gone
 }
 

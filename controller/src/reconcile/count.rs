@@ -135,7 +135,7 @@ pub(super) fn count<'a>(
             unhealthy: t.healthy == Some(false),
             created_at: t.created_at,
         };
-        if Some(t.revision.as_str()) == target {
+        if Some(&*t.revision) == target {
             c.new.push(live);
         } else {
             c.old.push(live);

@@ -40,6 +40,7 @@ mod step;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use sextant_api::AppStatus;
@@ -143,14 +144,22 @@ pub fn reconcile(input: &Input<'_>, ids: &mut dyn IdSource) -> Plan {
     let Some(desired) = input.desired else {
         return gates::not_desired(input);
     };
-    let mut history = input.history.clone();
+    // Borrowed while nothing can change it: a steady app (its revision
+    // recorded and done) costs no copy of its history.
+    let mut history = Cow::Borrowed(input.history);
     let mut plan = Plan::default();
     let frozen = gates::frozen(input, desired);
 
-    progress::note_revision(&mut history, desired, input.now);
+    let settled = input
+        .history
+        .get(&desired.revision)
+        .is_some_and(|r| r.outcome != crate::history::Outcome::Progressing);
+    if !settled {
+        progress::note_revision(history.to_mut(), desired, input.now);
+    }
     let mut target = progress::target(&history, desired);
     let mut counts = count::count(input, desired, &history, target.revision());
-    let failure = progress::track(&mut history, desired, &target, &counts, input, frozen.is_some());
+    let failure = !settled && progress::track(history.to_mut(), desired, &target, &counts, input, frozen.is_some());
     if failure {
         // Failed just now: this very pass turns to what comes after.
         target = progress::target(&history, desired);
@@ -199,8 +208,10 @@ pub fn reconcile(input: &Input<'_>, ids: &mut dyn IdSource) -> Plan {
     ));
     plan.requeue_after = next_look(input, &counts, &history, desired, &plan);
     plan.error = errors.into_iter().next();
-    if &history != input.history {
-        plan.history = Some(history);
+    if let Cow::Owned(h) = history
+        && &h != input.history
+    {
+        plan.history = Some(h);
     }
     plan
 }

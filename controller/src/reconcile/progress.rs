@@ -81,7 +81,7 @@ pub(super) fn track(
     input: &Input<'_>,
     frozen: bool,
 ) -> bool {
-    if target != &Target::Current(desired.revision.clone()) {
+    if !matches!(target, Target::Current(r) if *r == desired.revision) {
         return false;
     }
     let now = input.now;
@@ -106,7 +106,7 @@ pub(super) fn track(
     let mut failed: Vec<&ObservedTask> = input
         .tasks
         .iter()
-        .filter(|t| t.revision == rec.revision && t.is_failure())
+        .filter(|t| *t.revision == *rec.revision && t.is_failure())
         .collect();
     failed.sort_by(|a, b| a.updated_at.total_cmp(&b.updated_at));
     for t in &failed {
@@ -186,7 +186,7 @@ pub(super) fn deadline(history: &RevisionHistory, desired: &DesiredApp) -> Optio
 
 /// Tasks of `revision` observed, live or ended.
 fn launched_of(tasks: &[ObservedTask], revision: &str) -> usize {
-    tasks.iter().filter(|t| t.revision == revision).count()
+    tasks.iter().filter(|t| &*t.revision == revision).count()
 }
 
 /// The health check, in words: "HTTP health check on /".
@@ -229,7 +229,7 @@ pub(super) fn why_not_available(
     let unhealthy: Vec<&&ObservedTask> = target.iter().filter(|t| t.healthy == Some(false)).collect();
     let failed: Vec<&ObservedTask> = tasks
         .iter()
-        .filter(|t| t.revision == revision && t.is_failure())
+        .filter(|t| &*t.revision == revision && t.is_failure())
         .collect();
     let waiting: Vec<&&ObservedTask> = target.iter().filter(|t| t.state == TaskState::Pending).collect();
     if let Some(t) = unhealthy.last() {

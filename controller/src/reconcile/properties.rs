@@ -133,7 +133,7 @@ proptest! {
         prop_assert!(p.actions.is_empty(), "still acting: {:?}", p.actions);
         let record = history.get(&new.revision).expect("recorded");
         prop_assert!(record.completed(), "{:?}", record.outcome);
-        let live_new = tasks.iter().filter(|t| t.is_live() && t.revision == new.revision).count() as u32;
+        let live_new = tasks.iter().filter(|t| t.is_live() && *t.revision == *new.revision).count() as u32;
         prop_assert_eq!(live_new, n);
         prop_assert_eq!(live(&tasks), u64::from(n), "nothing old is left");
         prop_assert_eq!(p.status.map(|s| s.available), Some(n));

@@ -76,7 +76,10 @@ pub(super) fn step(
 
     // Surplus of the target revision (scaling down).
     let mut new: Vec<&Live<'_>> = counts.new.iter().collect();
-    new.sort_by(|a, b| kill_order(a, b));
+    // The order matters only when some are to go.
+    if new.len() as u64 > n {
+        new.sort_by(|a, b| kill_order(a, b));
+    }
     let mut terminating = u64::from(counts.terminating);
     let surplus = (new.len() as u64).saturating_sub(n) as usize;
     let killable = new.iter().take(surplus).filter(|l| l.task.is_some()).count();
@@ -111,8 +114,10 @@ pub(super) fn step(
     let new_unavailable = new.len() as u64 - new_available + launch as u64;
     let (mut old_available, mut old_unavailable): (Vec<&Live<'_>>, Vec<&Live<'_>>) =
         counts.old.iter().partition(|l| l.available);
-    old_available.sort_by(|a, b| kill_order(a, b));
-    old_unavailable.sort_by(|a, b| kill_order(a, b));
+    if !counts.old.is_empty() {
+        old_available.sort_by(|a, b| kill_order(a, b));
+        old_unavailable.sort_by(|a, b| kill_order(a, b));
+    }
     let all = new.len() as u64 + launch as u64 + counts.old.len() as u64;
     let mut max_scale_down = all.saturating_sub(min_available + new_unavailable);
     let reason = format!("replaced by revision {revision}");
@@ -192,7 +197,7 @@ fn halted(
     let mut withdrawn = 0u64;
     for l in &counts.old {
         if let Some(t) = l.task
-            && t.revision == failed
+            && &*t.revision == failed
             && !l.available
         {
             out.actions.push(Action::Kill {
