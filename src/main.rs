@@ -1,6 +1,6 @@
 //! `sextant`: the one binary. A thin shell over the library crates: it parses
 //! flags, wires components together and prints results. All behaviour lives
-//! in `sextant-api`, `mesos-v1`, `localmesos`, `sextant-agent` and
+//! in `sextant-api`, `sextant-proto`, `mesos-v1`, `localmesos`, `sextant-agent` and
 //! `sextant-controller`, which can be tested alone.
 
 mod cli;

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sextant_api::contract::MAX_MESSAGE_BYTES;
-use sextant_api::proto::agent_server::AgentServer;
+use sextant_proto::contract::MAX_MESSAGE_BYTES;
+use sextant_proto::proto::agent_server::AgentServer;
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, mpsc, watch};
 use tokio::task::JoinHandle;

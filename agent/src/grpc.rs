@@ -8,10 +8,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::Stream;
-use sextant_api::contract::SNAPSHOT_CHUNK_TASKS;
-use sextant_api::proto::agent_server::Agent;
-use sextant_api::proto::task_event::Event;
-use sextant_api::proto::{
+use sextant_proto::contract::SNAPSHOT_CHUNK_TASKS;
+use sextant_proto::proto::agent_server::Agent;
+use sextant_proto::proto::task_event::Event;
+use sextant_proto::proto::{
     KillRequest, KillResponse, LaunchRequest, LaunchResponse, Task, TaskEvent, TaskSnapshot, WatchTasksRequest,
 };
 use tokio::sync::{Mutex, broadcast, mpsc, watch};

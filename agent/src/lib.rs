@@ -3,7 +3,7 @@
 //! Owns the Mesos subscription (and its framework id), offers and placement,
 //! launching and killing tasks, status update acknowledgement and task
 //! reconciliation. It serves the controller over gRPC (the contract in
-//! `api/proto/`): `Launch` and `Kill`, idempotent by task id, and
+//! `sextant-proto`, the one crate of ours besides `mesos-v1` it uses): `Launch` and `Kill`, idempotent by task id, and
 //! `WatchTasks`, a snapshot (in chunks) and the agent's link to Mesos,
 //! followed by every change of either.
 //!

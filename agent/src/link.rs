@@ -6,7 +6,7 @@
 use std::error::Error as _;
 
 use mesos::ClientError;
-use sextant_api::proto::AgentStatus;
+use sextant_proto::proto::AgentStatus;
 use tokio::sync::watch;
 
 use crate::tasks::now_secs;

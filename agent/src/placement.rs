@@ -8,7 +8,7 @@ use mesos::types::{
     CommandInfo, CommandUri, DurationInfo, Environment, HealthCheck, HealthCheckType, HttpCheckInfo, KillPolicy, Label,
     Labels, Offer, OfferId, Range, Resource, TaskId, TaskInfo, TcpCheckInfo, ValueType,
 };
-use sextant_api::proto::{HealthCheck as ProtoHealthCheck, HostPort, LaunchRequest, PortSpec, TaskSpec};
+use sextant_proto::proto::{HealthCheck as ProtoHealthCheck, HostPort, LaunchRequest, PortSpec, TaskSpec};
 
 /// Default SIGTERM→SIGKILL grace when the spec does not say.
 const DEFAULT_KILL_GRACE_SECS: u32 = 30;
@@ -264,7 +264,7 @@ fn task_info(request: &LaunchRequest, spec: &TaskSpec, offer: &Offer, host_ports
     }
 }
 
-fn command_uri(uri: &sextant_api::proto::Uri) -> CommandUri {
+fn command_uri(uri: &sextant_proto::proto::Uri) -> CommandUri {
     CommandUri {
         value: uri.value.clone(),
         executable: Some(uri.executable),
@@ -318,7 +318,7 @@ fn health_check(check: &ProtoHealthCheck, ports: &[PortSpec], host_ports: &[u64]
 mod tests {
     use super::*;
     use mesos::types::{AgentId, FrameworkId};
-    use sextant_api::proto::PortSpec;
+    use sextant_proto::proto::PortSpec;
 
     fn offer(id: &str, cpus: f64, mem: f64, ports: (u64, u64)) -> Offer {
         Offer {
@@ -403,7 +403,7 @@ mod tests {
         if let Some(spec) = r.spec.as_mut() {
             spec.user = "nobody".into();
             spec.labels = [("tier".to_string(), "web".to_string())].into();
-            spec.uris = vec![sextant_api::proto::Uri {
+            spec.uris = vec![sextant_proto::proto::Uri {
                 value: "https://example.com/a.tgz".into(),
                 extract: true,
                 ..Default::default()

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mesos::types::{AgentId, TaskState as MesosState, TaskStatus};
-use sextant_api::proto::{self, LaunchRequest, Task, TaskState};
+use sextant_proto::proto::{self, LaunchRequest, Task, TaskState};
 use tokio::sync::broadcast;
 
 /// Changes buffered for slow watchers; a watcher that lags further gets a
@@ -229,7 +229,7 @@ impl TaskTable {
     pub fn apply_status(&mut self, status: &TaskStatus) -> bool {
         let id = status.task_id.value.clone();
         if !self.tasks.contains_key(&id) {
-            let Ok(parsed) = id.parse::<sextant_api::task::TaskId>() else {
+            let Ok(parsed) = id.parse::<sextant_proto::task::TaskId>() else {
                 return false;
             };
             let now = now_secs();

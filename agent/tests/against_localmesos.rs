@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use sextant_agent::AgentConfig;
-use sextant_api::proto::agent_client::AgentClient;
-use sextant_api::proto::{
+use sextant_proto::proto::agent_client::AgentClient;
+use sextant_proto::proto::{
     AgentStatus, KillRequest, LaunchRequest, PortSpec, Task, TaskEvent, TaskSpec, TaskState, WatchTasksRequest,
     task_event,
 };

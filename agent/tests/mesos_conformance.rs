@@ -21,7 +21,7 @@ use prost_reflect::{Cardinality, DescriptorPool, Kind, MessageDescriptor};
 use serde_json::Value;
 use sextant_agent::placement::place;
 use sextant_agent::scheduler::{FrameworkSettings, framework_info};
-use sextant_api::proto::{LaunchRequest, PortSpec, TaskSpec};
+use sextant_proto::proto::{LaunchRequest, PortSpec, TaskSpec};
 
 const PROTO_ROOT_DEFAULT: &str = "/usr/share/gocode/src";
 const MESOS_GO: &str = "github.com/mesos/mesos-go/api/v1/lib";
@@ -173,13 +173,13 @@ fn calls_the_agent_sends() -> Vec<Call> {
         }],
         kill_grace_period_seconds: 5,
         user: "nobody".into(),
-        uris: vec![sextant_api::proto::Uri {
+        uris: vec![sextant_proto::proto::Uri {
             value: "https://example.com/app.tgz".into(),
             extract: true,
             ..Default::default()
         }],
         labels: [("tier".to_string(), "web".to_string())].into(),
-        health_check: Some(sextant_api::proto::HealthCheck {
+        health_check: Some(sextant_proto::proto::HealthCheck {
             r#type: "HTTP".into(),
             port_name: "http".into(),
             path: "/".into(),
@@ -194,7 +194,7 @@ fn calls_the_agent_sends() -> Vec<Call> {
         ..TaskSpec::default()
     };
     let tcp_checked = TaskSpec {
-        health_check: Some(sextant_api::proto::HealthCheck {
+        health_check: Some(sextant_proto::proto::HealthCheck {
             r#type: "TCP".into(),
             port_number: 8080,
             ..Default::default()
@@ -202,7 +202,7 @@ fn calls_the_agent_sends() -> Vec<Call> {
         ..shell.clone()
     };
     let command_checked = TaskSpec {
-        health_check: Some(sextant_api::proto::HealthCheck {
+        health_check: Some(sextant_proto::proto::HealthCheck {
             r#type: "COMMAND".into(),
             command: "test -f ready".into(),
             ..Default::default()
@@ -377,7 +377,7 @@ async fn every_event_localmesos_sends_conforms_to_the_protos() {
                 let long = TaskSpec {
                     command: "exec sleep 30".into(),
                     kill_grace_period_seconds: 1,
-                    health_check: Some(sextant_api::proto::HealthCheck {
+                    health_check: Some(sextant_proto::proto::HealthCheck {
                         r#type: "COMMAND".into(),
                         command: "true".into(),
                         delay_seconds: 0.1,

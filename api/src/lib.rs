@@ -3,11 +3,13 @@
 //! Owns the `App` manifest type (a kube-derive `CustomResource`), loading and
 //! validating manifests from files and directories with errors that name the
 //! file and line, the revision hash of an app's task-defining spec, the
-//! App's CRD and JSON Schema, and the controller<->agent gRPC contract
-//! generated from `proto/`.
+//! App's CRD and JSON Schema, and the App -> `TaskSpec` conversion. It
+//! re-exports the controller<->agent contract of `sextant-proto` for the
+//! controller.
 //!
 //! It must not do I/O beyond reading manifest files, and must not know about
-//! Mesos, sled or HTTP: both the controller and the agent depend on it.
+//! Mesos, sled or HTTP. The agent does not depend on it (it uses
+//! `sextant-proto` alone).
 
 pub mod app;
 pub mod int_or_string;
@@ -20,36 +22,9 @@ mod suggest;
 pub mod task;
 pub mod validate;
 
-/// The controller<->agent gRPC contract (`proto/sextant/agent/v1/agent.proto`).
-pub mod proto {
-    #![allow(clippy::all, missing_docs, rustdoc::invalid_html_tags, rustdoc::bare_urls)]
-    tonic::include_proto!("sextant.agent.v1");
-}
-
-/// Limits of the controller<->agent contract, set explicitly on both ends.
-pub mod contract {
-    /// The largest gRPC message either side encodes or decodes (tonic's
-    /// default is 4 MiB, which one unchunked snapshot of ~24,000 tasks
-    /// would exceed).
-    pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
-    /// Tasks per `TaskSnapshot` chunk: about 170 bytes a task, so a chunk
-    /// stays near 200 KiB, far below [`MAX_MESSAGE_BYTES`].
-    pub const SNAPSHOT_CHUNK_TASKS: usize = 1000;
-}
-
-impl proto::TaskState {
-    /// Whether a task in this state has ended for good, as the Mesos master
-    /// counts it (FINISHED, FAILED, KILLED, ERROR, LOST, DROPPED, GONE,
-    /// GONE_BY_OPERATOR). LOST and GONE_BY_OPERATOR may still be followed by
-    /// RUNNING if the node comes back.
-    pub fn is_terminal(self) -> bool {
-        use proto::TaskState as S;
-        matches!(
-            self,
-            S::Finished | S::Failed | S::Killed | S::Error | S::Lost | S::Dropped | S::Gone | S::GoneByOperator
-        )
-    }
-}
+/// The controller<->agent gRPC contract and its limits, from
+/// `sextant-proto` (the agent uses that crate alone).
+pub use sextant_proto::{contract, proto};
 
 pub use app::{
     App, AppSpec, AppStatus, CommandCheck, Condition, Constraint, Container, DockerContainer, DockerParameter,
