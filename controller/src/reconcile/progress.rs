@@ -258,7 +258,9 @@ pub(super) fn why_not_available(
         } else {
             t.message.as_str()
         };
-        return format!("{} new task(s) wait in the agent's queue: {why}", waiting.len());
+        let mut text = format!("{} new task(s) wait in the agent's queue: {why}", waiting.len());
+        text.push_str(&held_host_ports(counts, spec));
+        return text;
     }
     let (surge, _) = spec.strategy.resolve(n);
     if (counts.new.len() as u64) < u64::from(n) && counts.live() >= u64::from(n) + u64::from(surge) {
@@ -273,4 +275,34 @@ pub(super) fn why_not_available(
         return format!("{starting} new task(s) still starting");
     }
     format!("{} of {n} new tasks available", counts.new_available())
+}
+
+/// A hint when the new tasks' fixed host ports are held by old tasks: on a
+/// node the old task occupies, the new one cannot start beside it, so a
+/// surge cannot happen there (Marathon users meet this first).
+fn held_host_ports(counts: &Counts<'_>, spec: &AppSpec) -> String {
+    let fixed: Vec<u32> = spec
+        .ports
+        .iter()
+        .filter_map(|p| p.host_port)
+        .filter(|p| *p != 0)
+        .map(u32::from)
+        .collect();
+    let held: Vec<u32> = fixed
+        .into_iter()
+        .filter(|port| {
+            counts
+                .old
+                .iter()
+                .filter_map(|l| l.task)
+                .any(|t| t.ports.iter().any(|p| p.port == *port))
+        })
+        .collect();
+    match held.as_slice() {
+        [] => String::new(),
+        ports => format!(
+            "; fixed host port(s) {} are held by tasks of the old revision, so a new task fits only on another node: with one node, use maxSurge: 0 and maxUnavailable: 1",
+            ports.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+        ),
+    }
 }

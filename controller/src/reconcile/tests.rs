@@ -431,3 +431,28 @@ fn a_halted_rollout_withdraws_the_failed_revision_and_keeps_the_count() {
         .collect();
     assert_eq!(revisions, vec![a.revision.clone()]);
 }
+
+/// Guards the "why" of the fixed-hostPort trap: a new task that waits for a
+/// host port an old task holds says so, and what to do.
+#[test]
+fn a_held_fixed_host_port_is_named() {
+    let spec = |cmd: &str| serde_json::json!({"instances": 1, "command": cmd, "ports": [{"name": "http", "hostPort": 8080}], "strategy": {"maxSurge": 1, "maxUnavailable": 0}});
+    let a = desired(spec("a"));
+    let b = desired(spec("b"));
+    let mut old = running(&a.revision, 1, NOW - 100.0);
+    old.ports = vec![crate::observed::HostPort {
+        name: "http".into(),
+        port: 8080,
+    }];
+    let history = completed(&a, std::slice::from_ref(&old), NOW - 50.0);
+    let mut waiting = running(&b.revision, 2, NOW);
+    waiting.state = TaskState::Pending;
+    waiting.running_since = None;
+    let p = plan_for(&b, &history, &[old, waiting], NOW + 1.0);
+    let message = condition(&p, "Progressing").message.clone().unwrap_or_default();
+    assert!(
+        message.contains("fixed host port(s) 8080 are held by tasks of the old revision"),
+        "{message}"
+    );
+    assert!(message.contains("maxSurge: 0 and maxUnavailable: 1"), "{message}");
+}
