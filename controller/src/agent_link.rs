@@ -121,3 +121,131 @@ pub async fn watch_agent(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+
+    use futures::Stream;
+    use sextant_api::proto::agent_server::{Agent, AgentServer};
+    use sextant_api::proto::{
+        AgentStatus, KillRequest, KillResponse, LaunchRequest, LaunchResponse, Task, TaskEvent, TaskSnapshot,
+    };
+    use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+    use tonic::{Request, Response, Status};
+
+    use super::*;
+
+    /// A scripted agent: its watch sends `events`, then stays open.
+    struct Scripted {
+        events: Vec<TaskEvent>,
+    }
+
+    type Events = Pin<Box<dyn Stream<Item = Result<TaskEvent, Status>> + Send>>;
+
+    #[tonic::async_trait]
+    impl Agent for Scripted {
+        async fn launch(&self, _: Request<LaunchRequest>) -> Result<Response<LaunchResponse>, Status> {
+            Err(Status::unimplemented("scripted"))
+        }
+
+        async fn kill(&self, _: Request<KillRequest>) -> Result<Response<KillResponse>, Status> {
+            Err(Status::unimplemented("scripted"))
+        }
+
+        type WatchTasksStream = Events;
+
+        async fn watch_tasks(&self, _: Request<WatchTasksRequest>) -> Result<Response<Events>, Status> {
+            let (tx, rx) = tokio::sync::mpsc::channel(16);
+            let events = self.events.clone();
+            tokio::spawn(async move {
+                for e in events {
+                    if tx.send(Ok(e)).await.is_err() {
+                        return;
+                    }
+                }
+                // Keep the stream open, as a live agent does.
+                tx.closed().await;
+            });
+            Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        }
+    }
+
+    fn chunk(from: usize, to: usize, more: bool) -> TaskEvent {
+        let tasks = (from..to)
+            .map(|i| Task {
+                task_id: format!("default.web.0a1b.{i:06}"),
+                namespace: "default".into(),
+                app: "web".into(),
+                revision: "0a1b".into(),
+                state: sextant_api::proto::TaskState::Running as i32,
+                ..Default::default()
+            })
+            .collect();
+        TaskEvent {
+            event: Some(task_event::Event::Snapshot(TaskSnapshot { tasks, more })),
+        }
+    }
+
+    /// Guards "a snapshot is applied only whole": chunks are gathered until
+    /// the last, then given to the index as one snapshot; the Mesos link
+    /// follows as its own event.
+    #[tokio::test]
+    async fn chunks_become_one_snapshot() {
+        let events = vec![
+            TaskEvent {
+                event: Some(task_event::Event::Agent(AgentStatus {
+                    mesos_connected: false,
+                    message: "not yet".into(),
+                    ..Default::default()
+                })),
+            },
+            chunk(0, 1000, true),
+            chunk(1000, 2000, true),
+            chunk(2000, 2500, false),
+            TaskEvent {
+                event: Some(task_event::Event::Agent(AgentStatus {
+                    mesos_connected: true,
+                    since: 5.0,
+                    ..Default::default()
+                })),
+            },
+        ];
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = watch::channel(false);
+        let mut until = stopped.clone();
+        let server = tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(AgentServer::new(Scripted { events }))
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                    let _ = until.wait_for(|s| *s).await;
+                }),
+        );
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .expect("endpoint")
+            .connect_lazy();
+        let (tx, mut rx) = mpsc::channel(16);
+        let link = tokio::spawn(watch_agent(channel, format!("http://{addr}"), tx, stopped));
+        let mut seen = Vec::new();
+        while seen.len() < 3 {
+            let event = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                .await
+                .expect("an event in time")
+                .expect("open");
+            seen.push(event);
+        }
+        assert!(matches!(&seen[0], IndexEvent::Mesos { connected: false, message, .. } if message == "not yet"));
+        match &seen[1] {
+            IndexEvent::Snapshot(tasks) => {
+                assert_eq!(tasks.len(), 2500, "every chunk, once");
+                assert_eq!(tasks[2499].id, "default.web.0a1b.002499");
+            }
+            other => panic!("one whole snapshot, got {other:?}"),
+        }
+        assert!(matches!(seen[2], IndexEvent::Mesos { connected: true, .. }));
+        let _ = stop.send(true);
+        let _ = link.await;
+        let _ = server.await;
+    }
+}
