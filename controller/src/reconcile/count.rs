@@ -69,6 +69,32 @@ impl Counts<'_> {
     }
 }
 
+/// The rollout's bounds for `instances` tasks, by Kubernetes' rounding.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Bounds {
+    /// `instances`.
+    pub n: u64,
+    /// `maxSurge`, resolved.
+    pub surge: u32,
+    /// At most this many tasks live: `instances + maxSurge`.
+    pub max_live: u64,
+    /// At least this many available: `instances - maxUnavailable`.
+    pub min_available: u64,
+}
+
+impl Bounds {
+    pub fn of(spec: &AppSpec) -> Self {
+        let n = u64::from(spec.instances);
+        let (surge, unavailable) = spec.strategy.resolve(spec.instances);
+        Self {
+            n,
+            surge,
+            max_live: n + u64::from(surge),
+            min_available: n.saturating_sub(u64::from(unavailable)),
+        }
+    }
+}
+
 /// The spec of `revision`, if known: the desired one or one in the history.
 pub(super) fn spec_of<'a>(
     desired: &'a DesiredApp,

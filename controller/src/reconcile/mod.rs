@@ -1,7 +1,9 @@
 //! The reconcile decision: one pure, deterministic function from one app's
 //! [`Input`] (desired spec, revision history, observed tasks, expectations,
 //! crash streak, agent link, now) and an injected [`IdSource`] to a
-//! [`Plan`] (actions, status, history, requeue_after).
+//! [`Plan`] (actions, status, history, requeue_after). Why an app is not
+//! where it should be is a [`ReconcileError`], whose `category()` is the
+//! `Degraded` condition's reason.
 //!
 //! It owns every rule; the runtime gathers the input, executes the actions
 //! and writes what the plan says, and decides nothing. The rules, in the
@@ -131,9 +133,6 @@ pub struct Plan {
     pub history: Option<RevisionHistory>,
     /// Seconds after which to look again even if nothing happens.
     pub requeue_after: Option<f64>,
-    /// Why the app is not where it should be, if it is not (also the
-    /// `Degraded` condition's reason, via `category()`).
-    pub error: Option<ReconcileError>,
     /// The app is not desired and nothing of it is live: its status,
     /// history and expectations can go.
     pub forget: bool,
@@ -207,7 +206,6 @@ pub fn reconcile(input: &Input<'_>, ids: &mut dyn IdSource) -> Plan {
         &history,
     ));
     plan.requeue_after = next_look(input, &counts, &history, desired, &plan);
-    plan.error = errors.into_iter().next();
     if let Cow::Owned(h) = history
         && &h != input.history
     {

@@ -4,9 +4,9 @@
 //! revision history, never from a stored plan, so a restarted controller
 //! continues a rollout where it stands.
 
-use sextant_api::AppSpec;
+use sextant_api::{AppSpec, HealthCheck};
 
-use super::count::Counts;
+use super::count::{Bounds, Counts};
 use super::{Input, ReconcileError};
 use crate::desired::DesiredApp;
 use crate::history::{Outcome, RevisionHistory, RevisionRecord};
@@ -103,12 +103,7 @@ pub(super) fn track(
     }
 
     let budget = spec.strategy.failure_budget as usize;
-    let mut failed: Vec<&ObservedTask> = input
-        .tasks
-        .iter()
-        .filter(|t| *t.revision == *rec.revision && t.is_failure())
-        .collect();
-    failed.sort_by(|a, b| a.updated_at.total_cmp(&b.updated_at));
+    let failed = failures_of(input.tasks, &rec.revision);
     for t in &failed {
         if rec.failed_tasks.len() > budget {
             break;
@@ -184,6 +179,21 @@ pub(super) fn deadline(history: &RevisionHistory, desired: &DesiredApp) -> Optio
         .then(|| rec.progress_at + f64::from(desired.app.spec.strategy.progress_deadline_seconds) + 0.001)
 }
 
+/// The failed tasks of `revision`, oldest failure first.
+fn failures_of<'a>(tasks: &'a [ObservedTask], revision: &str) -> Vec<&'a ObservedTask> {
+    let mut failed: Vec<&ObservedTask> = tasks
+        .iter()
+        .filter(|t| &*t.revision == revision && t.is_failure())
+        .collect();
+    failed.sort_by(|a, b| a.updated_at.total_cmp(&b.updated_at));
+    failed
+}
+
+/// A task's last message, or `otherwise` when Mesos gave none.
+fn message_or<'a>(t: &'a ObservedTask, otherwise: &'a str) -> &'a str {
+    if t.message.is_empty() { otherwise } else { &t.message }
+}
+
 /// Tasks of `revision` observed, live or ended.
 fn launched_of(tasks: &[ObservedTask], revision: &str) -> usize {
     tasks.iter().filter(|t| &*t.revision == revision).count()
@@ -192,10 +202,7 @@ fn launched_of(tasks: &[ObservedTask], revision: &str) -> usize {
 /// The health check, in words: "HTTP health check on /".
 pub(super) fn check_words(spec: &AppSpec) -> String {
     match &spec.health_check {
-        Some(h) if h.http.is_some() => {
-            let path = h.http.as_ref().map(|c| c.path.as_str()).unwrap_or("/");
-            format!("HTTP health check on {path}")
-        }
+        Some(HealthCheck { http: Some(c), .. }) => format!("HTTP health check on {}", c.path),
         Some(h) if h.tcp.is_some() => "TCP health check".into(),
         Some(_) => "command health check".into(),
         None => "health check".into(),
@@ -204,11 +211,7 @@ pub(super) fn check_words(spec: &AppSpec) -> String {
 
 /// How one failed task ended, in words.
 fn describe_failure(t: &ObservedTask, spec: &AppSpec) -> String {
-    let message = if t.message.is_empty() {
-        "no message"
-    } else {
-        t.message.as_str()
-    };
+    let message = message_or(t, "no message");
     if t.state == TaskState::Killed && t.healthy == Some(false) {
         format!("{} was killed for failing its {}: {message}", t.id, check_words(spec))
     } else {
@@ -227,10 +230,7 @@ pub(super) fn why_not_available(
     let n = spec.instances;
     let target: Vec<&ObservedTask> = counts.new.iter().filter_map(|l| l.task).collect();
     let unhealthy: Vec<&&ObservedTask> = target.iter().filter(|t| t.healthy == Some(false)).collect();
-    let failed: Vec<&ObservedTask> = tasks
-        .iter()
-        .filter(|t| &*t.revision == revision && t.is_failure())
-        .collect();
+    let failed = failures_of(tasks, revision);
     let waiting: Vec<&&ObservedTask> = target.iter().filter(|t| t.state == TaskState::Pending).collect();
     if let Some(t) = unhealthy.last() {
         return format!(
@@ -238,11 +238,7 @@ pub(super) fn why_not_available(
             unhealthy.len() + failed.len(),
             target.len() + failed.len(),
             check_words(spec),
-            if t.message.is_empty() {
-                "no message"
-            } else {
-                t.message.as_str()
-            }
+            message_or(t, "no message")
         );
     }
     if let Some(t) = failed.last() {
@@ -253,21 +249,16 @@ pub(super) fn why_not_available(
         );
     }
     if let Some(t) = waiting.first() {
-        let why = if t.message.is_empty() {
-            "no fitting offer yet"
-        } else {
-            t.message.as_str()
-        };
+        let why = message_or(t, "no fitting offer yet");
         let mut text = format!("{} new task(s) wait in the agent's queue: {why}", waiting.len());
         text.push_str(&held_host_ports(counts, spec));
         return text;
     }
-    let (surge, _) = spec.strategy.resolve(n);
-    if (counts.new.len() as u64) < u64::from(n) && counts.live() >= u64::from(n) + u64::from(surge) {
+    let Bounds { max_live, surge, .. } = Bounds::of(spec);
+    if (counts.new.len() as u64) < u64::from(n) && counts.live() >= max_live {
         return format!(
-            "no room to launch a new task: {} tasks live, at most {} (instances {n} + maxSurge {surge}), and no old task may go before a new one is available",
+            "no room to launch a new task: {} tasks live, at most {max_live} (instances {n} + maxSurge {surge}), and no old task may go before a new one is available",
             counts.live(),
-            u64::from(n) + u64::from(surge)
         );
     }
     let starting = target.iter().filter(|t| t.state != TaskState::Running).count();

@@ -4,7 +4,7 @@
 use sextant_api::AppStatus;
 use sextant_api::app::Condition;
 
-use super::count::Counts;
+use super::count::{Bounds, Counts};
 use super::gates::Freeze;
 use super::progress::{Target, why_not_available};
 use super::{Input, ReconcileError};
@@ -41,14 +41,14 @@ pub(super) fn status(
 ) -> AppStatus {
     let spec = &desired.app.spec;
     let n = spec.instances;
-    let (_, unavailable) = spec.strategy.resolve(n);
-    let min_available = n.saturating_sub(unavailable);
+    let min_available = Bounds::of(spec).min_available;
     let available = counts.available();
+    let enough = u64::from(available) >= min_available;
 
     let available_condition = condition(
         conditions::AVAILABLE,
-        if available >= min_available { "True" } else { "False" },
-        if available >= min_available {
+        if enough { "True" } else { "False" },
+        if enough {
             "MinimumInstancesAvailable"
         } else {
             "MinimumInstancesUnavailable"

@@ -4,12 +4,13 @@
 //! `instances - maxUnavailable` stay available. Scaling is the same step
 //! with nothing old.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
 use sextant_api::task::{TaskId, task_spec};
 
-use super::count::{Counts, Live, spec_of};
+use super::count::{Bounds, Counts, Live, spec_of};
 use super::progress::Target;
 use super::{Action, IdSource, Input, MAX_LAUNCHES_PER_PLAN, ReconcileError};
 use crate::desired::DesiredApp;
@@ -69,10 +70,12 @@ pub(super) fn step(
         return out;
     };
 
-    let n = u64::from(spec.instances);
-    let (surge, unavailable) = spec.strategy.resolve(spec.instances);
-    let max_live = n + u64::from(surge);
-    let min_available = n.saturating_sub(u64::from(unavailable));
+    let Bounds {
+        n,
+        max_live,
+        min_available,
+        ..
+    } = Bounds::of(spec);
 
     // Surplus of the target revision (scaling down).
     let mut new: Vec<&Live<'_>> = counts.new.iter().collect();
@@ -149,10 +152,16 @@ fn push_launches(
     count: usize,
     ids: &mut dyn IdSource,
 ) -> bool {
-    let mut app = desired.app.clone();
-    if let Some(s) = spec_of(desired, history, revision) {
-        app.spec = s.clone();
-    }
+    // The current revision's task is the desired app's; an older one's is
+    // its recorded spec.
+    let app = match spec_of(desired, history, revision) {
+        Some(s) if revision != desired.revision => {
+            let mut app = desired.app.clone();
+            app.spec = s.clone();
+            Cow::Owned(app)
+        }
+        _ => Cow::Borrowed(&desired.app),
+    };
     match task_spec(&app) {
         Ok(task) => {
             let task = Arc::new(task);
@@ -210,11 +219,9 @@ fn halted(
     let Some(completed) = history.last_completed(failed) else {
         return;
     };
-    let spec = &desired.app.spec;
-    let n = u64::from(spec.instances);
-    let (surge, _) = spec.strategy.resolve(spec.instances);
+    let Bounds { n, max_live, .. } = Bounds::of(&desired.app.spec);
     let kept = (counts.old.len() as u64).saturating_sub(withdrawn);
-    let room = (n + u64::from(surge)).saturating_sub(counts.live());
+    let room = max_live.saturating_sub(counts.live());
     let waiting = counts.waiting.len() + counts.old.iter().filter(|l| l.task.is_none()).count();
     let batch = MAX_LAUNCHES_PER_PLAN.saturating_sub(waiting) as u64;
     let launch = n.saturating_sub(kept).min(room).min(batch) as usize;
