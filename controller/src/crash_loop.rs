@@ -101,9 +101,9 @@ impl CrashLoops {
         })
     }
 
-    /// Drops the state of apps that no longer exist.
-    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
-        self.streaks.retain(|key, _| keep(key));
+    /// Drops the state of an app that no longer exists.
+    pub fn forget(&mut self, key: &str) {
+        self.streaks.remove(key);
     }
 }
 

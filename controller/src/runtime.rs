@@ -75,7 +75,7 @@ impl Runtime {
         let snap = self.index.app(&key);
         let revision = snap.desired.as_ref().map_or("-", |d| d.revision.as_str()).to_string();
         let span = info_span!("reconcile", app = %key, revision = %revision);
-        let this = Arc::clone(&self);
+        let this = self;
         async move {
             let now = now_unix();
             let tasks = &snap.tasks[..];
@@ -136,14 +136,19 @@ impl Runtime {
                 this.journal.history(&key, Some(history));
             }
             if plan.forget {
-                this.index.write(|s| {
-                    s.statuses.remove(&key);
-                    s.histories.remove(&key);
-                    crate::index::views::refresh(s, &key);
-                });
-                this.journal.history(&key, None);
-                lock(&this.crash_loops).retain(|k| k != key);
-                debug!("app forgotten");
+                // Until its ended tasks are pruned, a forgotten app is looked
+                // at again at every resync: forget (and write) only what is
+                // there.
+                if snap.status.is_some() || !snap.history.records.is_empty() {
+                    this.index.write(|s| {
+                        s.statuses.remove(&key);
+                        s.histories.remove(&key);
+                        crate::index::views::refresh(s, &key);
+                    });
+                    this.journal.history(&key, None);
+                    lock(&this.crash_loops).forget(&key);
+                    debug!("app forgotten");
+                }
             } else if !expectations.is_empty() {
                 lock(&this.expectations).insert(key.clone(), expectations);
             }

@@ -98,10 +98,8 @@ impl Index {
     /// with tasks.
     pub fn keys(&self) -> Vec<String> {
         self.read(|s| {
-            let mut keys: Vec<String> = s.apps.keys().chain(s.tasks.keys()).cloned().collect();
-            keys.sort_unstable();
-            keys.dedup();
-            keys
+            let undesired = s.tasks.keys().filter(|k| !s.apps.contains_key(*k));
+            s.apps.keys().chain(undesired).cloned().collect()
         })
     }
 }

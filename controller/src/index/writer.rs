@@ -4,7 +4,6 @@
 //! announces the keys of desired apps a source changed (a source writes
 //! the journal first, so desired state is durable before it is acted on).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
@@ -121,10 +120,11 @@ impl Writer {
             }
             IndexEvent::Snapshot(tasks) => {
                 let n = tasks.len();
-                let keys = self.index.write(|s| replace(s, tasks));
+                let vanished = self.index.write(|s| replace(s, tasks));
                 self.index
                     .read(|s| self.journal.replace_tasks(s.tasks.values().flat_map(|t| t.iter())));
-                info!(tasks = n, apps = keys.len(), "agent task snapshot applied");
+                info!(tasks = n, "agent task snapshot applied");
+                self.queue.enqueue_all(vanished);
                 self.enqueue_everything();
             }
             IndexEvent::Mesos {
@@ -229,9 +229,9 @@ fn upsert(s: &mut State, mut t: ObservedTask) -> Option<ObservedTask> {
     Some(t)
 }
 
-/// Replaces every task with a snapshot; returns the app keys concerned.
-fn replace(s: &mut State, tasks: Vec<ObservedTask>) -> HashSet<String> {
-    let mut keys: HashSet<String> = s.tasks.keys().cloned().collect();
+/// Replaces every task with a snapshot; returns the keys of apps that had
+/// tasks before and have none now (no other event will name them).
+fn replace(s: &mut State, tasks: Vec<ObservedTask>) -> Vec<String> {
     let old = std::mem::take(&mut s.tasks);
     s.task_count = 0;
     for mut t in tasks {
@@ -243,7 +243,6 @@ fn replace(s: &mut State, tasks: Vec<ObservedTask>) -> HashSet<String> {
         {
             t.keep_history_of(prev);
         }
-        keys.insert(key.clone());
         let entry: &mut Arc<AppTasks> = s.tasks.entry(key).or_default();
         Arc::make_mut(entry).push(t);
         s.task_count += 1;
@@ -256,9 +255,9 @@ fn replace(s: &mut State, tasks: Vec<ObservedTask>) -> HashSet<String> {
         tasks.shrink_to_fit();
     }
     Arc::make_mut(&mut s.agent).synced = true;
-    drop(old);
+    let vanished = old.into_keys().filter(|k| !s.tasks.contains_key(k)).collect();
     s.strings.prune();
-    keys
+    vanished
 }
 
 /// Drops ended tasks unchanged for the retention; returns their ids.
@@ -342,6 +341,25 @@ mod tests {
         let snap = w.index.app("default/a");
         assert_eq!(snap.tasks[0].running_since, Some(10.0));
         assert!(snap.agent.synced);
+    }
+
+    /// Guards the app whose tasks a new snapshot no longer has (say, the
+    /// agent restarted and lost them): it is still looked at, or nothing
+    /// would replace its tasks or forget it.
+    #[tokio::test]
+    async fn an_app_missing_from_a_new_snapshot_is_enqueued() {
+        let (w, _dir) = writer();
+        w.apply(IndexEvent::Snapshot(vec![task("gone", 1, TaskState::Running, 10.0)]));
+        while let Ok(Some(lease)) = tokio::time::timeout(std::time::Duration::from_millis(10), w.queue.next()).await {
+            drop(lease);
+        }
+        w.apply(IndexEvent::Snapshot(vec![task("kept", 1, TaskState::Running, 10.0)]));
+        let mut keys = Vec::new();
+        while let Ok(Some(lease)) = tokio::time::timeout(std::time::Duration::from_millis(10), w.queue.next()).await {
+            keys.push(lease.key().to_string());
+        }
+        keys.sort();
+        assert_eq!(keys, vec!["default/gone", "default/kept"]);
     }
 
     #[tokio::test]
