@@ -306,36 +306,20 @@ impl Store {
     /// Everything, for the index at start. Undecodable records are skipped
     /// and listed in `skipped`.
     pub fn load(&self) -> Result<JournalContents, StoreError> {
-        let mut out = JournalContents::default();
-        for r in self.inner.apps.iter() {
-            let (k, v) = r?;
-            match from_json::<DesiredApp>("apps", &k, &v) {
-                Ok(a) => out.apps.push(a),
-                Err(e) => out.skipped.push(e.to_string()),
-            }
-        }
-        for r in self.inner.tasks.iter() {
-            let (k, v) = r?;
-            match decode_task(&k, &v) {
-                Ok(t) => out.tasks.push(t),
-                Err(e) => out.skipped.push(e.to_string()),
-            }
-        }
-        for r in self.inner.history.iter() {
-            let (k, v) = r?;
-            match from_json::<RevisionHistory>("history", &k, &v) {
-                Ok(h) => out.histories.push((String::from_utf8_lossy(&k).into_owned(), h)),
-                Err(e) => out.skipped.push(e.to_string()),
-            }
-        }
-        for r in self.inner.sources.iter() {
-            let (k, v) = r?;
-            match from_json::<SourceStatus>("sources", &k, &v) {
-                Ok(s) => out.sources.push(s),
-                Err(e) => out.skipped.push(e.to_string()),
-            }
-        }
-        Ok(out)
+        let mut skipped = Vec::new();
+        let apps = decode_all(&self.inner.apps, &mut skipped, |k, v| from_json("apps", k, v))?;
+        let tasks = decode_all(&self.inner.tasks, &mut skipped, decode_task)?;
+        let histories = decode_all(&self.inner.history, &mut skipped, |k, v| {
+            Ok((String::from_utf8_lossy(k).into_owned(), from_json("history", k, v)?))
+        })?;
+        let sources = decode_all(&self.inner.sources, &mut skipped, |k, v| from_json("sources", k, v))?;
+        Ok(JournalContents {
+            apps,
+            tasks,
+            histories,
+            sources,
+            skipped,
+        })
     }
 
     /// Writes everything to disk.
@@ -354,15 +338,12 @@ impl Store {
     /// All desired apps, in key order; a record that does not decode is
     /// logged and skipped.
     pub fn list_apps(&self) -> Result<Vec<DesiredApp>, StoreError> {
-        let mut out = Vec::new();
-        for r in self.inner.apps.iter() {
-            let (k, v) = r?;
-            match from_json("apps", &k, &v) {
-                Ok(a) => out.push(a),
-                Err(e) => tracing::warn!(error = %e, "skipping an undecodable desired app"),
-            }
+        let mut skipped = Vec::new();
+        let apps = decode_all(&self.inner.apps, &mut skipped, |k, v| from_json("apps", k, v))?;
+        for e in skipped {
+            tracing::warn!(error = %e, "skipping an undecodable desired app");
         }
-        Ok(out)
+        Ok(apps)
     }
 
     /// One desired app by namespace and name.
@@ -483,10 +464,13 @@ impl Store {
         Ok(removed)
     }
 
-    // ---- tasks, status, history ------------------------------------------
+    // ---- tasks and histories ---------------------------------------------
 
     /// Writes a batch of task changes: `Some` upserts, `None` removes.
-    pub fn write_tasks(&self, changes: &[(String, Option<Task>)]) -> Result<(), StoreError> {
+    pub fn write_tasks<'a>(
+        &self,
+        changes: impl IntoIterator<Item = (&'a String, &'a Option<Task>)>,
+    ) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for (id, task) in changes {
             match task {
@@ -522,34 +506,11 @@ impl Store {
         Ok(())
     }
 
-    /// All tasks, in id order; undecodable records are logged and skipped.
-    pub fn list_tasks(&self) -> Result<Vec<Task>, StoreError> {
-        let mut out = Vec::new();
-        for r in self.inner.tasks.iter() {
-            let (k, v) = r?;
-            match decode_task(&k, &v) {
-                Ok(t) => out.push(t),
-                Err(e) => tracing::warn!(error = %e, "skipping an undecodable task record"),
-            }
-        }
-        Ok(out)
-    }
-
-    /// Writes an app's revision history (`None` removes it).
-    pub fn put_history(&self, key: &str, history: Option<&RevisionHistory>) -> Result<(), StoreError> {
-        match history {
-            Some(h) => {
-                self.inner.history.insert(key.as_bytes(), to_json("history", key, h)?)?;
-            }
-            None => {
-                self.inner.history.remove(key.as_bytes())?;
-            }
-        }
-        Ok(())
-    }
-
     /// Writes a batch of revision histories: `Some` sets, `None` removes.
-    pub fn write_histories(&self, changes: &[(String, Option<Arc<RevisionHistory>>)]) -> Result<(), StoreError> {
+    pub fn write_histories<'a>(
+        &self,
+        changes: impl IntoIterator<Item = (&'a String, &'a Option<Arc<RevisionHistory>>)>,
+    ) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for (key, history) in changes {
             match history {
@@ -559,14 +520,6 @@ impl Store {
         }
         self.inner.history.apply_batch(batch)?;
         Ok(())
-    }
-
-    /// An app's revision history.
-    pub fn get_history(&self, key: &str) -> Result<Option<RevisionHistory>, StoreError> {
-        match self.inner.history.get(key.as_bytes())? {
-            Some(v) => Ok(Some(from_json("history", key.as_bytes(), &v)?)),
-            None => Ok(None),
-        }
     }
 
     // ---- sources ---------------------------------------------------------
@@ -626,6 +579,24 @@ impl Store {
         self.notify(StoreChange::Source(name.to_string()));
         Ok(())
     }
+}
+
+/// Every record of `tree` that `decode` accepts, in key order; the others
+/// are named in `skipped`. Only an I/O error of sled stops it.
+fn decode_all<T>(
+    tree: &sled::Tree,
+    skipped: &mut Vec<String>,
+    decode: impl Fn(&[u8], &[u8]) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for r in tree.iter() {
+        let (k, v) = r?;
+        match decode(&k, &v) {
+            Ok(t) => out.push(t),
+            Err(e) => skipped.push(e.to_string()),
+        }
+    }
+    Ok(out)
 }
 
 /// Why the journal did not open, with a hint where there is one.
@@ -698,14 +669,13 @@ mod tests {
             let store = Store::open(dir.path()).expect("open");
             store.put_app(desired("default", "web", 2)).expect("put");
             store.set_source_error("dir:/m", "a.yaml:1:1: spec: bad").expect("err");
+            let task = Some(task("default.web.r1.a", TaskState::Running));
             store
-                .write_tasks(&[(
-                    "default.web.r1.a".into(),
-                    Some(task("default.web.r1.a", TaskState::Running)),
-                )])
+                .write_tasks([(&"default.web.r1.a".to_string(), &task)])
                 .expect("task");
+            let history = Some(Arc::new(RevisionHistory::default()));
             store
-                .put_history("default/web", Some(&RevisionHistory::default()))
+                .write_histories([(&"default/web".to_string(), &history)])
                 .expect("history");
             store.flush().expect("flush");
         }
@@ -841,14 +811,11 @@ mod tests {
     fn tasks_are_written_in_batches_and_replaced_whole() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open");
-        store
-            .write_tasks(&[
-                ("a".into(), Some(task("a", TaskState::Running))),
-                ("b".into(), Some(task("b", TaskState::Running))),
-            ])
-            .expect("batch");
-        store.write_tasks(&[("a".into(), None)]).expect("remove");
-        let ids = |s: &Store| -> Vec<String> { s.list_tasks().expect("list").into_iter().map(|t| t.task_id).collect() };
+        let (a, b) = ("a".to_string(), "b".to_string());
+        let (ta, tb) = (Some(task("a", TaskState::Running)), Some(task("b", TaskState::Running)));
+        store.write_tasks([(&a, &ta), (&b, &tb)]).expect("batch");
+        store.write_tasks([(&a, &None)]).expect("remove");
+        let ids = |s: &Store| -> Vec<String> { s.load().expect("load").tasks.into_iter().map(|t| t.task_id).collect() };
         assert_eq!(ids(&store), vec!["b"]);
         store.replace_tasks(&[task("c", TaskState::Staging)]).expect("replace");
         assert_eq!(ids(&store), vec!["c"]);

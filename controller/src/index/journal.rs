@@ -77,6 +77,11 @@ impl JournalWriter {
         self.urgent.notify_one();
     }
 
+    fn is_clean(&self) -> bool {
+        let d = self.dirty();
+        d.replace.is_none() && d.tasks.is_empty() && d.histories.is_empty()
+    }
+
     /// Writes what was collected (blocking). What a failed write did not
     /// write is kept for the next flush, unless changed again meanwhile.
     pub fn flush(&self) -> Result<(), StoreError> {
@@ -105,15 +110,11 @@ impl JournalWriter {
             d.replace = None;
         }
         if !d.tasks.is_empty() {
-            let changes: Vec<(String, Option<proto::Task>)> =
-                d.tasks.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            self.store.write_tasks(&changes)?;
+            self.store.write_tasks(&d.tasks)?;
             d.tasks.clear();
         }
         if !d.histories.is_empty() {
-            let changes: Vec<(String, Option<Arc<RevisionHistory>>)> =
-                d.histories.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            self.store.write_histories(&changes)?;
+            self.store.write_histories(&d.histories)?;
             d.histories.clear();
             self.store.flush()?;
         }
@@ -133,6 +134,9 @@ impl JournalWriter {
                 _ = self.urgent.notified() => false,
                 _ = shutdown.wait_for(|s| *s) => true,
             };
+            if self.is_clean() && !stopping {
+                continue;
+            }
             let this = self.clone();
             match tokio::task::spawn_blocking(move || this.flush()).await {
                 Ok(Ok(())) => debug!("journal written"),
@@ -177,8 +181,9 @@ mod tests {
 
     fn ids(store: &Store) -> Vec<(String, i32)> {
         store
-            .list_tasks()
-            .expect("list")
+            .load()
+            .expect("load")
+            .tasks
             .into_iter()
             .map(|t| (t.task_id, t.state))
             .collect()
@@ -200,6 +205,7 @@ mod tests {
         journal.history("default/web", Some(Arc::new(RevisionHistory::default())));
         journal.flush().expect("flush");
         assert_eq!(ids(&store), vec![("b".into(), TaskState::Running as i32)]);
-        assert!(store.get_history("default/web").expect("history").is_some());
+        let histories = store.load().expect("load").histories;
+        assert_eq!(histories.len(), 1, "the history is written too");
     }
 }
