@@ -251,6 +251,31 @@ impl AppView {
     }
 }
 
+impl From<&crate::history::RevisionRecord> for RevisionView {
+    fn from(r: &crate::history::RevisionRecord) -> Self {
+        use crate::history::Outcome;
+        let (outcome, reason, message, rolled_back_to) = match &r.outcome {
+            Outcome::Progressing => ("Progressing", "", "", None),
+            Outcome::Completed { .. } => ("Completed", "", "", None),
+            Outcome::Failed {
+                reason,
+                message,
+                rolled_back_to,
+                ..
+            } => ("Failed", reason.as_str(), message.as_str(), rolled_back_to.clone()),
+        };
+        Self {
+            revision: r.revision.clone(),
+            outcome: outcome.to_string(),
+            reason: reason.to_string(),
+            message: message.to_string(),
+            rolled_back_to,
+            source: r.source.clone(),
+            first_seen: rfc3339(r.first_seen),
+        }
+    }
+}
+
 impl From<&SourceStatus> for SourceView {
     fn from(s: &SourceStatus) -> Self {
         Self {
@@ -306,32 +331,6 @@ async fn get_app(
             format!("app {namespace}/{name} not found"),
         ));
     };
-    let revisions = snap
-        .history
-        .records
-        .iter()
-        .map(|r| {
-            let (outcome, reason, message, rolled_back_to) = match &r.outcome {
-                crate::history::Outcome::Progressing => ("Progressing", String::new(), String::new(), None),
-                crate::history::Outcome::Completed { .. } => ("Completed", String::new(), String::new(), None),
-                crate::history::Outcome::Failed {
-                    reason,
-                    message,
-                    rolled_back_to,
-                    ..
-                } => ("Failed", reason.clone(), message.clone(), rolled_back_to.clone()),
-            };
-            RevisionView {
-                revision: r.revision.clone(),
-                outcome: outcome.to_string(),
-                reason,
-                message,
-                rolled_back_to,
-                source: r.source.clone(),
-                first_seen: rfc3339(r.first_seen),
-            }
-        })
-        .collect();
     Ok(Json(AppDetail {
         app: AppView::new(&d, snap.status.as_deref()),
         file: d.file.as_ref().map(|f| f.display().to_string()),
@@ -339,7 +338,7 @@ async fn get_app(
         generation: d.generation,
         spec: d.app.spec.clone(),
         tasks: snap.tasks.iter().map(TaskView::from_task).collect(),
-        revisions,
+        revisions: snap.history.records.iter().map(RevisionView::from).collect(),
     }))
 }
 

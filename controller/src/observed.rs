@@ -9,16 +9,7 @@
 use std::sync::Arc;
 
 use sextant_api::proto;
-pub use sextant_api::proto::TaskState;
-
-/// A host port bound to a named task port.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HostPort {
-    /// Port name from the spec.
-    pub name: String,
-    /// Host port.
-    pub port: u32,
-}
+pub use sextant_api::proto::{HostPort, TaskState};
 
 /// One task as last observed from the agent.
 #[derive(Clone, Debug, PartialEq)]
@@ -77,14 +68,7 @@ impl From<proto::Task> for ObservedTask {
             message: t.message,
             agent_id: t.agent_id.into(),
             hostname: t.hostname.into(),
-            ports: t
-                .ports
-                .into_iter()
-                .map(|p| HostPort {
-                    name: p.name,
-                    port: p.port,
-                })
-                .collect(),
+            ports: t.ports,
             created_at: t.created_at,
             updated_at: t.updated_at,
         }
@@ -101,14 +85,7 @@ impl From<&ObservedTask> for proto::Task {
             state: t.state as i32,
             agent_id: t.agent_id.to_string(),
             hostname: t.hostname.to_string(),
-            ports: t
-                .ports
-                .iter()
-                .map(|p| proto::HostPort {
-                    name: p.name.clone(),
-                    port: p.port,
-                })
-                .collect(),
+            ports: t.ports.clone(),
             message: t.message.clone(),
             reason: t.reason.to_string(),
             healthy: t.healthy,
