@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use sextant_api::app::RestartBackoff;
 
-use crate::observed::ObservedTask;
+use crate::observed::{ObservedTask, failures_of};
 
 /// The failure streak of one app revision.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,11 +53,11 @@ impl CrashLoops {
         now: f64,
     ) -> Option<Hold> {
         let max = f64::from(policy.max_seconds);
-        let mut new_failures: Vec<&ObservedTask> = observed
-            .iter()
-            .filter(|t| &*t.revision == revision && t.is_failure())
-            .collect();
-        new_failures.sort_by(|a, b| a.updated_at.total_cmp(&b.updated_at));
+        let new_failures = failures_of(observed, revision);
+        // The steady case, every resync of every app: nothing to keep.
+        if new_failures.is_empty() && !self.streaks.contains_key(key) {
+            return None;
+        }
 
         let streak = self.streaks.entry(key.to_string()).or_insert_with(|| Streak {
             revision: revision.to_string(),

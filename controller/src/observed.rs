@@ -189,6 +189,17 @@ impl Interner {
     }
 }
 
+/// The tasks of `revision` that failed ([`ObservedTask::is_failure`]),
+/// oldest failure first.
+pub fn failures_of<'a>(tasks: &'a [ObservedTask], revision: &str) -> Vec<&'a ObservedTask> {
+    let mut failed: Vec<&ObservedTask> = tasks
+        .iter()
+        .filter(|t| &*t.revision == revision && t.is_failure())
+        .collect();
+    failed.sort_by(|a, b| a.updated_at.total_cmp(&b.updated_at));
+    failed
+}
+
 /// See [`ObservedTask::is_live`].
 pub fn is_live(state: TaskState) -> bool {
     matches!(

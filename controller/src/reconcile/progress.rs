@@ -10,7 +10,7 @@ use super::count::{Bounds, Counts};
 use super::{Input, ReconcileError};
 use crate::desired::DesiredApp;
 use crate::history::{Outcome, RevisionHistory, RevisionRecord};
-use crate::observed::{ObservedTask, TaskState, state_name};
+use crate::observed::{ObservedTask, TaskState, failures_of, state_name};
 
 /// The reason of a rollout that went too long without progress.
 pub const PROGRESS_DEADLINE_EXCEEDED: &str = "ProgressDeadlineExceeded";
@@ -177,16 +177,6 @@ pub(super) fn deadline(history: &RevisionHistory, desired: &DesiredApp) -> Optio
     let rec = history.get(&desired.revision)?;
     (rec.outcome == Outcome::Progressing && rec.frozen_at.is_none())
         .then(|| rec.progress_at + f64::from(desired.app.spec.strategy.progress_deadline_seconds) + 0.001)
-}
-
-/// The failed tasks of `revision`, oldest failure first.
-fn failures_of<'a>(tasks: &'a [ObservedTask], revision: &str) -> Vec<&'a ObservedTask> {
-    let mut failed: Vec<&ObservedTask> = tasks
-        .iter()
-        .filter(|t| &*t.revision == revision && t.is_failure())
-        .collect();
-    failed.sort_by(|a, b| a.updated_at.total_cmp(&b.updated_at));
-    failed
 }
 
 /// A task's last message, or `otherwise` when Mesos gave none.
