@@ -8,41 +8,27 @@ mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{
-    Process, agent_args, controller_args, free_addr, get_json, local_mesos_args, log_tail, spawn_sextant, strs,
+    Process, agent_args, controller_args, free_addr, get_json, http_app, local_mesos_args, log_tail, spawn_sextant,
+    strs, try_live_in_mesos, wait_within_logs,
 };
 
 const INSTANCES: usize = 3;
 
 fn manifest(version: u32) -> String {
-    format!(
-        "apiVersion: sextant.dev/v1alpha1
-kind: App
-metadata:
-  name: web
-spec:
-  instances: {INSTANCES}
-  command: \"echo v{version}; exec python3 -m http.server $PORT_HTTP --bind 127.0.0.1\"
-  resources: {{cpus: 0.1, mem: 32}}
-  ports: [{{name: http}}]
-  healthCheck:
-    http: {{port: http, path: /}}
-    initialDelaySeconds: 0
-    periodSeconds: 1
-    timeoutSeconds: 1
-    failureThreshold: 3
-    gracePeriodSeconds: 5
-  killGracePeriodSeconds: 1
-  strategy: {{maxSurge: 1, maxUnavailable: 0, minReadySeconds: 1}}
-"
+    http_app(
+        "web",
+        INSTANCES as u32,
+        &format!("v{version}"),
+        "/",
+        "{maxSurge: 1, maxUnavailable: 0, minReadySeconds: 1}",
     )
 }
 
-/// What the master says of the app's tasks: (live, healthy running, ids of
-/// live tasks by revision part).
-#[derive(Clone, Debug, Default)]
+/// What the master says of the app's tasks: how many are live, how many
+/// RUNNING and healthy, and the live ones' ids; `None` without an answer.
 struct Sample {
     live: usize,
     healthy: usize,
@@ -50,35 +36,15 @@ struct Sample {
 }
 
 fn sample(mesos: &str) -> Option<Sample> {
-    let state = get_json(&format!("{mesos}/master/state"))?;
-    let mut s = Sample::default();
-    for f in state["frameworks"].as_array()? {
-        for t in f["tasks"].as_array().into_iter().flatten() {
-            let id = t["id"].as_str().unwrap_or_default();
-            if !id.starts_with("default.web.") {
-                continue;
-            }
-            let st = t["state"].as_str().unwrap_or_default();
-            let live = matches!(
-                st,
-                "TASK_STAGING" | "TASK_STARTING" | "TASK_RUNNING" | "TASK_KILLING" | "TASK_UNREACHABLE"
-            );
-            if !live {
-                continue;
-            }
-            s.live += 1;
-            s.live_ids.push(id.to_string());
-            let healthy = t["statuses"]
-                .as_array()
-                .and_then(|v| v.last())
-                .and_then(|last| last["healthy"].as_bool())
-                == Some(true);
-            if st == "TASK_RUNNING" && healthy {
-                s.healthy += 1;
-            }
-        }
-    }
-    Some(s)
+    let tasks = try_live_in_mesos(mesos, "web")?;
+    Some(Sample {
+        live: tasks.len(),
+        healthy: tasks
+            .iter()
+            .filter(|t| t.state == "TASK_RUNNING" && t.healthy == Some(true))
+            .count(),
+        live_ids: tasks.into_iter().map(|t| t.id).collect(),
+    })
 }
 
 /// The revision the controller says the app's spec has.
@@ -92,14 +58,6 @@ fn settled(mesos: &str, rev: &str) -> bool {
     sample(mesos).is_some_and(|s| {
         s.live == INSTANCES && s.healthy == INSTANCES && s.live_ids.iter().all(|id| id.contains(&format!(".{rev}.")))
     })
-}
-
-fn wait(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -126,7 +84,9 @@ fn a_rollout_survives_kill_9_of_the_controller_five_times() {
     let log = |i: usize| dir.path().join(format!("controller-{i}.log"));
     let mut controller = spawn_sextant(&controller_args, &log(0));
 
-    wait("the first revision to be up", Duration::from_secs(60), || {
+    let logs = [dir.path().join("mesos.log"), dir.path().join("agent.log")];
+    let logs: Vec<&std::path::Path> = logs.iter().map(|p| p.as_path()).collect();
+    wait_within_logs("the first revision to be up", Duration::from_secs(60), &logs, || {
         revision(&api).is_some_and(|r| settled(&mesos, &r))
     });
 
@@ -162,7 +122,7 @@ fn a_rollout_survives_kill_9_of_the_controller_five_times() {
         let version = i as u32 + 1;
         let before = revision(&api).expect("a revision");
         std::fs::write(manifests.join("web.yaml"), manifest(version)).expect("manifest");
-        wait("the new revision to be seen", Duration::from_secs(20), || {
+        wait_within_logs("the new revision to be seen", Duration::from_secs(20), &logs, || {
             revision(&api).is_some_and(|r| r != before)
         });
         let target = revision(&api).expect("a revision");
@@ -181,9 +141,11 @@ fn a_rollout_survives_kill_9_of_the_controller_five_times() {
                     .map(|r| r["outcome"].clone())
             })
         };
-        wait(
+        let restarted = log(i + 1);
+        wait_within_logs(
             &format!("rollout {version} (killed after {delay} ms) to complete after the restart"),
             Duration::from_secs(90),
+            &[&restarted],
             || settled(&mesos, &target) && outcome() == Some(serde_json::json!("Completed")),
         );
     }

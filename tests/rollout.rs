@@ -9,8 +9,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{
-    MesosTask, Process, Up, agent_args, controller_args, free_addr, get_json, live_in_mesos, local_mesos_args,
-    running_in_mesos, strs, wait_within_logs,
+    MesosTask, Process, Up, agent_args, controller_args, free_addr, get_json, http_app, live_in_mesos,
+    local_mesos_args, running_in_mesos, strs, wait_within_logs,
 };
 use nix::sys::signal::Signal;
 use serde_json::Value;
@@ -25,33 +25,6 @@ const LIVE: [&str; 6] = [
     "TASK_UNREACHABLE",
     "PENDING",
 ];
-
-/// An HTTP app: `python3 -m http.server` on its `http` port, checked with an
-/// HTTP health check on `path` (`/` passes, anything else is a 404).
-/// `tag` is echoed first, so a new tag is a new revision.
-fn http_app(name: &str, instances: u32, tag: &str, path: &str, strategy: &str) -> String {
-    format!(
-        "apiVersion: sextant.dev/v1alpha1
-kind: App
-metadata:
-  name: {name}
-spec:
-  instances: {instances}
-  command: \"echo {tag}; exec python3 -m http.server $PORT_HTTP --bind 127.0.0.1\"
-  resources: {{cpus: 0.1, mem: 32}}
-  ports: [{{name: http}}]
-  healthCheck:
-    http: {{port: http, path: {path}}}
-    initialDelaySeconds: 0
-    periodSeconds: 1
-    timeoutSeconds: 1
-    failureThreshold: 2
-    gracePeriodSeconds: 0
-  strategy: {strategy}
-  killGracePeriodSeconds: 1
-"
-    )
-}
 
 /// `sextant up` with `extra` flags and host ports of its own (its tasks
 /// listen on them, and other tests run in parallel).

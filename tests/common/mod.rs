@@ -279,6 +279,8 @@ pub const MESOS_LIVE_STATES: [&str; 5] = [
 pub struct MesosTask {
     pub id: String,
     pub state: String,
+    /// Health in the task's last status, where it had one.
+    pub healthy: Option<bool>,
 }
 
 impl MesosTask {
@@ -309,6 +311,10 @@ pub fn try_live_in_mesos(mesos: &str, app: &str) -> Option<Vec<MesosTask>> {
             Some(MesosTask {
                 id: t["id"].as_str()?.to_string(),
                 state: t["state"].as_str()?.to_string(),
+                healthy: t["statuses"]
+                    .as_array()
+                    .and_then(|all| all.last())
+                    .and_then(|last| last["healthy"].as_bool()),
             })
         })
         .filter(|t| t.id.split('.').nth(1) == Some(app))
@@ -485,4 +491,31 @@ pub fn controller_args(manifests: &Path, agent: SocketAddr, api: SocketAddr, dat
 /// `args` as `spawn` takes them.
 pub fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
+}
+
+/// An HTTP app: `python3 -m http.server` on its `http` port, checked with an
+/// HTTP health check on `path` (`/` passes, anything else is a 404).
+/// `tag` is echoed first, so a new tag is a new revision.
+pub fn http_app(name: &str, instances: u32, tag: &str, path: &str, strategy: &str) -> String {
+    format!(
+        "apiVersion: sextant.dev/v1alpha1
+kind: App
+metadata:
+  name: {name}
+spec:
+  instances: {instances}
+  command: \"echo {tag}; exec python3 -m http.server $PORT_HTTP --bind 127.0.0.1\"
+  resources: {{cpus: 0.1, mem: 32}}
+  ports: [{{name: http}}]
+  healthCheck:
+    http: {{port: http, path: {path}}}
+    initialDelaySeconds: 0
+    periodSeconds: 1
+    timeoutSeconds: 1
+    failureThreshold: 2
+    gracePeriodSeconds: 0
+  strategy: {strategy}
+  killGracePeriodSeconds: 1
+"
+    )
 }

@@ -161,6 +161,21 @@ fn completed(d: &DesiredApp, tasks: &[ObservedTask], now: f64) -> RevisionHistor
     h
 }
 
+/// App `a` of `spec("a")`, completed with two running tasks, and the
+/// change to `spec("b")`.
+fn two_running_then(
+    spec: impl Fn(&str) -> serde_json::Value,
+) -> (DesiredApp, DesiredApp, Vec<ObservedTask>, RevisionHistory) {
+    let a = desired(spec("a"));
+    let b = desired(spec("b"));
+    let old = vec![
+        running(&a.revision, 1, NOW - 100.0),
+        running(&a.revision, 2, NOW - 100.0),
+    ];
+    let history = completed(&a, &old, NOW - 50.0);
+    (a, b, old, history)
+}
+
 fn failed_task(rev: &str, n: u32, at: f64) -> ObservedTask {
     let mut t = running(rev, n, at);
     t.state = TaskState::Failed;
@@ -182,13 +197,7 @@ fn condition<'a>(p: &'a Plan, type_: &str) -> &'a sextant_api::Condition {
 #[test]
 fn exhausting_the_failure_budget_rolls_back() {
     let spec = |cmd: &str| serde_json::json!({"instances": 2, "command": cmd, "strategy": {"maxSurge": 1, "maxUnavailable": 0, "failureBudget": 1}});
-    let a = desired(spec("a"));
-    let b = desired(spec("b"));
-    let old = vec![
-        running(&a.revision, 1, NOW - 100.0),
-        running(&a.revision, 2, NOW - 100.0),
-    ];
-    let history = completed(&a, &old, NOW - 50.0);
+    let (a, b, old, history) = two_running_then(spec);
     let mut tasks = old.clone();
     tasks.push(failed_task(&b.revision, 3, NOW - 5.0));
     tasks.push(failed_task(&b.revision, 4, NOW - 2.0));
@@ -393,13 +402,7 @@ fn a_crash_loop_holds_launches() {
 #[test]
 fn a_halted_rollout_withdraws_the_failed_revision_and_keeps_the_count() {
     let spec = |cmd: &str| serde_json::json!({"instances": 2, "command": cmd, "strategy": {"maxSurge": 1, "maxUnavailable": 0, "progressDeadlineSeconds": 10, "autoRollback": false}});
-    let a = desired(spec("a"));
-    let b = desired(spec("b"));
-    let old = vec![
-        running(&a.revision, 1, NOW - 100.0),
-        running(&a.revision, 2, NOW - 100.0),
-    ];
-    let history = completed(&a, &old, NOW - 50.0);
+    let (a, b, old, history) = two_running_then(spec);
     let history = plan_for(&b, &history, &old, NOW).history.expect("b recorded");
     let mut queued = running(&b.revision, 3, NOW);
     queued.state = TaskState::Pending;
@@ -455,4 +458,27 @@ fn a_held_fixed_host_port_is_named() {
         "{message}"
     );
     assert!(message.contains("maxSurge: 0 and maxUnavailable: 1"), "{message}");
+}
+
+/// Guards "scaling changes no revision and rolls nothing": a new instance
+/// count of a completed revision launches (or kills) only the difference,
+/// of the same revision, and leaves the history alone.
+#[test]
+fn scaling_rolls_nothing() {
+    let (a, _, old, history) = two_running_then(|cmd| serde_json::json!({"instances": 2, "command": cmd}));
+    let scaled = desired(serde_json::json!({"instances": 4, "command": "a"}));
+    assert_eq!(scaled.revision, a.revision, "instances is not part of the revision");
+    let p = plan_for(&scaled, &history, &old, NOW);
+    assert!(kills(&p).is_empty(), "{:?}", p.actions);
+    let revisions: Vec<&str> = p
+        .actions
+        .iter()
+        .filter_map(|x| match x {
+            Action::Launch { task_id, .. } => Some(task_id.revision.as_str()),
+            Action::Kill { .. } => None,
+        })
+        .collect();
+    assert_eq!(revisions, vec![a.revision.as_str(); 2]);
+    assert!(p.history.is_none(), "no new revision recorded");
+    assert_eq!(condition(&p, "Progressing").reason.as_deref(), Some("Converging"));
 }
