@@ -12,7 +12,8 @@ use sextant_proto::contract::SNAPSHOT_CHUNK_TASKS;
 use sextant_proto::proto::agent_server::Agent;
 use sextant_proto::proto::task_event::Event;
 use sextant_proto::proto::{
-    KillRequest, KillResponse, LaunchRequest, LaunchResponse, Task, TaskEvent, TaskSnapshot, WatchTasksRequest,
+    AgentStatus, KillRequest, KillResponse, LaunchRequest, LaunchResponse, Task, TaskEvent, TaskSnapshot,
+    WatchTasksRequest,
 };
 use tokio::sync::{Mutex, broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -143,30 +144,31 @@ impl Agent for AgentService {
             // which tasks exist (the watcher just waits; it is never told
             // "no tasks" by mistake).
             // Meanwhile, say why the snapshot waits: the Mesos link as it is,
-            // and every change of it.
+            // then every change of it.
+            let waiting = !*synced.borrow();
+            if waiting {
+                let status = link.borrow_and_update().status();
+                if send_status(&tx, status).await.is_err() {
+                    return;
+                }
+            }
             let mut link_open = true;
-            let mut first = !*synced.borrow();
             loop {
                 let status = tokio::select! {
                     r = synced.wait_for(|s| *s) => {
                         if r.is_err() { return }
                         break;
                     }
-                    changed = link.changed(), if link_open && !first => match changed {
+                    changed = link.changed(), if link_open => match changed {
                         Ok(()) => link.borrow_and_update().status(),
                         Err(_) => {
                             link_open = false;
                             continue;
                         }
                     },
-                    _ = std::future::ready(()), if first => link.borrow_and_update().status(),
                     _ = shutdown.wait_for(|stop| *stop) => return,
                 };
-                first = false;
-                let event = TaskEvent {
-                    event: Some(Event::Agent(status)),
-                };
-                if tx.send(Ok(event)).await.is_err() {
+                if send_status(&tx, status).await.is_err() {
                     return;
                 }
             }
@@ -212,6 +214,14 @@ impl Agent for AgentService {
     }
 }
 
+/// Sends the agent's Mesos link. Errs when the watcher went away.
+async fn send_status(tx: &mpsc::Sender<Result<TaskEvent, Status>>, status: AgentStatus) -> Result<(), ()> {
+    let event = TaskEvent {
+        event: Some(Event::Agent(status)),
+    };
+    tx.send(Ok(event)).await.map_err(drop)
+}
+
 /// Sends `tasks` (taken under the table lock, so consistent) as chunks of
 /// at most `SNAPSHOT_CHUNK_TASKS`, the last with `more = false`, then the
 /// Mesos link as it is now. Errs when the watcher went away.
@@ -228,10 +238,7 @@ async fn send_snapshot(
     }
     // Marked seen: only later changes are sent again.
     let status = link.borrow_and_update().status();
-    let event = TaskEvent {
-        event: Some(Event::Agent(status)),
-    };
-    tx.send(Ok(event)).await.map_err(drop)
+    send_status(tx, status).await
 }
 
 /// Splits a snapshot into chunks; an empty one is a single empty chunk.
