@@ -28,6 +28,13 @@ pub enum Command {
     Controller(ControllerArgs),
     /// List objects from the controller's API.
     Get(GetArgs),
+    /// Create or change apps from manifest files (all or nothing).
+    Apply(ApplyArgs),
+    /// Show what `apply` would change: exit 0 no difference, 1 differences,
+    /// 2 or more an error.
+    Diff(DiffArgs),
+    /// Delete apps created with `apply` (their tasks are killed).
+    Delete(DeleteArgs),
     /// Check manifests offline: exit 0 when all are valid, 1 when not.
     Validate(ValidateArgs),
     /// Print the App CustomResourceDefinition, or its JSON Schema.
@@ -49,11 +56,52 @@ pub struct NodeArgs {
     pub node_ports: String,
 }
 
+/// Where desired apps come from, and how they sync.
+#[derive(Args, Debug, Clone)]
+pub struct SourceArgs {
+    /// A git repository of App manifests to follow (https, ssh, file URL or
+    /// a local path).
+    #[arg(long, env = "SEXTANT_GIT")]
+    pub git: Option<String>,
+    /// The branch followed.
+    #[arg(long, alias = "git-branch", env = "SEXTANT_GIT_BRANCH", default_value = "main")]
+    pub branch: String,
+    /// The directory within the repository whose manifests are loaded
+    /// (default: all of it).
+    #[arg(long, alias = "git-path", env = "SEXTANT_GIT_PATH")]
+    pub path: Option<PathBuf>,
+    /// Time between two fetches, e.g. 30s, 5m.
+    #[arg(long, alias = "git-interval", env = "SEXTANT_GIT_INTERVAL", default_value = "30s")]
+    pub interval: humantime::Duration,
+    /// HTTPS credentials: a git-credential-store file
+    /// (https://USER:TOKEN@host per line), or one line USER:TOKEN, or one
+    /// line holding a token.
+    #[arg(long, env = "SEXTANT_GIT_CREDENTIALS")]
+    pub git_credentials: Option<PathBuf>,
+    /// SSH private key for ssh:// and user@host:path URLs.
+    #[arg(long, env = "SEXTANT_GIT_SSH_KEY")]
+    pub git_ssh_key: Option<PathBuf>,
+    /// Shared secret of the push webhook (POST /api/v1/hooks/git); without
+    /// it the webhook is off.
+    #[arg(long, env = "SEXTANT_WEBHOOK_SECRET_FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
+    /// Allow a sync that removes every app of a source (otherwise it is
+    /// refused: a wrong --path or an emptied repository deletes nothing).
+    #[arg(long, env = "SEXTANT_ALLOW_EMPTY")]
+    pub allow_empty: bool,
+    /// Never remove apps that are no longer defined.
+    #[arg(long, env = "SEXTANT_NO_PRUNE")]
+    pub no_prune: bool,
+}
+
 #[derive(Args, Debug)]
 pub struct UpArgs {
-    /// Directory of App manifests to deploy and watch.
-    #[arg(long, env = "SEXTANT_MANIFESTS", default_value = "manifests")]
-    pub manifests: PathBuf,
+    /// Directory of App manifests to deploy and watch (default: `manifests`,
+    /// unless --git is given).
+    #[arg(long, env = "SEXTANT_MANIFESTS")]
+    pub manifests: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Where Sextant keeps its state (default: the user's data dir + /sextant).
     #[arg(long, env = "SEXTANT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -104,8 +152,10 @@ pub struct AgentArgs {
 #[derive(Args, Debug)]
 pub struct ControllerArgs {
     /// Directory of App manifests to deploy and watch.
-    #[arg(long, env = "SEXTANT_MANIFESTS")]
-    pub manifests: PathBuf,
+    #[arg(long, env = "SEXTANT_MANIFESTS", required_unless_present = "git")]
+    pub manifests: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Agent gRPC URL.
     #[arg(long, env = "SEXTANT_AGENT", default_value = "http://127.0.0.1:7071")]
     pub agent: String,
@@ -141,6 +191,68 @@ pub enum GetKind {
 pub enum Output {
     Table,
     Json,
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// Manifest files or directories (searched recursively for *.yaml, *.yml).
+    #[arg(
+        short = 'f',
+        long = "filename",
+        env = "SEXTANT_APPLY_FILES",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub files: Vec<PathBuf>,
+    /// Say what would change, and change nothing.
+    #[arg(long, env = "SEXTANT_DRY_RUN")]
+    pub dry_run: bool,
+    /// Controller API URL.
+    #[arg(long, env = "SEXTANT_SERVER", default_value = "http://127.0.0.1:7070")]
+    pub server: String,
+    /// Output format.
+    #[arg(short, long, env = "SEXTANT_OUTPUT", value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// Manifest files or directories (searched recursively for *.yaml, *.yml).
+    #[arg(
+        short = 'f',
+        long = "filename",
+        env = "SEXTANT_DIFF_FILES",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub files: Vec<PathBuf>,
+    /// Controller API URL.
+    #[arg(long, env = "SEXTANT_SERVER", default_value = "http://127.0.0.1:7070")]
+    pub server: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    /// What to delete: `app` (or `apps`), followed by names.
+    #[arg(value_enum)]
+    pub kind: Option<DeleteKind>,
+    /// Names of the apps.
+    pub names: Vec<String>,
+    /// Namespace of the named apps.
+    #[arg(short, long, env = "SEXTANT_NAMESPACE", default_value = "default")]
+    pub namespace: String,
+    /// Delete the apps these manifest files define.
+    #[arg(short = 'f', long = "filename", env = "SEXTANT_DELETE_FILES", value_delimiter = ',')]
+    pub files: Vec<PathBuf>,
+    /// Controller API URL.
+    #[arg(long, env = "SEXTANT_SERVER", default_value = "http://127.0.0.1:7070")]
+    pub server: String,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum DeleteKind {
+    #[value(alias = "apps")]
+    App,
 }
 
 #[derive(Args, Debug)]

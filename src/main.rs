@@ -35,6 +35,9 @@ async fn main() -> ExitCode {
         Command::Agent(args) => success(commands::serve::agent(args).await),
         Command::Controller(args) => success(commands::serve::controller(args).await),
         Command::Get(args) => success(commands::get::run(args).await),
+        Command::Apply(args) => commands::apply::apply(args).await,
+        Command::Diff(args) => Ok(commands::apply::diff(args).await),
+        Command::Delete(args) => commands::apply::delete(args).await,
         Command::Validate(args) => commands::validate::validate(args),
         Command::Schema(args) => commands::validate::schema(args),
         Command::Version => {

@@ -57,8 +57,8 @@ fn up_scales_heals_and_prunes_an_app() {
         up.wait_for("the killed task's process to exit", || !alive(pid));
     }
 
-    // A broken manifest anywhere rejects the whole set: the last good state
-    // keeps running, and the error names the file, line and field.
+    // A broken manifest holds only its own apps: the error names the file,
+    // line and field, and the other files still apply.
     std::fs::write(
         up.manifests().join("broken.yaml"),
         "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata:\n  name: broken\nspec:\n  instances: 5\n  comand: sleep 1\n",
@@ -68,23 +68,29 @@ fn up_scales_heals_and_prunes_an_app() {
     up.wait_for("the load error to be reported", || {
         source_error(&up).is_some_and(|e| e.contains("broken.yaml:7:") && e.contains("did you mean \"command\""))
     });
-    std::thread::sleep(std::time::Duration::from_secs(1));
-    assert_eq!(
-        up.running_in_mesos("web"),
-        vec![survivor.clone()],
-        "nothing of the broken set is applied"
+    up.wait_for("the good file applied beside the broken one", || {
+        up.running_in_mesos("web").len() == 2
+    });
+    assert!(
+        up.running_in_mesos("broken").is_empty(),
+        "nothing of the broken file is applied"
     );
     std::fs::remove_file(up.manifests().join("broken.yaml")).expect("remove broken manifest");
-    up.wait_for("the fixed set to apply", || {
-        up.running_in_mesos("web").len() == 2 && source_error(&up).is_none()
-    });
+    up.wait_for("the error to clear", || source_error(&up).is_none());
     up.write_app("web.yaml", "web", 1);
     up.wait_for("1 task RUNNING again", || up.running_in_mesos("web").len() == 1);
     let survivor = up.running_in_mesos("web")[0].clone();
 
-    // Delete the file: the app's tasks are killed and none are left.
+    // Deleting the last file would remove every app: refused, nothing killed.
     std::fs::remove_file(up.manifests().join("web.yaml")).expect("delete manifest");
-    up.wait_for("no task left", || {
+    up.wait_for("the emptying sync to be refused", || {
+        source_error(&up).is_some_and(|e| e.contains("--allow-empty"))
+    });
+    assert_eq!(up.running_in_mesos("web"), vec![survivor.clone()]);
+
+    // With another app left, deleting the file kills the app's tasks.
+    up.write_app("other.yaml", "other", 1);
+    up.wait_for("no task of web left", || {
         up.running_in_mesos("web").is_empty() && up.running_in_controller("web").is_empty()
     });
     let pid = up.task_pid(&survivor).expect("pid recorded");

@@ -3,14 +3,18 @@
 //! from a temporary directory, with `load_paths`, as the controller does on
 //! every sync. Target: under one second.
 //!
+//! And refusing hostile files: deep nesting in every style, with
+//! `load_str`. Target: under 100 ms for any 1 MiB file.
+//!
 //! `cargo bench -p sextant-api --bench load`
 
 use std::hint::black_box;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sextant_api::load_paths;
+use sextant_api::load::MAX_FILE_BYTES;
+use sextant_api::{load_paths, load_str};
 
 /// Files in the set.
 const FILES: usize = 5_000;
@@ -82,5 +86,55 @@ fn load_5000_files(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, load_5000_files);
+/// `unit` repeated to `len` bytes.
+fn fill(unit: &str, len: usize) -> String {
+    unit.repeat(len / unit.len() + 1)[..len].to_string()
+}
+
+fn refuse_hostile_files(c: &mut Criterion) {
+    const MIB: usize = MAX_FILE_BYTES as usize;
+    let mut indented = String::new();
+    for i in 0.. {
+        let line = format!("{}a:\n", " ".repeat(i));
+        if indented.len() + line.len() > MIB {
+            break;
+        }
+        indented.push_str(&line);
+    }
+    // The deepest nesting accepted, over the whole file: parsed, then
+    // refused as not a manifest. And, for comparison, as many values
+    // without nesting, and a mapping of 100,000 keys.
+    let at_limit = format!("{}{}", "[".repeat(64), fill("1,", MIB - 64));
+    let flat = format!("[{}", fill("1,", MIB - 1));
+    let mut mapping = String::new();
+    for i in 0.. {
+        let line = format!("k{i}: v\n");
+        if mapping.len() + line.len() > MIB {
+            break;
+        }
+        mapping.push_str(&line);
+    }
+    let cases = [
+        ("1 MiB of nested [", fill("[", MIB)),
+        ("200 KB of nested [", fill("[", 200_000)),
+        ("1 MiB of nested {\"a\":", fill("{\"a\":", MIB)),
+        ("1 MiB of nested - ", fill("- ", MIB)),
+        ("1 MiB of nested a: lines", indented),
+        ("1 MiB of a list 64 deep", at_limit),
+        ("1 MiB of a flat list", flat),
+        ("1 MiB of a flat mapping", mapping),
+    ];
+    let mut group = c.benchmark_group("refuse");
+    // The parsed cases take a quarter of a second each.
+    group.sample_size(20);
+    for (name, text) in &cases {
+        assert!(load_str(Path::new("hostile.yaml"), text).is_err(), "{name}");
+        group.bench_function(*name, |b| {
+            b.iter(|| black_box(load_str(Path::new("hostile.yaml"), black_box(text)).is_err()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, load_5000_files, refuse_hostile_files);
 criterion_main!(benches);

@@ -32,7 +32,9 @@ pub use app::{
     RestartBackoff, Strategy, TcpCheck, Uri,
 };
 pub use int_or_string::IntOrString;
-pub use load::{FieldError, LoadError, LoadErrors, LoadedApp, MAX_DOCUMENTS, load_paths, load_str, validate};
+pub use load::{
+    FieldError, FileLoad, LoadError, LoadErrors, LoadedApp, MAX_DOCUMENTS, load_paths, load_str, load_tree, validate,
+};
 pub use quantity::{Quantity, QuantityError};
 pub use revision::revision;
 pub use schema::{crd, crd_yaml, json_schema};

@@ -345,6 +345,7 @@ fn reconcile_one(index: &Index, key: &str, ids: &mut SequentialIds) -> (Plan, bo
             crash: None,
             agent: &snap.agent,
             call_errors: &[],
+            synced: None,
             now: now_unix(),
         },
         ids,

@@ -1,5 +1,5 @@
 //! The controller runtime's wiring: opens the journal and loads the index
-//! from it, starts the directory source, the agent link, the index writer,
+//! from it, starts the sources (directory, git), the agent link, the index writer,
 //! the journal flusher, the work queue's workers and the HTTP API, and
 //! stops them. Each part lives in its own module; this one holds no rule.
 
@@ -18,6 +18,9 @@ use crate::index::journal::JournalWriter;
 use crate::index::writer::{self, IndexEvent, Writer};
 use crate::queue::{self, WorkQueue};
 use crate::runtime::Runtime;
+use crate::source::git::{GitConfig, GitSource};
+use crate::source::plan::Rules;
+use crate::source::sync::Configured;
 use crate::source::{DirSource, SourceError};
 use crate::store::{Store, StoreError, now_unix};
 
@@ -32,7 +35,13 @@ const EVENT_BUFFER: usize = 4096;
 #[derive(Clone, Debug)]
 pub struct ControllerConfig {
     /// Directory of App manifests, watched recursively.
-    pub manifests_dir: PathBuf,
+    pub manifests_dir: Option<PathBuf>,
+    /// A git repository to follow.
+    pub git: Option<GitConfig>,
+    /// How the file sources sync (pruning, empty syncs).
+    pub rules: Rules,
+    /// The shared secret of the git webhook; without it the webhook is off.
+    pub webhook_secret_file: Option<PathBuf>,
     /// Directory of the sled journal.
     pub data_dir: PathBuf,
     /// The agent's gRPC address, e.g. `http://127.0.0.1:7070`.
@@ -61,6 +70,20 @@ pub enum ControllerError {
     /// A startup task panicked.
     #[error("controller startup failed: {0}")]
     Join(String),
+    /// No source of desired apps was given.
+    #[error("no source of apps: give a manifests directory (--manifests DIR), a repository (--git URL), or both")]
+    NoSource,
+    /// The webhook secret could not be read.
+    #[error("cannot read the webhook secret {path}: {cause}")]
+    WebhookSecret {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        cause: std::io::Error,
+    },
+    /// The webhook secret file is empty.
+    #[error("the webhook secret file {0} is empty")]
+    EmptyWebhookSecret(PathBuf),
     /// The agent URL is not a valid URI.
     #[error("invalid agent url {url:?}: {cause}")]
     AgentUrl {
@@ -144,16 +167,65 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
         .await
         .map_err(|e| ControllerError::Join(e.to_string()))??;
     let channel = agent_channel(&config.agent_url)?;
-    let source = DirSource::new(&config.manifests_dir, store.clone())?;
-
-    // Apps of directories that are no longer configured have no owner left.
-    let current = source.name().to_string();
-    let orphaned = store.remove_apps_of_sources(|s| !s.starts_with("dir:") || s == current)?;
-    if !orphaned.is_empty() {
-        info!(apps = ?orphaned, "removed apps of manifests directories no longer configured");
+    if config.manifests_dir.is_none() && config.git.is_none() {
+        return Err(ControllerError::NoSource);
     }
+    let webhook_secret = match &config.webhook_secret_file {
+        Some(path) => {
+            let text = std::fs::read(path).map_err(|cause| ControllerError::WebhookSecret {
+                path: path.clone(),
+                cause,
+            })?;
+            let secret = crate::source::webhook::secret_from_file(&text);
+            if secret.is_empty() {
+                return Err(ControllerError::EmptyWebhookSecret(path.clone()));
+            }
+            Some(Arc::new(secret))
+        }
+        None => None,
+    };
+
+    // Every configured source's name first: ownership and adoption need it.
+    let dir_name = match &config.manifests_dir {
+        Some(dir) => Some(DirSource::new(dir, store.clone())?.name().to_string()),
+        None => None,
+    };
+    let git_name = config.git.as_ref().map(|g| {
+        GitSource::new(
+            g.clone(),
+            &config.data_dir,
+            store.clone(),
+            Configured::default(),
+            config.rules,
+        )
+        .name()
+        .to_string()
+    });
+    let configured = Configured::new(dir_name.iter().chain(&git_name).cloned());
+    let dir_source = match &config.manifests_dir {
+        Some(dir) => Some(DirSource::with_sources(
+            dir,
+            store.clone(),
+            configured.clone(),
+            config.rules,
+        )?),
+        None => None,
+    };
+    let git_source = config.git.as_ref().map(|g| {
+        GitSource::new(
+            g.clone(),
+            &config.data_dir,
+            store.clone(),
+            configured.clone(),
+            config.rules,
+        )
+    });
+
+    // Records of sources no longer configured go; their apps stay (they
+    // keep running, `Synced` says why, and a source of the same kind
+    // adopts them at its first sync).
     for rec in store.list_sources()? {
-        if rec.name.starts_with("dir:") && rec.name != current {
+        if !configured.contains(&rec.name) {
             store.delete_source(&rec.name)?;
         }
     }
@@ -182,8 +254,14 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
     let (events_tx, events_rx) = mpsc::channel(EVENT_BUFFER);
     let mut tasks = Vec::new();
 
+    let writes = crate::http::write::Writes {
+        store: store.clone(),
+        configured: configured.clone(),
+        git_triggers: git_source.iter().map(GitSource::trigger).collect(),
+        webhook_secret,
+    };
     let mut stop = shutdown_rx.clone();
-    let router = crate::http::router(index.clone());
+    let router = crate::http::api(index.clone(), writes);
     tasks.push(tokio::spawn(async move {
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
@@ -195,12 +273,17 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
         }
     }));
 
-    let rx = shutdown_rx.clone();
-    tasks.push(tokio::spawn(async move {
-        if let Err(e) = source.run(rx).await {
-            error!(error = %e, "manifests source stopped");
-        }
-    }));
+    if let Some(source) = dir_source {
+        let rx = shutdown_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = source.run(rx).await {
+                error!(error = %e, "manifests source stopped");
+            }
+        }));
+    }
+    if let Some(source) = git_source {
+        tasks.push(tokio::spawn(source.run(shutdown_rx.clone())));
+    }
 
     let writer = Writer {
         index: index.clone(),
@@ -236,7 +319,8 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
 
     info!(
         api = %api_addr,
-        manifests = %config.manifests_dir.display(),
+        manifests = %config.manifests_dir.as_deref().map(|d| d.display().to_string()).unwrap_or_default(),
+        git = %config.git.as_ref().map(|g| format!("{} ({})", g.url, g.branch)).unwrap_or_default(),
         agent = %config.agent_url,
         "controller started"
     );
@@ -312,7 +396,10 @@ mod tests {
         )
         .expect("write");
         let handle = start(ControllerConfig {
-            manifests_dir: manifests.path().to_path_buf(),
+            manifests_dir: Some(manifests.path().to_path_buf()),
+            git: None,
+            rules: Rules::default(),
+            webhook_secret_file: None,
             data_dir: data.path().to_path_buf(),
             // Nothing listens here: the controller must keep retrying.
             agent_url: "http://127.0.0.1:1".into(),

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use sextant_api::App;
 use sextant_api::task::{DEFAULT_NAMESPACE, app_key};
 
+use crate::source::git_repo::CommitInfo;
+
 /// A desired app as stored: the manifest object and where it came from.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -25,6 +27,10 @@ pub struct DesiredApp {
     /// Line of the object in `file`, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
+    /// The git commit that last changed this object (created it, or
+    /// changed its content or place), for objects from a repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommitInfo>,
     /// Revision hash of the task-defining spec.
     pub revision: String,
     /// Increments whenever the spec changes (mirrors `metadata.generation`).
@@ -51,6 +57,7 @@ impl DesiredApp {
             source: source.into(),
             file,
             line,
+            commit: None,
             revision,
             generation: 0,
             created_at: 0.0,
@@ -75,11 +82,18 @@ impl DesiredApp {
 
     /// Carries generation and creation time over from the stored version and
     /// bumps the generation when the spec changed. Returns whether anything
-    /// but bookkeeping differs from `prev`.
+    /// but bookkeeping differs from `prev`. An object whose content and
+    /// place did not change keeps the commit that last changed it.
     pub(crate) fn stamp(&mut self, prev: Option<&DesiredApp>, now: f64) -> bool {
         self.app.status = None;
         match prev {
             Some(prev) => {
+                let mut probe = self.app.clone();
+                probe.metadata.generation = prev.app.metadata.generation;
+                probe.metadata.creation_timestamp = prev.app.metadata.creation_timestamp.clone();
+                if probe == prev.app && self.file == prev.file && self.line == prev.line {
+                    self.commit = prev.commit.clone();
+                }
                 self.created_at = prev.created_at;
                 self.app.metadata.creation_timestamp = prev.app.metadata.creation_timestamp.clone();
                 if prev.app.spec == self.app.spec {

@@ -1,7 +1,7 @@
 //! sextant-controller: the declarative half of Sextant.
 //!
-//! Owns the sources of desired state (the manifests directory today, git sync
-//! and `sextant apply` later), the sled store (a durable cache of desired
+//! Owns the sources of desired state (a manifests directory, a git
+//! repository, and `sextant apply`), the sled store (a durable cache of desired
 //! apps, observed tasks, app status and source errors), the reconciler (a
 //! pure, level-triggered function from desired + observed to actions), the
 //! runtime that feeds it and sends its actions to the agent over gRPC, and

@@ -95,6 +95,7 @@ impl Runtime {
                     crash: hold.as_ref(),
                     agent: &snap.agent,
                     call_errors: &call_errors,
+                    synced: snap.synced.as_ref(),
                     now,
                 },
                 &mut RandomIds,

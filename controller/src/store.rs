@@ -35,12 +35,12 @@ use sextant_api::proto::Task;
 pub use sextant_api::task::{DEFAULT_NAMESPACE, app_key};
 
 pub use crate::desired::DesiredApp;
+use crate::source::git_repo::CommitInfo;
+use crate::source::plan::Problem;
 use tokio::sync::mpsc;
 
 use crate::history::RevisionHistory;
 
-/// The source name of objects created with `sextant apply`.
-pub const APPLY_SOURCE: &str = "apply";
 /// Terminal tasks whose last change is older than this are pruned.
 pub const TERMINAL_TASK_RETENTION_SECS: f64 = 300.0;
 
@@ -180,22 +180,57 @@ impl ReplaceOutcome {
     }
 }
 
-/// The state of one source of desired apps.
+/// The state of one source of desired apps, as its last sync left it.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceStatus {
-    /// Source name, e.g. `dir:/srv/manifests`.
+    /// Source name: `dir:<path>`, `git:<url>` or `apply`.
     pub name: String,
-    /// Last load error (all messages, one per line); cleared on success.
+    /// `dir`, `git` or `apply`.
+    #[serde(default)]
+    pub kind: String,
+    /// The repository URL (credentials redacted), or the directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The branch followed (git).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// The directory within the repository that is loaded (git).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The commit last synced (git).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommitInfo>,
+    /// The last error in words (every problem, one per line); absent when
+    /// the last sync had none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// Unix seconds of the last error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error_at: Option<f64>,
-    /// Unix seconds of the last successful load.
+    /// Unix seconds since when the source has been failing (fetch errors,
+    /// unreadable files, a refused sync), absent when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<f64>,
+    /// Unix seconds of the last successful sync (the files that load were
+    /// applied; broken ones are in `problems`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_success_at: Option<f64>,
-    /// Apps the source owned after its last successful load.
+    /// Unix seconds of the next attempt planned (git polls, retries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<f64>,
+    /// Problems of the last sync, with their files and lines, and the apps
+    /// each one holds at their last good version.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<Problem>,
+    /// Why the last sync was refused as a whole (it would have removed
+    /// every app); nothing was changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    /// Apps no longer defined but kept because pruning is off.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unpruned: Vec<String>,
+    /// Apps the source owns.
     #[serde(default)]
     pub apps: usize,
 }
@@ -388,31 +423,62 @@ impl Store {
 
     /// Atomically replaces every app owned by `source` with `apps`: new ones
     /// are added, changed ones updated, missing ones deleted. Apps owned by
-    /// another source are left alone and reported as conflicts.
+    /// another source are left alone and reported as conflicts. (The
+    /// sources use [`Store::change_apps`] with their sync plan; this is the
+    /// plain form, for tools and benchmarks.)
     pub fn replace_source_apps(&self, source: &str, apps: Vec<DesiredApp>) -> Result<ReplaceOutcome, StoreError> {
+        let (mut outcome, conflicts) = self.change_apps(false, |existing| {
+            let mut conflicts = Vec::new();
+            let mut wanted = BTreeSet::new();
+            let mut writes = Vec::new();
+            for mut app in apps {
+                app.source = source.to_string();
+                let key = app.key();
+                match existing.get(&key) {
+                    Some(prev) if prev.source != source => conflicts.push(format!(
+                        "app {key} is owned by source {}; {source} does not take it over",
+                        prev.source
+                    )),
+                    _ => {
+                        wanted.insert(key);
+                        writes.push(app);
+                    }
+                }
+            }
+            let removes = existing
+                .iter()
+                .filter(|(k, a)| a.source == source && !wanted.contains(*k))
+                .map(|(k, _)| k.clone())
+                .collect();
+            (writes, removes, conflicts)
+        })?;
+        outcome.conflicts = conflicts;
+        Ok(outcome)
+    }
+
+    /// Changes desired apps atomically: `decide` sees every stored app and
+    /// returns the apps to write (each stored only when it differs from the
+    /// stored version, stamped with generation and times), the keys to
+    /// remove, and anything else it wants to hand back. Decisions and the
+    /// write happen under one lock, so two sources never race on an app.
+    /// With `dry_run`, the outcome is computed and nothing is written.
+    pub fn change_apps<T>(
+        &self,
+        dry_run: bool,
+        decide: impl FnOnce(&BTreeMap<String, DesiredApp>) -> (Vec<DesiredApp>, Vec<String>, T),
+    ) -> Result<(ReplaceOutcome, T), StoreError> {
         let _guard = self.lock_apps();
         let now = now_unix();
         let mut existing: BTreeMap<String, DesiredApp> = BTreeMap::new();
         for app in self.list_apps()? {
             existing.insert(app.key(), app);
         }
+        let (writes, removes, extra) = decide(&existing);
         let mut outcome = ReplaceOutcome::default();
         let mut batch = sled::Batch::default();
-        let mut wanted = BTreeSet::new();
-        for mut app in apps {
-            app.source = source.to_string();
+        for mut app in writes {
             let key = app.key();
             let prev = existing.get(&key);
-            if let Some(prev) = prev
-                && prev.source != source
-            {
-                outcome.conflicts.push(format!(
-                    "app {key} is owned by source {}; {source} does not take it over",
-                    prev.source
-                ));
-                continue;
-            }
-            wanted.insert(key.clone());
             if app.stamp(prev, now) {
                 batch.insert(key.as_bytes(), to_json("apps", &key, &app)?);
                 if prev.is_some() {
@@ -422,13 +488,13 @@ impl Store {
                 }
             }
         }
-        for (key, app) in &existing {
-            if app.source == source && !wanted.contains(key) {
+        for key in removes {
+            if existing.contains_key(&key) {
                 batch.remove(key.as_bytes());
-                outcome.removed.push(key.clone());
+                outcome.removed.push(key);
             }
         }
-        if outcome.changed() {
+        if outcome.changed() && !dry_run {
             self.inner.apps.apply_batch(batch)?;
             self.inner.apps.flush()?;
             let keys = outcome
@@ -440,28 +506,7 @@ impl Store {
                 .collect();
             self.notify(StoreChange::Apps(keys));
         }
-        Ok(outcome)
-    }
-
-    /// Deletes every app whose source is not accepted by `keep` (e.g. a
-    /// manifests directory that is no longer configured). Returns the keys.
-    pub fn remove_apps_of_sources(&self, keep: impl Fn(&str) -> bool) -> Result<Vec<String>, StoreError> {
-        let _guard = self.lock_apps();
-        let mut batch = sled::Batch::default();
-        let mut removed = Vec::new();
-        for app in self.list_apps()? {
-            if !keep(&app.source) {
-                let key = app.key();
-                batch.remove(key.as_bytes());
-                removed.push(key);
-            }
-        }
-        if !removed.is_empty() {
-            self.inner.apps.apply_batch(batch)?;
-            self.inner.apps.flush()?;
-            self.notify(StoreChange::Apps(removed.clone()));
-        }
-        Ok(removed)
+        Ok((outcome, extra))
     }
 
     // ---- tasks and histories ---------------------------------------------
@@ -544,32 +589,45 @@ impl Store {
             .collect()
     }
 
-    /// Records a successful load of `name` owning `apps` apps; clears its
-    /// error.
-    pub fn set_source_ok(&self, name: &str, apps: usize) -> Result<(), StoreError> {
+    /// Changes a source's record (a new one starts from its default).
+    pub fn update_source(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut SourceStatus),
+    ) -> Result<SourceStatus, StoreError> {
         let mut rec = self.get_source(name)?.unwrap_or_default();
         rec.name = name.to_string();
-        rec.last_error = None;
-        rec.last_error_at = None;
-        rec.last_success_at = Some(now_unix());
-        rec.apps = apps;
+        change(&mut rec);
         self.inner
             .sources
             .insert(name.as_bytes(), to_json("sources", name, &rec)?)?;
         self.notify(StoreChange::Source(name.to_string()));
+        Ok(rec)
+    }
+
+    /// Records a successful load of `name` owning `apps` apps; clears its
+    /// error.
+    pub fn set_source_ok(&self, name: &str, apps: usize) -> Result<(), StoreError> {
+        self.update_source(name, |rec| {
+            rec.last_error = None;
+            rec.last_error_at = None;
+            rec.failing_since = None;
+            rec.problems.clear();
+            rec.refused = None;
+            rec.last_success_at = Some(now_unix());
+            rec.apps = apps;
+        })?;
         Ok(())
     }
 
     /// Records a failed load of `name`; its desired apps are left alone.
     pub fn set_source_error(&self, name: &str, error: &str) -> Result<(), StoreError> {
-        let mut rec = self.get_source(name)?.unwrap_or_default();
-        rec.name = name.to_string();
-        rec.last_error = Some(error.to_string());
-        rec.last_error_at = Some(now_unix());
-        self.inner
-            .sources
-            .insert(name.as_bytes(), to_json("sources", name, &rec)?)?;
-        self.notify(StoreChange::Source(name.to_string()));
+        self.update_source(name, |rec| {
+            let now = now_unix();
+            rec.last_error = Some(error.to_string());
+            rec.last_error_at = Some(now);
+            rec.failing_since.get_or_insert(now);
+        })?;
         Ok(())
     }
 
@@ -775,7 +833,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open");
         let mut applied = desired("default", "api", 1);
-        applied.source = APPLY_SOURCE.to_string();
+        applied.source = crate::source::APPLY_SOURCE.to_string();
         store.put_app(applied).expect("put");
         let mut changes = store.listen();
 
@@ -803,8 +861,17 @@ mod tests {
 
         let keys: Vec<String> = store.list_apps().expect("list").iter().map(DesiredApp::key).collect();
         assert_eq!(keys, vec!["default/api", "default/b"]);
-        let removed = store.remove_apps_of_sources(|s| s == APPLY_SOURCE).expect("remove");
-        assert_eq!(removed, vec!["default/b"]);
+    }
+
+    #[test]
+    fn a_dry_run_change_reports_and_writes_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let (out, ()) = store
+            .change_apps(true, |_| (vec![desired("default", "a", 1)], Vec::new(), ()))
+            .expect("dry run");
+        assert_eq!(out.added, vec!["default/a"]);
+        assert!(store.list_apps().expect("list").is_empty());
     }
 
     #[test]

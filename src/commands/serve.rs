@@ -6,8 +6,11 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use sextant_agent::AgentConfig;
 use sextant_controller::ControllerConfig;
+use sextant_controller::source::git::GitConfig;
+use sextant_controller::source::git_repo::GitAuth;
+use sextant_controller::source::plan::Rules;
 
-use crate::cli::{AgentArgs, ControllerArgs, LocalMesosArgs, NodeArgs};
+use crate::cli::{AgentArgs, ControllerArgs, LocalMesosArgs, NodeArgs, SourceArgs};
 
 /// Default data directory: `<user data dir>/sextant`.
 pub fn default_data_dir() -> PathBuf {
@@ -86,20 +89,72 @@ pub async fn agent(args: AgentArgs) -> Result<()> {
     Ok(())
 }
 
+/// The controller's configuration from the source flags; `manifests` is
+/// the directory to watch, if any.
+pub fn controller_config(
+    manifests: Option<PathBuf>,
+    source: &SourceArgs,
+    data_dir: PathBuf,
+    agent_url: String,
+    api_addr: std::net::SocketAddr,
+) -> ControllerConfig {
+    let git = source.git.as_ref().map(|url| GitConfig {
+        url: url.clone(),
+        branch: source.branch.clone(),
+        path: source.path.clone(),
+        interval: source.interval.into(),
+        auth: GitAuth {
+            credentials_file: source.git_credentials.clone(),
+            ssh_key: source.git_ssh_key.clone(),
+        },
+    });
+    ControllerConfig {
+        manifests_dir: manifests,
+        git,
+        rules: Rules {
+            prune: !source.no_prune,
+            allow_empty: source.allow_empty,
+            keep_empty_files: false,
+        },
+        webhook_secret_file: source.webhook_secret_file.clone(),
+        data_dir,
+        agent_url,
+        api_addr,
+    }
+}
+
+/// What the controller follows, for the banner.
+pub fn sources_line(config: &ControllerConfig) -> String {
+    let mut parts = Vec::new();
+    if let Some(dir) = &config.manifests_dir {
+        parts.push(format!("watching {}", dir.display()));
+    }
+    if let Some(git) = &config.git {
+        let path = git
+            .path
+            .as_ref()
+            .map(|p| format!(" path {}", p.display()))
+            .unwrap_or_default();
+        parts.push(format!("following {} branch {}{path}", git.url, git.branch));
+    }
+    parts.join(", ")
+}
+
 pub async fn controller(args: ControllerArgs) -> Result<()> {
-    let config = ControllerConfig {
-        manifests_dir: args.manifests.clone(),
-        data_dir: args.data_dir.unwrap_or_else(|| default_data_dir().join("controller")),
-        agent_url: args.agent.clone(),
-        api_addr: args.api_addr,
-    };
+    let config = controller_config(
+        args.manifests.clone(),
+        &args.source,
+        args.data_dir.unwrap_or_else(|| default_data_dir().join("controller")),
+        args.agent.clone(),
+        args.api_addr,
+    );
+    let sources = sources_line(&config);
     let controller = sextant_controller::start(config)
         .await
         .context("cannot start the controller")?;
     println!(
-        "controller: API on http://{}, manifests {}, agent {}",
+        "controller: API on http://{}, {sources}, agent {}",
         controller.api_addr(),
-        args.manifests.display(),
         args.agent
     );
     shutdown_signal().await?;

@@ -4,20 +4,27 @@
 
 use anyhow::{Context, Result};
 use sextant_agent::AgentConfig;
-use sextant_controller::ControllerConfig;
 
 use crate::cli::UpArgs;
-use crate::commands::serve::{default_data_dir, node_config, shutdown_signal};
+use crate::commands::serve::{controller_config, default_data_dir, node_config, shutdown_signal, sources_line};
 
 pub async fn run(args: UpArgs) -> Result<()> {
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-    anyhow::ensure!(
-        args.manifests.is_dir(),
-        "manifests directory {} does not exist (use --manifests DIR)",
-        args.manifests.display()
-    );
+    // Without a repository, the quick start's directory is the default.
+    let manifests = match (&args.manifests, &args.source.git) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, None) => Some(std::path::PathBuf::from("manifests")),
+        (None, Some(_)) => None,
+    };
+    if let Some(dir) = &manifests {
+        anyhow::ensure!(
+            dir.is_dir(),
+            "manifests directory {} does not exist (use --manifests DIR, or --git URL)",
+            dir.display()
+        );
+    }
 
     let mut mesos_config = localmesos::LocalMesosConfig::new(args.mesos_addr, data_dir.join("mesos"));
     mesos_config.nodes = vec![node_config(&args.node)?];
@@ -37,12 +44,14 @@ pub async fn run(args: UpArgs) -> Result<()> {
     };
     println!("agent:      Mesos framework, gRPC on {}", agent.url());
 
-    let controller_config = ControllerConfig {
-        manifests_dir: args.manifests.clone(),
-        data_dir: data_dir.join("controller"),
-        agent_url: agent.url(),
-        api_addr: args.api_addr,
-    };
+    let controller_config = controller_config(
+        manifests,
+        &args.source,
+        data_dir.join("controller"),
+        agent.url(),
+        args.api_addr,
+    );
+    let sources = sources_line(&controller_config);
     let controller = match sextant_controller::start(controller_config).await {
         Ok(controller) => controller,
         Err(e) => {
@@ -52,7 +61,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
         }
     };
     let api = format!("http://{}", controller.api_addr());
-    println!("controller: API on {api}, watching {}", args.manifests.display());
+    println!("controller: API on {api}, {sources}");
     println!("data:       {}", data_dir.display());
     println!("ready: `sextant get apps --server {api}`; Ctrl-C stops everything");
 

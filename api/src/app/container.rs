@@ -31,10 +31,14 @@ pub struct DockerContainer {
     pub force_pull: bool,
     /// Extra `docker run` options, each passed as `--key=value` (Mesos
     /// `DockerInfo.parameters`). The key `name` is refused: Mesos names the
-    /// container itself.
+    /// container itself. At most 100.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parameters: Vec<DockerParameter>,
 }
+
+/// Most entries of `spec.container.docker.parameters`, enforced by
+/// validation.
+pub const MAX_PARAMETERS: usize = 100;
 
 /// Docker network mode (Mesos `DockerInfo.Network`).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]

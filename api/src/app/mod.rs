@@ -22,10 +22,10 @@ use serde::{Deserialize, Serialize};
 use crate::quantity::Quantity;
 
 pub use backoff::RestartBackoff;
-pub use container::{Container, DockerContainer, DockerParameter, NetworkMode};
+pub use container::{Container, DockerContainer, DockerParameter, MAX_PARAMETERS, NetworkMode};
 pub use fetch::Uri;
 pub use health::{CommandCheck, HealthCheck, HttpCheck, HttpScheme, TcpCheck};
-pub use placement::{Constraint, Operator, Placement};
+pub use placement::{Constraint, MAX_CONSTRAINTS, Operator, Placement};
 pub use strategy::Strategy;
 
 /// API group of every Sextant kind.
@@ -36,6 +36,27 @@ pub const VERSION: &str = "v1alpha1";
 pub const API_VERSION: &str = "sextant.dev/v1alpha1";
 /// Prefix of the task labels Sextant sets itself; manifests may not use it.
 pub const RESERVED_LABEL_PREFIX: &str = "sextant.";
+
+// How many of each an app may have, enforced by validation: every count a
+// manifest sets is bounded, so that no manifest can make the controller do
+// unbounded work. Listed in docs/manifest.md ("Limits").
+
+/// Most `spec.instances` of one app.
+pub const MAX_INSTANCES: u32 = 10_000;
+/// Most entries of `spec.args` (the program and its arguments).
+pub const MAX_ARGS: usize = 1000;
+/// Most entries of `spec.uris`.
+pub const MAX_URIS: usize = 100;
+/// Most entries of `spec.ports`.
+pub const MAX_PORTS: usize = 100;
+/// Most variables in `spec.env`.
+pub const MAX_ENV: usize = 1000;
+/// Most task labels in `spec.labels`.
+pub const MAX_TASK_LABELS: usize = 64;
+/// Most entries of `metadata.labels`.
+pub const MAX_LABELS: usize = 64;
+/// Most entries of `metadata.annotations`.
+pub const MAX_ANNOTATIONS: usize = 64;
 
 /// A long-running service: how many instances, what each one runs, and with
 /// which resources. Sextant keeps this many tasks running on Mesos.
@@ -53,8 +74,8 @@ pub const RESERVED_LABEL_PREFIX: &str = "sextant.";
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppSpec {
-    /// Number of tasks to keep running. Changing only this scales the app
-    /// without a rollout. Default 1.
+    /// Number of tasks to keep running, at most 10000. Changing only this
+    /// scales the app without a rollout. Default 1.
     #[serde(default = "default_instances")]
     pub instances: u32,
     /// Shell command, run with `/bin/sh -c` (Mesos `CommandInfo.value` with
@@ -63,11 +84,11 @@ pub struct AppSpec {
     pub command: Option<String>,
     /// Program and arguments, executed directly without a shell (Mesos
     /// `CommandInfo` with `shell: false`); `args[0]` is the program.
-    /// Exactly one of `command` or `args`.
+    /// Exactly one of `command` or `args`. At most 1000 entries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<Vec<String>>,
     /// Files the Mesos fetcher downloads into the task's sandbox before it
-    /// starts (Mesos `CommandInfo.uris`).
+    /// starts (Mesos `CommandInfo.uris`). At most 100.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uris: Vec<Uri>,
     /// Unix user the task runs as (Mesos `CommandInfo.user`); default: the
@@ -83,14 +104,16 @@ pub struct AppSpec {
     pub resources: Resources,
     /// Named ports. Each gets a host port from the Mesos offer, given to the
     /// task as `PORT_<NAME>` (upper-cased, `-` as `_`) and `PORT<index>`.
+    /// At most 100.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<PortSpec>,
-    /// Environment variables given to each task.
+    /// Environment variables given to each task, at most 1000.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
     /// Labels of each Mesos task (Mesos `TaskInfo.labels`), besides the
     /// `sextant.*` labels Sextant sets itself; keys may not start with
-    /// `sextant.`. Unlike `metadata.labels`, these change the revision.
+    /// `sextant.`. Unlike `metadata.labels`, these change the revision. At
+    /// most 64.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     /// How Mesos checks that a task is healthy (Mesos `TaskInfo.health_check`).

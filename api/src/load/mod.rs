@@ -3,11 +3,13 @@
 //! `file:line:col: field.path: message`.
 //!
 //! A set of manifests is all-or-nothing: [`load_paths`] and [`load_str`]
-//! return either every app, or every error found. Each document goes
-//! through three layers:
+//! return either every app, or every error found. [`load_tree`] loads a
+//! directory file by file instead, for sources where one broken file must
+//! not hold back the others. Each document goes through three layers:
 //!
-//! 1. YAML, within bounds: syntax, duplicate keys, nesting
-//!    deeper than [`MAX_NESTING`], alias bombs;
+//! 1. YAML, within bounds: nesting deeper than [`MAX_NESTING`] (checked
+//!    before the parser sees the text), syntax, duplicate keys, alias
+//!    bombs;
 //! 2. structure: `apiVersion`, `kind`, then every
 //!    unknown field (with a "did you mean"), wrong type and missing field
 //!    against the App's JSON schema ([`crate::schema::json_schema`]), all
@@ -23,33 +25,37 @@
 //! declared.
 //!
 //! Hostile input is rejected fast and never panics: files over
-//! [`MAX_FILE_BYTES`], sets of more than [`MAX_DOCUMENTS`] documents, deep
-//! nesting and alias bombs all get a clear error.
+//! [`MAX_FILE_BYTES`], sets of more than [`MAX_DOCUMENTS`] documents,
+//! directories deeper than [`MAX_DEPTH`], deep nesting and alias bombs all
+//! get a clear error.
 
+mod depth;
 mod document;
+mod files;
 pub(crate) mod locate;
+mod tree;
 pub(crate) mod yaml;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::app::App;
 use crate::task::{DEFAULT_NAMESPACE, app_key};
 
 pub use crate::validate::{FieldError, validate};
+pub use files::MAX_DEPTH;
+pub use tree::{FileLoad, load_tree};
 pub use yaml::MAX_NESTING;
+
+use files::{Found, dedupe, read_manifest, too_large, walk};
 
 /// Largest manifest file accepted, in bytes.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Most YAML documents accepted in one set of manifests.
 pub const MAX_DOCUMENTS: usize = 10_000;
-
-/// Deepest directory nesting walked below a given directory.
-const MAX_DEPTH: usize = 32;
 
 /// An app loaded from a manifest, with where it was found.
 #[derive(Clone, Debug, PartialEq)]
@@ -136,7 +142,7 @@ struct Set {
     errors: Vec<LoadError>,
     /// Documents seen, against [`MAX_DOCUMENTS`].
     documents: usize,
-    /// The document limit was hit: read no further.
+    /// The document limit was hit: an all-or-nothing load reads no further.
     full: bool,
 }
 
@@ -145,27 +151,27 @@ struct Set {
 /// skipping hidden entries such as `.git`). Every file is multi-document
 /// YAML. Either all apps load, or every error is returned.
 pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<LoadedApp>, LoadErrors> {
-    let mut files = Vec::new();
+    let mut found = Vec::new();
     let mut set = Set::default();
     let mut seen_dirs = HashSet::new();
     for path in paths {
         match fs::metadata(path) {
-            Ok(m) if m.is_dir() => walk(path, 0, &mut seen_dirs, &mut files, &mut set.errors),
-            Ok(_) => files.push(path.clone()),
+            Ok(m) if m.is_dir() => walk(path, 0, &mut seen_dirs, &mut found),
+            Ok(_) => found.push(Found::File(path.clone())),
             Err(e) => set.errors.push(file_error(path, format!("cannot read: {e}"))),
         }
     }
     // The same file named twice (or via a directory and directly) is one file.
-    let mut seen_files = HashSet::new();
-    files.retain(|f| seen_files.insert(fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
+    dedupe(&mut found);
 
-    for file in &files {
-        if set.full {
-            break;
-        }
-        match read_manifest(file) {
-            Ok(text) => document::parse_file(file, &text, &mut set),
-            Err(message) => set.errors.push(file_error(file, message)),
+    for f in &found {
+        match f {
+            Found::File(_) if set.full => {}
+            Found::File(file) => match read_manifest(file) {
+                Ok(text) => document::parse_file(file, &text, &mut set),
+                Err(e) => set.errors.push(file_error(file, e.message)),
+            },
+            Found::Unreadable(path, e) => set.errors.push(file_error(path, e.message.clone())),
         }
     }
     finish(set)
@@ -193,23 +199,21 @@ fn file_error(file: &Path, message: impl Into<String>) -> LoadError {
     }
 }
 
-fn too_large(len: u64) -> String {
-    format!(
-        "file is {len} bytes; manifest files larger than {MAX_FILE_BYTES} bytes (1 MiB) are \
-         rejected"
-    )
-}
-
 fn finish(set: Set) -> Result<Vec<LoadedApp>, LoadErrors> {
     let Set { apps, mut errors, .. } = set;
     check_duplicates(&apps, &mut errors);
     if errors.is_empty() {
         Ok(apps)
     } else {
-        // Stable: errors of one file stay in file order, whole-file errors first.
-        errors.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+        sort_errors(&mut errors);
         Err(LoadErrors(errors))
     }
+}
+
+/// File and line order. Stable: errors of one place stay in the order
+/// found, whole-file errors first.
+fn sort_errors(errors: &mut [LoadError]) {
+    errors.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
 }
 
 fn check_duplicates(apps: &[LoadedApp], errors: &mut Vec<LoadError>) {
@@ -231,81 +235,6 @@ fn check_duplicates(apps: &[LoadedApp], errors: &mut Vec<LoadError>) {
                     prev.line
                 ),
             }),
-        }
-    }
-}
-
-/// Reads a manifest file, refusing files over [`MAX_FILE_BYTES`] and text
-/// that is not UTF-8.
-fn read_manifest(file: &Path) -> Result<String, String> {
-    let f = fs::File::open(file).map_err(|e| format!("cannot read: {e}"))?;
-    if let Ok(m) = f.metadata()
-        && m.len() > MAX_FILE_BYTES
-    {
-        return Err(too_large(m.len()));
-    }
-    let mut bytes = Vec::new();
-    f.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read: {e}"))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(format!(
-            "file is larger than {MAX_FILE_BYTES} bytes (1 MiB); larger manifest files are \
-             rejected"
-        ));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "not valid UTF-8 (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        )
-    })
-}
-/// Collects the YAML files under `dir`, sorted, skipping hidden entries.
-/// Symlinks are followed; a directory reached twice is walked once.
-fn walk(dir: &Path, depth: usize, seen: &mut HashSet<PathBuf>, files: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
-    if !seen.insert(fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())) {
-        return;
-    }
-    if depth > MAX_DEPTH {
-        errors.push(file_error(
-            dir,
-            format!("directories nested deeper than {MAX_DEPTH} levels are not read"),
-        ));
-        return;
-    }
-    let entries = match fs::read_dir(dir) {
-        Ok(rd) => rd.collect::<Result<Vec<_>, _>>(),
-        Err(e) => Err(e),
-    };
-    let mut entries = match entries {
-        Ok(entries) => entries,
-        Err(e) => {
-            errors.push(file_error(dir, format!("cannot read directory: {e}")));
-            return;
-        }
-    };
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') {
-            continue;
-        }
-        let path = entry.path();
-        // Follow symlinks: a git checkout may link shared manifests.
-        match fs::metadata(&path) {
-            Ok(m) if m.is_dir() => walk(&path, depth + 1, seen, files, errors),
-            Ok(_) => {
-                if name.ends_with(".yaml") || name.ends_with(".yml") {
-                    files.push(path);
-                }
-            }
-            Err(e) => {
-                if name.ends_with(".yaml") || name.ends_with(".yml") {
-                    errors.push(file_error(&path, format!("cannot read: {e}")));
-                }
-            }
         }
     }
 }

@@ -225,14 +225,17 @@ fn type_errors_have_locations() {
 
 #[test]
 fn many_errors_are_capped() {
-    let ports: String = (0..200).map(|i| format!("  - name: P{i}\n")).collect();
+    // As many ports as allowed, each with a bad name.
+    let ports: String = (0..crate::app::MAX_PORTS)
+        .map(|i| format!("  - name: P{i}\n"))
+        .collect();
     let text = WEB.replace("  - name: http\n    containerPort: 8000\n", &ports);
     let e = errs(&text);
     assert_eq!(e.len(), MAX_ERRORS_PER_DOC + 1);
     assert!(e[0].starts_with("m.yaml:11:5: spec.ports[0].name: invalid port name \"P0\""));
     assert_eq!(
         e[MAX_ERRORS_PER_DOC],
-        "m.yaml:60:5: 150 more errors in this document not shown"
+        "m.yaml:60:5: 50 more errors in this document not shown"
     );
 }
 
@@ -355,4 +358,27 @@ fn unknown_fields_and_meaning_reported_together() {
             "m.yaml:6:3: spec: unknown field \"comand\", did you mean \"command\"?",
         ]
     );
+}
+
+#[test]
+fn deep_nesting_is_refused_before_parsing() {
+    const MIB: usize = MAX_FILE_BYTES as usize;
+    let message = yaml::NESTING_MESSAGE;
+    let fill = |unit: &str| unit.repeat(MIB / unit.len() + 1)[..MIB].to_string();
+    assert_eq!(errs(&fill("[")), vec![format!("m.yaml:1:65: {message}")]);
+    assert_eq!(errs(&fill("{\"a\":")), vec![format!("m.yaml:1:321: {message}")]);
+    assert_eq!(errs(&fill("- ")), vec![format!("m.yaml:1:129: {message}")]);
+    let mut indented = String::new();
+    for i in 0.. {
+        let line = format!("{}a:\n", " ".repeat(i));
+        if indented.len() + line.len() > MIB {
+            break;
+        }
+        indented.push_str(&line);
+    }
+    assert_eq!(errs(&indented), vec![format!("m.yaml:65:65: {message}")]);
+    // At the line of the file, in a later document.
+    let text = format!("{WEB}---\nspec: {}\n", "[".repeat(100));
+    let line = WEB.lines().count() + 2;
+    assert_eq!(errs(&text), vec![format!("m.yaml:{line}:70: {message}")]);
 }

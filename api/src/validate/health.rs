@@ -1,7 +1,7 @@
 //! `spec.healthCheck`: one kind of check, a port that exists, sane timing.
 
 use super::{Errors, has_control};
-use crate::app::AppSpec;
+use crate::app::{AppSpec, MAX_PORTS};
 use crate::int_or_string::IntOrString;
 
 pub(super) fn health_check(spec: &AppSpec, errs: &mut Errors) {
@@ -72,6 +72,9 @@ fn port(spec: &AppSpec, port: &IntOrString, field: &str, errs: &mut Errors) {
             let names: Vec<&str> = spec.ports.iter().map(|p| p.name.as_str()).collect();
             let message = if names.is_empty() {
                 format!("unknown port {name:?}: spec.ports declares no ports")
+            } else if names.len() > MAX_PORTS {
+                // Too many to list (and refused by `ports`).
+                format!("unknown port {name:?}")
             } else {
                 format!("unknown port {name:?} (ports: {})", names.join(", "))
             };

@@ -12,7 +12,7 @@ mod task;
 
 use std::fmt;
 
-use crate::app::App;
+use crate::app::{App, MAX_ANNOTATIONS, MAX_INSTANCES, MAX_LABELS};
 use crate::task::is_dns1123_label;
 
 /// A problem with one field of an app, found by [`validate`].
@@ -43,8 +43,9 @@ impl Errors {
     }
 }
 
-/// Checks the rules the schema cannot express: names and namespace, command
-/// or args, resources, env, task labels, user and URIs, ports and container,
+/// Checks the rules the schema cannot express: names and namespace, the
+/// maximum of every count (instances, every list and map), command or
+/// args, resources, env, task labels, user and URIs, ports and container,
 /// health check, strategy and restart backoff, placement constraints.
 /// Empty when `app` is valid.
 pub fn validate(app: &App) -> Vec<FieldError> {
@@ -60,7 +61,26 @@ pub fn validate(app: &App) -> Vec<FieldError> {
     {
         errs.push("metadata.namespace", not_a_label("namespace", ns));
     }
+    if let Some(labels) = &meta.labels {
+        at_most(&mut errs, "metadata.labels", labels.len(), MAX_LABELS, "labels");
+    }
+    if let Some(annotations) = &meta.annotations {
+        at_most(
+            &mut errs,
+            "metadata.annotations",
+            annotations.len(),
+            MAX_ANNOTATIONS,
+            "annotations",
+        );
+    }
     let spec = &app.spec;
+    at_most(
+        &mut errs,
+        "spec.instances",
+        spec.instances as usize,
+        MAX_INSTANCES as usize,
+        "instances per app",
+    );
     task::command(spec, &mut errs);
     task::resources(spec, &mut errs);
     task::env(spec, &mut errs);
@@ -81,6 +101,16 @@ pub(crate) fn not_a_label(what: &str, value: &str) -> String {
         "invalid {what} \"{value}\": must be a DNS-1123 label (at most 63 lowercase letters, \
          digits and '-', starting and ending with a letter or digit)"
     )
+}
+
+/// Whether `count` is at most `max` (`what`: "ports", …); if not, says so
+/// at `field`, and the caller checks no further entries.
+pub(crate) fn at_most(errs: &mut Errors, field: &str, count: usize, max: usize, what: &str) -> bool {
+    if count <= max {
+        return true;
+    }
+    errs.push(field, format!("at most {max} {what}; found {count}"));
+    false
 }
 
 /// Whether `s` has a control character (NUL, newline, …).

@@ -1,13 +1,25 @@
-//! `spec.placement`: constraint fields and the values their operators need.
+//! `spec.placement`: how many constraints, their fields and the values
+//! their operators need.
 
-use super::{Errors, has_control};
-use crate::app::{AppSpec, Operator};
+use super::{Errors, at_most, has_control};
+use crate::app::{AppSpec, MAX_CONSTRAINTS, Operator};
 
 /// Compiled size allowed for a `LIKE`/`UNLIKE` regular expression.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 pub(super) fn placement(spec: &AppSpec, errs: &mut Errors) {
-    for (i, c) in spec.placement.constraints.iter().enumerate() {
+    let constraints = &spec.placement.constraints;
+    // Each may be a regular expression to compile: count them first.
+    if !at_most(
+        errs,
+        "spec.placement.constraints",
+        constraints.len(),
+        MAX_CONSTRAINTS,
+        "constraints",
+    ) {
+        return;
+    }
+    for (i, c) in constraints.iter().enumerate() {
         let at = |f: &str| format!("spec.placement.constraints[{i}].{f}");
         let field = c.field.as_str();
         if field.is_empty() {

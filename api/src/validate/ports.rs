@@ -1,12 +1,15 @@
-//! `spec.ports`: names, protocols, fixed host ports.
+//! `spec.ports`: how many, names, protocols, fixed host ports.
 
 use std::collections::BTreeMap;
 
-use super::{Errors, not_a_label};
-use crate::app::AppSpec;
+use super::{Errors, at_most, not_a_label};
+use crate::app::{AppSpec, MAX_PORTS};
 use crate::task::{DEFAULT_PROTOCOL, is_dns1123_label};
 
 pub(super) fn ports(spec: &AppSpec, errs: &mut Errors) {
+    if !at_most(errs, "spec.ports", spec.ports.len(), MAX_PORTS, "ports") {
+        return;
+    }
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     let mut host_ports: BTreeMap<(u16, String), usize> = BTreeMap::new();
     for (i, p) in spec.ports.iter().enumerate() {

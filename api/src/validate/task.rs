@@ -3,8 +3,8 @@
 
 use std::path::{Component, Path};
 
-use super::{Errors, has_control};
-use crate::app::{AppSpec, RESERVED_LABEL_PREFIX};
+use super::{Errors, at_most, has_control};
+use crate::app::{AppSpec, MAX_ARGS, MAX_ENV, MAX_TASK_LABELS, MAX_URIS, RESERVED_LABEL_PREFIX};
 
 pub(super) fn command(spec: &AppSpec, errs: &mut Errors) {
     match (&spec.command, &spec.args) {
@@ -25,7 +25,12 @@ pub(super) fn command(spec: &AppSpec, errs: &mut Errors) {
         (None, Some(args)) => {
             if args.is_empty() {
                 errs.push("spec.args", "must not be empty: args[0] is the program to run");
-            } else if args[0].is_empty() {
+                return;
+            }
+            if !at_most(errs, "spec.args", args.len(), MAX_ARGS, "arguments") {
+                return;
+            }
+            if args[0].is_empty() {
                 errs.push("spec.args[0]", "the program must not be empty");
             }
             for (i, a) in args.iter().enumerate() {
@@ -68,6 +73,9 @@ pub(super) fn resources(spec: &AppSpec, errs: &mut Errors) {
 }
 
 pub(super) fn env(spec: &AppSpec, errs: &mut Errors) {
+    if !at_most(errs, "spec.env", spec.env.len(), MAX_ENV, "variables") {
+        return;
+    }
     for (k, v) in &spec.env {
         let field = format!("spec.env.{k}");
         if k.is_empty() {
@@ -81,6 +89,9 @@ pub(super) fn env(spec: &AppSpec, errs: &mut Errors) {
 }
 
 pub(super) fn labels(spec: &AppSpec, errs: &mut Errors) {
+    if !at_most(errs, "spec.labels", spec.labels.len(), MAX_TASK_LABELS, "labels") {
+        return;
+    }
     for (k, v) in &spec.labels {
         let field = format!("spec.labels.{k}");
         if k.is_empty() {
@@ -122,6 +133,9 @@ pub(super) fn user(spec: &AppSpec, errs: &mut Errors) {
 }
 
 pub(super) fn uris(spec: &AppSpec, errs: &mut Errors) {
+    if !at_most(errs, "spec.uris", spec.uris.len(), MAX_URIS, "URIs") {
+        return;
+    }
     for (i, u) in spec.uris.iter().enumerate() {
         let v = u.value.as_str();
         if v.trim().is_empty() {

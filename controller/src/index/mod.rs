@@ -20,7 +20,7 @@ use sextant_api::AppStatus;
 use crate::desired::DesiredApp;
 use crate::history::RevisionHistory;
 use crate::observed::{Interner, ObservedTask};
-use crate::reconcile::AgentLink;
+use crate::reconcile::{AgentLink, Synced};
 use crate::store::SourceStatus;
 
 /// One app's tasks, sorted by task id (a slice is what reconcile reads).
@@ -62,6 +62,8 @@ pub struct AppSnapshot {
     pub status: Option<Arc<AppStatus>>,
     /// The agent link.
     pub agent: Arc<AgentLink>,
+    /// Whether its source applied its latest definition.
+    pub synced: Option<Synced>,
 }
 
 /// The shared index. Cheap to clone.
@@ -86,6 +88,10 @@ impl Index {
     /// One app's view.
     pub fn app(&self, key: &str) -> AppSnapshot {
         self.read(|s| AppSnapshot {
+            synced: s
+                .apps
+                .get(key)
+                .map(|d| crate::source::sync::synced(d, s.sources.get(&d.source))),
             desired: s.apps.get(key).cloned(),
             tasks: s.tasks.get(key).cloned().unwrap_or_default(),
             history: s.histories.get(key).cloned().unwrap_or_default(),

@@ -13,7 +13,7 @@ use super::journal::JournalWriter;
 use super::{AppTasks, Index, State};
 use crate::observed::ObservedTask;
 use crate::queue::WorkQueue;
-use crate::store::{Store, StoreChange, StoreError, TERMINAL_TASK_RETENTION_SECS};
+use crate::store::{SourceStatus, Store, StoreChange, StoreError, TERMINAL_TASK_RETENTION_SECS};
 
 /// What the agent's task stream says.
 #[derive(Clone, Debug)]
@@ -192,21 +192,54 @@ impl Writer {
                     self.queue.enqueue(&key);
                 }
             }
-            StoreChange::Source(name) => match self.store.get_source(&name) {
-                Ok(Some(rec)) => self.index.write(|s| {
-                    s.sources.insert(name, rec);
-                }),
-                Ok(None) => self.index.write(|s| {
-                    s.sources.remove(&name);
-                }),
-                Err(e) => warn!(source = %name, error = %e, "cannot read a source record"),
-            },
+            StoreChange::Source(name) => {
+                let rec = match self.store.get_source(&name) {
+                    Ok(rec) => rec,
+                    Err(e) => {
+                        warn!(source = %name, error = %e, "cannot read a source record");
+                        return;
+                    }
+                };
+                // The apps' `Synced` condition follows the record: look at
+                // the source's apps again when what it says of them changed.
+                let apps = self.index.write(|s| {
+                    let same = same_sync_facts(s.sources.get(&name), rec.as_ref());
+                    match rec {
+                        Some(rec) => s.sources.insert(name.clone(), rec),
+                        None => s.sources.remove(&name),
+                    };
+                    if same {
+                        return Vec::new();
+                    }
+                    s.apps
+                        .iter()
+                        .filter(|(_, a)| a.source == name)
+                        .map(|(k, _)| k.clone())
+                        .collect()
+                });
+                self.queue.enqueue_all(apps);
+            }
         }
     }
 
     fn enqueue_everything(&self) {
         self.queue.enqueue_all(self.index.keys());
     }
+}
+
+/// Whether two versions of a source's record say the same to the `Synced`
+/// condition of its apps.
+fn same_sync_facts(a: Option<&SourceStatus>, b: Option<&SourceStatus>) -> bool {
+    let facts = |r: &SourceStatus| {
+        (
+            r.problems.clone(),
+            r.refused.clone(),
+            r.unpruned.clone(),
+            r.last_error.clone(),
+            r.commit.as_ref().map(|c| c.sha.clone()),
+        )
+    };
+    a.map(facts) == b.map(facts)
 }
 
 /// Stores one task update; `None` when nothing changed.

@@ -118,8 +118,22 @@ pub struct Input<'a> {
     pub agent: &'a AgentLink,
     /// Calls of the last pass that the agent refused, in words.
     pub call_errors: &'a [String],
+    /// Whether the app's source applied its latest definition.
+    pub synced: Option<&'a Synced>,
     /// Unix seconds.
     pub now: f64,
+}
+
+/// Whether an app's source applied its latest definition, as the runtime
+/// found it in the source's record (the `Synced` condition).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Synced {
+    /// The latest definition is what runs.
+    pub ok: bool,
+    /// `Synced`, or why not (`InvalidManifest`, `SyncRefused`, …).
+    pub reason: String,
+    /// In words, with the file, line and commit.
+    pub message: String,
 }
 
 /// The outcome of one reconcile.

@@ -19,6 +19,8 @@ pub mod conditions {
     pub const PROGRESSING: &str = "Progressing";
     /// Something is wrong: the reason is the error's category.
     pub const DEGRADED: &str = "Degraded";
+    /// The app runs its source's latest definition (`OutOfSync` if not).
+    pub const SYNCED: &str = "Synced";
 }
 
 fn condition(type_: &str, status: &str, reason: &str, message: String) -> Condition {
@@ -79,7 +81,18 @@ pub(super) fn status(
         updated: counts.new.len() as u32,
         waiting: counts.waiting.len() as u32,
         last_known: freeze.and_then(Freeze::last_known),
-        conditions: vec![available_condition, progressing, degraded],
+        conditions: {
+            let mut all = vec![available_condition, progressing, degraded];
+            if let Some(synced) = input.synced {
+                all.push(condition(
+                    conditions::SYNCED,
+                    if synced.ok { "True" } else { "False" },
+                    &synced.reason,
+                    synced.message.clone(),
+                ));
+            }
+            all
+        },
     }
 }
 

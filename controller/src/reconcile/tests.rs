@@ -62,6 +62,7 @@ pub(super) fn plan_with(
             crash,
             agent,
             call_errors: &[],
+            synced: None,
             now,
         },
         ids,

@@ -1,25 +1,34 @@
 //! The directory source: watches a manifests directory (recursively, with
 //! `notify`), debounces bursts of changes, and on every change (and once at
-//! start) loads ALL files with `sextant_api::load_paths`.
+//! start) syncs the whole tree through [`super::sync::Syncer`]: each file
+//! loads on its own, a broken or empty file keeps the last good version of
+//! its apps, every other file applies (the rule is in [`super::plan`]).
 //!
-//! A valid set replaces the source's desired apps in the store at once; an
-//! invalid set (or a directory that disappeared) keeps the last good desired
-//! state and records the error text on the source, where the HTTP API shows
-//! it. A directory that does not exist yet is waited for by watching its
-//! parent; a missing parent is an error at start.
+//! A directory that disappeared keeps the last good desired state and
+//! records the error; one that does not exist yet is waited for by watching
+//! its parent; a missing parent is an error at start. A sync that could not
+//! read something (out of file descriptors, a permission) is retried with
+//! backoff within seconds, not at the next change.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
-use crate::store::{DesiredApp, ReplaceOutcome, Store, StoreError};
+use super::plan::Rules;
+use super::sync::{Configured, SyncReport, Syncer};
+use crate::store::{Store, StoreError};
 
 /// Quiet time after a change before the directory is loaded.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(200);
+/// A sync again after this long even without a change (level-triggered).
+const RELOAD_EVERY: Duration = Duration::from_secs(300);
+/// First retry after a sync that could not read something; doubles.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+/// Longest wait between retries.
+const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Errors of the directory source.
 #[derive(Debug, thiserror::Error)]
@@ -65,35 +74,45 @@ pub enum SourceError {
 /// Watches one manifests directory and keeps its apps in the store.
 #[derive(Clone, Debug)]
 pub struct DirSource {
-    name: String,
     dir: PathBuf,
-    store: Store,
+    syncer: Syncer,
     debounce: Duration,
 }
 
 impl DirSource {
     /// A source for `dir` (made absolute). Fails when neither `dir` nor its
-    /// parent exists.
+    /// parent exists. `configured` names every source of this controller.
     pub fn new(dir: impl Into<PathBuf>, store: Store) -> Result<Self, SourceError> {
-        let dir = dir.into();
-        let dir = if dir.is_absolute() {
-            dir
-        } else {
-            std::env::current_dir()
-                .map_err(|source| SourceError::Resolve {
-                    dir: dir.clone(),
-                    source,
-                })?
-                .join(dir)
-        };
+        let dir = absolute(dir.into())?;
+        let name = super::dir_source_name(&dir);
+        Self::with_sources(dir, store, Configured::new([name]), Rules::default())
+    }
+
+    /// A source for `dir` among the sources `configured`, syncing by `rules`
+    /// (an empty file always keeps its apps here).
+    pub fn with_sources(
+        dir: impl Into<PathBuf>,
+        store: Store,
+        configured: Configured,
+        rules: Rules,
+    ) -> Result<Self, SourceError> {
+        let dir = absolute(dir.into())?;
         let parent = dir.parent().map(Path::to_path_buf).unwrap_or_else(|| dir.clone());
         if !dir.is_dir() && !parent.is_dir() {
             return Err(SourceError::Missing { dir, parent });
         }
+        let name = super::dir_source_name(&dir);
         Ok(Self {
-            name: super::dir_source_name(&dir),
+            syncer: Syncer {
+                store,
+                name,
+                rules: Rules {
+                    keep_empty_files: true,
+                    ..rules
+                },
+                configured,
+            },
             dir,
-            store,
             debounce: DEFAULT_DEBOUNCE,
         })
     }
@@ -106,7 +125,7 @@ impl DirSource {
 
     /// The source's name, `dir:<absolute path>`, as stored on its apps.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.syncer.name
     }
 
     /// The watched directory.
@@ -114,82 +133,37 @@ impl DirSource {
         &self.dir
     }
 
-    /// Loads every manifest once and applies the result to the store
-    /// (blocking). A valid set replaces the source's apps; an invalid one is
-    /// recorded as the source's error and returned.
-    pub fn load_once(&self) -> Result<ReplaceOutcome, SourceError> {
-        match self.load() {
-            Ok(apps) => {
-                let n = apps.len();
-                let outcome = self.store.replace_source_apps(&self.name, apps)?;
-                if outcome.conflicts.is_empty() {
-                    self.store.set_source_ok(&self.name, n)?;
-                } else {
-                    let text = outcome.conflicts.join("\n");
-                    warn!(source = %self.name, error = %text, "some apps are owned by another source");
-                    self.store.set_source_error(&self.name, &text)?;
-                }
-                if outcome.changed() {
-                    info!(
-                        source = %self.name,
-                        added = ?outcome.added,
-                        updated = ?outcome.updated,
-                        removed = ?outcome.removed,
-                        "desired apps changed"
-                    );
-                } else {
-                    debug!(source = %self.name, apps = n, "manifests loaded, nothing changed");
-                }
-                Ok(outcome)
-            }
-            Err(text) => {
-                warn!(
-                    source = %self.name,
-                    error = %text,
-                    "manifests not applied; keeping the last good desired state"
-                );
-                self.store.set_source_error(&self.name, &text)?;
-                Err(SourceError::Invalid(text))
-            }
-        }
-    }
-
-    /// Parses and validates every file, or says why not.
-    fn load(&self) -> Result<Vec<DesiredApp>, String> {
+    /// Syncs the directory once (blocking). A directory that is gone
+    /// changes nothing and is recorded as the source's error.
+    pub fn load_once(&self) -> Result<SyncReport, SourceError> {
+        let store = &self.syncer.store;
+        store.update_source(self.name(), |rec| {
+            rec.kind = "dir".into();
+            rec.url = Some(self.dir.display().to_string());
+        })?;
         if !self.dir.is_dir() {
-            return Err(format!("manifests directory {} does not exist", self.dir.display()));
+            let text = format!("manifests directory {} does not exist", self.dir.display());
+            warn!(source = %self.name(), "{text}; keeping the last good desired state");
+            self.syncer.fail(&text)?;
+            return Err(SourceError::Invalid(text));
         }
-        let loaded = sextant_api::load_paths(std::slice::from_ref(&self.dir)).map_err(|e| e.to_string())?;
-        let mut seen = BTreeSet::new();
-        let mut apps = Vec::with_capacity(loaded.len());
-        let mut dups = Vec::new();
-        for l in loaded {
-            let file = l.file.clone();
-            let line = u64::try_from(l.line).ok();
-            let app = DesiredApp::new(l.app, self.name.clone(), Some(file.clone()), line);
-            if !seen.insert(app.key()) {
-                dups.push(format!(
-                    "{}:{}: app {} is defined more than once",
-                    file.display(),
-                    line.unwrap_or(0),
-                    app.key()
-                ));
-            }
-            apps.push(app);
-        }
-        if dups.is_empty() {
-            Ok(apps)
-        } else {
-            Err(dups.join("\n"))
-        }
+        Ok(self.syncer.sync_tree(&self.dir, None)?)
     }
 
-    async fn sync(&self) -> Result<(), SourceError> {
+    /// Syncs off the async workers; true when it should be retried soon.
+    async fn sync(&self) -> bool {
         let this = self.clone();
         match tokio::task::spawn_blocking(move || this.load_once()).await {
-            Ok(Ok(_)) | Ok(Err(SourceError::Invalid(_))) => Ok(()),
-            Ok(Err(e)) => Err(e),
-            Err(e) => Err(SourceError::Join(e.to_string())),
+            Ok(Ok(report)) => report.retry_soon,
+            Ok(Err(SourceError::Invalid(_))) => false,
+            Ok(Err(e)) => {
+                warn!(source = %self.name(), error = %e, "syncing the manifests directory failed; retrying");
+                true
+            }
+            Err(e) => {
+                warn!(source = %self.name(), error = %e, "the manifests load task failed; retrying");
+                true
+            }
         }
     }
 
@@ -211,6 +185,8 @@ impl DirSource {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| self.dir.clone());
         let mut watching: Option<PathBuf> = None;
+        // The last retry delay; zero after a sync that read everything.
+        let mut retry = Duration::ZERO;
 
         loop {
             // Watch the directory when it exists, else its parent until it does.
@@ -239,7 +215,7 @@ impl DirSource {
                             "manifests directory {} and its parent were removed; not watching anymore",
                             self.dir.display()
                         );
-                        let _ = self.store.set_source_error(&self.name, &text);
+                        let _ = self.syncer.fail(&text);
                         return Err(SourceError::Watch { path: target, source });
                     }
                     Err(source) => {
@@ -249,19 +225,25 @@ impl DirSource {
                 }
             }
 
-            if let Err(e) = self.sync().await {
-                warn!(source = %self.name, error = %e, "loading manifests failed");
-            }
-
-            // Wait for a relevant change (or retry a failed watch soon).
-            let retry = if watching.is_some() {
-                Duration::from_secs(3600)
+            let retry_soon = self.sync().await;
+            retry = if retry_soon {
+                (retry * 2).clamp(RETRY_FIRST, RETRY_MAX)
             } else {
-                Duration::from_secs(1)
+                Duration::ZERO
+            };
+
+            // Wait for a relevant change, or retry: a failed read soon, a
+            // failed watch within a second, else a periodic look.
+            let wait = if retry_soon {
+                retry
+            } else if watching.is_some() {
+                RELOAD_EVERY
+            } else {
+                RETRY_FIRST
             };
             tokio::select! {
                 _ = shutdown.changed() => return Ok(()),
-                _ = tokio::time::sleep(retry) => continue,
+                _ = tokio::time::sleep(wait) => continue,
                 ev = next_relevant(&mut rx) => if !ev { return Ok(()) },
             }
             // Debounce: wait until nothing happened for `debounce`.
@@ -280,6 +262,18 @@ impl DirSource {
             }
         }
     }
+}
+
+/// `dir` made absolute against the current directory.
+fn absolute(dir: PathBuf) -> Result<PathBuf, SourceError> {
+    if dir.is_absolute() {
+        return Ok(dir);
+    }
+    let cwd = std::env::current_dir().map_err(|source| SourceError::Resolve {
+        dir: dir.clone(),
+        source,
+    })?;
+    Ok(cwd.join(dir))
 }
 
 /// Waits for an event that may change what loads (not mere reads, which the
@@ -370,7 +364,11 @@ spec:
         eventually("initial load", || instances(&store) == Some(2)).await;
         let app = store.get_app("default", "web").expect("store").expect("app");
         assert_eq!(app.source, name);
-        assert_eq!(app.file.as_deref(), Some(manifests.path().join("web.yaml").as_path()));
+        assert_eq!(
+            app.file.as_deref(),
+            Some(Path::new("web.yaml")),
+            "files are named from the directory"
+        );
 
         // A change is picked up.
         std::fs::write(manifests.path().join("web.yaml"), WEB_SCALED).expect("write");
@@ -397,7 +395,13 @@ spec:
         })
         .await;
 
-        // Deleting the manifest removes the app.
+        // Deleting the manifest removes the app (another app remains: a
+        // sync that would remove every app is refused).
+        std::fs::write(
+            manifests.path().join("keep.yaml"),
+            WEB.replace("name: web", "name: keep"),
+        )
+        .expect("write");
         std::fs::remove_file(manifests.path().join("web.yaml")).expect("rm");
         eventually("app removed", || instances(&store).is_none()).await;
 
@@ -462,14 +466,69 @@ spec:
         std::fs::write(manifests.path().join("web.yaml"), WEB).expect("write");
         let source = DirSource::new(manifests.path(), store.clone()).expect("source");
         let out = source.load_once().expect("load");
-        assert_eq!(out.added, vec!["default/web"]);
+        assert_eq!(out.outcome.added, vec!["default/web"]);
 
         std::fs::write(manifests.path().join("web.yaml"), INVALID).expect("write");
-        let err = source.load_once().expect_err("invalid");
-        let text = err.to_string();
-        assert!(text.contains("web.yaml:"), "error names the file: {text}");
+        let out = source.load_once().expect("synced");
+        assert_eq!(out.problems, 1);
         assert_eq!(instances(&store), Some(2));
         let rec = store.get_source(source.name()).expect("store").expect("record");
-        assert_eq!(rec.last_error.as_deref(), Some(text.as_str()));
+        let text = rec.last_error.expect("an error");
+        assert!(text.starts_with("web.yaml:"), "error names the file: {text}");
+        assert_eq!(rec.problems[0].apps, vec!["default/web"]);
+    }
+
+    /// Guards the slow in-place save (`cat >`, a slow copy): a file left
+    /// empty for longer than the debounce does not delete its app.
+    #[test]
+    fn an_emptied_file_keeps_its_app_until_it_is_deleted() {
+        let data = tempfile::tempdir().expect("tempdir");
+        let manifests = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(data.path()).expect("store");
+        std::fs::write(manifests.path().join("web.yaml"), WEB).expect("write");
+        let source = DirSource::new(manifests.path(), store.clone()).expect("source");
+        source.load_once().expect("load");
+
+        std::fs::write(manifests.path().join("web.yaml"), "").expect("truncate");
+        let out = source.load_once().expect("synced");
+        assert!(out.outcome.removed.is_empty(), "an empty file is a save in progress");
+        assert_eq!(instances(&store), Some(2));
+
+        std::fs::write(manifests.path().join("web.yaml"), WEB_SCALED).expect("write");
+        source.load_once().expect("load");
+        assert_eq!(instances(&store), Some(5));
+
+        std::fs::remove_file(manifests.path().join("web.yaml")).expect("rm");
+        std::fs::write(
+            manifests.path().join("other.yaml"),
+            WEB.replace("name: web", "name: other"),
+        )
+        .expect("write");
+        let out = source.load_once().expect("load");
+        assert_eq!(
+            out.outcome.removed,
+            vec!["default/web"],
+            "a deleted file removes its apps"
+        );
+    }
+
+    /// Guards "one team's typo freezes every team's deploys".
+    #[test]
+    fn one_broken_file_does_not_hold_the_others() {
+        let data = tempfile::tempdir().expect("tempdir");
+        let manifests = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(data.path()).expect("store");
+        std::fs::write(manifests.path().join("web.yaml"), WEB).expect("write");
+        let source = DirSource::new(manifests.path(), store.clone()).expect("source");
+        source.load_once().expect("load");
+        std::fs::write(
+            manifests.path().join("bad.yaml"),
+            INVALID.replace("name: web", "name: bad"),
+        )
+        .expect("write");
+        std::fs::write(manifests.path().join("web.yaml"), WEB_SCALED).expect("write");
+        let out = source.load_once().expect("load");
+        assert_eq!(out.outcome.updated, vec!["default/web"]);
+        assert_eq!(instances(&store), Some(5));
     }
 }

@@ -1,6 +1,7 @@
-//! The controller's HTTP API (axum), read-only for now, and the serde view
-//! types of its responses, which the CLI deserializes. Every read is a
-//! snapshot of the in-memory index: no request touches the journal.
+//! The controller's HTTP API (axum) and the serde view types of its
+//! responses, which the CLI deserializes. Every read is a snapshot of the
+//! in-memory index: no read touches the journal. The writes (apply, diff,
+//! delete, the git webhook) are in `write`.
 //!
 //! - `GET /api/v1/apps` -> `[AppView]`, sorted by namespace then name
 //! - `GET /api/v1/apps/{namespace}/{name}` -> `AppDetail` (404 `ErrorView`)
@@ -20,9 +21,13 @@ use serde::{Deserialize, Serialize};
 use sextant_api::app::Condition;
 use sextant_api::{AppSpec, AppStatus};
 
+pub mod write;
+
 use crate::desired::DesiredApp;
 use crate::index::Index;
 use crate::observed::{ObservedTask, state_name};
+use crate::source::git_repo::CommitInfo;
+use crate::source::plan::Problem;
 use crate::store::{SourceStatus, rfc3339};
 
 /// One app in the list.
@@ -69,6 +74,9 @@ pub struct AppDetail {
     /// Line of the object in `file`.
     #[serde(default)]
     pub line: Option<u64>,
+    /// The git commit that last changed the object (repository sources).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommitInfo>,
     /// Increments with every spec change.
     #[serde(default)]
     pub generation: i64,
@@ -164,23 +172,54 @@ pub struct TaskView {
     pub updated_at: Option<String>,
 }
 
-/// A source of desired apps and its last error.
+/// A source of desired apps and how its last sync went.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceView {
-    /// Source name, e.g. `dir:/srv/manifests`.
+    /// Source name: `dir:<path>`, `git:<url>` or `apply`.
     pub name: String,
-    /// Last load error (one `file:line:col: field: message` per line),
-    /// absent after a successful load.
+    /// `dir` or `git`.
+    #[serde(default)]
+    pub kind: String,
+    /// The repository URL (credentials redacted) or the directory.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The branch followed (git).
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// The directory within the repository that is loaded (git).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The commit synced (git).
+    #[serde(default)]
+    pub commit: Option<CommitInfo>,
+    /// Every problem of the last sync, one `file:line:col: field: message`
+    /// per line (or the fetch error), absent when there is none.
     #[serde(default)]
     pub last_error: Option<String>,
-    /// When the last error happened (RFC 3339).
+    /// When the last error appeared (RFC 3339).
     #[serde(default)]
     pub last_error_at: Option<String>,
-    /// When the source last loaded successfully (RFC 3339).
+    /// Since when the source has had errors (RFC 3339).
+    #[serde(default)]
+    pub failing_since: Option<String>,
+    /// When the source last synced (RFC 3339): what loads was applied.
     #[serde(default)]
     pub last_success_at: Option<String>,
-    /// Apps owned after the last successful load.
+    /// When the next fetch is planned (RFC 3339).
+    #[serde(default)]
+    pub next_attempt_at: Option<String>,
+    /// The problems, located, with the apps each keeps at their last good
+    /// version.
+    #[serde(default)]
+    pub problems: Vec<Problem>,
+    /// Why the last sync was refused as a whole.
+    #[serde(default)]
+    pub refused: Option<String>,
+    /// Apps no longer defined, kept because pruning is off.
+    #[serde(default)]
+    pub unpruned: Vec<String>,
+    /// Apps the source owns.
     #[serde(default)]
     pub apps: usize,
 }
@@ -280,9 +319,19 @@ impl From<&SourceStatus> for SourceView {
     fn from(s: &SourceStatus) -> Self {
         Self {
             name: s.name.clone(),
+            kind: s.kind.clone(),
+            url: s.url.clone(),
+            branch: s.branch.clone(),
+            path: s.path.clone(),
+            commit: s.commit.clone(),
             last_error: s.last_error.clone(),
             last_error_at: s.last_error_at.and_then(rfc3339),
+            failing_since: s.failing_since.and_then(rfc3339),
             last_success_at: s.last_success_at.and_then(rfc3339),
+            next_attempt_at: s.next_attempt_at.and_then(rfc3339),
+            problems: s.problems.clone(),
+            refused: s.refused.clone(),
+            unpruned: s.unpruned.clone(),
             apps: s.apps,
         }
     }
@@ -298,7 +347,12 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The API's routes over the index.
+/// The whole API: reads over the index, and the writes.
+pub fn api(index: Index, writes: write::Writes) -> Router {
+    write::routes(writes).merge(router(index))
+}
+
+/// The API's read routes over the index.
 pub fn router(index: Index) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -335,6 +389,7 @@ async fn get_app(
         app: AppView::new(&d, snap.status.as_deref()),
         file: d.file.as_ref().map(|f| f.display().to_string()),
         line: d.line,
+        commit: d.commit.clone(),
         generation: d.generation,
         spec: d.app.spec.clone(),
         tasks: snap.tasks.iter().map(TaskView::from_task).collect(),
