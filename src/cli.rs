@@ -185,6 +185,8 @@ pub enum GetKind {
     Apps,
     #[value(alias = "task")]
     Tasks,
+    #[value(alias = "source")]
+    Sources,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

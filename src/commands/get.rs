@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;
-use sextant_controller::{AppView, TaskView};
+use sextant_controller::{AppView, SourceView, TaskView};
 
 use crate::cli::{GetArgs, GetKind, Output};
 
@@ -17,6 +17,14 @@ pub async fn run(args: GetArgs) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&raw)?);
             } else {
                 print!("{}", apps_table(&apps, SystemTime::now()));
+            }
+        }
+        GetKind::Sources => {
+            let (raw, sources): (serde_json::Value, Vec<SourceView>) = fetch(&format!("{base}/api/v1/sources")).await?;
+            if args.output == Output::Json {
+                println!("{}", serde_json::to_string_pretty(&raw)?);
+            } else {
+                print!("{}", sources_table(&sources, SystemTime::now()));
             }
         }
         GetKind::Tasks => {
@@ -111,16 +119,74 @@ fn apps_table(apps: &[AppView], now: SystemTime) -> String {
 }
 
 /// One word for where an app stands: what is wrong if something is
-/// (the `Degraded` reason), else how its rollout stands.
+/// (the `Degraded` reason, then why it is not synced), else how its
+/// rollout stands.
 fn status_word(app: &AppView) -> String {
     let find = |t: &str| app.conditions.iter().find(|c| c.type_ == t);
     if let Some(c) = find("Degraded").filter(|c| c.status == "True") {
         return c.reason.clone().unwrap_or_else(|| "Degraded".into());
     }
+    if let Some(c) = find("Synced").filter(|c| c.status == "False") {
+        return c.reason.clone().unwrap_or_else(|| "OutOfSync".into());
+    }
     match find("Progressing") {
         Some(c) => c.reason.clone().unwrap_or_else(|| "-".into()),
         None => "-".into(),
     }
+}
+
+/// `NAME COMMIT SYNCED APPS STATUS`, then every problem, located.
+fn sources_table(sources: &[SourceView], now: SystemTime) -> String {
+    let mut rows = vec![vec![
+        "NAME".to_string(),
+        "COMMIT".to_string(),
+        "SYNCED".to_string(),
+        "APPS".to_string(),
+        "STATUS".to_string(),
+    ]];
+    let mut details = String::new();
+    for s in sources {
+        let ago = |t: &Option<String>| {
+            t.as_deref()
+                .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+                .and_then(|at| now.duration_since(at).ok())
+                .map(|d| format!("{} ago", short_age(d)))
+        };
+        let status = if s.refused.is_some() {
+            "SyncRefused".to_string()
+        } else if !s.problems.is_empty() {
+            format!(
+                "{} problem{}",
+                s.problems.len(),
+                if s.problems.len() == 1 { "" } else { "s" }
+            )
+        } else if s.last_error.is_some() {
+            format!("Failing since {}", ago(&s.failing_since).unwrap_or_else(|| "?".into()))
+        } else {
+            "Synced".to_string()
+        };
+        let commit = s
+            .commit
+            .as_ref()
+            .map(|c| c.sha.chars().take(12).collect::<String>())
+            .unwrap_or_else(|| "-".into());
+        rows.push(vec![
+            s.name.clone(),
+            commit,
+            ago(&s.last_success_at).unwrap_or_else(|| "never".into()),
+            s.apps.to_string(),
+            status,
+        ]);
+        if let Some(error) = &s.last_error {
+            details.push_str(&format!("\n{}:\n", s.name));
+            for line in error.lines() {
+                details.push_str(&format!("  {line}\n"));
+            }
+        }
+    }
+    let mut out = table(&rows);
+    out.push_str(&details);
+    out
 }
 
 fn tasks_table(tasks: &[TaskView]) -> String {
@@ -172,6 +238,39 @@ mod tests {
         assert_eq!(short_age(Duration::from_secs(600)), "10m");
         assert_eq!(short_age(Duration::from_secs(3 * 3600)), "3h");
         assert_eq!(short_age(Duration::from_secs(3 * 86400)), "3d");
+    }
+
+    #[test]
+    fn sources_table_says_what_is_wrong_and_where() {
+        let source: SourceView = serde_json::from_value(serde_json::json!({
+            "name": "git:https://example/deploy.git",
+            "kind": "git",
+            "commit": {"sha": "0123456789abcdef", "author": "A <a@x>", "subject": "s", "time": 1},
+            "lastSuccessAt": "2026-11-25T09:00:00Z",
+            "lastError": "commit 0123456789ab: apps/b.yaml:6:14: spec.instances: expected an integer",
+            "problems": [{"kind": "Invalid", "file": "apps/b.yaml", "line": 6, "col": 14, "message": "expected an integer"}],
+            "apps": 2
+        }))
+        .expect("view");
+        let now = humantime::parse_rfc3339("2026-11-25T09:05:00Z").expect("valid time");
+        let out = sources_table(&[source], now);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[1].split_whitespace().collect::<Vec<_>>(),
+            [
+                "git:https://example/deploy.git",
+                "0123456789ab",
+                "5m",
+                "ago",
+                "2",
+                "1",
+                "problem"
+            ]
+        );
+        assert!(
+            out.contains("  commit 0123456789ab: apps/b.yaml:6:14: spec.instances"),
+            "{out}"
+        );
     }
 
     #[test]
