@@ -8,6 +8,7 @@
 //! - `GET /api/v1/tasks` -> `[TaskView]`, sorted by task id
 //! - `GET /api/v1/sources` -> `[SourceView]`
 //! - `GET /healthz` -> `ok`
+//! - `GET /metrics` -> the sources' state, Prometheus text (`metrics`)
 //!
 //! JSON field names are camelCase, Kubernetes style. Errors are
 //! `{"error": "..."}` with a fitting status code.
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use sextant_api::app::Condition;
 use sextant_api::{AppSpec, AppStatus};
 
+pub mod metrics;
 pub mod write;
 
 use crate::desired::DesiredApp;
@@ -360,6 +362,7 @@ pub fn router(index: Index) -> Router {
         .route("/api/v1/apps/{namespace}/{name}", get(get_app))
         .route("/api/v1/tasks", get(list_tasks))
         .route("/api/v1/sources", get(list_sources))
+        .route("/metrics", get(metrics::metrics))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such API endpoint".into()) })
         .with_state(index)
 }
