@@ -178,6 +178,33 @@ fn a_repository_is_followed_through_good_bad_and_rewritten_commits() {
     assert_eq!(reason, "InvalidManifest");
     assert!(message.contains("apps/b.yaml:6"), "{message}");
 
+    // A file of deep nesting beside a change: refused at once, and the
+    // change is applied without waiting for it.
+    let before = up.running_in_mesos("a");
+    repo.write("apps/deep.yaml", &"[".repeat(100_000));
+    repo.write("apps/a.yaml", &sleeper("a", 2, "v2"));
+    repo.commit("deep nesting beside a scale-up");
+    up.wait_within("a scaled beside the deep file", Duration::from_secs(10), || {
+        up.running_in_mesos("a").len() == 2
+    });
+    assert!(
+        before.iter().all(|t| up.running_in_mesos("a").contains(t)),
+        "scaling rolled nothing"
+    );
+    let s = source(&up);
+    assert!(
+        s["problems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["file"] == "apps/deep.yaml" && p["message"].as_str().is_some_and(|m| m.contains("nesting"))),
+        "{s}"
+    );
+    repo.remove("apps/deep.yaml");
+    repo.write("apps/a.yaml", &sleeper("a", 1, "v2"));
+    repo.commit("back to one");
+    up.wait_for("a back to one task", || up.running_in_mesos("a").len() == 1);
+
     // The remote disappears: everything keeps running, the source says why.
     let moved = repo.bare.with_extension("moved");
     std::fs::rename(&repo.bare, &moved).expect("hide the remote");

@@ -99,7 +99,7 @@ pub fn controller_config(
     api_addr: std::net::SocketAddr,
 ) -> ControllerConfig {
     let git = source.git.as_ref().map(|url| GitConfig {
-        url: url.clone(),
+        url: local_repository(url),
         branch: source.branch.clone(),
         path: source.path.clone(),
         interval: source.interval.into(),
@@ -120,6 +120,18 @@ pub fn controller_config(
         data_dir,
         agent_url,
         api_addr,
+    }
+}
+
+/// A repository given as a local path (`../deploy`) made absolute, since
+/// git runs elsewhere; URLs (`https://`, `file://`, `user@host:path`) pass.
+fn local_repository(url: &str) -> String {
+    if url.contains("://") {
+        return url.to_string();
+    }
+    match std::fs::canonicalize(url) {
+        Ok(path) => path.display().to_string(),
+        Err(_) => url.to_string(),
     }
 }
 
