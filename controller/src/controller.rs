@@ -320,7 +320,11 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
     info!(
         api = %api_addr,
         manifests = %config.manifests_dir.as_deref().map(|d| d.display().to_string()).unwrap_or_default(),
-        git = %config.git.as_ref().map(|g| format!("{} ({})", g.url, g.branch)).unwrap_or_default(),
+        git = %config
+            .git
+            .as_ref()
+            .map(|g| format!("{} ({})", crate::source::git_repo::redacted(&g.url), g.branch))
+            .unwrap_or_default(),
         agent = %config.agent_url,
         "controller started"
     );

@@ -147,7 +147,8 @@ pub fn sources_line(config: &ControllerConfig) -> String {
             .as_ref()
             .map(|p| format!(" path {}", p.display()))
             .unwrap_or_default();
-        parts.push(format!("following {} branch {}{path}", git.url, git.branch));
+        let url = sextant_controller::source::git_repo::redacted(&git.url);
+        parts.push(format!("following {url} branch {}{path}", git.branch));
     }
     parts.join(", ")
 }

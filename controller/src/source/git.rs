@@ -342,6 +342,60 @@ mod tests {
         assert!(matches!(source.sync_once().expect("poll"), Attempt::Unchanged(_)));
     }
 
+    /// Guards a wrong `--path`: nothing is removed, and the error says
+    /// which directory the commit lacks.
+    #[test]
+    fn a_path_the_commit_does_not_have_changes_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (bare, work) = (dir.path().join("r.git"), dir.path().join("w"));
+        std::fs::create_dir_all(work.join("prod")).expect("mkdir");
+        git(dir.path(), &["init", "-q", "--bare", "r.git"]);
+        git(&work, &["init", "-q"]);
+        std::fs::write(
+            work.join("prod/web.yaml"),
+            "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata: {name: web}\nspec: {instances: 1, command: sleep 1}\n",
+        )
+        .expect("write");
+        git(&work, &["add", "."]);
+        git(&work, &["commit", "-q", "-m", "web"]);
+        git(&work, &["push", "-q", bare.to_str().expect("utf-8"), "HEAD:main"]);
+        let store = Store::open(dir.path().join("data")).expect("store");
+        let source = |path: &str| {
+            let config = GitConfig {
+                url: bare.display().to_string(),
+                branch: "main".into(),
+                path: Some(path.into()),
+                interval: DEFAULT_INTERVAL,
+                auth: GitAuth::default(),
+            };
+            let name = super::super::git_source_name(&bare.display().to_string());
+            GitSource::new(
+                config,
+                dir.path(),
+                store.clone(),
+                Configured::new([name]),
+                Rules::default(),
+            )
+        };
+        let first = source("prod").sync_once().expect("sync");
+        assert!(
+            matches!(&first, Attempt::Synced { report, .. } if report.outcome.added == vec!["default/web"]),
+            "{first:?}"
+        );
+        let app = store.get_app("default", "web").expect("store").expect("app");
+        assert_eq!(
+            app.file.as_deref(),
+            Some(Path::new("prod/web.yaml")),
+            "files are repository paths"
+        );
+
+        let Attempt::Failed(text) = source("staging").sync_once().expect("sync") else {
+            panic!("a missing path must fail the sync");
+        };
+        assert!(text.contains("has no directory staging"), "{text}");
+        assert!(store.get_app("default", "web").expect("store").is_some());
+    }
+
     #[test]
     fn mirror_names_are_stable_and_safe() {
         let a = mirror_dir_name("https://example.com/a.git");

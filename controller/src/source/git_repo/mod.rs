@@ -502,6 +502,12 @@ impl Mirror {
 /// Removes every entry of `checkouts` but `keep`, each renamed to a
 /// `.trash-` name first so a crash mid-delete never leaves a partial tree
 /// under a final name. Leftovers of crashed checkouts go too.
+/// `url` with any password or token in it replaced by `***`, for banners
+/// and logs outside a mirror.
+pub fn redacted(url: &str) -> String {
+    redact_urls(url)
+}
+
 fn clean_checkouts(checkouts: &Path, keep: &[Option<&str>]) {
     let entries = match fs::read_dir(checkouts) {
         Ok(entries) => entries,
