@@ -3,13 +3,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
 #[command(name = "sextant", version, about = "A declarative controller for Apache Mesos")]
 pub struct Cli {
     /// Log at debug level (SEXTANT_LOG=<filter> overrides).
-    #[arg(short, long, global = true, env = "SEXTANT_VERBOSE")]
+    #[arg(short, long, global = true, env = "SEXTANT_VERBOSE", value_parser = BoolishValueParser::new())]
     pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
@@ -87,10 +88,10 @@ pub struct SourceArgs {
     pub webhook_secret_file: Option<PathBuf>,
     /// Allow a sync that removes every app of a source (otherwise it is
     /// refused: a wrong --path or an emptied repository deletes nothing).
-    #[arg(long, env = "SEXTANT_ALLOW_EMPTY")]
+    #[arg(long, env = "SEXTANT_ALLOW_EMPTY", value_parser = BoolishValueParser::new())]
     pub allow_empty: bool,
     /// Never remove apps that are no longer defined.
-    #[arg(long, env = "SEXTANT_NO_PRUNE")]
+    #[arg(long, env = "SEXTANT_NO_PRUNE", value_parser = BoolishValueParser::new())]
     pub no_prune: bool,
 }
 
@@ -106,13 +107,13 @@ pub struct UpArgs {
     #[arg(long, env = "SEXTANT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Controller HTTP API address.
-    #[arg(long, env = "SEXTANT_API_ADDR", default_value = "127.0.0.1:7070")]
+    #[arg(long, env = "SEXTANT_API_ADDR", default_value = "127.0.0.1:7070", value_parser = parse_addr)]
     pub api_addr: SocketAddr,
     /// Embedded Mesos master address.
-    #[arg(long, env = "SEXTANT_MESOS_ADDR", default_value = "127.0.0.1:5050")]
+    #[arg(long, env = "SEXTANT_MESOS_ADDR", default_value = "127.0.0.1:5050", value_parser = parse_addr)]
     pub mesos_addr: SocketAddr,
     /// Agent gRPC address (the controller talks to the agent here).
-    #[arg(long, env = "SEXTANT_AGENT_ADDR", default_value = "127.0.0.1:7071")]
+    #[arg(long, env = "SEXTANT_AGENT_ADDR", default_value = "127.0.0.1:7071", value_parser = parse_addr)]
     pub agent_addr: SocketAddr,
     #[command(flatten)]
     pub node: NodeArgs,
@@ -121,7 +122,7 @@ pub struct UpArgs {
 #[derive(Args, Debug)]
 pub struct LocalMesosArgs {
     /// Address to serve the Mesos master API on.
-    #[arg(long, env = "SEXTANT_MESOS_ADDR", default_value = "127.0.0.1:5050")]
+    #[arg(long, env = "SEXTANT_MESOS_ADDR", default_value = "127.0.0.1:5050", value_parser = parse_addr)]
     pub addr: SocketAddr,
     /// Where task sandboxes are created.
     #[arg(long, env = "SEXTANT_MESOS_WORK_DIR")]
@@ -136,7 +137,7 @@ pub struct AgentArgs {
     #[arg(long, env = "SEXTANT_MASTER", default_value = "http://127.0.0.1:5050")]
     pub master: String,
     /// gRPC address to serve the controller on.
-    #[arg(long, env = "SEXTANT_AGENT_ADDR", default_value = "127.0.0.1:7071")]
+    #[arg(long, env = "SEXTANT_AGENT_ADDR", default_value = "127.0.0.1:7071", value_parser = parse_addr)]
     pub addr: SocketAddr,
     /// Framework name registered with Mesos.
     #[arg(long, env = "SEXTANT_FRAMEWORK_NAME", default_value = "sextant")]
@@ -160,7 +161,7 @@ pub struct ControllerArgs {
     #[arg(long, env = "SEXTANT_AGENT", default_value = "http://127.0.0.1:7071")]
     pub agent: String,
     /// HTTP API address.
-    #[arg(long, env = "SEXTANT_API_ADDR", default_value = "127.0.0.1:7070")]
+    #[arg(long, env = "SEXTANT_API_ADDR", default_value = "127.0.0.1:7070", value_parser = parse_addr)]
     pub api_addr: SocketAddr,
     /// Where the controller keeps its store.
     #[arg(long, env = "SEXTANT_DATA_DIR")]
@@ -207,7 +208,7 @@ pub struct ApplyArgs {
     )]
     pub files: Vec<PathBuf>,
     /// Say what would change, and change nothing.
-    #[arg(long, env = "SEXTANT_DRY_RUN")]
+    #[arg(long, env = "SEXTANT_DRY_RUN", value_parser = BoolishValueParser::new())]
     pub dry_run: bool,
     /// Controller API URL.
     #[arg(long, env = "SEXTANT_SERVER", default_value = "http://127.0.0.1:7070")]
@@ -277,6 +278,35 @@ pub struct ValidateArgs {
 pub struct SchemaArgs {
     /// Print a JSON Schema (for editors: yaml-language-server) instead of
     /// the Kubernetes CustomResourceDefinition.
-    #[arg(long, env = "SEXTANT_JSON_SCHEMA")]
+    #[arg(long, env = "SEXTANT_JSON_SCHEMA", value_parser = BoolishValueParser::new())]
     pub json_schema: bool,
+}
+
+/// An address as `HOST:PORT`, where the host may be a name
+/// (`localhost:7070`): the first address it resolves to.
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let mut addrs = text
+        .to_socket_addrs()
+        .map_err(|e| format!("expected HOST:PORT, e.g. 127.0.0.1:7070 or localhost:7070 ({e})"))?;
+    addrs.next().ok_or_else(|| format!("{text} resolves to no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_take_host_names() {
+        assert_eq!(
+            parse_addr("127.0.0.1:7070"),
+            Ok("127.0.0.1:7070".parse().expect("addr"))
+        );
+        let local = parse_addr("localhost:7070").expect("localhost resolves");
+        assert!(local.ip().is_loopback() && local.port() == 7070);
+        assert!(parse_addr("7070").is_err());
+    }
 }

@@ -87,3 +87,23 @@ fn schema_prints_a_crd_and_a_json_schema() {
 fn serde_yaml_from(text: &str) -> serde_json::Value {
     serde_yaml::from_str(text).expect("valid YAML")
 }
+
+/// Guards boolean environment variables: `1`, `yes`, `true` (and their
+/// opposites) all work, as users of other tools expect.
+#[test]
+fn boolean_environment_variables_take_the_usual_words() {
+    for word in ["1", "yes", "true", "0", "no", "false"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+            .arg("version")
+            .env("SEXTANT_VERBOSE", word)
+            .output()
+            .expect("run sextant");
+        assert!(out.status.success(), "SEXTANT_VERBOSE={word}: {}", text(&out.stderr));
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .arg("version")
+        .env("SEXTANT_VERBOSE", "maybe")
+        .output()
+        .expect("run sextant");
+    assert_eq!(out.status.code(), Some(2), "a usage error exits 2");
+}

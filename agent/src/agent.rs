@@ -58,16 +58,23 @@ pub fn default_user() -> String {
         .unwrap_or_else(|| "root".to_string())
 }
 
+/// A hint for an address another process holds.
+fn in_use_hint(cause: &std::io::Error) -> &'static str {
+    if cause.kind() == std::io::ErrorKind::AddrInUse {
+        " (another process, perhaps another `sextant`, listens there; choose another address)"
+    } else {
+        ""
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
     #[error(transparent)]
     Mesos(#[from] mesos::ClientError),
-    #[error("cannot listen for gRPC on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
+    // The cause is in the message, not a `#[source]`: a chain printed
+    // with `{:#}` would state it twice.
+    #[error("cannot listen for gRPC on {addr}: {cause}{}", in_use_hint(cause))]
+    Listen { addr: SocketAddr, cause: std::io::Error },
 }
 
 /// A running agent.
@@ -113,13 +120,13 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
     let client = mesos::Client::new(&config.master_url)?;
     let listener = TcpListener::bind(config.grpc_addr)
         .await
-        .map_err(|source| AgentError::Listen {
+        .map_err(|cause| AgentError::Listen {
             addr: config.grpc_addr,
-            source,
+            cause,
         })?;
-    let grpc_addr = listener.local_addr().map_err(|source| AgentError::Listen {
+    let grpc_addr = listener.local_addr().map_err(|cause| AgentError::Listen {
         addr: config.grpc_addr,
-        source,
+        cause,
     })?;
 
     let tasks = Arc::new(Mutex::new(TaskTable::new()));

@@ -60,7 +60,7 @@ pub enum ControllerError {
     #[error(transparent)]
     Source(#[from] SourceError),
     /// The HTTP API could not listen.
-    #[error("cannot listen on {addr}: {cause}")]
+    #[error("cannot listen on {addr}: {cause}{}", in_use_hint(cause))]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -92,6 +92,15 @@ pub enum ControllerError {
         /// The cause.
         cause: tonic::transport::Error,
     },
+}
+
+/// A hint for an address another process holds.
+fn in_use_hint(cause: &std::io::Error) -> &'static str {
+    if cause.kind() == std::io::ErrorKind::AddrInUse {
+        " (another process, perhaps another `sextant`, listens there; choose another address)"
+    } else {
+        ""
+    }
 }
 
 /// A running controller.
@@ -372,6 +381,41 @@ mod tests {
             .build()
             .expect("rt");
         rt.block_on(async { agent_channel(url).is_ok() })
+    }
+
+    /// Guards the message a user reads when the API port is taken: the
+    /// cause once, in words, with a hint.
+    #[tokio::test]
+    async fn a_taken_port_is_said_once_with_a_hint() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = taken.local_addr().expect("addr");
+        let data = tempfile::tempdir().expect("tempdir");
+        let manifests = tempfile::tempdir().expect("tempdir");
+        let err = start(ControllerConfig {
+            manifests_dir: Some(manifests.path().to_path_buf()),
+            git: None,
+            rules: Rules::default(),
+            webhook_secret_file: None,
+            data_dir: data.path().to_path_buf(),
+            agent_url: "http://127.0.0.1:1".into(),
+            api_addr: addr,
+        })
+        .await
+        .expect_err("the port is taken");
+        let text = anyhow_like(&err);
+        assert_eq!(text.matches("in use").count(), 1, "{text}");
+        assert!(text.contains("choose another address"), "{text}");
+    }
+
+    /// The error and its sources, as `{:#}` of anyhow prints them.
+    fn anyhow_like(e: &dyn std::error::Error) -> String {
+        let mut text = e.to_string();
+        let mut next = e.source();
+        while let Some(cause) = next {
+            text.push_str(&format!(": {cause}"));
+            next = cause.source();
+        }
+        text
     }
 
     #[test]

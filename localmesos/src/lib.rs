@@ -135,15 +135,22 @@ impl LocalMesosConfig {
     }
 }
 
+/// A hint for an address another process holds.
+fn in_use_hint(cause: &std::io::Error) -> &'static str {
+    if cause.kind() == std::io::ErrorKind::AddrInUse {
+        " (another process, perhaps another `sextant`, listens there; choose another address)"
+    } else {
+        ""
+    }
+}
+
 /// Why the master could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum LocalMesosError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
+    // The cause is in the message, not a `#[source]`: a chain printed
+    // with `{:#}` would state it twice.
+    #[error("cannot listen on {addr}: {cause}{}", in_use_hint(cause))]
+    Bind { addr: SocketAddr, cause: std::io::Error },
     #[error("cannot use work directory {path}: {source}")]
     WorkDir {
         path: PathBuf,
@@ -203,13 +210,13 @@ pub async fn start(config: LocalMesosConfig) -> Result<LocalMesos, LocalMesosErr
 
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
-        .map_err(|source| LocalMesosError::Bind {
+        .map_err(|cause| LocalMesosError::Bind {
             addr: config.addr,
-            source,
+            cause,
         })?;
-    let addr = listener.local_addr().map_err(|source| LocalMesosError::Bind {
+    let addr = listener.local_addr().map_err(|cause| LocalMesosError::Bind {
         addr: config.addr,
-        source,
+        cause,
     })?;
     let ip = match addr.ip() {
         IpAddr::V4(ip) if !ip.is_unspecified() => ip,
