@@ -29,6 +29,9 @@ pub enum Command {
     Controller(ControllerArgs),
     /// List objects from the controller's API.
     Get(GetArgs),
+    /// Show one app in full: spec, source and commit, status, conditions,
+    /// revisions, and its tasks with why any waits.
+    Describe(DescribeArgs),
     /// Create or change apps from manifest files (all or nothing).
     Apply(ApplyArgs),
     /// Show what `apply` would change: exit 0 no difference, 1 differences,
@@ -172,12 +175,50 @@ pub struct ControllerArgs {
 pub struct GetArgs {
     #[arg(value_enum)]
     pub kind: GetKind,
+    /// Only this one: an app's name (for tasks: the app's tasks).
+    pub name: Option<String>,
+    /// Namespace (default: `default`).
+    #[arg(short, long, env = "SEXTANT_NAMESPACE", conflicts_with = "all_namespaces")]
+    pub namespace: Option<String>,
+    /// Every namespace.
+    #[arg(short = 'A', long, env = "SEXTANT_ALL_NAMESPACES", value_parser = BoolishValueParser::new())]
+    pub all_namespaces: bool,
+    /// Label selector: `key=value`, `key!=value`, `key`, `!key`, comma-separated (all must hold).
+    #[arg(short = 'l', long, env = "SEXTANT_SELECTOR")]
+    pub selector: Option<String>,
+    /// Tasks: ended ones too (by default only live tasks are listed).
+    #[arg(long, env = "SEXTANT_ALL_TASKS", value_parser = BoolishValueParser::new())]
+    pub all: bool,
     /// Controller API URL.
     #[arg(long, env = "SEXTANT_SERVER", default_value = "http://127.0.0.1:7070")]
     pub server: String,
     /// Output format.
-    #[arg(short, long, env = "SEXTANT_OUTPUT", value_enum, default_value_t = Output::Table)]
-    pub output: Output,
+    #[arg(short, long, env = "SEXTANT_OUTPUT", value_enum, default_value_t = GetOutput::Table)]
+    pub output: GetOutput,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GetOutput {
+    Table,
+    Wide,
+    Json,
+    Yaml,
+    Name,
+}
+
+#[derive(Args, Debug)]
+pub struct DescribeArgs {
+    /// What to describe: `app`.
+    #[arg(value_enum)]
+    pub kind: DeleteKind,
+    /// The app's name.
+    pub name: String,
+    /// Namespace.
+    #[arg(short, long, env = "SEXTANT_NAMESPACE", default_value = "default")]
+    pub namespace: String,
+    /// Controller API URL.
+    #[arg(long, env = "SEXTANT_SERVER", default_value = "http://127.0.0.1:7070")]
+    pub server: String,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]

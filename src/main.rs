@@ -35,6 +35,7 @@ async fn main() -> ExitCode {
         Command::Agent(args) => success(commands::serve::agent(args).await),
         Command::Controller(args) => success(commands::serve::controller(args).await),
         Command::Get(args) => success(commands::get::run(args).await),
+        Command::Describe(args) => success(commands::describe::run(args).await),
         Command::Apply(args) => commands::apply::apply(args).await,
         Command::Diff(args) => Ok(commands::apply::diff(args).await),
         Command::Delete(args) => commands::apply::delete(args).await,

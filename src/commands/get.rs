@@ -6,40 +6,152 @@ use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;
 use sextant_controller::{AppView, SourceView, TaskView};
 
-use crate::cli::{GetArgs, GetKind, Output};
+use crate::cli::{GetArgs, GetKind, GetOutput};
+
+/// Task states that are live (DESIGN.md's table), and PENDING: queued in
+/// the agent.
+const LIVE: [&str; 6] = [
+    "PENDING",
+    "TASK_STAGING",
+    "TASK_STARTING",
+    "TASK_RUNNING",
+    "TASK_KILLING",
+    "TASK_UNREACHABLE",
+];
 
 pub async fn run(args: GetArgs) -> Result<()> {
     let base = args.server.trim_end_matches('/');
+    let selector = match &args.selector {
+        Some(text) => Some(Selector::parse(text)?),
+        None => None,
+    };
+    let namespace = (!args.all_namespaces).then(|| args.namespace.clone().unwrap_or_else(|| "default".into()));
+    let in_namespace = |ns: &str| namespace.as_deref().is_none_or(|want| want == ns);
     match args.kind {
         GetKind::Apps => {
-            let (raw, apps): (serde_json::Value, Vec<AppView>) = fetch(&format!("{base}/api/v1/apps")).await?;
-            if args.output == Output::Json {
-                println!("{}", serde_json::to_string_pretty(&raw)?);
-            } else {
-                print!("{}", apps_table(&apps, SystemTime::now()));
+            let (raw, apps): (Vec<serde_json::Value>, Vec<AppView>) = fetch(&format!("{base}/api/v1/apps")).await?;
+            let keep: Vec<bool> = apps
+                .iter()
+                .map(|a| {
+                    in_namespace(&a.namespace)
+                        && args.name.as_deref().is_none_or(|n| n == a.name)
+                        && selector.as_ref().is_none_or(|s| s.matches(&a.labels))
+                })
+                .collect();
+            let apps: Vec<&AppView> = apps.iter().zip(&keep).filter(|(_, k)| **k).map(|(a, _)| a).collect();
+            let raw: Vec<&serde_json::Value> = raw.iter().zip(&keep).filter(|(_, k)| **k).map(|(r, _)| r).collect();
+            if let (Some(name), true) = (&args.name, apps.is_empty()) {
+                anyhow::bail!(
+                    "app {}/{name} not found (see `sextant get apps -A`)",
+                    namespace.as_deref().unwrap_or("*")
+                );
+            }
+            match args.output {
+                GetOutput::Table => print!("{}", apps_table(&apps, SystemTime::now(), false)),
+                GetOutput::Wide => print!("{}", apps_table(&apps, SystemTime::now(), true)),
+                GetOutput::Name => apps.iter().for_each(|a| println!("app/{}/{}", a.namespace, a.name)),
+                GetOutput::Json | GetOutput::Yaml => print_raw(&raw, args.name.is_some(), args.output)?,
             }
         }
         GetKind::Sources => {
-            let (raw, sources): (serde_json::Value, Vec<SourceView>) = fetch(&format!("{base}/api/v1/sources")).await?;
-            if args.output == Output::Json {
-                println!("{}", serde_json::to_string_pretty(&raw)?);
-            } else {
-                print!("{}", sources_table(&sources, SystemTime::now()));
+            let (raw, sources): (Vec<serde_json::Value>, Vec<SourceView>) =
+                fetch(&format!("{base}/api/v1/sources")).await?;
+            match args.output {
+                GetOutput::Json | GetOutput::Yaml => print_raw(&raw.iter().collect::<Vec<_>>(), false, args.output)?,
+                GetOutput::Name => sources.iter().for_each(|s| println!("source/{}", s.name)),
+                GetOutput::Table | GetOutput::Wide => print!("{}", sources_table(&sources, SystemTime::now())),
             }
         }
         GetKind::Tasks => {
-            let (raw, tasks): (serde_json::Value, Vec<TaskView>) = fetch(&format!("{base}/api/v1/tasks")).await?;
-            if args.output == Output::Json {
-                println!("{}", serde_json::to_string_pretty(&raw)?);
-            } else {
-                print!("{}", tasks_table(&tasks));
+            let (raw, tasks): (Vec<serde_json::Value>, Vec<TaskView>) = fetch(&format!("{base}/api/v1/tasks")).await?;
+            let keep: Vec<bool> = tasks
+                .iter()
+                .map(|t| {
+                    in_namespace(&t.namespace)
+                        && args.name.as_deref().is_none_or(|n| n == t.app)
+                        && (args.all || LIVE.contains(&t.state.as_str()))
+                })
+                .collect();
+            let tasks: Vec<&TaskView> = tasks.iter().zip(&keep).filter(|(_, k)| **k).map(|(t, _)| t).collect();
+            let raw: Vec<&serde_json::Value> = raw.iter().zip(&keep).filter(|(_, k)| **k).map(|(r, _)| r).collect();
+            match args.output {
+                GetOutput::Json | GetOutput::Yaml => print_raw(&raw, false, args.output)?,
+                GetOutput::Name => tasks.iter().for_each(|t| println!("task/{}", t.task_id)),
+                GetOutput::Table => print!("{}", tasks_table(&tasks, false)),
+                GetOutput::Wide => print!("{}", tasks_table(&tasks, true)),
             }
         }
     }
     Ok(())
 }
 
-async fn fetch<T: DeserializeOwned>(url: &str) -> Result<(serde_json::Value, T)> {
+/// Prints the API's objects unchanged, as JSON or YAML; one object alone
+/// when one was named.
+fn print_raw(raw: &[&serde_json::Value], one: bool, output: GetOutput) -> Result<()> {
+    let value = match (one, raw) {
+        (true, [only]) => (*only).clone(),
+        _ => serde_json::Value::Array(raw.iter().map(|v| (*v).clone()).collect()),
+    };
+    if output == GetOutput::Yaml {
+        print!("{}", serde_yaml::to_string(&value)?);
+    } else {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    }
+    Ok(())
+}
+
+/// A label selector, kubectl's equality-based form.
+#[derive(Debug, PartialEq)]
+struct Selector(Vec<Requirement>);
+
+#[derive(Debug, PartialEq)]
+enum Requirement {
+    Equals(String, String),
+    NotEquals(String, String),
+    Exists(String),
+    Absent(String),
+}
+
+impl Selector {
+    fn parse(text: &str) -> Result<Selector> {
+        let mut reqs = Vec::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let req = if let Some((k, v)) = part.split_once("!=") {
+                Requirement::NotEquals(k.trim().into(), v.trim().into())
+            } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
+                Requirement::Equals(k.trim().into(), v.trim().into())
+            } else if let Some(k) = part.strip_prefix('!') {
+                Requirement::Absent(k.trim().into())
+            } else {
+                Requirement::Exists(part.into())
+            };
+            let key = match &req {
+                Requirement::Equals(k, _)
+                | Requirement::NotEquals(k, _)
+                | Requirement::Exists(k)
+                | Requirement::Absent(k) => k,
+            };
+            anyhow::ensure!(
+                !key.is_empty() && !key.contains(char::is_whitespace),
+                "label selector {text:?}: {part:?} is not key=value, key!=value, key or !key"
+            );
+            reqs.push(req);
+        }
+        anyhow::ensure!(!reqs.is_empty(), "label selector {text:?} is empty");
+        Ok(Selector(reqs))
+    }
+
+    fn matches(&self, labels: &std::collections::BTreeMap<String, String>) -> bool {
+        self.0.iter().all(|r| match r {
+            Requirement::Equals(k, v) => labels.get(k) == Some(v),
+            Requirement::NotEquals(k, v) => labels.get(k) != Some(v),
+            Requirement::Exists(k) => labels.contains_key(k),
+            Requirement::Absent(k) => !labels.contains_key(k),
+        })
+    }
+}
+
+async fn fetch<T: DeserializeOwned>(url: &str) -> Result<(Vec<serde_json::Value>, T)> {
     let response = reqwest::get(url).await.with_context(|| {
         format!("cannot reach the Sextant controller at {url} (is `sextant up` running? see --server)")
     })?;
@@ -49,8 +161,10 @@ async fn fetch<T: DeserializeOwned>(url: &str) -> Result<(serde_json::Value, T)>
         .await
         .with_context(|| format!("reading the answer of {url}"))?;
     anyhow::ensure!(status.is_success(), "{url} answered {status}: {body}");
-    let raw: serde_json::Value = serde_json::from_str(&body).with_context(|| format!("{url} did not answer JSON"))?;
-    let typed = serde_json::from_value(raw.clone()).with_context(|| format!("unexpected answer from {url}"))?;
+    let raw: Vec<serde_json::Value> =
+        serde_json::from_str(&body).with_context(|| format!("{url} did not answer a JSON list"))?;
+    let typed = serde_json::from_value(serde_json::Value::Array(raw.clone()))
+        .with_context(|| format!("unexpected answer from {url}"))?;
     Ok((raw, typed))
 }
 
@@ -82,16 +196,14 @@ fn table(rows: &[Vec<String>]) -> String {
     out
 }
 
-fn apps_table(apps: &[AppView], now: SystemTime) -> String {
-    let mut rows = vec![vec![
-        "NAME".to_string(),
-        "INSTANCES".to_string(),
-        "RUNNING".to_string(),
-        "AVAILABLE".to_string(),
-        "REVISION".to_string(),
-        "STATUS".to_string(),
-        "AGE".to_string(),
-    ]];
+fn apps_table(apps: &[&AppView], now: SystemTime, wide: bool) -> String {
+    let mut header: Vec<String> = ["NAME", "INSTANCES", "RUNNING", "AVAILABLE", "REVISION", "STATUS", "AGE"]
+        .map(String::from)
+        .to_vec();
+    if wide {
+        header.extend(["SOURCE", "LABELS"].map(String::from));
+    }
+    let mut rows = vec![header];
     for app in apps {
         let age = app
             .created_at
@@ -105,7 +217,7 @@ fn apps_table(apps: &[AppView], now: SystemTime) -> String {
         } else {
             format!("{}/{}", app.namespace, app.name)
         };
-        rows.push(vec![
+        let mut row = vec![
             name,
             app.instances.to_string(),
             app.running.to_string(),
@@ -113,7 +225,17 @@ fn apps_table(apps: &[AppView], now: SystemTime) -> String {
             app.revision.clone(),
             status_word(app),
             age,
-        ]);
+        ];
+        if wide {
+            let labels: Vec<String> = app.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            row.push(app.source.clone());
+            row.push(if labels.is_empty() {
+                "-".into()
+            } else {
+                labels.join(",")
+            });
+        }
+        rows.push(row);
     }
     table(&rows)
 }
@@ -189,15 +311,14 @@ fn sources_table(sources: &[SourceView], now: SystemTime) -> String {
     out
 }
 
-fn tasks_table(tasks: &[TaskView]) -> String {
-    let mut rows = vec![vec![
-        "TASK".to_string(),
-        "APP".to_string(),
-        "STATE".to_string(),
-        "HEALTHY".to_string(),
-        "HOST".to_string(),
-        "PORTS".to_string(),
-    ]];
+fn tasks_table(tasks: &[&TaskView], wide: bool) -> String {
+    let mut header: Vec<String> = ["TASK", "APP", "STATE", "HEALTHY", "HOST", "PORTS"]
+        .map(String::from)
+        .to_vec();
+    if wide {
+        header.push("MESSAGE".into());
+    }
+    let mut rows = vec![header];
     for task in tasks {
         let ports: Vec<String> = task.ports.iter().map(|p| format!("{}:{}", p.name, p.port)).collect();
         rows.push(vec![
@@ -213,6 +334,13 @@ fn tasks_table(tasks: &[TaskView]) -> String {
             task.hostname.clone(),
             ports.join(","),
         ]);
+        if wide && let Some(row) = rows.last_mut() {
+            row.push(if task.message.is_empty() {
+                "-".into()
+            } else {
+                task.message.clone()
+            });
+        }
     }
     table(&rows)
 }
@@ -231,6 +359,24 @@ fn short_age(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_selectors_read_like_kubectl() {
+        let labels: std::collections::BTreeMap<String, String> = [
+            ("team".to_string(), "storefront".to_string()),
+            ("tier".to_string(), "web".to_string()),
+        ]
+        .into();
+        let yes = |s: &str| Selector::parse(s).expect("parses").matches(&labels);
+        assert!(yes("team=storefront"));
+        assert!(yes("team==storefront,tier"));
+        assert!(yes("team!=billing"));
+        assert!(yes("!canary"));
+        assert!(!yes("team=billing"));
+        assert!(!yes("tier,canary"));
+        assert!(Selector::parse("").is_err());
+        assert!(Selector::parse("=x").is_err());
+    }
 
     #[test]
     fn ages_read_like_kubectl() {
@@ -291,9 +437,10 @@ mod tests {
                 reason: Some("RolloutInProgress".into()),
                 message: None,
             }],
+            labels: Default::default(),
         };
         let now = humantime::parse_rfc3339("2026-11-25T09:05:00Z").expect("valid time");
-        let out = apps_table(&[app], now);
+        let out = apps_table(&[&app], now, false);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(
             lines[0].split_whitespace().collect::<Vec<_>>(),

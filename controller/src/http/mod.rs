@@ -13,6 +13,8 @@
 //! JSON field names are camelCase, Kubernetes style. Errors are
 //! `{"error": "..."}` with a fitting status code.
 
+use std::collections::BTreeMap;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -58,9 +60,12 @@ pub struct AppView {
     #[serde(default)]
     pub created_at: Option<String>,
     /// Conditions from the last reconcile (`Available`, `Progressing`,
-    /// `Degraded`).
+    /// `Degraded`, `Synced`).
     #[serde(default)]
     pub conditions: Vec<Condition>,
+    /// `metadata.labels`, for selectors.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// One app with its spec and tasks.
@@ -288,6 +293,7 @@ impl AppView {
                 .map(|t| t.0.to_string())
                 .or_else(|| rfc3339(d.created_at)),
             conditions: status.map(|s| s.conditions.clone()).unwrap_or_default(),
+            labels: d.app.metadata.labels.clone().unwrap_or_default(),
         }
     }
 }

@@ -1,0 +1,109 @@
+//! The kubectl-like CLI against a running `sextant up`: `get` with names,
+//! namespaces, selectors and output formats, `get tasks` showing live
+//! tasks unless `--all`, and `describe` answering "why".
+
+mod common;
+
+use common::Up;
+
+fn sextant(up: &Up, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(args)
+        .args(["--server", &up.api])
+        .output()
+        .expect("run sextant");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn names(table: &str) -> Vec<String> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+const LABELLED: &str = "apiVersion: sextant.dev/v1alpha1
+kind: App
+metadata:
+  name: api
+  namespace: team-a
+  labels: {tier: backend}
+spec:
+  instances: 1
+  command: \"exec sleep 3600\"
+  resources: {cpus: 0.1, mem: 16}
+  killGracePeriodSeconds: 1
+";
+
+/// Guards what kubectl users rely on: filters, formats, live tasks by
+/// default, and `describe` naming the file of a broken definition.
+#[test]
+fn get_filters_and_formats_and_describe_says_why() {
+    let up = Up::start();
+    up.write_app("web.yaml", "web", 2);
+    up.write_manifest("api.yaml", LABELLED);
+    up.wait_for("both apps running", || {
+        up.running_in_mesos("web").len() == 2 && up.running_in_mesos("api").len() == 1
+    });
+
+    let (code, out, _) = sextant(&up, &["get", "apps"]);
+    assert_eq!(code, 0);
+    assert_eq!(names(&out), ["web"], "the default namespace only: {out}");
+    let (_, out, _) = sextant(&up, &["get", "apps", "-A"]);
+    assert_eq!(
+        names(&out),
+        ["web", "team-a/api"],
+        "sorted by namespace, then name: {out}"
+    );
+    let (_, out, _) = sextant(&up, &["get", "apps", "-A", "-l", "tier=backend"]);
+    assert_eq!(names(&out), ["team-a/api"], "{out}");
+    let (_, out, _) = sextant(&up, &["get", "apps", "-n", "team-a", "-o", "name"]);
+    assert_eq!(out.trim(), "app/team-a/api");
+    let (code, out, _) = sextant(&up, &["get", "apps", "web", "-o", "yaml"]);
+    assert_eq!(code, 0);
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&out).expect("yaml");
+    assert_eq!(yaml["name"].as_str(), Some("web"), "{out}");
+    let (code, _, err) = sextant(&up, &["get", "apps", "nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("app default/nope not found"), "{err}");
+    let (code, _, _) = sextant(&up, &["get", "apps", "-l", "=x"]);
+    assert_eq!(code, 1);
+
+    // Scale down: the killed task leaves `get tasks`, but not `--all`.
+    up.write_app("web.yaml", "web", 1);
+    up.wait_for("one web task", || up.running_in_mesos("web").len() == 1);
+    up.wait_for("the killed task ended in the controller", || {
+        up.tasks_in_controller("web")
+            .iter()
+            .any(|t| t["state"] == "TASK_KILLED")
+    });
+    let (_, live, _) = sextant(&up, &["get", "tasks", "web"]);
+    assert_eq!(live.lines().count(), 2, "header and the one live task: {live}");
+    assert!(!live.contains("TASK_KILLED"), "{live}");
+    let (_, all, _) = sextant(&up, &["get", "tasks", "web", "--all"]);
+    assert!(all.contains("TASK_KILLED"), "{all}");
+
+    // A broken definition: `describe` says where, and the task runs on.
+    up.write_manifest(
+        "web.yaml",
+        "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata: {name: web}\nspec: {instances: lots, command: x}\n",
+    );
+    up.wait_for("describe to show the broken file", || {
+        let (_, out, _) = sextant(&up, &["describe", "app", "web"]);
+        out.contains("InvalidManifest") && out.contains("web.yaml:4")
+    });
+    let (code, out, _) = sextant(&up, &["describe", "app", "web"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Source:") && out.contains("(web.yaml:1)"), "{out}");
+    assert!(out.contains("TASK_RUNNING"), "{out}");
+    let (_, out, _) = sextant(&up, &["get", "apps"]);
+    assert!(out.contains("InvalidManifest"), "STATUS says why: {out}");
+    let (code, _, err) = sextant(&up, &["describe", "app", "nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not found"), "{err}");
+}
