@@ -12,6 +12,9 @@ pub struct Cli {
     /// Log at debug level (SEXTANT_LOG=<filter> overrides).
     #[arg(short, long, global = true, env = "SEXTANT_VERBOSE", value_parser = BoolishValueParser::new())]
     pub verbose: bool,
+    /// Bearer token for the controller's API (when it has --tokens).
+    #[arg(long, global = true, env = "SEXTANT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -60,6 +63,18 @@ pub struct NodeArgs {
     pub node_ports: String,
 }
 
+/// Who may use the controller's API.
+#[derive(Args, Debug, Clone)]
+pub struct AccessArgs {
+    /// Bearer tokens with roles (`tokens: [{name, token, role: read|write|admin}]`);
+    /// without it the API is open, and `sextant up` binds loopback only.
+    #[arg(long, env = "SEXTANT_TOKENS")]
+    pub tokens: Option<PathBuf>,
+    /// With --tokens: allow reads without a token.
+    #[arg(long, env = "SEXTANT_ANONYMOUS_READ", value_parser = BoolishValueParser::new())]
+    pub anonymous_read: bool,
+}
+
 /// Where desired apps come from, and how they sync.
 #[derive(Args, Debug, Clone)]
 pub struct SourceArgs {
@@ -106,6 +121,8 @@ pub struct UpArgs {
     pub manifests: Option<PathBuf>,
     #[command(flatten)]
     pub source: SourceArgs,
+    #[command(flatten)]
+    pub access: AccessArgs,
     /// Where Sextant keeps its state (default: the user's data dir + /sextant).
     #[arg(long, env = "SEXTANT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -160,6 +177,8 @@ pub struct ControllerArgs {
     pub manifests: Option<PathBuf>,
     #[command(flatten)]
     pub source: SourceArgs,
+    #[command(flatten)]
+    pub access: AccessArgs,
     /// Agent gRPC URL.
     #[arg(long, env = "SEXTANT_AGENT", default_value = "http://127.0.0.1:7071")]
     pub agent: String,

@@ -29,16 +29,17 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let success = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
+    let token = cli.token.as_deref();
     let result = match cli.command {
         Command::Up(args) => success(commands::up::run(args).await),
         Command::LocalMesos(args) => success(commands::serve::local_mesos(args).await),
         Command::Agent(args) => success(commands::serve::agent(args).await),
         Command::Controller(args) => success(commands::serve::controller(args).await),
-        Command::Get(args) => success(commands::get::run(args).await),
-        Command::Describe(args) => success(commands::describe::run(args).await),
-        Command::Apply(args) => commands::apply::apply(args).await,
-        Command::Diff(args) => Ok(commands::apply::diff(args).await),
-        Command::Delete(args) => commands::apply::delete(args).await,
+        Command::Get(args) => success(commands::get::run(args, token).await),
+        Command::Describe(args) => success(commands::describe::run(args, token).await),
+        Command::Apply(args) => commands::apply::apply(args, token).await,
+        Command::Diff(args) => Ok(commands::apply::diff(args, token).await),
+        Command::Delete(args) => commands::apply::delete(args, token).await,
         Command::Validate(args) => commands::validate::validate(args),
         Command::Schema(args) => commands::validate::schema(args),
         Command::Version => {

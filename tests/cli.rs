@@ -107,3 +107,69 @@ fn get_filters_and_formats_and_describe_says_why() {
     assert_eq!(code, 1);
     assert!(err.contains("not found"), "{err}");
 }
+
+fn sextant_with_token(up: &Up, token: Option<&str>, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"));
+    cmd.args(args).args(["--server", &up.api]).env_remove("SEXTANT_TOKEN");
+    if let Some(t) = token {
+        cmd.env("SEXTANT_TOKEN", t);
+    }
+    let out = cmd.output().expect("run sextant");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Guards access control end to end: with --tokens, the CLI needs a
+/// token of the right role, and says so.
+#[test]
+fn with_tokens_the_cli_needs_the_right_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tokens = dir.path().join("tokens.yaml");
+    std::fs::write(
+        &tokens,
+        "tokens:\n  - {name: ci, token: write-token-0123456789, role: write}\n  - {name: dash, token: read-token-0123456789, role: read}\n",
+    )
+    .expect("write tokens");
+    let tokens_arg = tokens.display().to_string();
+    let up = Up::start_with(&["--tokens", &tokens_arg]);
+    let app = dir.path().join("app.yaml");
+    std::fs::write(
+        &app,
+        "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata: {name: tok}\nspec: {instances: 1, command: \"exec sleep 3600\", resources: {cpus: 0.1, mem: 16}}\n",
+    )
+    .expect("write app");
+    let app_arg = app.display().to_string();
+
+    let (code, _, err) = sextant_with_token(&up, None, &["get", "apps"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("401") && err.contains("SEXTANT_TOKEN"), "{err}");
+    let (code, _, _) = sextant_with_token(&up, Some("read-token-0123456789"), &["get", "apps"]);
+    assert_eq!(code, 0);
+    let (code, _, err) = sextant_with_token(&up, Some("read-token-0123456789"), &["apply", "-f", &app_arg]);
+    assert_eq!(code, 1);
+    assert!(err.contains("needs a write token"), "{err}");
+    let (code, out, err) = sextant_with_token(&up, Some("write-token-0123456789"), &["apply", "-f", &app_arg]);
+    assert_eq!(code, 0, "{out}{err}");
+    up.wait_for("the applied app running", || up.running_in_mesos("tok").len() == 1);
+}
+
+/// Guards the default: without tokens, `sextant up` will not open its API
+/// to the network.
+#[test]
+fn up_without_tokens_refuses_a_network_address() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("m")).expect("mkdir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(["up", "--api-addr", "0.0.0.0:0", "--manifests"])
+        .arg(dir.path().join("m"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .expect("run sextant up");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--tokens"), "{err}");
+}

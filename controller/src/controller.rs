@@ -42,6 +42,8 @@ pub struct ControllerConfig {
     pub rules: Rules,
     /// The shared secret of the git webhook; without it the webhook is off.
     pub webhook_secret_file: Option<PathBuf>,
+    /// The API's bearer tokens; without them every request is allowed.
+    pub tokens: Option<crate::http::auth::Tokens>,
     /// Directory of the sled journal.
     pub data_dir: PathBuf,
     /// The agent's gRPC address, e.g. `http://127.0.0.1:7070`.
@@ -270,7 +272,7 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
         webhook_secret,
     };
     let mut stop = shutdown_rx.clone();
-    let router = crate::http::api(index.clone(), writes);
+    let router = crate::http::api(index.clone(), writes, config.tokens.clone());
     tasks.push(tokio::spawn(async move {
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
@@ -396,6 +398,7 @@ mod tests {
             git: None,
             rules: Rules::default(),
             webhook_secret_file: None,
+            tokens: None,
             data_dir: data.path().to_path_buf(),
             agent_url: "http://127.0.0.1:1".into(),
             api_addr: addr,
@@ -448,6 +451,7 @@ mod tests {
             git: None,
             rules: Rules::default(),
             webhook_secret_file: None,
+            tokens: None,
             data_dir: data.path().to_path_buf(),
             // Nothing listens here: the controller must keep retrying.
             agent_url: "http://127.0.0.1:1".into(),

@@ -34,8 +34,8 @@ fn names(files: &[PathBuf]) -> String {
         .join(", ")
 }
 
-async fn post(url: &str, body: String) -> Result<(reqwest::StatusCode, String)> {
-    let response = reqwest::Client::new()
+async fn post(http: &reqwest::Client, url: &str, body: String) -> Result<(reqwest::StatusCode, String)> {
+    let response = http
         .post(url)
         .header("content-type", "application/yaml")
         .body(body)
@@ -81,11 +81,12 @@ fn describe(o: &ObjectResult, dry_run: bool) -> String {
     format!("app/{}/{} {what}{dry}", o.namespace, o.name)
 }
 
-pub async fn apply(args: ApplyArgs) -> Result<ExitCode> {
+pub async fn apply(args: ApplyArgs, token: Option<&str>) -> Result<ExitCode> {
+    let http = crate::commands::client::http(token)?;
     let (body, _) = body_of(&args.files)?;
     let base = args.server.trim_end_matches('/');
     let url = format!("{base}/api/v1/apply?dryRun={}", args.dry_run);
-    let (status, text) = post(&url, body).await?;
+    let (status, text) = post(&http, &url, body).await?;
     let result: ApplyResult = match serde_json::from_str(&text) {
         Ok(r) if status.is_success() || status == reqwest::StatusCode::CONFLICT => r,
         _ => return Err(refusal(&url, status, &text)),
@@ -105,8 +106,8 @@ pub async fn apply(args: ApplyArgs) -> Result<ExitCode> {
 }
 
 /// kubectl's exit codes: 0 no difference, 1 differences, 2 an error.
-pub async fn diff(args: DiffArgs) -> ExitCode {
-    match diff_inner(args).await {
+pub async fn diff(args: DiffArgs, token: Option<&str>) -> ExitCode {
+    match diff_inner(args, token).await {
         Ok(true) => ExitCode::from(1),
         Ok(false) => ExitCode::SUCCESS,
         Err(e) => {
@@ -116,11 +117,12 @@ pub async fn diff(args: DiffArgs) -> ExitCode {
     }
 }
 
-async fn diff_inner(args: DiffArgs) -> Result<bool> {
+async fn diff_inner(args: DiffArgs, token: Option<&str>) -> Result<bool> {
+    let http = crate::commands::client::http(token)?;
     let (body, _) = body_of(&args.files)?;
     let base = args.server.trim_end_matches('/');
     let url = format!("{base}/api/v1/diff");
-    let (status, text) = post(&url, body).await?;
+    let (status, text) = post(&http, &url, body).await?;
     if !status.is_success() {
         return Err(refusal(&url, status, &text));
     }
@@ -145,7 +147,7 @@ async fn diff_inner(args: DiffArgs) -> Result<bool> {
     Ok(differs)
 }
 
-pub async fn delete(args: DeleteArgs) -> Result<ExitCode> {
+pub async fn delete(args: DeleteArgs, token: Option<&str>) -> Result<ExitCode> {
     let mut targets: Vec<(String, String)> = Vec::new();
     if !args.files.is_empty() {
         let apps = sextant_api::load_paths(&args.files).map_err(|errors| anyhow::anyhow!("{errors}"))?;
@@ -158,7 +160,7 @@ pub async fn delete(args: DeleteArgs) -> Result<ExitCode> {
     }
     anyhow::ensure!(!targets.is_empty(), "nothing to delete: give `app NAME...` or -f FILE");
     let base = args.server.trim_end_matches('/');
-    let client = reqwest::Client::new();
+    let client = crate::commands::client::http(token)?;
     let mut failed = false;
     for (namespace, name) in targets {
         let url = format!("{base}/api/v1/apps/{namespace}/{name}");

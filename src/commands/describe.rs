@@ -11,10 +11,12 @@ use sextant_controller::{AppDetail, ErrorView};
 
 use crate::cli::DescribeArgs;
 
-pub async fn run(args: DescribeArgs) -> Result<()> {
+pub async fn run(args: DescribeArgs, token: Option<&str>) -> Result<()> {
     let base = args.server.trim_end_matches('/');
     let url = format!("{base}/api/v1/apps/{}/{}", args.namespace, args.name);
-    let response = reqwest::get(&url)
+    let response = crate::commands::client::http(token)?
+        .get(&url)
+        .send()
         .await
         .with_context(|| format!("cannot reach the Sextant controller at {base} (is it running? see --server)"))?;
     let status = response.status();

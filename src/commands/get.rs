@@ -19,7 +19,8 @@ const LIVE: [&str; 6] = [
     "TASK_UNREACHABLE",
 ];
 
-pub async fn run(args: GetArgs) -> Result<()> {
+pub async fn run(args: GetArgs, token: Option<&str>) -> Result<()> {
+    let http = crate::commands::client::http(token)?;
     let base = args.server.trim_end_matches('/');
     let selector = match &args.selector {
         Some(text) => Some(Selector::parse(text)?),
@@ -29,7 +30,8 @@ pub async fn run(args: GetArgs) -> Result<()> {
     let in_namespace = |ns: &str| namespace.as_deref().is_none_or(|want| want == ns);
     match args.kind {
         GetKind::Apps => {
-            let (raw, apps): (Vec<serde_json::Value>, Vec<AppView>) = fetch(&format!("{base}/api/v1/apps")).await?;
+            let (raw, apps): (Vec<serde_json::Value>, Vec<AppView>) =
+                fetch(&http, &format!("{base}/api/v1/apps")).await?;
             let keep: Vec<bool> = apps
                 .iter()
                 .map(|a| {
@@ -55,7 +57,7 @@ pub async fn run(args: GetArgs) -> Result<()> {
         }
         GetKind::Sources => {
             let (raw, sources): (Vec<serde_json::Value>, Vec<SourceView>) =
-                fetch(&format!("{base}/api/v1/sources")).await?;
+                fetch(&http, &format!("{base}/api/v1/sources")).await?;
             match args.output {
                 GetOutput::Json | GetOutput::Yaml => print_raw(&raw.iter().collect::<Vec<_>>(), false, args.output)?,
                 GetOutput::Name => sources.iter().for_each(|s| println!("source/{}", s.name)),
@@ -63,7 +65,8 @@ pub async fn run(args: GetArgs) -> Result<()> {
             }
         }
         GetKind::Tasks => {
-            let (raw, tasks): (Vec<serde_json::Value>, Vec<TaskView>) = fetch(&format!("{base}/api/v1/tasks")).await?;
+            let (raw, tasks): (Vec<serde_json::Value>, Vec<TaskView>) =
+                fetch(&http, &format!("{base}/api/v1/tasks")).await?;
             let keep: Vec<bool> = tasks
                 .iter()
                 .map(|t| {
@@ -151,8 +154,8 @@ impl Selector {
     }
 }
 
-async fn fetch<T: DeserializeOwned>(url: &str) -> Result<(Vec<serde_json::Value>, T)> {
-    let response = reqwest::get(url).await.with_context(|| {
+async fn fetch<T: DeserializeOwned>(http: &reqwest::Client, url: &str) -> Result<(Vec<serde_json::Value>, T)> {
+    let response = http.get(url).send().await.with_context(|| {
         format!("cannot reach the Sextant controller at {url} (is `sextant up` running? see --server)")
     })?;
     let status = response.status();
@@ -160,7 +163,10 @@ async fn fetch<T: DeserializeOwned>(url: &str) -> Result<(Vec<serde_json::Value>
         .text()
         .await
         .with_context(|| format!("reading the answer of {url}"))?;
-    anyhow::ensure!(status.is_success(), "{url} answered {status}: {body}");
+    if !status.is_success() {
+        let why = serde_json::from_str::<sextant_controller::ErrorView>(&body).map_or(body, |e| e.error);
+        anyhow::bail!("{url} answered {status}: {why}");
+    }
     let raw: Vec<serde_json::Value> =
         serde_json::from_str(&body).with_context(|| format!("{url} did not answer a JSON list"))?;
     let typed = serde_json::from_value(serde_json::Value::Array(raw.clone()))

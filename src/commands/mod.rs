@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod apply;
+pub mod client;
 pub mod describe;
 pub mod get;
 pub mod serve;

@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use sextant_agent::AgentConfig;
 use sextant_controller::ControllerConfig;
+use sextant_controller::http::auth::Tokens;
 use sextant_controller::source::git::GitConfig;
 use sextant_controller::source::git_repo::GitAuth;
 use sextant_controller::source::plan::Rules;
 
-use crate::cli::{AgentArgs, ControllerArgs, LocalMesosArgs, NodeArgs, SourceArgs};
+use crate::cli::{AccessArgs, AgentArgs, ControllerArgs, LocalMesosArgs, NodeArgs, SourceArgs};
 
 /// Default data directory: `<user data dir>/sextant`.
 pub fn default_data_dir() -> PathBuf {
@@ -94,10 +95,21 @@ pub async fn agent(args: AgentArgs) -> Result<()> {
 pub fn controller_config(
     manifests: Option<PathBuf>,
     source: &SourceArgs,
+    access: &AccessArgs,
     data_dir: PathBuf,
     agent_url: String,
     api_addr: std::net::SocketAddr,
-) -> ControllerConfig {
+) -> Result<ControllerConfig> {
+    let tokens = match &access.tokens {
+        Some(path) => Some(Tokens::load(path, access.anonymous_read)?),
+        None => {
+            anyhow::ensure!(
+                !access.anonymous_read,
+                "--anonymous-read needs --tokens: without tokens every request is allowed anyway"
+            );
+            None
+        }
+    };
     let git = source.git.as_ref().map(|url| GitConfig {
         url: local_repository(url),
         branch: source.branch.clone(),
@@ -108,7 +120,7 @@ pub fn controller_config(
             ssh_key: source.git_ssh_key.clone(),
         },
     });
-    ControllerConfig {
+    Ok(ControllerConfig {
         manifests_dir: manifests,
         git,
         rules: Rules {
@@ -117,10 +129,29 @@ pub fn controller_config(
             keep_empty_files: false,
         },
         webhook_secret_file: source.webhook_secret_file.clone(),
+        tokens,
         data_dir,
         agent_url,
         api_addr,
+    })
+}
+
+/// How the API is protected, for the banner; refuses an API open to the
+/// network with no tokens when `loopback_only` (as `sextant up` is).
+pub fn access_line(tokens: bool, api_addr: std::net::SocketAddr, loopback_only: bool) -> Result<String> {
+    let ip = api_addr.ip();
+    if tokens {
+        return Ok("tokens required (--tokens)".into());
     }
+    if ip.is_loopback() {
+        return Ok("open to local users only (loopback, no --tokens)".into());
+    }
+    anyhow::ensure!(
+        !loopback_only,
+        "--api-addr {api_addr} would open the API to the network with no tokens: pass --tokens FILE, or a loopback address"
+    );
+    tracing::warn!(addr = %api_addr, "the API listens beyond loopback with no --tokens: anyone who reaches it can apply and delete apps");
+    Ok("OPEN to the network: no --tokens".into())
 }
 
 /// A repository given as a local path (`../deploy`) made absolute, since
@@ -157,16 +188,18 @@ pub async fn controller(args: ControllerArgs) -> Result<()> {
     let config = controller_config(
         args.manifests.clone(),
         &args.source,
+        &args.access,
         args.data_dir.unwrap_or_else(|| default_data_dir().join("controller")),
         args.agent.clone(),
         args.api_addr,
-    );
+    )?;
     let sources = sources_line(&config);
+    let access = access_line(config.tokens.is_some(), config.api_addr, false)?;
     let controller = sextant_controller::start(config)
         .await
         .context("cannot start the controller")?;
     println!(
-        "controller: API on http://{}, {sources}, agent {}",
+        "controller: API on http://{} ({access}), {sources}, agent {}",
         controller.api_addr(),
         args.agent
     );

@@ -6,7 +6,9 @@ use anyhow::{Context, Result};
 use sextant_agent::AgentConfig;
 
 use crate::cli::UpArgs;
-use crate::commands::serve::{controller_config, default_data_dir, node_config, shutdown_signal, sources_line};
+use crate::commands::serve::{
+    access_line, controller_config, default_data_dir, node_config, shutdown_signal, sources_line,
+};
 
 pub async fn run(args: UpArgs) -> Result<()> {
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
@@ -26,6 +28,9 @@ pub async fn run(args: UpArgs) -> Result<()> {
         );
     }
 
+    // An API open to the network needs tokens: refuse before starting anything.
+    let access = access_line(args.access.tokens.is_some(), args.api_addr, true)?;
+
     let mut mesos_config = localmesos::LocalMesosConfig::new(args.mesos_addr, data_dir.join("mesos"));
     mesos_config.nodes = vec![node_config(&args.node)?];
     let master = localmesos::start(mesos_config)
@@ -44,13 +49,21 @@ pub async fn run(args: UpArgs) -> Result<()> {
     };
     println!("agent:      Mesos framework, gRPC on {}", agent.url());
 
-    let controller_config = controller_config(
+    let controller_config = match controller_config(
         manifests,
         &args.source,
+        &args.access,
         data_dir.join("controller"),
         agent.url(),
         args.api_addr,
-    );
+    ) {
+        Ok(config) => config,
+        Err(e) => {
+            agent.shutdown().await;
+            master.shutdown().await;
+            return Err(e);
+        }
+    };
     let sources = sources_line(&controller_config);
     let controller = match sextant_controller::start(controller_config).await {
         Ok(controller) => controller,
@@ -61,7 +74,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
         }
     };
     let api = format!("http://{}", controller.api_addr());
-    println!("controller: API on {api}, {sources}");
+    println!("controller: API on {api} ({access}), {sources}");
     println!("data:       {}", data_dir.display());
     println!("ready: `sextant get apps --server {api}`; Ctrl-C stops everything");
 

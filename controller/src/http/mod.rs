@@ -24,6 +24,9 @@ use serde::{Deserialize, Serialize};
 use sextant_api::app::Condition;
 use sextant_api::{AppSpec, AppStatus};
 
+#[cfg(test)]
+mod access_tests;
+pub mod auth;
 pub mod metrics;
 pub mod write;
 
@@ -355,10 +358,16 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The whole API: reads over the index, and the writes.
-pub fn api(index: Index, writes: write::Writes) -> Router {
-    write::routes(writes).merge(router(index))
+/// The whole API: reads over the index, and the writes, behind the
+/// tokens when there are any.
+pub fn api(index: Index, writes: write::Writes, tokens: Option<auth::Tokens>) -> Router {
+    write::routes(writes)
+        .merge(router(index))
+        .layer(axum::middleware::from_fn_with_state(tokens, auth::check))
 }
+
+/// What a caller without a write token sees instead of an env value.
+pub const HIDDEN: &str = "<hidden: needs a write token>";
 
 /// The API's read routes over the index.
 pub fn router(index: Index) -> Router {
@@ -384,6 +393,7 @@ async fn list_apps(State(index): State<Index>) -> Response {
 
 async fn get_app(
     State(index): State<Index>,
+    caller: Option<axum::Extension<auth::Caller>>,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<AppDetail>, ApiError> {
     let key = sextant_api::app_key(&namespace, &name);
@@ -400,7 +410,15 @@ async fn get_app(
         line: d.line,
         commit: d.commit.clone(),
         generation: d.generation,
-        spec: d.app.spec.clone(),
+        spec: {
+            let mut spec = d.app.spec.clone();
+            if !caller.is_none_or(|c| c.0.sees_secrets()) {
+                for value in spec.env.values_mut() {
+                    *value = HIDDEN.to_string();
+                }
+            }
+            spec
+        },
         tasks: snap.tasks.iter().map(TaskView::from_task).collect(),
         revisions: snap.history.records.iter().map(RevisionView::from).collect(),
     }))

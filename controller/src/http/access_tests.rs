@@ -1,0 +1,144 @@
+//! Access control over the whole API, through real HTTP: every write
+//! route refuses missing and wrong tokens; reads, probes, the webhook and
+//! hidden env values.
+
+use std::path::Path;
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use super::ErrorView;
+use super::write::Writes;
+use crate::http::auth::Tokens;
+use crate::index::Index;
+use crate::source::sync::Configured;
+use crate::store::Store;
+
+const TOKENS: &str = "tokens:\n  - {name: ci, token: write-token-0123456789, role: write}\n  - {name: dash, token: read-token-0123456789, role: read}\n";
+
+/// Every route that changes something (the webhook has its own signature).
+const WRITES: [(&str, &str); 4] = [
+    ("POST", "/api/v1/apply"),
+    ("POST", "/api/v1/diff"),
+    ("DELETE", "/api/v1/apps/default/web"),
+    ("POST", "/api/v1/sources/sync"),
+];
+
+async fn serve(anonymous_read: bool) -> (String, Index, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("store");
+    let tokens = Tokens::parse(Path::new("tokens.yaml"), TOKENS, anonymous_read).expect("tokens");
+    let writes = Writes {
+        store,
+        configured: Configured::default(),
+        git_triggers: vec![Arc::new(Notify::new())],
+        webhook_secret: Some(Arc::new(b"s3cret".to_vec())),
+    };
+    let index = Index::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = crate::http::api(index.clone(), writes, Some(tokens));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (format!("http://{addr}"), index, dir)
+}
+
+async fn call(base: &str, method: &str, path: &str, token: Option<&str>) -> u16 {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .body("x");
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.expect("request").status().as_u16()
+}
+
+/// Guards access control: no write route answers without a write token.
+#[tokio::test]
+async fn wrong_and_missing_tokens_are_refused_on_every_write_route() {
+    let (base, _index, _dir) = serve(false).await;
+    for (method, path) in WRITES {
+        assert_eq!(
+            call(&base, method, path, None).await,
+            401,
+            "{method} {path} without a token"
+        );
+        assert_eq!(
+            call(&base, method, path, Some("guess-guess-guess-guess")).await,
+            401,
+            "{method} {path}"
+        );
+        assert_eq!(
+            call(&base, method, path, Some("read-token-0123456789")).await,
+            403,
+            "{method} {path}"
+        );
+        assert_ne!(
+            call(&base, method, path, Some("write-token-0123456789")).await,
+            401,
+            "{method} {path} with a write token"
+        );
+    }
+    // Reads need a token too, unless anonymous reads are allowed.
+    assert_eq!(call(&base, "GET", "/api/v1/apps", None).await, 401);
+    assert_eq!(
+        call(&base, "GET", "/api/v1/apps", Some("read-token-0123456789")).await,
+        200
+    );
+    assert_eq!(call(&base, "GET", "/healthz", None).await, 200, "probes need no token");
+    // The webhook keeps its own signature: no bearer token, still 401 for a bad signature.
+    assert_eq!(call(&base, "POST", "/api/v1/hooks/git", None).await, 401);
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/api/v1/apply"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        resp.headers().get("www-authenticate").map(|v| v.as_bytes()),
+        Some(&b"Bearer realm=\"sextant\""[..])
+    );
+    let e: ErrorView = resp.json().await.expect("json");
+    assert!(e.error.contains("SEXTANT_TOKEN"), "{}", e.error);
+}
+
+#[tokio::test]
+async fn anonymous_reads_and_hidden_env_values() {
+    let (base, index, _dir) = serve(true).await;
+    assert_eq!(call(&base, "GET", "/api/v1/apps", None).await, 200);
+    assert_eq!(
+        call(&base, "POST", "/api/v1/apply", None).await,
+        401,
+        "writes still need a token"
+    );
+
+    let app: sextant_api::App = serde_yaml::from_str(
+        "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata: {name: web, namespace: default}\nspec: {instances: 1, command: x, env: {PASSWORD: hunter2}}\n",
+    )
+    .expect("app");
+    let d = crate::desired::DesiredApp::new(app, "apply", None, None);
+    index.write(|s| {
+        s.apps.insert(d.key(), Arc::new(d.clone()));
+    });
+    let get = |token: Option<&'static str>| {
+        let base = base.clone();
+        async move {
+            let mut req = reqwest::Client::new().get(format!("{base}/api/v1/apps/default/web"));
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            req.send().await.expect("get").text().await.expect("body")
+        }
+    };
+    let anonymous = get(None).await;
+    assert!(
+        !anonymous.contains("hunter2") && anonymous.contains("hidden"),
+        "{anonymous}"
+    );
+    let reader = get(Some("read-token-0123456789")).await;
+    assert!(!reader.contains("hunter2"), "{reader}");
+    let writer = get(Some("write-token-0123456789")).await;
+    assert!(writer.contains("hunter2"), "{writer}");
+}
