@@ -208,6 +208,12 @@ pub struct GetArgs {
     /// Tasks: ended ones too (by default only live tasks are listed).
     #[arg(long, env = "SEXTANT_ALL_TASKS", value_parser = BoolishValueParser::new())]
     pub all: bool,
+    /// Events: only these kinds (task, desired, sync, condition), comma-separated.
+    #[arg(long = "kind", env = "SEXTANT_EVENT_KINDS")]
+    pub event_kinds: Option<String>,
+    /// Events: keep printing new ones as they happen.
+    #[arg(short, long, env = "SEXTANT_WATCH", value_parser = BoolishValueParser::new())]
+    pub watch: bool,
     /// Controller API URL.
     #[arg(long, env = "SEXTANT_SERVER", default_value = "http://127.0.0.1:7070")]
     pub server: String,
@@ -248,6 +254,8 @@ pub enum GetKind {
     Tasks,
     #[value(alias = "source")]
     Sources,
+    #[value(alias = "event")]
+    Events,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -499,6 +499,7 @@ async fn build() -> Built {
         store: store.clone(),
         journal: journal.clone(),
         queue: queue.clone(),
+        events: sextant_controller::events::Events::default(),
     };
     rss.push((
         "the agent's 100,000 tasks received",
@@ -526,6 +527,7 @@ async fn build() -> Built {
         index.clone(),
         journal.clone(),
         sextant_controller::agent_link::client(channel),
+        sextant_controller::events::Events::default(),
     ));
     for pass in 1..=3 {
         let t = Instant::now();

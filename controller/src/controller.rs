@@ -265,6 +265,7 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
     let (events_tx, events_rx) = mpsc::channel(EVENT_BUFFER);
     let mut tasks = Vec::new();
 
+    let events = crate::events::Events::default();
     let writes = crate::http::write::Writes {
         store: store.clone(),
         configured: configured.clone(),
@@ -272,7 +273,7 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
         webhook_secret,
     };
     let mut stop = shutdown_rx.clone();
-    let router = crate::http::api(index.clone(), writes, config.tokens.clone());
+    let router = crate::http::api(index.clone(), writes, events.clone(), config.tokens.clone());
     tasks.push(tokio::spawn(async move {
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
@@ -301,6 +302,7 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
         store: store.clone(),
         journal: journal.clone(),
         queue: queue.clone(),
+        events: events.clone(),
     };
     tasks.push(tokio::spawn(writer.run(events_rx, changes, shutdown_rx.clone())));
     tasks.push(tokio::spawn(journal.clone().run(shutdown_rx.clone())));
@@ -321,6 +323,7 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
         index.clone(),
         journal.clone(),
         crate::agent_link::client(channel),
+        events.clone(),
     ));
     queue.enqueue_all(index.keys());
     let workers = queue.clone();

@@ -17,6 +17,7 @@ pub mod agent_link;
 pub mod controller;
 pub mod crash_loop;
 pub mod desired;
+pub mod events;
 pub mod expectations;
 pub mod history;
 pub mod http;

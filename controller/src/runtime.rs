@@ -16,6 +16,7 @@ use tonic::transport::Channel;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::crash_loop::CrashLoops;
+use crate::events::{Events, NewEvent};
 use crate::expectations::{AppExpectations, ExpectedLaunch};
 use crate::index::Index;
 use crate::index::journal::JournalWriter;
@@ -43,6 +44,8 @@ pub struct Runtime {
     crash_loops: Mutex<CrashLoops>,
     /// Calls of the last pass the agent refused, by app key.
     call_errors: Mutex<HashMap<String, Vec<String>>>,
+    /// Where condition changes are told.
+    events: Events,
 }
 
 /// What one executed action leaves behind.
@@ -59,11 +62,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Runtime {
     /// A runtime over these parts.
-    pub fn new(index: Index, journal: JournalWriter, client: AgentClient<Channel>) -> Self {
+    pub fn new(index: Index, journal: JournalWriter, client: AgentClient<Channel>, events: Events) -> Self {
         Self {
             index,
             journal,
             client,
+            events,
             expectations: Mutex::default(),
             crash_loops: Mutex::default(),
             call_errors: Mutex::default(),
@@ -123,6 +127,9 @@ impl Runtime {
                 let before = snap.status.as_deref();
                 if before != Some(&status) {
                     log_degraded(before, &status);
+                    if let Some(before) = before {
+                        condition_events(&this.events, &key, before, &status);
+                    }
                     let status = Arc::new(status);
                     this.index.write(|s| {
                         s.statuses.insert(key.clone(), Arc::clone(&status));
@@ -203,6 +210,30 @@ impl Runtime {
                 Ok(Done::Killed { id: task_id })
             }
         }
+    }
+}
+
+/// Tells every condition whose status or reason changed (rollout steps,
+/// completion, failure, rollback, degradation, sync).
+fn condition_events(events: &Events, key: &str, before: &sextant_api::AppStatus, after: &sextant_api::AppStatus) {
+    for c in &after.conditions {
+        let was = before.conditions.iter().find(|b| b.type_ == c.type_);
+        if was.is_some_and(|b| b.status == c.status && b.reason == c.reason) {
+            continue;
+        }
+        let reason = c.reason.clone().unwrap_or_default();
+        events.emit(NewEvent {
+            kind: "condition",
+            app: Some(key.to_string()),
+            reason: reason.clone(),
+            message: format!(
+                "{} {} ({reason}): {}",
+                c.type_,
+                c.status,
+                c.message.as_deref().unwrap_or_default()
+            ),
+            ..NewEvent::default()
+        });
     }
 }
 

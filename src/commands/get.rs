@@ -64,6 +64,17 @@ pub async fn run(args: GetArgs, token: Option<&str>) -> Result<()> {
                 GetOutput::Table | GetOutput::Wide => print!("{}", sources_table(&sources, SystemTime::now())),
             }
         }
+        GetKind::Events => {
+            let mut query = Vec::new();
+            if let Some(name) = &args.name {
+                query.push(format!("app={}/{name}", namespace.as_deref().unwrap_or("default")));
+            }
+            if let Some(kind) = &args.event_kinds {
+                query.push(format!("kind={kind}"));
+            }
+            let url = format!("{base}/api/v1/events?{}", query.join("&"));
+            crate::commands::events::print(&http, &url, args.output, args.watch).await?;
+        }
         GetKind::Tasks => {
             let (raw, tasks): (Vec<serde_json::Value>, Vec<TaskView>) =
                 fetch(&http, &format!("{base}/api/v1/tasks")).await?;

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod client;
 pub mod describe;
+pub mod events;
 pub mod get;
 pub mod serve;
 pub mod up;

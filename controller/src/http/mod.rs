@@ -9,6 +9,7 @@
 //! - `GET /api/v1/sources` -> `[SourceView]`
 //! - `GET /healthz` -> `ok`
 //! - `GET /metrics` -> the sources' state, Prometheus text (`metrics`)
+//! - `GET /api/v1/events` -> events, as a stream or a list (`events`)
 //!
 //! JSON field names are camelCase, Kubernetes style. Errors are
 //! `{"error": "..."}` with a fitting status code.
@@ -27,6 +28,7 @@ use sextant_api::{AppSpec, AppStatus};
 #[cfg(test)]
 mod access_tests;
 pub mod auth;
+pub mod events;
 pub mod metrics;
 pub mod write;
 
@@ -360,8 +362,12 @@ impl IntoResponse for ApiError {
 
 /// The whole API: reads over the index, and the writes, behind the
 /// tokens when there are any.
-pub fn api(index: Index, writes: write::Writes, tokens: Option<auth::Tokens>) -> Router {
+pub fn api(index: Index, writes: write::Writes, bus: crate::events::Events, tokens: Option<auth::Tokens>) -> Router {
+    let events = Router::new()
+        .route("/api/v1/events", get(events::events))
+        .with_state(bus);
     write::routes(writes)
+        .merge(events)
         .merge(router(index))
         .layer(axum::middleware::from_fn_with_state(tokens, auth::check))
 }

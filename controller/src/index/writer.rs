@@ -11,7 +11,8 @@ use tracing::{info, warn};
 
 use super::journal::JournalWriter;
 use super::{AppTasks, Index, State};
-use crate::observed::ObservedTask;
+use crate::events::{Events, NewEvent};
+use crate::observed::{ObservedTask, TaskState, state_name};
 use crate::queue::WorkQueue;
 use crate::store::{SourceStatus, Store, StoreChange, StoreError, TERMINAL_TASK_RETENTION_SECS};
 
@@ -83,6 +84,8 @@ pub struct Writer {
     pub journal: JournalWriter,
     /// Where the keys concerned go.
     pub queue: WorkQueue,
+    /// Where what happened is told.
+    pub events: Events,
 }
 
 impl Writer {
@@ -113,9 +116,12 @@ impl Writer {
         match event {
             IndexEvent::Task(t) => {
                 let key = t.app_key();
-                if let Some(t) = self.index.write(|s| upsert(s, *t)) {
+                if let Some((t, before)) = self.index.write(|s| upsert(s, *t)) {
                     self.journal.task(&t.id, Some(&t));
                     self.queue.enqueue(&key);
+                    if before != Some(t.state) {
+                        self.task_event(&key, &t);
+                    }
                 }
             }
             IndexEvent::Snapshot(tasks) => {
@@ -176,14 +182,27 @@ impl Writer {
             StoreChange::Apps(keys) => {
                 for key in keys {
                     match self.store.get_app_by_key(&key) {
-                        Ok(Some(app)) => self.index.write(|s| {
-                            s.apps.insert(key.clone(), Arc::new(app));
-                            super::views::refresh(s, &key);
-                        }),
-                        Ok(None) => self.index.write(|s| {
-                            s.apps.remove(&key);
-                            super::views::refresh(s, &key);
-                        }),
+                        Ok(Some(app)) => {
+                            let (what, source) = (desired_change(&app), app.source.clone());
+                            let before = self.index.write(|s| {
+                                let before = s.apps.insert(key.clone(), Arc::new(app));
+                                super::views::refresh(s, &key);
+                                before
+                            });
+                            let reason = if before.is_some() { "updated" } else { "created" };
+                            self.desired_event(&key, &source, reason, format!("app {key} {reason} by {source}{what}"));
+                        }
+                        Ok(None) => {
+                            let before = self.index.write(|s| {
+                                let before = s.apps.remove(&key);
+                                super::views::refresh(s, &key);
+                                before
+                            });
+                            if let Some(b) = before {
+                                let message = format!("app {key} removed by {}; its tasks will be killed", b.source);
+                                self.desired_event(&key, &b.source, "removed", message);
+                            }
+                        }
                         Err(e) => {
                             warn!(app = %key, error = %e, "cannot read a desired app from the journal; keeping the last good one");
                             continue;
@@ -204,6 +223,9 @@ impl Writer {
                 // the source's apps again when what it says of them changed.
                 let apps = self.index.write(|s| {
                     let same = same_sync_facts(s.sources.get(&name), rec.as_ref());
+                    if !same && let Some(rec) = &rec {
+                        self.sync_event(rec);
+                    }
                     match rec {
                         Some(rec) => s.sources.insert(name.clone(), rec),
                         None => s.sources.remove(&name),
@@ -220,6 +242,69 @@ impl Writer {
                 self.queue.enqueue_all(apps);
             }
         }
+    }
+
+    fn task_event(&self, key: &str, t: &ObservedTask) {
+        let mut message = format!("task {} is {}", t.id, state_name(t.state));
+        if !t.reason.is_empty() {
+            message.push_str(&format!(" ({})", t.reason));
+        }
+        if !t.message.is_empty() {
+            message.push_str(&format!(": {}", t.message));
+        }
+        self.events.emit(NewEvent {
+            kind: "task",
+            app: Some(key.to_string()),
+            task: Some(t.id.clone()),
+            reason: state_name(t.state).to_string(),
+            message,
+            ..NewEvent::default()
+        });
+    }
+
+    fn desired_event(&self, key: &str, source: &str, reason: &str, message: String) {
+        self.events.emit(NewEvent {
+            kind: "desired",
+            app: Some(key.to_string()),
+            source: Some(source.to_string()),
+            reason: reason.to_string(),
+            message,
+            ..NewEvent::default()
+        });
+    }
+
+    fn sync_event(&self, rec: &SourceStatus) {
+        let commit = rec
+            .commit
+            .as_ref()
+            .map(|c| {
+                format!(
+                    " at commit {} \"{}\"",
+                    crate::source::plan::short_sha(&c.sha),
+                    c.subject
+                )
+            })
+            .unwrap_or_default();
+        let (reason, message) = match (&rec.refused, rec.problems.len(), &rec.last_error) {
+            (Some(why), _, _) => ("refused", why.clone()),
+            (None, 0, Some(error)) => ("failing", error.clone()),
+            (None, n @ 1.., _) => (
+                "problems",
+                format!(
+                    "{} synced{commit} with {n} problem(s); their apps keep their last good version: {}",
+                    rec.name,
+                    rec.last_error.as_deref().unwrap_or_default()
+                ),
+            ),
+            (None, _, None) => ("synced", format!("{} synced{commit}, {} apps", rec.name, rec.apps)),
+        };
+        self.events.emit(NewEvent {
+            kind: "sync",
+            source: Some(rec.name.clone()),
+            reason: reason.to_string(),
+            message,
+            ..NewEvent::default()
+        });
     }
 
     fn enqueue_everything(&self) {
@@ -242,24 +327,38 @@ fn same_sync_facts(a: Option<&SourceStatus>, b: Option<&SourceStatus>) -> bool {
     a.map(facts) == b.map(facts)
 }
 
-/// Stores one task update; `None` when nothing changed.
-fn upsert(s: &mut State, mut t: ObservedTask) -> Option<ObservedTask> {
+/// Stores one task update, and says the state it had (`None`: new);
+/// `None` when nothing changed.
+fn upsert(s: &mut State, mut t: ObservedTask) -> Option<(ObservedTask, Option<TaskState>)> {
     t.intern(&mut s.strings);
     let entry = s.tasks.entry(t.app_key()).or_default();
-    match entry.binary_search_by(|x| x.id.cmp(&t.id)) {
+    let before = match entry.binary_search_by(|x| x.id.cmp(&t.id)) {
         Ok(i) => {
             t.keep_history_of(&entry[i]);
             if entry[i] == t {
                 return None;
             }
+            let before = entry[i].state;
             Arc::make_mut(entry)[i] = t.clone();
+            Some(before)
         }
         Err(i) => {
             Arc::make_mut(entry).insert(i, t.clone());
             s.task_count += 1;
+            None
         }
+    };
+    Some((t, before))
+}
+
+/// What a desired app's event says of it.
+fn desired_change(app: &crate::desired::DesiredApp) -> String {
+    let mut what = format!(" (generation {}, revision {}", app.generation, app.revision);
+    if let Some(c) = &app.commit {
+        what.push_str(&format!(", commit {}", crate::source::plan::short_sha(&c.sha)));
     }
-    Some(t)
+    what.push(')');
+    what
 }
 
 /// Replaces every task with a snapshot; returns the keys of apps that had
@@ -338,6 +437,7 @@ mod tests {
             journal: JournalWriter::new(store.clone()),
             store,
             queue: WorkQueue::new(),
+            events: Events::default(),
         };
         (w, dir)
     }
