@@ -73,6 +73,9 @@ pub struct AccessArgs {
     /// With --tokens: allow reads without a token.
     #[arg(long, env = "SEXTANT_ANONYMOUS_READ", value_parser = BoolishValueParser::new())]
     pub anonymous_read: bool,
+    /// Outgoing webhooks told of events (`hooks: [{name, url, kinds, app, secret}]`).
+    #[arg(long, env = "SEXTANT_HOOKS")]
+    pub hooks: Option<PathBuf>,
 }
 
 /// Where desired apps come from, and how they sync.

@@ -107,3 +107,88 @@ fn a_rollout_is_told_in_order_and_a_reconnect_resumes() {
     assert_eq!(resumed[0], all[updated + 1], "{resumed:#?}");
     assert_eq!(resumed[1], all[updated + 2]);
 }
+
+/// A minimal HTTP receiver: records each request's headers and body, and
+/// answers 200 (keep-alive).
+fn receiver() -> (String, std::sync::mpsc::Receiver<(String, Vec<u8>)>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut write = conn.try_clone().expect("clone");
+                let mut read = BufReader::new(conn);
+                loop {
+                    let mut head = String::new();
+                    loop {
+                        let mut line = String::new();
+                        if read.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        head.push_str(&line);
+                    }
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_string())
+                        })
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    let mut body = vec![0; length];
+                    if read.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let _ = tx.send((head, body));
+                    let _ = write.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+                }
+            });
+        }
+    });
+    (url, rx)
+}
+
+/// Guards outgoing webhooks end to end: a task's state changes reach a
+/// receiver, signed with the hook's secret.
+#[test]
+fn hooks_deliver_signed_task_events() {
+    let (url, deliveries) = receiver();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hooks = dir.path().join("hooks.yaml");
+    std::fs::write(
+        &hooks,
+        format!("hooks:\n  - {{name: test, url: \"{url}\", kinds: [task], secret: hook-secret-0123456789}}\n"),
+    )
+    .expect("write hooks");
+    let hooks_arg = hooks.display().to_string();
+    let up = Up::start_with(&["--hooks", &hooks_arg]);
+    up.write_manifest("web.yaml", &sleeper("v1"));
+    let start = std::time::Instant::now();
+    loop {
+        let (head, body) = deliveries
+            .recv_timeout(Duration::from_secs(30).saturating_sub(start.elapsed()))
+            .expect("a delivery within 30 s");
+        let event: Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(event["kind"], "task", "only the kinds asked for");
+        let signature = head
+            .lines()
+            .find_map(|l| l.strip_prefix("x-sextant-signature-256: "))
+            .expect("signed")
+            .trim()
+            .to_string();
+        let header = |name: &str| (name == "x-hub-signature-256").then_some(signature.as_bytes());
+        sextant_controller::source::webhook::verify(b"hook-secret-0123456789", header, &body)
+            .expect("a valid signature");
+        if event["reason"] == "TASK_RUNNING" {
+            break;
+        }
+    }
+}

@@ -44,6 +44,8 @@ pub struct ControllerConfig {
     pub webhook_secret_file: Option<PathBuf>,
     /// The API's bearer tokens; without them every request is allowed.
     pub tokens: Option<crate::http::auth::Tokens>,
+    /// Outgoing webhooks, told of events.
+    pub hooks: Vec<crate::hooks::Hook>,
     /// Directory of the sled journal.
     pub data_dir: PathBuf,
     /// The agent's gRPC address, e.g. `http://127.0.0.1:7070`.
@@ -273,7 +275,9 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
         webhook_secret,
     };
     let mut stop = shutdown_rx.clone();
-    let router = crate::http::api(index.clone(), writes, events.clone(), config.tokens.clone());
+    let (hook_stats, hook_tasks) = crate::hooks::start(config.hooks.clone(), &events, &shutdown_rx);
+    tasks.extend(hook_tasks);
+    let router = crate::http::api_with_hooks(index.clone(), writes, events.clone(), config.tokens.clone(), hook_stats);
     tasks.push(tokio::spawn(async move {
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
@@ -402,6 +406,7 @@ mod tests {
             rules: Rules::default(),
             webhook_secret_file: None,
             tokens: None,
+            hooks: Vec::new(),
             data_dir: data.path().to_path_buf(),
             agent_url: "http://127.0.0.1:1".into(),
             api_addr: addr,
@@ -455,6 +460,7 @@ mod tests {
             rules: Rules::default(),
             webhook_secret_file: None,
             tokens: None,
+            hooks: Vec::new(),
             data_dir: data.path().to_path_buf(),
             // Nothing listens here: the controller must keep retrying.
             agent_url: "http://127.0.0.1:1".into(),

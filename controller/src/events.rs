@@ -139,6 +139,11 @@ impl Events {
         let _ = self.live.send(event);
     }
 
+    /// The id of the latest event (0 before any).
+    pub fn last_id(&self) -> u64 {
+        self.ring.lock().unwrap_or_else(|e| e.into_inner()).next_id - 1
+    }
+
     /// The held events after `after` that pass `filter`, and a receiver of
     /// every later one.
     pub fn subscribe(&self, after: u64, filter: &Filter) -> (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>) {

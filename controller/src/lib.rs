@@ -20,6 +20,7 @@ pub mod desired;
 pub mod events;
 pub mod expectations;
 pub mod history;
+pub mod hooks;
 pub mod http;
 pub mod index;
 pub mod observed;

@@ -130,6 +130,10 @@ pub fn controller_config(
         },
         webhook_secret_file: source.webhook_secret_file.clone(),
         tokens,
+        hooks: match &access.hooks {
+            Some(path) => sextant_controller::hooks::load(path)?,
+            None => Vec::new(),
+        },
         data_dir,
         agent_url,
         api_addr,

@@ -12,13 +12,18 @@
 //! - `sextant_source_last_success_timestamp_seconds{source}`
 //! - `sextant_source_commit_timestamp_seconds{source}`: the synced commit's time
 //! - `sextant_apps_out_of_sync`: apps whose `Synced` condition is False
+//! - `sextant_hook_deliveries_total{hook,result}`: outgoing webhook
+//!   deliveries (`delivered`, `retried`, `dropped`)
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::extract::State;
 use axum::response::IntoResponse;
 
+use crate::hooks::HookStats;
 use crate::index::{Index, State as IndexState};
 use crate::source::plan::ProblemKind;
 
@@ -146,10 +151,40 @@ pub fn render(s: &IndexState) -> String {
     out
 }
 
+/// What a scrape reads.
+#[derive(Clone, Debug)]
+pub struct Scraped {
+    /// The index.
+    pub index: Index,
+    /// The outgoing webhooks' counters.
+    pub hooks: Arc<HookStats>,
+}
+
 /// The route's handler.
-pub async fn metrics(State(index): State<Index>) -> impl IntoResponse {
-    let body = index.read(render);
+pub async fn metrics(State(s): State<Scraped>) -> impl IntoResponse {
+    let mut body = s.index.read(render);
+    render_hooks(&mut body, &s.hooks);
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+/// The hooks' counters.
+pub fn render_hooks(out: &mut String, stats: &HookStats) {
+    header(
+        out,
+        "sextant_hook_deliveries_total",
+        "counter",
+        "Outgoing webhook deliveries: delivered, retried (a failed attempt), dropped (after the last retry).",
+    );
+    for (name, delivered, retried, dropped) in &stats.hooks {
+        for (result, n) in [("delivered", delivered), ("retried", retried), ("dropped", dropped)] {
+            let _ = writeln!(
+                out,
+                "sextant_hook_deliveries_total{{hook=\"{}\",result=\"{result}\"}} {}",
+                esc(name),
+                n.load(Ordering::Relaxed)
+            );
+        }
+    }
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -363,11 +363,29 @@ impl IntoResponse for ApiError {
 /// The whole API: reads over the index, and the writes, behind the
 /// tokens when there are any.
 pub fn api(index: Index, writes: write::Writes, bus: crate::events::Events, tokens: Option<auth::Tokens>) -> Router {
+    api_with_hooks(index, writes, bus, tokens, Default::default())
+}
+
+/// [`api`], with the outgoing webhooks' counters in `/metrics`.
+pub fn api_with_hooks(
+    index: Index,
+    writes: write::Writes,
+    bus: crate::events::Events,
+    tokens: Option<auth::Tokens>,
+    hooks: std::sync::Arc<crate::hooks::HookStats>,
+) -> Router {
     let events = Router::new()
         .route("/api/v1/events", get(events::events))
         .with_state(bus);
+    let metrics = Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .with_state(metrics::Scraped {
+            index: index.clone(),
+            hooks,
+        });
     write::routes(writes)
         .merge(events)
+        .merge(metrics)
         .merge(router(index))
         .layer(axum::middleware::from_fn_with_state(tokens, auth::check))
 }
@@ -383,7 +401,6 @@ pub fn router(index: Index) -> Router {
         .route("/api/v1/apps/{namespace}/{name}", get(get_app))
         .route("/api/v1/tasks", get(list_tasks))
         .route("/api/v1/sources", get(list_sources))
-        .route("/metrics", get(metrics::metrics))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such API endpoint".into()) })
         .with_state(index)
 }

@@ -1,0 +1,261 @@
+//! Outgoing webhooks: every event of the kinds a hook asks for is POSTed to
+//! its URL as JSON, in order, signed like GitHub signs (`X-Sextant-
+//! Signature-256: sha256=<hex HMAC-SHA256 of the body>` with the hook's
+//! secret), and retried with backoff. A hook that falls behind replays
+//! from the event buffer; one whose receiver stays down drops an event
+//! after the last retry and goes on, and counts it.
+//!
+//! ```yaml
+//! hooks:
+//!   - name: pager
+//!     url: http://alerts.internal:9000/sextant
+//!     kinds: [condition, sync]      # default: every kind
+//!     secret: "a-shared-secret"
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::{broadcast, watch};
+use tracing::{debug, warn};
+
+use crate::events::{Event, Events, Filter};
+use crate::source::webhook::github_signature;
+
+/// Tries per event: the first and the retries.
+pub const ATTEMPTS: u32 = 5;
+/// The first retry's delay; doubles.
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+/// How long a receiver may take to answer.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One hook of the file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hook {
+    /// Names it in logs and metrics.
+    pub name: String,
+    /// Where to POST (http).
+    pub url: String,
+    /// Event kinds to send; empty: all.
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    /// Only this app's events (`namespace/name`).
+    #[serde(default)]
+    pub app: Option<String>,
+    /// The shared secret the body is signed with.
+    pub secret: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    hooks: Vec<Hook>,
+}
+
+/// Why a hooks file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum HooksError {
+    /// It cannot be read.
+    #[error("cannot read the hooks file {path}: {cause}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        cause: std::io::Error,
+    },
+    /// It is not `hooks: [{name, url, kinds, secret}]`.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// What each hook did, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct HookStats {
+    /// Per hook, in file order: name, delivered, retried, dropped.
+    pub hooks: Vec<(String, AtomicU64, AtomicU64, AtomicU64)>,
+}
+
+const KINDS: [&str; 4] = ["task", "desired", "sync", "condition"];
+
+/// Reads and checks a hooks file.
+pub fn load(path: &Path) -> Result<Vec<Hook>, HooksError> {
+    let text = std::fs::read_to_string(path).map_err(|cause| HooksError::Read {
+        path: path.to_path_buf(),
+        cause,
+    })?;
+    parse(path, &text)
+}
+
+/// Parses a hooks file's text (`path` names it in errors).
+pub fn parse(path: &Path, text: &str) -> Result<Vec<Hook>, HooksError> {
+    let invalid = |message: String| HooksError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    let file: File = serde_yaml::from_str(text).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!("{}:{}: ", l.line(), l.column()))
+            .unwrap_or_default();
+        invalid(format!("{at}{e}; expected `hooks: [{{name, url, kinds, secret}}]`"))
+    })?;
+    for (i, h) in file.hooks.iter().enumerate() {
+        let url = reqwest::Url::parse(&h.url).map_err(|e| invalid(format!("hooks[{i}] ({}): url: {e}", h.name)))?;
+        if url.scheme() != "http" {
+            return Err(invalid(format!(
+                "hooks[{i}] ({}): url: only http:// receivers are supported by this build (put a TLS proxy in front of an https one)",
+                h.name
+            )));
+        }
+        if let Some(k) = h.kinds.iter().find(|k| !KINDS.contains(&k.as_str())) {
+            return Err(invalid(format!(
+                "hooks[{i}] ({}): kinds: unknown kind {k:?} (known: {})",
+                h.name,
+                KINDS.join(", ")
+            )));
+        }
+        if h.secret.len() < 16 {
+            return Err(invalid(format!(
+                "hooks[{i}] ({}): secret: at least 16 characters",
+                h.name
+            )));
+        }
+    }
+    Ok(file.hooks)
+}
+
+/// Starts one delivery task per hook; returns their counters.
+pub fn start(
+    hooks: Vec<Hook>,
+    events: &Events,
+    shutdown: &watch::Receiver<bool>,
+) -> (Arc<HookStats>, Vec<tokio::task::JoinHandle<()>>) {
+    let stats = Arc::new(HookStats {
+        hooks: hooks
+            .iter()
+            .map(|h| (h.name.clone(), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)))
+            .collect(),
+    });
+    let client = reqwest::Client::builder().timeout(TIMEOUT).build().unwrap_or_default();
+    // From now on: a hook is told what happens after it starts.
+    let after = events.last_id();
+    let tasks = hooks
+        .into_iter()
+        .enumerate()
+        .map(|(i, hook)| {
+            let (events, stats, client, shutdown) =
+                (events.clone(), Arc::clone(&stats), client.clone(), shutdown.clone());
+            tokio::spawn(deliver_all(hook, i, after, events, stats, client, shutdown))
+        })
+        .collect();
+    (stats, tasks)
+}
+
+/// Delivers every later event the hook wants, in order, until shutdown.
+async fn deliver_all(
+    hook: Hook,
+    slot: usize,
+    after: u64,
+    events: Events,
+    stats: Arc<HookStats>,
+    client: reqwest::Client,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let filter = Filter {
+        app: hook.app.clone(),
+        kinds: hook.kinds.clone(),
+    };
+    let mut last = after;
+    loop {
+        let (held, mut live) = events.subscribe(last, &filter);
+        for e in held {
+            if !deliver(&hook, slot, &stats, &client, &e, &mut shutdown).await {
+                return;
+            }
+            last = e.id;
+        }
+        loop {
+            let next = tokio::select! {
+                _ = shutdown.wait_for(|s| *s) => return,
+                next = live.recv() => next,
+            };
+            match next {
+                Ok(e) if e.id > last && filter.admits(&e) => {
+                    if !deliver(&hook, slot, &stats, &client, &e, &mut shutdown).await {
+                        return;
+                    }
+                    last = e.id;
+                }
+                Ok(_) => {}
+                // Behind: replay from the buffer, from the last delivered.
+                Err(broadcast::error::RecvError::Lagged(_)) => break,
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+}
+
+/// One event, with retries. False when shutting down.
+async fn deliver(
+    hook: &Hook,
+    slot: usize,
+    stats: &HookStats,
+    client: &reqwest::Client,
+    e: &Event,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    let Some((_, delivered, retried, dropped)) = stats.hooks.get(slot) else {
+        return true;
+    };
+    let body = match serde_json::to_vec(e) {
+        Ok(b) => b,
+        Err(_) => return true,
+    };
+    let signature = github_signature(hook.secret.as_bytes(), &body);
+    let mut delay = RETRY_FIRST;
+    for attempt in 1..=ATTEMPTS {
+        let sent = client
+            .post(&hook.url)
+            .header("content-type", "application/json")
+            .header("x-sextant-event", e.kind.as_str())
+            .header("x-sextant-delivery", e.id.to_string())
+            .header("x-sextant-signature-256", signature.as_str())
+            .body(body.clone())
+            .send()
+            .await;
+        let why = match sent {
+            Ok(r) if r.status().is_success() => {
+                delivered.fetch_add(1, Ordering::Relaxed);
+                debug!(hook = %hook.name, event = e.id, "hook delivered");
+                return true;
+            }
+            Ok(r) => format!("the receiver answered {}", r.status()),
+            Err(err) => format!("cannot reach it: {err}"),
+        };
+        if attempt == ATTEMPTS {
+            dropped.fetch_add(1, Ordering::Relaxed);
+            warn!(hook = %hook.name, event = e.id, "hook delivery dropped after {ATTEMPTS} attempts: {why}");
+            return true;
+        }
+        retried.fetch_add(1, Ordering::Relaxed);
+        debug!(hook = %hook.name, event = e.id, attempt, "hook delivery failed ({why}); retrying");
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => return false,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        delay *= 2;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests;
