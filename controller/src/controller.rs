@@ -279,7 +279,12 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
     tasks.extend(hook_tasks);
     let router = crate::http::api_with_hooks(index.clone(), writes, events.clone(), config.tokens.clone(), hook_stats);
     tasks.push(tokio::spawn(async move {
-        let served = axum::serve(listener, router)
+        let bounded = crate::http::listener::Bounded::new(
+            listener,
+            crate::http::listener::MAX_CONNECTIONS,
+            crate::http::listener::IDLE_TIMEOUT,
+        );
+        let served = axum::serve(bounded, router)
             .with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|v| *v).await;
             })

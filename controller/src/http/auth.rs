@@ -13,7 +13,7 @@
 //! - Tokens are compared in constant time, against every entry.
 //! - Missing or unknown tokens get 401, a token without the role 403, both
 //!   with a JSON `{"error": …}` that says what is needed.
-//! - Exempt: `/healthz` (probes) and `POST /api/v1/hooks/git`, which
+//! - Exempt: `/healthz` and `/readyz` (probes) and `POST /api/v1/hooks/git`, which
 //!   carries its own signature.
 //! - The caller's role travels in the request's extensions: `spec.env`
 //!   values are shown to write and admin tokens only.
@@ -191,7 +191,7 @@ pub async fn check(State(tokens): State<Option<Tokens>>, mut req: Request, next:
         return next.run(req).await;
     };
     let path = req.uri().path();
-    if path == "/healthz" || (path == "/api/v1/hooks/git" && req.method() == Method::POST) {
+    if path == "/healthz" || path == "/readyz" || (path == "/api/v1/hooks/git" && req.method() == Method::POST) {
         req.extensions_mut().insert(Caller(Some(Role::Read)));
         return next.run(req).await;
     }

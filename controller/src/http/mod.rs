@@ -7,7 +7,8 @@
 //! - `GET /api/v1/apps/{namespace}/{name}` -> `AppDetail` (404 `ErrorView`)
 //! - `GET /api/v1/tasks` -> `[TaskView]`, sorted by task id
 //! - `GET /api/v1/sources` -> `[SourceView]`
-//! - `GET /healthz` -> `ok`
+//! - `GET /healthz` -> `ok` (the process answers)
+//! - `GET /readyz` -> 200 `ready`, or 503 with what it waits for
 //! - `GET /metrics` -> the sources' state, Prometheus text (`metrics`)
 //! - `GET /api/v1/events` -> events, as a stream or a list (`events`)
 //!
@@ -29,6 +30,7 @@ use sextant_api::{AppSpec, AppStatus};
 mod access_tests;
 pub mod auth;
 pub mod events;
+pub mod listener;
 pub mod metrics;
 pub mod write;
 
@@ -397,6 +399,7 @@ pub const HIDDEN: &str = "<hidden: needs a write token>";
 pub fn router(index: Index) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .route("/api/v1/apps", get(list_apps))
         .route("/api/v1/apps/{namespace}/{name}", get(get_app))
         .route("/api/v1/tasks", get(list_tasks))
@@ -457,6 +460,32 @@ async fn list_tasks(State(index): State<Index>) -> Json<Vec<TaskView>> {
     });
     views.sort_by(|a, b| a.task_id.cmp(&b.task_id));
     Json(views)
+}
+
+/// Ready when the agent's task snapshot has arrived and every source has
+/// synced once: before that, counts and statuses are not to be trusted.
+async fn readyz(State(index): State<Index>) -> Response {
+    let waiting: Vec<String> = index.read(|s| {
+        let mut waiting = Vec::new();
+        if !s.agent.synced {
+            waiting.push(format!("the agent's task snapshot (agent {})", s.agent.url));
+        }
+        for rec in s.sources.values() {
+            if rec.last_success_at.is_none() {
+                let why = rec.last_error.as_deref().unwrap_or("not synced yet");
+                waiting.push(format!("source {}: {why}", rec.name));
+            }
+        }
+        waiting
+    });
+    if waiting.is_empty() {
+        return "ready".into_response();
+    }
+    ApiError(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("not ready: waiting for {}", waiting.join("; ")),
+    )
+    .into_response()
 }
 
 async fn list_sources(State(index): State<Index>) -> Json<Vec<SourceView>> {
@@ -564,6 +593,14 @@ mod tests {
         let http = reqwest::Client::new();
         let resp = http.get(format!("{base}/healthz")).send().await.expect("healthz");
         assert_eq!(resp.status(), 200);
+        let resp = http.get(format!("{base}/readyz")).send().await.expect("readyz");
+        assert_eq!(resp.status(), 503, "no agent snapshot, a source never synced");
+        let why: ErrorView = resp.json().await.expect("json");
+        assert!(
+            why.error.contains("task snapshot") && why.error.contains("x.yaml:3:5"),
+            "{}",
+            why.error
+        );
 
         let apps: Vec<AppView> = get(&http, format!("{base}/api/v1/apps")).await;
         let names: Vec<(String, String)> = apps.iter().map(|a| (a.namespace.clone(), a.name.clone())).collect();
