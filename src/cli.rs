@@ -35,6 +35,9 @@ pub enum Command {
     /// Show one app in full: spec, source and commit, status, conditions,
     /// revisions, and its tasks with why any waits.
     Describe(DescribeArgs),
+    /// Follow or list an app's rollouts: `status` waits until the current
+    /// one completes (exit 1 if it fails), `history` lists the revisions.
+    Rollout(RolloutArgs),
     /// Create or change apps from manifest files (all or nothing).
     Apply(ApplyArgs),
     /// Show what `apply` would change: exit 0 no difference, 1 differences,
@@ -232,6 +235,30 @@ pub enum GetOutput {
     Json,
     Yaml,
     Name,
+}
+
+#[derive(Args, Debug)]
+pub struct RolloutArgs {
+    /// `status` or `history`.
+    #[arg(value_enum)]
+    pub action: RolloutAction,
+    /// The app: `app/NAME` or `NAME`.
+    pub app: String,
+    /// Namespace.
+    #[arg(short, long, env = "SEXTANT_NAMESPACE", default_value = "default")]
+    pub namespace: String,
+    /// `status`: give up after this long (exit 1), e.g. 5m.
+    #[arg(long, env = "SEXTANT_ROLLOUT_TIMEOUT", default_value = "10m")]
+    pub timeout: humantime::Duration,
+    /// Controller API URL.
+    #[arg(long, env = "SEXTANT_SERVER", default_value = "http://127.0.0.1:7070")]
+    pub server: String,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RolloutAction {
+    Status,
+    History,
 }
 
 #[derive(Args, Debug)]

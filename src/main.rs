@@ -37,6 +37,7 @@ async fn main() -> ExitCode {
         Command::Controller(args) => success(commands::serve::controller(args).await),
         Command::Get(args) => success(commands::get::run(args, token).await),
         Command::Describe(args) => success(commands::describe::run(args, token).await),
+        Command::Rollout(args) => commands::rollout::run(args, token).await,
         Command::Apply(args) => commands::apply::apply(args, token).await,
         Command::Diff(args) => Ok(commands::apply::diff(args, token).await),
         Command::Delete(args) => commands::apply::delete(args, token).await,

@@ -173,3 +173,31 @@ fn up_without_tokens_refuses_a_network_address() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--tokens"), "{err}");
 }
+
+fn rolling(tag: &str, command: &str) -> String {
+    format!(
+        "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata: {{name: roll}}\nspec:\n  instances: 1\n  command: \"echo {tag}; {command}\"\n  resources: {{cpus: 0.1, mem: 16}}\n  strategy: {{failureBudget: 0, autoRollback: true}}\n  restartBackoff: {{initialSeconds: 1, factor: 1, maxSeconds: 1}}\n  killGracePeriodSeconds: 1\n"
+    )
+}
+
+/// Guards `rollout status` as pipelines use it: exit 0 when the rollout
+/// completes, 1 when it fails (here: rolled back), saying why.
+#[test]
+fn rollout_status_waits_and_fails_with_the_rollout() {
+    let up = Up::start();
+    up.write_manifest("roll.yaml", &rolling("v1", "exec sleep 3600"));
+    let (code, out, err) = sextant(&up, &["rollout", "status", "app/roll", "--timeout", "60s"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("rolled out"), "{out}");
+
+    up.write_manifest("roll.yaml", &rolling("v2", "exit 3"));
+    up.wait_for("the controller to see the new spec", || {
+        up.app("roll").is_some_and(|a| a["generation"] == 2)
+    });
+    let (code, out, _) = sextant(&up, &["rollout", "status", "app/roll", "--timeout", "60s"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("failed") && out.contains("RolledBack"), "{out}");
+    let (code, out, _) = sextant(&up, &["rollout", "history", "app/roll"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Completed") && out.contains("Failed"), "{out}");
+}

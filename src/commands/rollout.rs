@@ -1,0 +1,183 @@
+//! `sextant rollout status|history app/NAME`: follow an app's rollout to
+//! its end, as CI pipelines use `kubectl rollout status`, or list its
+//! revisions and how each went.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use sextant_controller::{AppDetail, ErrorView};
+
+use crate::cli::{RolloutAction, RolloutArgs};
+
+/// How often `status` looks.
+const POLL: Duration = Duration::from_millis(500);
+
+pub async fn run(args: RolloutArgs, token: Option<&str>) -> Result<ExitCode> {
+    let http = crate::commands::client::http(token)?;
+    let name = args.app.strip_prefix("app/").unwrap_or(&args.app).to_string();
+    let url = format!(
+        "{}/api/v1/apps/{}/{name}",
+        args.server.trim_end_matches('/'),
+        args.namespace
+    );
+    match args.action {
+        RolloutAction::History => {
+            let d = detail(&http, &url).await?;
+            println!("{:<12} {:<12} {:<22} WHY", "REVISION", "OUTCOME", "FIRST SEEN");
+            for r in &d.revisions {
+                let why = match &r.rolled_back_to {
+                    Some(to) => format!("{}: {} (rolled back to {to})", r.reason, r.message),
+                    None if r.message.is_empty() => String::new(),
+                    None => format!("{}: {}", r.reason, r.message),
+                };
+                println!(
+                    "{:<12} {:<12} {:<22} {why}",
+                    r.revision,
+                    r.outcome,
+                    r.first_seen.as_deref().unwrap_or("-")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RolloutAction::Status => {
+            let deadline = Instant::now() + Duration::from(args.timeout);
+            let mut last = String::new();
+            loop {
+                // An app not there yet (a push not synced yet) is waited for.
+                let (verdict, line) = match detail_or_none(&http, &url).await? {
+                    Some(d) => verdict(&d),
+                    None => (
+                        Verdict::Going,
+                        format!("waiting for app {}/{name} to exist", args.namespace),
+                    ),
+                };
+                if line != last {
+                    println!("{line}");
+                    last = line;
+                }
+                match verdict {
+                    Verdict::Done => return Ok(ExitCode::SUCCESS),
+                    Verdict::Failed => return Ok(ExitCode::FAILURE),
+                    Verdict::Going => {}
+                }
+                if Instant::now() >= deadline {
+                    eprintln!("error: the rollout did not finish within {}", args.timeout);
+                    return Ok(ExitCode::FAILURE);
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    }
+}
+
+async fn detail(http: &reqwest::Client, url: &str) -> Result<AppDetail> {
+    detail_or_none(http, url)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no such app ({url} answered 404)"))
+}
+
+/// The app's detail; `None` while it does not exist (yet).
+async fn detail_or_none(http: &reqwest::Client, url: &str) -> Result<Option<AppDetail>> {
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the Sextant controller at {url} (is it running? see --server)"))?;
+    let status = response.status();
+    let body = response
+        .text()
+        .await
+        .with_context(|| format!("reading the answer of {url}"))?;
+    if status == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    if !status.is_success() {
+        let why = serde_json::from_str::<ErrorView>(&body).map_or(body, |e| e.error);
+        anyhow::bail!("{why}");
+    }
+    serde_json::from_str(&body)
+        .map(Some)
+        .with_context(|| format!("unexpected answer from {url}"))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Going,
+    Done,
+    Failed,
+}
+
+/// Where the rollout of the current spec stands, and a line that says so.
+fn verdict(d: &AppDetail) -> (Verdict, String) {
+    let a = &d.app;
+    let Some(status) = &a.status else {
+        return (
+            Verdict::Going,
+            format!("waiting for app {}/{} to be reconciled", a.namespace, a.name),
+        );
+    };
+    if status.observed_generation < d.generation {
+        return (
+            Verdict::Going,
+            "waiting for the controller to see the latest spec".into(),
+        );
+    }
+    let progressing = a.conditions.iter().find(|c| c.type_ == "Progressing");
+    let reason = progressing.and_then(|c| c.reason.as_deref()).unwrap_or_default();
+    let message = progressing.and_then(|c| c.message.as_deref()).unwrap_or_default();
+    match (progressing.map(|c| c.status.as_str()), reason) {
+        (Some("True"), "RevisionAvailable") => (
+            Verdict::Done,
+            format!("app {}/{} rolled out: {message}", a.namespace, a.name),
+        ),
+        (Some("False"), _) => (
+            Verdict::Failed,
+            format!(
+                "error: the rollout of app {}/{} failed ({reason}): {message}",
+                a.namespace, a.name
+            ),
+        ),
+        (Some("Unknown"), "Paused") => (Verdict::Going, format!("paused: {message}")),
+        _ => (
+            Verdict::Going,
+            format!(
+                "waiting: {} of {} updated tasks available ({reason}: {message})",
+                status.available.min(status.updated),
+                status.desired
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detail(progressing: serde_json::Value, observed: i64) -> AppDetail {
+        serde_json::from_value(serde_json::json!({
+            "name": "web", "namespace": "default", "instances": 2, "running": 2, "revision": "abc",
+            "source": "apply", "generation": 2, "spec": {"instances": 2, "command": "x"},
+            "status": {"observedGeneration": observed, "desired": 2, "available": 1, "updated": 2, "conditions": []},
+            "conditions": [progressing]
+        }))
+        .expect("detail")
+    }
+
+    #[test]
+    fn verdicts_follow_the_progressing_condition_of_the_latest_spec() {
+        let done = serde_json::json!({"type": "Progressing", "status": "True", "reason": "RevisionAvailable", "message": "2 of 2"});
+        assert_eq!(verdict(&detail(done.clone(), 2)).0, Verdict::Done);
+        assert_eq!(
+            verdict(&detail(done, 1)).0,
+            Verdict::Going,
+            "an older spec's completion does not count"
+        );
+        let failed = serde_json::json!({"type": "Progressing", "status": "False", "reason": "RolledBack", "message": "RolledBack to x"});
+        let (v, line) = verdict(&detail(failed, 2));
+        assert_eq!(v, Verdict::Failed);
+        assert!(line.contains("RolledBack"), "{line}");
+        let going = serde_json::json!({"type": "Progressing", "status": "True", "reason": "RolloutInProgress", "message": "1 of 2"});
+        assert_eq!(verdict(&detail(going, 2)).0, Verdict::Going);
+    }
+}
