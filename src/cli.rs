@@ -45,6 +45,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Delete apps created with `apply` (their tasks are killed).
     Delete(DeleteArgs),
+    /// Set an applied app's instances: no task is replaced.
+    Scale(ScaleArgs),
     /// Check manifests offline: exit 0 when all are valid, 1 when not.
     Validate(ValidateArgs),
     /// Print the App CustomResourceDefinition, or its JSON Schema.
@@ -235,6 +237,20 @@ pub enum GetOutput {
     Json,
     Yaml,
     Name,
+}
+
+#[derive(Args, Debug)]
+pub struct ScaleArgs {
+    /// The app: `app/NAME` or `NAME`.
+    pub app: String,
+    /// The new instance count.
+    pub instances: u32,
+    /// Namespace.
+    #[arg(short, long, env = "SEXTANT_NAMESPACE", default_value = "default")]
+    pub namespace: String,
+    /// Controller API URL.
+    #[arg(long, env = "SEXTANT_SERVER", default_value = "http://127.0.0.1:7070")]
+    pub server: String,
 }
 
 #[derive(Args, Debug)]

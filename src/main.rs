@@ -41,6 +41,7 @@ async fn main() -> ExitCode {
         Command::Apply(args) => commands::apply::apply(args, token).await,
         Command::Diff(args) => Ok(commands::apply::diff(args, token).await),
         Command::Delete(args) => commands::apply::delete(args, token).await,
+        Command::Scale(args) => success(commands::apply::scale(args, token).await),
         Command::Validate(args) => commands::validate::validate(args),
         Command::Schema(args) => commands::validate::schema(args),
         Command::Version => {

@@ -73,6 +73,10 @@ fn get_filters_and_formats_and_describe_says_why() {
     assert!(err.contains("app default/nope not found"), "{err}");
     let (code, _, _) = sextant(&up, &["get", "apps", "-l", "=x"]);
     assert_eq!(code, 1);
+    // A directory owns web: scaling it here is refused, with where it lives.
+    let (code, _, err) = sextant(&up, &["scale", "app/web", "3"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("web.yaml") && err.contains("spec.instances"), "{err}");
 
     // Scale down: the killed task leaves `get tasks`, but not `--all`.
     up.write_app("web.yaml", "web", 1);
@@ -154,6 +158,14 @@ fn with_tokens_the_cli_needs_the_right_token() {
     let (code, out, err) = sextant_with_token(&up, Some("write-token-0123456789"), &["apply", "-f", &app_arg]);
     assert_eq!(code, 0, "{out}{err}");
     up.wait_for("the applied app running", || up.running_in_mesos("tok").len() == 1);
+    let first = up.running_in_mesos("tok");
+    let (code, out, err) = sextant_with_token(&up, Some("write-token-0123456789"), &["scale", "app/tok", "2"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("scaled to 2"), "{out}");
+    up.wait_for("two tasks, the first kept", || {
+        let now = up.running_in_mesos("tok");
+        now.len() == 2 && now.contains(&first[0])
+    });
 }
 
 /// Guards the default: without tokens, `sextant up` will not open its API

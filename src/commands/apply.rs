@@ -11,7 +11,7 @@ use sextant_controller::ErrorView;
 use sextant_controller::http::write::{DeletedView, InvalidView};
 use sextant_controller::source::apply::{ApplyResult, Change, ObjectResult, Outcome};
 
-use crate::cli::{ApplyArgs, DeleteArgs, DiffArgs, Output};
+use crate::cli::{ApplyArgs, DeleteArgs, DiffArgs, Output, ScaleArgs};
 
 /// The objects of `files` as one multi-document YAML text, or the load
 /// errors with their files and lines.
@@ -179,4 +179,33 @@ pub async fn delete(args: DeleteArgs, token: Option<&str>) -> Result<ExitCode> {
         }
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+pub async fn scale(args: ScaleArgs, token: Option<&str>) -> Result<()> {
+    let http = crate::commands::client::http(token)?;
+    let name = args.app.strip_prefix("app/").unwrap_or(&args.app);
+    let base = args.server.trim_end_matches('/');
+    let url = format!("{base}/api/v1/apps/{}/{name}/scale", args.namespace);
+    let body = serde_json::json!({ "instances": args.instances }).to_string();
+    let response = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the Sextant controller at {base} (is it running? see --server)"))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    match serde_json::from_str::<ObjectResult>(&text) {
+        Ok(o) if status.is_success() => {
+            let what = if o.outcome == Outcome::Unchanged {
+                "unchanged"
+            } else {
+                "scaled"
+            };
+            println!("app/{}/{} {what} to {} instances", o.namespace, o.name, args.instances);
+            Ok(())
+        }
+        _ => Err(refusal(&url, status, &text)),
+    }
 }

@@ -18,10 +18,11 @@ use crate::store::Store;
 const TOKENS: &str = "tokens:\n  - {name: ci, token: write-token-0123456789, role: write}\n  - {name: dash, token: read-token-0123456789, role: read}\n";
 
 /// Every route that changes something (the webhook has its own signature).
-const WRITES: [(&str, &str); 4] = [
+const WRITES: [(&str, &str); 5] = [
     ("POST", "/api/v1/apply"),
     ("POST", "/api/v1/diff"),
     ("DELETE", "/api/v1/apps/default/web"),
+    ("POST", "/api/v1/apps/default/web/scale"),
     ("POST", "/api/v1/sources/sync"),
 ];
 

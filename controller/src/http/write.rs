@@ -9,6 +9,9 @@
 //! - `POST /api/v1/diff`, same body -> 200 `ApplyResult` with diffs
 //! - `DELETE /api/v1/apps/{namespace}/{name}` -> 200; 404; 409 when a
 //!   directory or repository owns the app
+//! - `POST /api/v1/apps/{namespace}/{name}/scale`, body `{"instances": N}`
+//!   -> 200 `ObjectResult`; 404; 409 when a directory or repository owns it;
+//!   422 over the maximum
 //! - `POST /api/v1/hooks/git` -> 202 (a git sync starts); 401 for a
 //!   missing or wrong signature; 404 when no git source or no secret is set
 //! - `POST /api/v1/sources/sync` -> 202 (every git source fetches now)
@@ -89,6 +92,7 @@ pub fn routes(writes: Writes) -> Router {
         .route("/api/v1/apply", post(apply_objects))
         .route("/api/v1/diff", post(diff_objects))
         .route("/api/v1/apps/{namespace}/{name}", delete(delete_app))
+        .route("/api/v1/apps/{namespace}/{name}/scale", post(scale_app))
         .route("/api/v1/hooks/git", post(git_hook))
         .route("/api/v1/sources/sync", post(sync_now))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
@@ -196,6 +200,32 @@ async fn delete_app(State(w): State<Writes>, Path((namespace, name)): Path<(Stri
         Ok(Err(e @ DeleteError::Owned(_))) => error(StatusCode::CONFLICT, e.to_string()),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("delete failed: {e}")),
+    }
+}
+
+/// The body of a scale request.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ScaleRequest {
+    /// The new instance count.
+    pub instances: u32,
+}
+
+async fn scale_app(State(w): State<Writes>, Path((namespace, name)): Path<(String, String)>, body: Bytes) -> Response {
+    let req: ScaleRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("expected {{\"instances\": N}}: {e}")),
+    };
+    let done = tokio::task::spawn_blocking(move || apply::scale(&w.store, &namespace, &name, req.instances)).await;
+    match done {
+        Ok(Ok(result)) => {
+            info!(app = %format!("{}/{}", result.namespace, result.name), instances = req.instances, "scaled");
+            Json(result).into_response()
+        }
+        Ok(Err(e @ apply::ScaleError::NotFound(_))) => error(StatusCode::NOT_FOUND, e.to_string()),
+        Ok(Err(e @ apply::ScaleError::Owned(_))) => error(StatusCode::CONFLICT, e.to_string()),
+        Ok(Err(e @ apply::ScaleError::TooMany { .. })) => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("scale failed: {e}")),
     }
 }
 

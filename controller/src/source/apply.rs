@@ -168,6 +168,79 @@ pub fn delete(store: &Store, configured: &Configured, namespace: &str, name: &st
     verdict
 }
 
+/// Why an app cannot be scaled.
+#[derive(Debug, thiserror::Error)]
+pub enum ScaleError {
+    /// No such app.
+    #[error("app {0} does not exist")]
+    NotFound(String),
+    /// A directory or repository owns it.
+    #[error("{0}")]
+    Owned(String),
+    /// Over the maximum.
+    #[error("at most {max} instances per app; asked for {asked}")]
+    TooMany {
+        /// Asked for.
+        asked: u32,
+        /// The maximum.
+        max: u32,
+    },
+    /// The journal failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Sets an applied app's `instances`: it scales, no task is replaced. An
+/// app a directory or repository owns (configured or not) is refused,
+/// naming where to change it (a scale here would be undone by its next
+/// sync).
+pub fn scale(store: &Store, namespace: &str, name: &str, instances: u32) -> Result<ObjectResult, ScaleError> {
+    let max = sextant_api::app::MAX_INSTANCES;
+    if instances > max {
+        return Err(ScaleError::TooMany { asked: instances, max });
+    }
+    let key = sextant_api::app_key(namespace, name);
+    let (_, verdict) = store.change_apps(false, |existing| {
+        let verdict = match existing.get(&key) {
+            None => Err(ScaleError::NotFound(key.clone())),
+            Some(app) if app.source != APPLY_SOURCE => {
+                Err(ScaleError::Owned(format!(
+                    "app {key} is owned by {}{}; change `spec.instances` there (a scale here would be undone by its next sync)",
+                    app.source,
+                    super::ownership::defined_at(app)
+                        .map(|at| format!(" (defined at {at})"))
+                        .unwrap_or_default()
+                )))
+            }
+            Some(app) => {
+                let mut scaled = app.clone();
+                scaled.app.spec.instances = instances;
+                Ok(scaled)
+            }
+        };
+        match verdict {
+            Ok(scaled) => {
+                let result = ObjectResult {
+                    namespace: scaled.namespace().to_string(),
+                    name: scaled.name().to_string(),
+                    outcome: if existing.get(&key).is_some_and(|a| a.app.spec.instances == instances) {
+                        Outcome::Unchanged
+                    } else {
+                        Outcome::Configured
+                    },
+                    change: Some(Change::Scale),
+                    revision: Some(scaled.revision.clone()),
+                    message: None,
+                    diff: None,
+                };
+                (vec![scaled], Vec::new(), Ok(result))
+            }
+            Err(e) => (Vec::new(), Vec::new(), Err(e)),
+        }
+    })?;
+    verdict
+}
+
 fn loaded(text: &str) -> Result<Vec<DesiredApp>, ApplyError> {
     let apps = load_str(Path::new(REQUEST_FILE), text).map_err(ApplyError::Invalid)?;
     if apps.is_empty() {

@@ -118,7 +118,9 @@ impl Syncer {
         let mut text: Vec<String> = plan.refused.iter().cloned().collect();
         text.extend(plan.problems.iter().map(ToString::to_string));
         let text = (!text.is_empty()).then(|| text.join("\n"));
+        let mut fixed = false;
         self.store.update_source(&self.name, |rec| {
+            fixed = rec.last_error.is_some() && text.is_none();
             if plan.refused.is_none() {
                 rec.commit = commit.cloned();
                 rec.last_success_at = Some(now);
@@ -148,6 +150,7 @@ impl Syncer {
             Some(t) => {
                 warn!(source = %self.name, problems = report.problems, "some manifests were not applied; their apps keep their last good version:\n{t}")
             }
+            None if fixed => info!(source = %self.name, "the source's problems are fixed: every manifest is applied"),
             None => {}
         }
         if outcome.changed() {

@@ -163,3 +163,36 @@ fn an_empty_request_is_an_error() {
         Err(ApplyError::Empty)
     ));
 }
+
+/// Guards `sextant scale`: an applied app scales without a rollout; an
+/// app from files is refused with where to change it.
+#[test]
+fn scale_changes_applied_apps_only() {
+    let (_d, store) = store();
+    let c = configured();
+    apply(&store, &c, WEB, false).expect("apply");
+    let before = store.get_app("default", "web").expect("store").expect("app");
+    let r = scale(&store, "default", "web", 5).expect("scale");
+    assert_eq!((r.outcome, r.change), (Outcome::Configured, Some(Change::Scale)));
+    let after = store.get_app("default", "web").expect("store").expect("app");
+    assert_eq!(after.app.spec.instances, 5);
+    assert_eq!(after.revision, before.revision, "scaling is not a new revision");
+    assert!(matches!(
+        scale(&store, "default", "nope", 1),
+        Err(ScaleError::NotFound(_))
+    ));
+    assert!(matches!(
+        scale(&store, "default", "web", 1_000_000),
+        Err(ScaleError::TooMany { .. })
+    ));
+
+    let owned = DesiredApp::new(
+        serde_yaml::from_str(&WEB.replace("name: web", "name: git")).expect("app"),
+        "git:https://example/repo",
+        Some("apps/git.yaml".into()),
+        Some(1),
+    );
+    store.put_app(owned).expect("put");
+    let err = scale(&store, "default", "git", 3).expect_err("owned");
+    assert!(err.to_string().contains("apps/git.yaml:1"), "{err}");
+}
