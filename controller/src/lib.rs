@@ -4,8 +4,9 @@
 //! repository, and `sextant apply`), the sled store (a durable cache of desired
 //! apps, observed tasks, app status and source errors), the reconciler (a
 //! pure, level-triggered function from desired + observed to actions), the
-//! runtime that feeds it and sends its actions to the agent over gRPC, and
-//! the HTTP API the CLI reads.
+//! runtime that feeds it and sends its actions to the agent over gRPC, the
+//! events it tells (and the hooks it posts them to), and the HTTP API the
+//! CLI uses, behind its tokens.
 //!
 //! It must not speak Mesos: everything about offers, placement, launching
 //! and killing on Mesos belongs to the agent, reached only through the

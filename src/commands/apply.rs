@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use sextant_controller::ErrorView;
-use sextant_controller::http::write::{DeletedView, InvalidView};
+use sextant_controller::http::write::DeletedView;
 use sextant_controller::source::apply::{ApplyResult, Change, ObjectResult, Outcome};
 
 use crate::cli::{ApplyArgs, DeleteArgs, DiffArgs, Output, ScaleArgs};
+use crate::commands::client::refusal;
 
 /// The objects of `files` as one multi-document YAML text, or the load
 /// errors with their files and lines.
@@ -35,30 +35,11 @@ fn names(files: &[PathBuf]) -> String {
 }
 
 async fn post(http: &reqwest::Client, url: &str, body: String) -> Result<(reqwest::StatusCode, String)> {
-    let response = http
-        .post(url)
-        .header("content-type", "application/yaml")
-        .body(body)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the Sextant controller at {url} (is it running? see --server)"))?;
-    let status = response.status();
-    let text = response
-        .text()
-        .await
-        .with_context(|| format!("reading the answer of {url}"))?;
-    Ok((status, text))
-}
-
-/// The error an answer carries, in words.
-fn refusal(url: &str, status: reqwest::StatusCode, text: &str) -> anyhow::Error {
-    if let Ok(invalid) = serde_json::from_str::<InvalidView>(text) {
-        return anyhow::anyhow!("the controller refused the manifests:\n{}", invalid.error);
-    }
-    if let Ok(e) = serde_json::from_str::<ErrorView>(text) {
-        return anyhow::anyhow!("{}", e.error);
-    }
-    anyhow::anyhow!("{url} answered {status}: {text}")
+    crate::commands::client::send(
+        http.post(url).header("content-type", "application/yaml").body(body),
+        url,
+    )
+    .await
 }
 
 fn describe(o: &ObjectResult, dry_run: bool) -> String {

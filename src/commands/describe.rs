@@ -7,27 +7,20 @@ use std::fmt::Write;
 
 use anyhow::{Context, Result};
 use sextant_api::app::health::HealthCheck;
-use sextant_controller::{AppDetail, ErrorView};
+use sextant_controller::AppDetail;
 
 use crate::cli::DescribeArgs;
+use crate::commands::client::table;
 
 pub async fn run(args: DescribeArgs, token: Option<&str>) -> Result<()> {
-    let base = args.server.trim_end_matches('/');
-    let url = format!("{base}/api/v1/apps/{}/{}", args.namespace, args.name);
-    let response = crate::commands::client::http(token)?
-        .get(&url)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the Sextant controller at {base} (is it running? see --server)"))?;
-    let status = response.status();
-    let body = response
-        .text()
-        .await
-        .with_context(|| format!("reading the answer of {url}"))?;
-    if !status.is_success() {
-        let why = serde_json::from_str::<ErrorView>(&body).map_or(body, |e| e.error);
-        anyhow::bail!("{why}");
-    }
+    let url = format!(
+        "{}/api/v1/apps/{}/{}",
+        args.server.trim_end_matches('/'),
+        args.namespace,
+        args.name
+    );
+    let http = crate::commands::client::http(token)?;
+    let body = crate::commands::client::get(&http, &url).await?;
     let detail: AppDetail = serde_json::from_str(&body).with_context(|| format!("unexpected answer from {url}"))?;
     print!("{}", describe(&detail));
     Ok(())
@@ -136,7 +129,7 @@ pub fn describe(d: &AppDetail) -> String {
             c.message.clone().unwrap_or_default(),
         ]);
     }
-    indent(&mut out, &rows);
+    out.push_str(&table(&rows, "  "));
 
     if !d.revisions.is_empty() {
         out.push_str("Revisions:\n");
@@ -154,7 +147,7 @@ pub fn describe(d: &AppDetail) -> String {
                 why,
             ]);
         }
-        indent(&mut out, &rows);
+        out.push_str(&table(&rows, "  "));
     }
 
     out.push_str("Tasks:\n");
@@ -187,7 +180,7 @@ pub fn describe(d: &AppDetail) -> String {
                 message,
             ]);
         }
-        indent(&mut out, &rows);
+        out.push_str(&table(&rows, "  "));
     }
     out
 }
@@ -213,32 +206,6 @@ fn int_or_string<T: serde::Serialize>(v: &T) -> String {
         Ok(serde_json::Value::String(s)) => s,
         Ok(other) => other.to_string(),
         Err(_) => "?".into(),
-    }
-}
-
-/// A table indented by two spaces.
-fn indent(out: &mut String, rows: &[Vec<String>]) {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for row in rows {
-        let mut line = String::from("  ");
-        for (c, cell) in row.iter().enumerate() {
-            if c + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                let _ = write!(line, "{cell:<width$}   ", width = widths[c]);
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
     }
 }
 

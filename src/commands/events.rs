@@ -11,18 +11,7 @@ use sextant_controller::events::Event;
 use crate::cli::GetOutput;
 
 pub async fn print(http: &reqwest::Client, url: &str, output: GetOutput, watch: bool) -> Result<()> {
-    let response = http.get(url).send().await.with_context(|| {
-        format!("cannot reach the Sextant controller at {url} (is `sextant up` running? see --server)")
-    })?;
-    let status = response.status();
-    let body = response
-        .text()
-        .await
-        .with_context(|| format!("reading the answer of {url}"))?;
-    if !status.is_success() {
-        let why = serde_json::from_str::<sextant_controller::ErrorView>(&body).map_or(body, |e| e.error);
-        anyhow::bail!("{url} answered {status}: {why}");
-    }
+    let body = crate::commands::client::get(http, url).await?;
     let events: Vec<Event> = serde_json::from_str(&body).with_context(|| format!("unexpected answer from {url}"))?;
     let mut last = 0;
     if output == GetOutput::Table || output == GetOutput::Wide {

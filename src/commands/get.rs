@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use sextant_controller::{AppView, SourceView, TaskView};
 
 use crate::cli::{GetArgs, GetKind, GetOutput};
+use crate::commands::client::table;
 
 /// Task states that are live (DESIGN.md's table), and PENDING: queued in
 /// the agent.
@@ -166,51 +167,12 @@ impl Selector {
 }
 
 async fn fetch<T: DeserializeOwned>(http: &reqwest::Client, url: &str) -> Result<(Vec<serde_json::Value>, T)> {
-    let response = http.get(url).send().await.with_context(|| {
-        format!("cannot reach the Sextant controller at {url} (is `sextant up` running? see --server)")
-    })?;
-    let status = response.status();
-    let body = response
-        .text()
-        .await
-        .with_context(|| format!("reading the answer of {url}"))?;
-    if !status.is_success() {
-        let why = serde_json::from_str::<sextant_controller::ErrorView>(&body).map_or(body, |e| e.error);
-        anyhow::bail!("{url} answered {status}: {why}");
-    }
+    let body = crate::commands::client::get(http, url).await?;
     let raw: Vec<serde_json::Value> =
         serde_json::from_str(&body).with_context(|| format!("{url} did not answer a JSON list"))?;
     let typed = serde_json::from_value(serde_json::Value::Array(raw.clone()))
         .with_context(|| format!("unexpected answer from {url}"))?;
     Ok((raw, typed))
-}
-
-/// Renders rows as left-aligned columns separated by three spaces.
-fn table(rows: &[Vec<String>]) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            if c + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<width$}   ", width = widths[c]));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 fn apps_table(apps: &[&AppView], now: SystemTime, wide: bool) -> String {
@@ -254,7 +216,7 @@ fn apps_table(apps: &[&AppView], now: SystemTime, wide: bool) -> String {
         }
         rows.push(row);
     }
-    table(&rows)
+    table(&rows, "")
 }
 
 /// One word for where an app stands: what is wrong if something is
@@ -323,7 +285,7 @@ fn sources_table(sources: &[SourceView], now: SystemTime) -> String {
             }
         }
     }
-    let mut out = table(&rows);
+    let mut out = table(&rows, "");
     out.push_str(&details);
     out
 }
@@ -359,7 +321,7 @@ fn tasks_table(tasks: &[&TaskView], wide: bool) -> String {
             });
         }
     }
-    table(&rows)
+    table(&rows, "")
 }
 
 /// kubectl-style age: 45s, 3m, 5h, 2d.

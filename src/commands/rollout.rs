@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use sextant_controller::{AppDetail, ErrorView};
+use sextant_controller::AppDetail;
 
 use crate::cli::{RolloutAction, RolloutArgs};
 
@@ -79,22 +79,12 @@ async fn detail(http: &reqwest::Client, url: &str) -> Result<AppDetail> {
 
 /// The app's detail; `None` while it does not exist (yet).
 async fn detail_or_none(http: &reqwest::Client, url: &str) -> Result<Option<AppDetail>> {
-    let response = http
-        .get(url)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the Sextant controller at {url} (is it running? see --server)"))?;
-    let status = response.status();
-    let body = response
-        .text()
-        .await
-        .with_context(|| format!("reading the answer of {url}"))?;
+    let (status, body) = crate::commands::client::send(http.get(url), url).await?;
     if status == reqwest::StatusCode::NOT_FOUND {
         return Ok(None);
     }
     if !status.is_success() {
-        let why = serde_json::from_str::<ErrorView>(&body).map_or(body, |e| e.error);
-        anyhow::bail!("{why}");
+        return Err(crate::commands::client::refusal(url, status, &body));
     }
     serde_json::from_str(&body)
         .map(Some)
