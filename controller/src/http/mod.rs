@@ -5,6 +5,9 @@
 //!
 //! - `GET /api/v1/apps` -> `[AppView]`, sorted by namespace then name
 //! - `GET /api/v1/apps/{namespace}/{name}` -> `AppDetail` (404 `ErrorView`)
+//! - `GET /api/v1/apps/{namespace}/{name}/tasks[?all=true]` -> the app's
+//!   live tasks (`all`: recently ended ones too)
+//! - `GET /api/v1/apps/{namespace}/{name}/revisions` -> `[RevisionView]`
 //! - `GET /api/v1/tasks` -> `[TaskView]`, sorted by task id
 //! - `GET /api/v1/sources` -> `[SourceView]`
 //! - `GET /healthz` -> `ok` (the process answers)
@@ -402,6 +405,8 @@ pub fn router(index: Index) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/v1/apps", get(list_apps))
         .route("/api/v1/apps/{namespace}/{name}", get(get_app))
+        .route("/api/v1/apps/{namespace}/{name}/tasks", get(app_tasks))
+        .route("/api/v1/apps/{namespace}/{name}/revisions", get(app_revisions))
         .route("/api/v1/tasks", get(list_tasks))
         .route("/api/v1/sources", get(list_sources))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such API endpoint".into()) })
@@ -460,6 +465,47 @@ async fn list_tasks(State(index): State<Index>) -> Json<Vec<TaskView>> {
     });
     views.sort_by(|a, b| a.task_id.cmp(&b.task_id));
     Json(views)
+}
+
+/// The query of an app's tasks.
+#[derive(Debug, Default, Deserialize)]
+struct TasksQuery {
+    #[serde(default)]
+    all: bool,
+}
+
+/// An app's tasks: live ones, or with `?all=true` recently ended ones too.
+/// An app no longer desired still answers while it has tasks.
+async fn app_tasks(
+    State(index): State<Index>,
+    Path((namespace, name)): Path<(String, String)>,
+    axum::extract::Query(q): axum::extract::Query<TasksQuery>,
+) -> Result<Json<Vec<TaskView>>, ApiError> {
+    let key = sextant_api::app_key(&namespace, &name);
+    let snap = index.app(&key);
+    if snap.desired.is_none() && snap.tasks.is_empty() {
+        return Err(ApiError(StatusCode::NOT_FOUND, format!("app {key} not found")));
+    }
+    Ok(Json(
+        snap.tasks
+            .iter()
+            .filter(|t| q.all || t.is_live())
+            .map(TaskView::from_task)
+            .collect(),
+    ))
+}
+
+/// An app's revisions, oldest first, with how each rollout went.
+async fn app_revisions(
+    State(index): State<Index>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Json<Vec<RevisionView>>, ApiError> {
+    let key = sextant_api::app_key(&namespace, &name);
+    let snap = index.app(&key);
+    if snap.desired.is_none() && snap.history.records.is_empty() {
+        return Err(ApiError(StatusCode::NOT_FOUND, format!("app {key} not found")));
+    }
+    Ok(Json(snap.history.records.iter().map(RevisionView::from).collect()))
 }
 
 /// Ready when the agent's task snapshot has arrived and every source has
@@ -654,6 +700,19 @@ mod tests {
 
         let tasks: Vec<TaskView> = get(&http, format!("{base}/api/v1/tasks")).await;
         assert_eq!(tasks.len(), 3);
+        let live: Vec<TaskView> = get(&http, format!("{base}/api/v1/apps/default/web/tasks")).await;
+        assert_eq!(live.len(), 2, "live tasks by default: the killed one is left out");
+        assert!(live.iter().all(|t| t.state != "TASK_KILLED"));
+        let all: Vec<TaskView> = get(&http, format!("{base}/api/v1/apps/default/web/tasks?all=true")).await;
+        assert_eq!(all.len(), 3);
+        let revisions: Vec<RevisionView> = get(&http, format!("{base}/api/v1/apps/default/web/revisions")).await;
+        assert!(revisions.is_empty());
+        let resp = http
+            .get(format!("{base}/api/v1/apps/default/nope/tasks"))
+            .send()
+            .await
+            .expect("404");
+        assert_eq!(resp.status(), 404);
         let sources: Vec<SourceView> = get(&http, format!("{base}/api/v1/sources")).await;
         assert_eq!(
             sources[0].last_error.as_deref(),
