@@ -259,6 +259,7 @@ fn main() {
         let syncer = Syncer {
             store: Store::open(dir.path().join(format!("journal-{k}"))).expect("open a fresh journal"),
             name: sextant_controller::source::git_source_name(&url),
+            about: Default::default(),
             rules: Rules::default(),
             configured: Configured::new([sextant_controller::source::git_source_name(&url)]),
         };

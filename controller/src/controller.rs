@@ -200,20 +200,10 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
 
     // Every configured source's name first: ownership and adoption need it.
     let dir_name = match &config.manifests_dir {
-        Some(dir) => Some(DirSource::new(dir, store.clone())?.name().to_string()),
+        Some(dir) => Some(DirSource::name_for(dir)?),
         None => None,
     };
-    let git_name = config.git.as_ref().map(|g| {
-        GitSource::new(
-            g.clone(),
-            &config.data_dir,
-            store.clone(),
-            Configured::default(),
-            config.rules,
-        )
-        .name()
-        .to_string()
-    });
+    let git_name = config.git.as_ref().map(GitSource::name_for);
     let configured = Configured::new(dir_name.iter().chain(&git_name).cloned());
     let dir_source = match &config.manifests_dir {
         Some(dir) => Some(DirSource::with_sources(
@@ -277,7 +267,7 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
     let mut stop = shutdown_rx.clone();
     let (hook_stats, hook_tasks) = crate::hooks::start(config.hooks.clone(), &events, &shutdown_rx);
     tasks.extend(hook_tasks);
-    let router = crate::http::api_with_hooks(index.clone(), writes, events.clone(), config.tokens.clone(), hook_stats);
+    let router = crate::http::api(index.clone(), writes, events.clone(), config.tokens.clone(), hook_stats);
     tasks.push(tokio::spawn(async move {
         let bounded = crate::http::listener::Bounded::new(
             listener,
@@ -397,6 +387,78 @@ mod tests {
         rt.block_on(async { agent_channel(url).is_ok() })
     }
 
+    /// A controller watching `manifests`, for an agent that is not there
+    /// (nothing listens at port 1: it keeps retrying).
+    fn config(manifests: &std::path::Path, data: &std::path::Path, api_addr: SocketAddr) -> ControllerConfig {
+        ControllerConfig {
+            manifests_dir: Some(manifests.to_path_buf()),
+            git: None,
+            rules: Rules::default(),
+            webhook_secret_file: None,
+            tokens: None,
+            hooks: Vec::new(),
+            data_dir: data.to_path_buf(),
+            agent_url: "http://127.0.0.1:1".into(),
+            api_addr,
+        }
+    }
+
+    /// Guards the start-up rule for a source no longer configured: its apps
+    /// are not deleted (a typo in --manifests must not kill everything),
+    /// and the new directory of the same kind adopts the ones it defines.
+    #[tokio::test]
+    async fn a_new_directory_adopts_the_apps_of_the_old_one_without_recreating_them() {
+        let data = tempfile::tempdir().expect("tempdir");
+        let (old, new) = (
+            tempfile::tempdir().expect("tempdir"),
+            tempfile::tempdir().expect("tempdir"),
+        );
+        let web = "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata: {name: web}\nspec: {instances: 1, command: sleep 100}\n";
+        std::fs::write(old.path().join("web.yaml"), web).expect("write");
+        let handle = start(config(old.path(), data.path(), "127.0.0.1:0".parse().expect("addr")))
+            .await
+            .expect("start");
+        let store = handle.store().clone();
+        let mut first = None;
+        for _ in 0..100 {
+            first = store.get_app("default", "web").expect("store");
+            if first.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let first = first.expect("web desired from the old directory");
+        // The journal closes with its last handle.
+        drop(store);
+        handle.shutdown().await;
+
+        std::fs::write(new.path().join("web.yaml"), web).expect("write");
+        let handle = start(config(new.path(), data.path(), "127.0.0.1:0".parse().expect("addr")))
+            .await
+            .expect("start");
+        let new_name = DirSource::name_for(new.path()).expect("name");
+        let mut adopted = None;
+        for _ in 0..100 {
+            adopted = store_app(&handle, "web").filter(|a| a.source == new_name);
+            if adopted.is_some() {
+                break;
+            }
+            assert!(
+                store_app(&handle, "web").is_some(),
+                "the old directory's app was deleted at start"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let adopted = adopted.expect("adopted by the new directory");
+        assert_eq!(adopted.generation, first.generation, "adopted, not recreated");
+        assert_eq!(adopted.created_at, first.created_at);
+        handle.shutdown().await;
+    }
+
+    fn store_app(handle: &ControllerHandle, name: &str) -> Option<crate::desired::DesiredApp> {
+        handle.store().get_app("default", name).expect("store")
+    }
+
     /// Guards the message a user reads when the API port is taken: the
     /// cause once, in words, with a hint.
     #[tokio::test]
@@ -405,19 +467,9 @@ mod tests {
         let addr = taken.local_addr().expect("addr");
         let data = tempfile::tempdir().expect("tempdir");
         let manifests = tempfile::tempdir().expect("tempdir");
-        let err = start(ControllerConfig {
-            manifests_dir: Some(manifests.path().to_path_buf()),
-            git: None,
-            rules: Rules::default(),
-            webhook_secret_file: None,
-            tokens: None,
-            hooks: Vec::new(),
-            data_dir: data.path().to_path_buf(),
-            agent_url: "http://127.0.0.1:1".into(),
-            api_addr: addr,
-        })
-        .await
-        .expect_err("the port is taken");
+        let err = start(config(manifests.path(), data.path(), addr))
+            .await
+            .expect_err("the port is taken");
         let text = anyhow_like(&err);
         assert_eq!(text.matches("in use").count(), 1, "{text}");
         assert!(text.contains("choose another address"), "{text}");
@@ -459,18 +511,11 @@ mod tests {
             "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata:\n  name: web\nspec:\n  instances: 1\n  command: sleep 100\n",
         )
         .expect("write");
-        let handle = start(ControllerConfig {
-            manifests_dir: Some(manifests.path().to_path_buf()),
-            git: None,
-            rules: Rules::default(),
-            webhook_secret_file: None,
-            tokens: None,
-            hooks: Vec::new(),
-            data_dir: data.path().to_path_buf(),
-            // Nothing listens here: the controller must keep retrying.
-            agent_url: "http://127.0.0.1:1".into(),
-            api_addr: "127.0.0.1:0".parse().expect("addr"),
-        })
+        let handle = start(config(
+            manifests.path(),
+            data.path(),
+            "127.0.0.1:0".parse().expect("addr"),
+        ))
         .await
         .expect("start");
         assert_ne!(handle.api_addr().port(), 0);

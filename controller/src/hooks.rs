@@ -13,7 +13,7 @@
 //!     secret: "a-shared-secret"
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -22,6 +22,7 @@ use serde::Deserialize;
 use tokio::sync::{broadcast, watch};
 use tracing::{debug, warn};
 
+use crate::config_file::{self, ConfigFileError, MIN_SECRET_LEN, invalid};
 use crate::events::{Event, Events, Filter};
 use crate::source::webhook::github_signature;
 
@@ -56,27 +57,6 @@ struct File {
     hooks: Vec<Hook>,
 }
 
-/// Why a hooks file cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum HooksError {
-    /// It cannot be read.
-    #[error("cannot read the hooks file {path}: {cause}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        cause: std::io::Error,
-    },
-    /// It is not `hooks: [{name, url, kinds, secret}]`.
-    #[error("{path}: {message}")]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-}
-
 /// What each hook did, for `/metrics`.
 #[derive(Debug, Default)]
 pub struct HookStats {
@@ -87,47 +67,40 @@ pub struct HookStats {
 const KINDS: [&str; 4] = ["task", "desired", "sync", "condition"];
 
 /// Reads and checks a hooks file.
-pub fn load(path: &Path) -> Result<Vec<Hook>, HooksError> {
-    let text = std::fs::read_to_string(path).map_err(|cause| HooksError::Read {
-        path: path.to_path_buf(),
-        cause,
-    })?;
-    parse(path, &text)
+pub fn load(path: &Path) -> Result<Vec<Hook>, ConfigFileError> {
+    parse(path, &config_file::read(path)?)
 }
 
 /// Parses a hooks file's text (`path` names it in errors).
-pub fn parse(path: &Path, text: &str) -> Result<Vec<Hook>, HooksError> {
-    let invalid = |message: String| HooksError::Invalid {
-        path: path.to_path_buf(),
-        message,
-    };
-    let file: File = serde_yaml::from_str(text).map_err(|e| {
-        let at = e
-            .location()
-            .map(|l| format!("{}:{}: ", l.line(), l.column()))
-            .unwrap_or_default();
-        invalid(format!("{at}{e}; expected `hooks: [{{name, url, kinds, secret}}]`"))
-    })?;
+pub fn parse(path: &Path, text: &str) -> Result<Vec<Hook>, ConfigFileError> {
+    let file: File = config_file::parse(path, text, "hooks: [{name, url, kinds, secret}]")?;
     for (i, h) in file.hooks.iter().enumerate() {
-        let url = reqwest::Url::parse(&h.url).map_err(|e| invalid(format!("hooks[{i}] ({}): url: {e}", h.name)))?;
+        let url =
+            reqwest::Url::parse(&h.url).map_err(|e| invalid(path, format!("hooks[{i}] ({}): url: {e}", h.name)))?;
         if url.scheme() != "http" {
-            return Err(invalid(format!(
-                "hooks[{i}] ({}): url: only http:// receivers are supported by this build (put a TLS proxy in front of an https one)",
-                h.name
-            )));
+            return Err(invalid(
+                path,
+                format!(
+                    "hooks[{i}] ({}): url: only http:// receivers are supported by this build (put a TLS proxy in front of an https one)",
+                    h.name
+                ),
+            ));
         }
         if let Some(k) = h.kinds.iter().find(|k| !KINDS.contains(&k.as_str())) {
-            return Err(invalid(format!(
-                "hooks[{i}] ({}): kinds: unknown kind {k:?} (known: {})",
-                h.name,
-                KINDS.join(", ")
-            )));
+            return Err(invalid(
+                path,
+                format!(
+                    "hooks[{i}] ({}): kinds: unknown kind {k:?} (known: {})",
+                    h.name,
+                    KINDS.join(", ")
+                ),
+            ));
         }
-        if h.secret.len() < 16 {
-            return Err(invalid(format!(
-                "hooks[{i}] ({}): secret: at least 16 characters",
-                h.name
-            )));
+        if h.secret.len() < MIN_SECRET_LEN {
+            return Err(invalid(
+                path,
+                format!("hooks[{i}] ({}): secret: at least {MIN_SECRET_LEN} characters", h.name),
+            ));
         }
     }
     Ok(file.hooks)

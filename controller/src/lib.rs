@@ -15,6 +15,7 @@
 //! the sources, live state from the agent's task stream.
 
 pub mod agent_link;
+pub mod config_file;
 pub mod controller;
 pub mod crash_loop;
 pub mod desired;

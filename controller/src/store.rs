@@ -434,12 +434,10 @@ impl Store {
             for mut app in apps {
                 app.source = source.to_string();
                 let key = app.key();
-                match existing.get(&key) {
-                    Some(prev) if prev.source != source => conflicts.push(format!(
-                        "app {key} is owned by source {}; {source} does not take it over",
-                        prev.source
-                    )),
-                    _ => {
+                // Every other source counts as running: nothing is adopted.
+                match crate::source::ownership::may_write(&key, existing.get(&key), source, &|_| true) {
+                    Err(conflict) => conflicts.push(conflict.to_string()),
+                    Ok(()) => {
                         wanted.insert(key);
                         writes.push(app);
                     }

@@ -39,7 +39,13 @@ async fn serve(anonymous_read: bool) -> (String, Index, tempfile::TempDir) {
     let index = Index::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let router = crate::http::api(index.clone(), writes, crate::events::Events::default(), Some(tokens));
+    let router = crate::http::api(
+        index.clone(),
+        writes,
+        crate::events::Events::default(),
+        Some(tokens),
+        Default::default(),
+    );
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });

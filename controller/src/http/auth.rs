@@ -18,7 +18,7 @@
 //! - The caller's role travels in the request's extensions: `spec.env`
 //!   values are shown to write and admin tokens only.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::Json;
@@ -30,6 +30,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::ErrorView;
+use crate::config_file::{self, ConfigFileError, MIN_SECRET_LEN, invalid};
 
 /// What a token may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
@@ -58,30 +59,6 @@ struct File {
     tokens: Vec<Entry>,
 }
 
-/// Shortest token accepted: anything shorter is guessable.
-pub const MIN_TOKEN_LEN: usize = 16;
-
-/// Why a tokens file cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum TokensError {
-    /// It cannot be read.
-    #[error("cannot read the tokens file {path}: {cause}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        cause: std::io::Error,
-    },
-    /// It is not `tokens: [{name, token, role}]`.
-    #[error("{path}: {message}")]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong, with the line when known.
-        message: String,
-    },
-}
-
 /// The API's tokens.
 #[derive(Clone)]
 pub struct Tokens {
@@ -104,44 +81,34 @@ impl std::fmt::Debug for Tokens {
 
 impl Tokens {
     /// Reads `path`; reads without a token are allowed with `anonymous_read`.
-    pub fn load(path: &Path, anonymous_read: bool) -> Result<Self, TokensError> {
-        let text = std::fs::read_to_string(path).map_err(|cause| TokensError::Read {
-            path: path.to_path_buf(),
-            cause,
-        })?;
-        Self::parse(path, &text, anonymous_read)
+    pub fn load(path: &Path, anonymous_read: bool) -> Result<Self, ConfigFileError> {
+        Self::parse(path, &config_file::read(path)?, anonymous_read)
     }
 
     /// Parses the text of a tokens file (`path` names it in errors).
-    pub fn parse(path: &Path, text: &str, anonymous_read: bool) -> Result<Self, TokensError> {
-        let invalid = |message: String| TokensError::Invalid {
-            path: path.to_path_buf(),
-            message,
-        };
-        let file: File = serde_yaml::from_str(text).map_err(|e| {
-            let at = e
-                .location()
-                .map(|l| format!("{}:{}: ", l.line(), l.column()))
-                .unwrap_or_default();
-            invalid(format!(
-                "{at}{e}; expected `tokens: [{{name, token, role: read|write|admin}}]`"
-            ))
-        })?;
+    pub fn parse(path: &Path, text: &str, anonymous_read: bool) -> Result<Self, ConfigFileError> {
+        let file: File = config_file::parse(path, text, "tokens: [{name, token, role: read|write|admin}]")?;
         if file.tokens.is_empty() {
-            return Err(invalid("no tokens: list at least one, or do not pass --tokens".into()));
+            return Err(invalid(
+                path,
+                "no tokens: list at least one, or do not pass --tokens".into(),
+            ));
         }
         for (i, e) in file.tokens.iter().enumerate() {
-            if e.token.len() < MIN_TOKEN_LEN {
-                return Err(invalid(format!(
-                    "tokens[{i}] ({}): a token needs at least {MIN_TOKEN_LEN} characters",
-                    e.name
-                )));
+            if e.token.len() < MIN_SECRET_LEN {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "tokens[{i}] ({}): a token needs at least {MIN_SECRET_LEN} characters",
+                        e.name
+                    ),
+                ));
             }
             if file.tokens[..i].iter().any(|o| o.token == e.token) {
-                return Err(invalid(format!(
-                    "tokens[{i}] ({}): the same token is listed twice",
-                    e.name
-                )));
+                return Err(invalid(
+                    path,
+                    format!("tokens[{i}] ({}): the same token is listed twice", e.name),
+                ));
             }
         }
         Ok(Self {

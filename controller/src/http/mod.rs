@@ -367,12 +367,8 @@ impl IntoResponse for ApiError {
 
 /// The whole API: reads over the index, and the writes, behind the
 /// tokens when there are any.
-pub fn api(index: Index, writes: write::Writes, bus: crate::events::Events, tokens: Option<auth::Tokens>) -> Router {
-    api_with_hooks(index, writes, bus, tokens, Default::default())
-}
-
-/// [`api`], with the outgoing webhooks' counters in `/metrics`.
-pub fn api_with_hooks(
+/// `hooks` are the outgoing webhooks' counters, for `/metrics`.
+pub fn api(
     index: Index,
     writes: write::Writes,
     bus: crate::events::Events,

@@ -293,7 +293,13 @@ mod tests {
     async fn serve(writes: Writes) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let router = crate::http::api(Index::default(), writes, crate::events::Events::default(), None);
+        let router = crate::http::api(
+            Index::default(),
+            writes,
+            crate::events::Events::default(),
+            None,
+            Default::default(),
+        );
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });

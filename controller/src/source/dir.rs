@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
 use super::plan::Rules;
-use super::sync::{Configured, SyncReport, Syncer};
+use super::sync::{About, Configured, SyncReport, Syncer};
 use crate::store::{Store, StoreError};
 
 /// Quiet time after a change before the directory is loaded.
@@ -59,16 +59,13 @@ pub enum SourceError {
         /// The cause.
         source: notify::Error,
     },
-    /// The manifests are invalid (one `file:line:col: field: message` per
-    /// line) or the directory is gone; the last good state was kept.
+    /// The directory is gone; the last good state was kept. (Invalid
+    /// files are not errors of the source: they are its record's problems.)
     #[error("{0}")]
     Invalid(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The blocking load task panicked or was cancelled.
-    #[error("manifest load task failed: {0}")]
-    Join(String),
 }
 
 /// Watches one manifests directory and keeps its apps in the store.
@@ -86,6 +83,11 @@ impl DirSource {
         let dir = absolute(dir.into())?;
         let name = super::dir_source_name(&dir);
         Self::with_sources(dir, store, Configured::new([name]), Rules::default())
+    }
+
+    /// The name of the source that watches `dir`: `dir:<absolute path>`.
+    pub fn name_for(dir: &Path) -> Result<String, SourceError> {
+        Ok(super::dir_source_name(&absolute(dir.to_path_buf())?))
     }
 
     /// A source for `dir` among the sources `configured`, syncing by `rules`
@@ -106,6 +108,11 @@ impl DirSource {
             syncer: Syncer {
                 store,
                 name,
+                about: About {
+                    kind: "dir",
+                    url: Some(dir.display().to_string()),
+                    ..About::default()
+                },
                 rules: Rules {
                     keep_empty_files: true,
                     ..rules
@@ -128,19 +135,9 @@ impl DirSource {
         &self.syncer.name
     }
 
-    /// The watched directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Syncs the directory once (blocking). A directory that is gone
     /// changes nothing and is recorded as the source's error.
     pub fn load_once(&self) -> Result<SyncReport, SourceError> {
-        let store = &self.syncer.store;
-        store.update_source(self.name(), |rec| {
-            rec.kind = "dir".into();
-            rec.url = Some(self.dir.display().to_string());
-        })?;
         if !self.dir.is_dir() {
             let text = format!("manifests directory {} does not exist", self.dir.display());
             warn!(source = %self.name(), "{text}; keeping the last good desired state");
@@ -338,6 +335,18 @@ spec:
         panic!("timed out waiting for: {what}");
     }
 
+    /// A directory holding `WEB`, loaded once into a fresh journal.
+    fn synced_web() -> (tempfile::TempDir, tempfile::TempDir, Store, DirSource) {
+        let data = tempfile::tempdir().expect("tempdir");
+        let manifests = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(data.path()).expect("store");
+        std::fs::write(manifests.path().join("web.yaml"), WEB).expect("write");
+        let source = DirSource::new(manifests.path(), store.clone()).expect("source");
+        let out = source.load_once().expect("load");
+        assert_eq!(out.outcome.added, vec!["default/web"]);
+        (data, manifests, store, source)
+    }
+
     fn instances(store: &Store) -> Option<u32> {
         store
             .get_app("default", "web")
@@ -460,13 +469,9 @@ spec:
 
     #[test]
     fn invalid_set_keeps_last_good_state() {
-        let data = tempfile::tempdir().expect("tempdir");
-        let manifests = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(data.path()).expect("store");
-        std::fs::write(manifests.path().join("web.yaml"), WEB).expect("write");
-        let source = DirSource::new(manifests.path(), store.clone()).expect("source");
-        let out = source.load_once().expect("load");
-        assert_eq!(out.outcome.added, vec!["default/web"]);
+        let (_data, manifests, store, source) = synced_web();
+        let app = store.get_app("default", "web").expect("store").expect("app");
+        assert_eq!(app.generation, 1, "added by the first load");
 
         std::fs::write(manifests.path().join("web.yaml"), INVALID).expect("write");
         let out = source.load_once().expect("synced");
@@ -482,12 +487,7 @@ spec:
     /// empty for longer than the debounce does not delete its app.
     #[test]
     fn an_emptied_file_keeps_its_app_until_it_is_deleted() {
-        let data = tempfile::tempdir().expect("tempdir");
-        let manifests = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(data.path()).expect("store");
-        std::fs::write(manifests.path().join("web.yaml"), WEB).expect("write");
-        let source = DirSource::new(manifests.path(), store.clone()).expect("source");
-        source.load_once().expect("load");
+        let (_data, manifests, store, source) = synced_web();
 
         std::fs::write(manifests.path().join("web.yaml"), "").expect("truncate");
         let out = source.load_once().expect("synced");
@@ -515,12 +515,7 @@ spec:
     /// Guards "one team's typo freezes every team's deploys".
     #[test]
     fn one_broken_file_does_not_hold_the_others() {
-        let data = tempfile::tempdir().expect("tempdir");
-        let manifests = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(data.path()).expect("store");
-        std::fs::write(manifests.path().join("web.yaml"), WEB).expect("write");
-        let source = DirSource::new(manifests.path(), store.clone()).expect("source");
-        source.load_once().expect("load");
+        let (_data, manifests, store, source) = synced_web();
         std::fs::write(
             manifests.path().join("bad.yaml"),
             INVALID.replace("name: web", "name: bad"),

@@ -20,7 +20,7 @@ use tracing::{info, warn};
 
 use super::git_repo::{GitAuth, Mirror};
 use super::plan::{Rules, short_sha};
-use super::sync::{Configured, SyncReport, Syncer};
+use super::sync::{About, Configured, SyncReport, Syncer};
 use crate::store::{Store, StoreError, now_unix};
 
 /// Default time between two fetches.
@@ -93,11 +93,18 @@ impl GitSource {
             data_dir.join("git").join(mirror_dir_name(&config.url)),
             config.auth.clone(),
         );
-        let name = super::git_source_name(&mirror.display_url());
+        let name = Self::name_for(&config);
+        let about = About {
+            kind: "git",
+            url: Some(mirror.display_url()),
+            branch: Some(config.branch.clone()),
+            path: config.path.as_ref().map(|p| p.display().to_string()),
+        };
         Self {
             syncer: Syncer {
                 store,
                 name,
+                about,
                 rules: Rules {
                     keep_empty_files: false,
                     ..rules
@@ -109,6 +116,12 @@ impl GitSource {
             trigger: Arc::new(Notify::new()),
             last: Arc::default(),
         }
+    }
+
+    /// The name of the source that follows `config`: `git:<url>`, the URL
+    /// without credentials.
+    pub fn name_for(config: &GitConfig) -> String {
+        super::git_source_name(&super::git_repo::redacted(&config.url))
     }
 
     /// The source's name, `git:<url>`.
@@ -138,12 +151,10 @@ impl GitSource {
 
     fn attempt(&self) -> Result<Attempt, StoreError> {
         let url = self.mirror.display_url();
-        let path = self.config.path.as_ref().map(|p| p.display().to_string());
         let sha = match self.mirror.fetch(FETCH_TIMEOUT) {
             Ok(sha) => sha,
             Err(e) => {
                 let text = format!("cannot fetch branch {} of {url}: {e}", self.config.branch);
-                self.describe(path)?;
                 self.syncer.fail(&text)?;
                 return Ok(Attempt::Failed(text));
             }
@@ -154,7 +165,6 @@ impl GitSource {
                 return Ok(Attempt::Unchanged(sha));
             }
         }
-        self.describe(path)?;
         let checked_out = self
             .mirror
             .checkout(&sha)
@@ -184,17 +194,6 @@ impl GitSource {
             info!(source = %self.name(), commit = short_sha(&sha), subject = %info.subject, "synced a new commit");
         }
         Ok(Attempt::Synced { sha, report })
-    }
-
-    /// Writes what the source follows on its record.
-    fn describe(&self, path: Option<String>) -> Result<(), StoreError> {
-        self.syncer.store.update_source(self.name(), |rec| {
-            rec.kind = "git".into();
-            rec.url = Some(self.mirror.display_url());
-            rec.branch = Some(self.config.branch.clone());
-            rec.path = path;
-        })?;
-        Ok(())
     }
 
     /// Syncs now, then every interval, at once when triggered, and after a
@@ -274,48 +273,45 @@ mod tests {
         assert!(ok, "git {args:?}");
     }
 
+    const WEB: &str =
+        "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata: {name: web}\nspec: {instances: 1, command: sleep 1}\n";
+
+    /// A bare repository (returned) whose `main` has one commit holding
+    /// `WEB` at `file`.
+    fn repo_with_web(dir: &Path, file: &str) -> std::path::PathBuf {
+        let (bare, work) = (dir.join("r.git"), dir.join("w"));
+        let path = work.join(file);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        git(dir, &["init", "-q", "--bare", "r.git"]);
+        git(&work, &["init", "-q"]);
+        std::fs::write(path, WEB).expect("write");
+        git(&work, &["add", "."]);
+        git(&work, &["commit", "-q", "-m", "web"]);
+        git(&work, &["push", "-q", bare.to_str().expect("utf-8"), "HEAD:main"]);
+        bare
+    }
+
+    /// The source following `bare`'s `main` under `path`, the only one.
+    fn source_of(bare: &Path, path: Option<&str>, data: &Path, store: &Store) -> GitSource {
+        let config = GitConfig {
+            url: bare.display().to_string(),
+            branch: "main".into(),
+            path: path.map(Into::into),
+            interval: DEFAULT_INTERVAL,
+            auth: GitAuth::default(),
+        };
+        let name = GitSource::name_for(&config);
+        GitSource::new(config, data, store.clone(), Configured::new([name]), Rules::default())
+    }
+
     /// Guards the cost of a poll: a commit already synced is not loaded
     /// again, and a fetch that fails changes no app.
     #[test]
     fn a_poll_with_nothing_new_loads_nothing_and_a_lost_remote_changes_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (bare, work) = (dir.path().join("r.git"), dir.path().join("w"));
-        std::fs::create_dir(&work).expect("mkdir");
-        git(dir.path(), &["init", "-q", "--bare", "r.git"]);
-        git(&work, &["init", "-q"]);
-        std::fs::write(
-            work.join("web.yaml"),
-            "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata: {name: web}\nspec: {instances: 1, command: sleep 1}\n",
-        )
-        .expect("write");
-        git(&work, &["add", "."]);
-        git(&work, &["commit", "-q", "-m", "web"]);
-        git(&work, &["push", "-q", bare.to_str().expect("utf-8"), "HEAD:main"]);
-
+        let bare = repo_with_web(dir.path(), "web.yaml");
         let store = Store::open(dir.path().join("data")).expect("store");
-        let config = GitConfig {
-            url: bare.display().to_string(),
-            branch: "main".into(),
-            path: None,
-            interval: DEFAULT_INTERVAL,
-            auth: GitAuth::default(),
-        };
-        let name = GitSource::new(
-            config.clone(),
-            dir.path(),
-            store.clone(),
-            Configured::default(),
-            Rules::default(),
-        )
-        .name()
-        .to_string();
-        let source = GitSource::new(
-            config,
-            dir.path(),
-            store.clone(),
-            Configured::new([name]),
-            Rules::default(),
-        );
+        let source = source_of(&bare, None, dir.path(), &store);
         let first = source.sync_once().expect("sync");
         assert!(
             matches!(&first, Attempt::Synced { report, .. } if report.outcome.added == vec!["default/web"]),
@@ -347,36 +343,9 @@ mod tests {
     #[test]
     fn a_path_the_commit_does_not_have_changes_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (bare, work) = (dir.path().join("r.git"), dir.path().join("w"));
-        std::fs::create_dir_all(work.join("prod")).expect("mkdir");
-        git(dir.path(), &["init", "-q", "--bare", "r.git"]);
-        git(&work, &["init", "-q"]);
-        std::fs::write(
-            work.join("prod/web.yaml"),
-            "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata: {name: web}\nspec: {instances: 1, command: sleep 1}\n",
-        )
-        .expect("write");
-        git(&work, &["add", "."]);
-        git(&work, &["commit", "-q", "-m", "web"]);
-        git(&work, &["push", "-q", bare.to_str().expect("utf-8"), "HEAD:main"]);
+        let bare = repo_with_web(dir.path(), "prod/web.yaml");
         let store = Store::open(dir.path().join("data")).expect("store");
-        let source = |path: &str| {
-            let config = GitConfig {
-                url: bare.display().to_string(),
-                branch: "main".into(),
-                path: Some(path.into()),
-                interval: DEFAULT_INTERVAL,
-                auth: GitAuth::default(),
-            };
-            let name = super::super::git_source_name(&bare.display().to_string());
-            GitSource::new(
-                config,
-                dir.path(),
-                store.clone(),
-                Configured::new([name]),
-                Rules::default(),
-            )
-        };
+        let source = |path: &str| source_of(&bare, Some(path), dir.path(), &store);
         let first = source("prod").sync_once().expect("sync");
         assert!(
             matches!(&first, Attempt::Synced { report, .. } if report.outcome.added == vec!["default/web"]),

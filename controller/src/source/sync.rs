@@ -48,6 +48,28 @@ pub struct SyncReport {
     pub retry_soon: bool,
 }
 
+/// What a source follows, written on its record with every outcome.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct About {
+    /// `dir` or `git`.
+    pub kind: &'static str,
+    /// The directory, or the repository URL (redacted).
+    pub url: Option<String>,
+    /// The branch (git).
+    pub branch: Option<String>,
+    /// The directory within the repository (git).
+    pub path: Option<String>,
+}
+
+impl About {
+    fn write(&self, rec: &mut SourceStatus) {
+        rec.kind = self.kind.to_string();
+        rec.url.clone_from(&self.url);
+        rec.branch.clone_from(&self.branch);
+        rec.path.clone_from(&self.path);
+    }
+}
+
 /// Syncs one source's trees into the journal.
 #[derive(Clone, Debug)]
 pub struct Syncer {
@@ -55,6 +77,8 @@ pub struct Syncer {
     pub store: Store,
     /// The source's name.
     pub name: String,
+    /// What it follows, for its record.
+    pub about: About,
     /// How it syncs.
     pub rules: Rules,
     /// The sources that run.
@@ -120,6 +144,7 @@ impl Syncer {
         let text = (!text.is_empty()).then(|| text.join("\n"));
         let mut fixed = false;
         self.store.update_source(&self.name, |rec| {
+            self.about.write(rec);
             fixed = rec.last_error.is_some() && text.is_none();
             if plan.refused.is_none() {
                 rec.commit = commit.cloned();
@@ -173,6 +198,7 @@ impl Syncer {
     pub fn fail(&self, text: &str) -> Result<(), StoreError> {
         let now = now_unix();
         self.store.update_source(&self.name, |rec| {
+            self.about.write(rec);
             if rec.last_error.as_deref() != Some(text) {
                 rec.last_error_at = Some(now);
             }
