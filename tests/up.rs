@@ -175,7 +175,7 @@ fn stopping_up_leaves_no_task_process() {
     up.wait_for("4 tasks RUNNING", || {
         up.running_in_mesos("alpha").len() == 2 && up.running_in_mesos("beta").len() == 2
     });
-    let pids = up.all_task_pids();
+    let pids = up.wait_for_task_pids(4);
     assert_eq!(pids.len(), 4);
     assert!(pids.iter().all(|&p| alive(p)));
 
@@ -201,7 +201,9 @@ fn a_killed_sextant_up_leaves_no_task_process() {
     let mut up = Up::start();
     up.write_app("a.yaml", "alpha", 2);
     up.wait_for("2 tasks RUNNING", || up.running_in_mesos("alpha").len() == 2);
-    let pids = up.all_task_pids();
+    // Guards the race CI hit: RUNNING is reported before the shell has
+    // written its pid file.
+    let pids = up.wait_for_task_pids(2);
     assert_eq!(pids.len(), 2);
     let mut child = up.child.take().expect("running");
     child.kill().expect("SIGKILL sextant up");

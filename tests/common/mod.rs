@@ -154,11 +154,20 @@ impl Up {
         running_in_mesos(&self.mesos, app)
     }
 
-    /// The pid a task recorded when it started.
+    /// The pid a task recorded when it started. A task is RUNNING as soon
+    /// as its process is spawned, a moment before its shell writes the
+    /// file, so this waits for the file rather than read it once.
     pub fn task_pid(&self, task_id: &str) -> Option<i32> {
-        std::fs::read_to_string(self.pid_dir().join(task_id))
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
+        let start = Instant::now();
+        loop {
+            let pid = std::fs::read_to_string(self.pid_dir().join(task_id))
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
+            if pid.is_some() || start.elapsed() > Duration::from_secs(10) {
+                return pid;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Every pid any task ever recorded.
@@ -169,6 +178,15 @@ impl Up {
             .filter_map(|e| std::fs::read_to_string(e.path()).ok())
             .filter_map(|s| s.trim().parse().ok())
             .collect()
+    }
+
+    /// Waits until `count` tasks have recorded their pid, and returns them:
+    /// RUNNING in Mesos comes a moment before a task's shell writes its pid.
+    pub fn wait_for_task_pids(&self, count: usize) -> Vec<i32> {
+        self.wait_for(&format!("{count} tasks to record their pid"), || {
+            self.all_task_pids().len() >= count
+        });
+        self.all_task_pids()
     }
 
     pub fn wait_for(&self, what: &str, done: impl FnMut() -> bool) {
