@@ -25,7 +25,10 @@ pub fn free_addr() -> SocketAddr {
 pub fn node_ports() -> String {
     use std::sync::atomic::{AtomicU16, Ordering};
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed) % 50;
+    // Offset by the process id: two test binaries run at once (two
+    // checkouts on one machine) would otherwise hand out the same ranges.
+    let offset = (std::process::id() % 50) as u16;
+    let n = (offset + NEXT.fetch_add(1, Ordering::Relaxed)) % 50;
     let first = 20_000 + n * 200;
     format!("{first}-{}", first + 199)
 }
