@@ -15,6 +15,14 @@ pub struct Cli {
     /// Bearer token for the controller's API (when it has --tokens).
     #[arg(long, global = true, env = "SEXTANT_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// The controller's API (default: the config file's `server`, else
+    /// http://127.0.0.1:7070).
+    #[arg(long, global = true, env = "SEXTANT_SERVER")]
+    pub server: Option<String>,
+    /// The CLI's config file (`server`, `token` or `tokenFile`); default
+    /// ~/.config/sextant/config.yaml when it exists.
+    #[arg(long, global = true, env = "SEXTANT_CONFIG")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -222,9 +230,6 @@ pub struct GetArgs {
     /// Events: keep printing new ones as they happen.
     #[arg(short, long, env = "SEXTANT_WATCH", value_parser = BoolishValueParser::new())]
     pub watch: bool,
-    /// Controller API URL.
-    #[arg(long, env = "SEXTANT_SERVER", default_value = "http://127.0.0.1:7070")]
-    pub server: String,
     /// Output format.
     #[arg(short, long, env = "SEXTANT_OUTPUT", value_enum, default_value_t = GetOutput::Table)]
     pub output: GetOutput,
@@ -248,9 +253,6 @@ pub struct ScaleArgs {
     /// Namespace.
     #[arg(short, long, env = "SEXTANT_NAMESPACE", default_value = "default")]
     pub namespace: String,
-    /// Controller API URL.
-    #[arg(long, env = "SEXTANT_SERVER", default_value = "http://127.0.0.1:7070")]
-    pub server: String,
 }
 
 #[derive(Args, Debug)]
@@ -266,9 +268,6 @@ pub struct RolloutArgs {
     /// `status`: give up after this long (exit 1), e.g. 5m.
     #[arg(long, env = "SEXTANT_ROLLOUT_TIMEOUT", default_value = "10m")]
     pub timeout: humantime::Duration,
-    /// Controller API URL.
-    #[arg(long, env = "SEXTANT_SERVER", default_value = "http://127.0.0.1:7070")]
-    pub server: String,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -287,9 +286,6 @@ pub struct DescribeArgs {
     /// Namespace.
     #[arg(short, long, env = "SEXTANT_NAMESPACE", default_value = "default")]
     pub namespace: String,
-    /// Controller API URL.
-    #[arg(long, env = "SEXTANT_SERVER", default_value = "http://127.0.0.1:7070")]
-    pub server: String,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -324,9 +320,6 @@ pub struct ApplyArgs {
     /// Say what would change, and change nothing.
     #[arg(long, env = "SEXTANT_DRY_RUN", value_parser = BoolishValueParser::new())]
     pub dry_run: bool,
-    /// Controller API URL.
-    #[arg(long, env = "SEXTANT_SERVER", default_value = "http://127.0.0.1:7070")]
-    pub server: String,
     /// Output format.
     #[arg(short, long, env = "SEXTANT_OUTPUT", value_enum, default_value_t = Output::Table)]
     pub output: Output,
@@ -343,9 +336,6 @@ pub struct DiffArgs {
         required = true
     )]
     pub files: Vec<PathBuf>,
-    /// Controller API URL.
-    #[arg(long, env = "SEXTANT_SERVER", default_value = "http://127.0.0.1:7070")]
-    pub server: String,
 }
 
 #[derive(Args, Debug)]
@@ -361,9 +351,6 @@ pub struct DeleteArgs {
     /// Delete the apps these manifest files define.
     #[arg(short = 'f', long = "filename", env = "SEXTANT_DELETE_FILES", value_delimiter = ',')]
     pub files: Vec<PathBuf>,
-    /// Controller API URL.
-    #[arg(long, env = "SEXTANT_SERVER", default_value = "http://127.0.0.1:7070")]
-    pub server: String,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]

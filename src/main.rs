@@ -24,29 +24,47 @@ fn init_tracing(verbose: bool) {
         .init();
 }
 
+/// The commands that talk to a controller, over one client.
+async fn talk(command: Command, client: &sextant_api::client::Client) -> anyhow::Result<ExitCode> {
+    let success = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
+    match command {
+        Command::Get(args) => success(commands::get::run(args, client).await),
+        Command::Describe(args) => success(commands::describe::run(args, client).await),
+        Command::Rollout(args) => commands::rollout::run(args, client).await,
+        Command::Apply(args) => commands::apply::apply(args, client).await,
+        Command::Diff(args) => Ok(commands::apply::diff(args, client).await),
+        Command::Delete(args) => commands::apply::delete(args, client).await,
+        Command::Scale(args) => success(commands::apply::scale(args, client).await),
+        other => anyhow::bail!("{other:?} does not talk to a controller"),
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let success = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
-    let token = cli.token.as_deref();
     let result = match cli.command {
         Command::Up(args) => success(commands::up::run(args).await),
         Command::LocalMesos(args) => success(commands::serve::local_mesos(args).await),
         Command::Agent(args) => success(commands::serve::agent(args).await),
         Command::Controller(args) => success(commands::serve::controller(args).await),
-        Command::Get(args) => success(commands::get::run(args, token).await),
-        Command::Describe(args) => success(commands::describe::run(args, token).await),
-        Command::Rollout(args) => commands::rollout::run(args, token).await,
-        Command::Apply(args) => commands::apply::apply(args, token).await,
-        Command::Diff(args) => Ok(commands::apply::diff(args, token).await),
-        Command::Delete(args) => commands::apply::delete(args, token).await,
-        Command::Scale(args) => success(commands::apply::scale(args, token).await),
         Command::Validate(args) => commands::validate::validate(args),
         Command::Schema(args) => commands::validate::schema(args),
         Command::Version => {
             println!("sextant {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
+        }
+        command => {
+            match commands::client::connect(cli.server.as_deref(), cli.token.as_deref(), cli.config.as_deref()) {
+                Ok(client) => talk(command, &client).await,
+                // kubectl's diff says "error" with exit code 2.
+                Err(e) if matches!(command, Command::Diff(_)) => {
+                    eprintln!("error: {e:#}");
+                    Ok(ExitCode::from(2))
+                }
+                Err(e) => Err(e),
+            }
         }
     };
     match result {

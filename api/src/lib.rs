@@ -3,15 +3,19 @@
 //! Owns the `App` manifest type (a kube-derive `CustomResource`), loading and
 //! validating manifests from files and directories with errors that name the
 //! file and line, the revision hash of an app's task-defining spec, the
-//! App's CRD and JSON Schema, and the App -> `TaskSpec` conversion. It
-//! re-exports the controller<->agent contract of `sextant-proto` for the
-//! controller.
+//! App's CRD and JSON Schema, the App -> `TaskSpec` conversion, and the
+//! HTTP API's wire types (`wire`) with a typed client (`client`, feature
+//! `client`). It re-exports the controller<->agent contract of
+//! `sextant-proto` for the controller.
 //!
-//! It must not do I/O beyond reading manifest files, and must not know about
-//! Mesos, sled or HTTP. The agent does not depend on it (it uses
+//! It must not do I/O beyond reading manifest files (and, in `client`
+//! alone, HTTP requests to a controller), and must not know about Mesos or
+//! sled. The agent does not depend on it (it uses
 //! `sextant-proto` alone).
 
 pub mod app;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod int_or_string;
 pub mod load;
 pub mod quantity;
@@ -21,6 +25,7 @@ mod structure;
 mod suggest;
 pub mod task;
 pub mod validate;
+pub mod wire;
 
 /// The controller<->agent gRPC contract and its limits, from
 /// `sextant-proto` (the agent uses that crate alone).

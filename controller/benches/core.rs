@@ -717,7 +717,7 @@ fn list_apps_parts(index: &Index) -> String {
         let mut views: Vec<http::AppView> = index.read(|s| {
             s.apps
                 .iter()
-                .map(|(key, d)| http::AppView::new(d, s.statuses.get(key).map(|st| &**st)))
+                .map(|(key, d)| http::views::app_view(d, s.statuses.get(key).map(|st| &**st)))
                 .collect()
         });
         let t1 = Instant::now();

@@ -16,7 +16,6 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 /// Events kept for replay.
@@ -25,31 +24,7 @@ pub const BUFFER: usize = 10_000;
 /// reconnects with `Last-Event-ID` and replays from the buffer).
 const LIVE_BACKLOG: usize = 1024;
 
-/// One event.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Event {
-    /// Grows by one per event, from 1.
-    pub id: u64,
-    /// RFC 3339.
-    pub time: String,
-    /// `task`, `desired`, `sync` or `condition`.
-    pub kind: String,
-    /// `namespace/name` of the app concerned, if one is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app: Option<String>,
-    /// The task concerned (`task` events).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task: Option<String>,
-    /// The source concerned (`desired` and `sync` events).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    /// A short word: the task state, `created` / `updated` / `removed`,
-    /// `synced` / `failing` / `refused`, or the condition's reason.
-    pub reason: String,
-    /// What happened, in words.
-    pub message: String,
-}
+pub use sextant_api::wire::Event;
 
 /// What a producer says; the bus numbers and stamps it.
 #[derive(Clone, Debug, Default)]

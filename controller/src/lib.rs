@@ -34,7 +34,7 @@ pub mod store;
 
 pub use controller::{ControllerConfig, ControllerError, ControllerHandle, start};
 pub use desired::DesiredApp;
-pub use http::{AppDetail, AppView, ErrorView, PortView, SourceView, TaskView};
+pub use http::{AppDetail, AppView, ErrorBody, ErrorCode, PortView, SourceView, TaskView};
 pub use observed::{ObservedTask, state_name};
 pub use reconcile::{Action, Input, Plan, reconcile};
 pub use store::{SourceStatus, Store, StoreError};

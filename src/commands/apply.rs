@@ -7,11 +7,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use sextant_controller::http::write::DeletedView;
-use sextant_controller::source::apply::{ApplyResult, Change, ObjectResult, Outcome};
+use sextant_api::client::{Client, refused_apply};
+use sextant_api::wire::{Change, ObjectResult, Outcome};
 
 use crate::cli::{ApplyArgs, DeleteArgs, DiffArgs, Output, ScaleArgs};
-use crate::commands::client::refusal;
 
 /// The objects of `files` as one multi-document YAML text, or the load
 /// errors with their files and lines.
@@ -34,14 +33,6 @@ fn names(files: &[PathBuf]) -> String {
         .join(", ")
 }
 
-async fn post(http: &reqwest::Client, url: &str, body: String) -> Result<(reqwest::StatusCode, String)> {
-    crate::commands::client::send(
-        http.post(url).header("content-type", "application/yaml").body(body),
-        url,
-    )
-    .await
-}
-
 fn describe(o: &ObjectResult, dry_run: bool) -> String {
     let what = match (o.outcome, o.change) {
         (Outcome::Created, _) => "created".to_string(),
@@ -62,15 +53,13 @@ fn describe(o: &ObjectResult, dry_run: bool) -> String {
     format!("app/{}/{} {what}{dry}", o.namespace, o.name)
 }
 
-pub async fn apply(args: ApplyArgs, token: Option<&str>) -> Result<ExitCode> {
-    let http = crate::commands::client::http(token)?;
+pub async fn apply(args: ApplyArgs, client: &Client) -> Result<ExitCode> {
     let (body, _) = body_of(&args.files)?;
-    let base = args.server.trim_end_matches('/');
-    let url = format!("{base}/api/v1/apply?dryRun={}", args.dry_run);
-    let (status, text) = post(&http, &url, body).await?;
-    let result: ApplyResult = match serde_json::from_str(&text) {
-        Ok(r) if status.is_success() || status == reqwest::StatusCode::CONFLICT => r,
-        _ => return Err(refusal(&url, status, &text)),
+    // A refused object answers 409 with every object's result: printed
+    // like a success, then the exit code says it failed.
+    let result = match client.apply(body, args.dry_run).await {
+        Ok(r) => r,
+        Err(e) => refused_apply(&e).ok_or(e)?,
     };
     if args.output == Output::Json {
         println!("{}", serde_json::to_string_pretty(&result)?);
@@ -87,8 +76,8 @@ pub async fn apply(args: ApplyArgs, token: Option<&str>) -> Result<ExitCode> {
 }
 
 /// kubectl's exit codes: 0 no difference, 1 differences, 2 an error.
-pub async fn diff(args: DiffArgs, token: Option<&str>) -> ExitCode {
-    match diff_inner(args, token).await {
+pub async fn diff(args: DiffArgs, client: &Client) -> ExitCode {
+    match diff_inner(args, client).await {
         Ok(true) => ExitCode::from(1),
         Ok(false) => ExitCode::SUCCESS,
         Err(e) => {
@@ -98,16 +87,9 @@ pub async fn diff(args: DiffArgs, token: Option<&str>) -> ExitCode {
     }
 }
 
-async fn diff_inner(args: DiffArgs, token: Option<&str>) -> Result<bool> {
-    let http = crate::commands::client::http(token)?;
+async fn diff_inner(args: DiffArgs, client: &Client) -> Result<bool> {
     let (body, _) = body_of(&args.files)?;
-    let base = args.server.trim_end_matches('/');
-    let url = format!("{base}/api/v1/diff");
-    let (status, text) = post(&http, &url, body).await?;
-    if !status.is_success() {
-        return Err(refusal(&url, status, &text));
-    }
-    let result: ApplyResult = serde_json::from_str(&text).with_context(|| format!("unexpected answer from {url}"))?;
+    let result = client.diff(body).await?;
     let mut differs = false;
     for o in &result.objects {
         if let Some(d) = &o.diff {
@@ -128,7 +110,7 @@ async fn diff_inner(args: DiffArgs, token: Option<&str>) -> Result<bool> {
     Ok(differs)
 }
 
-pub async fn delete(args: DeleteArgs, token: Option<&str>) -> Result<ExitCode> {
+pub async fn delete(args: DeleteArgs, client: &Client) -> Result<ExitCode> {
     let mut targets: Vec<(String, String)> = Vec::new();
     if !args.files.is_empty() {
         let apps = sextant_api::load_paths(&args.files).map_err(|errors| anyhow::anyhow!("{errors}"))?;
@@ -140,53 +122,28 @@ pub async fn delete(args: DeleteArgs, token: Option<&str>) -> Result<ExitCode> {
         None => {}
     }
     anyhow::ensure!(!targets.is_empty(), "nothing to delete: give `app NAME...` or -f FILE");
-    let base = args.server.trim_end_matches('/');
-    let client = crate::commands::client::http(token)?;
     let mut failed = false;
     for (namespace, name) in targets {
-        let url = format!("{base}/api/v1/apps/{namespace}/{name}");
-        let response =
-            client.delete(&url).send().await.with_context(|| {
-                format!("cannot reach the Sextant controller at {base} (is it running? see --server)")
-            })?;
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        match serde_json::from_str::<DeletedView>(&text) {
-            Ok(d) if status.is_success() => println!("app/{} deleted", d.deleted),
-            _ => {
+        match client.delete_app(&namespace, &name).await {
+            Ok(d) => println!("app/{} deleted", d.deleted),
+            Err(e @ sextant_api::client::ClientError::Refused { .. }) => {
                 failed = true;
-                eprintln!("error: {}", refusal(&url, status, &text));
+                eprintln!("error: {e}");
             }
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-pub async fn scale(args: ScaleArgs, token: Option<&str>) -> Result<()> {
-    let http = crate::commands::client::http(token)?;
+pub async fn scale(args: ScaleArgs, client: &Client) -> Result<()> {
     let name = args.app.strip_prefix("app/").unwrap_or(&args.app);
-    let base = args.server.trim_end_matches('/');
-    let url = format!("{base}/api/v1/apps/{}/{name}/scale", args.namespace);
-    let body = serde_json::json!({ "instances": args.instances }).to_string();
-    let response = http
-        .post(&url)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the Sextant controller at {base} (is it running? see --server)"))?;
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    match serde_json::from_str::<ObjectResult>(&text) {
-        Ok(o) if status.is_success() => {
-            let what = if o.outcome == Outcome::Unchanged {
-                "unchanged"
-            } else {
-                "scaled"
-            };
-            println!("app/{}/{} {what} to {} instances", o.namespace, o.name, args.instances);
-            Ok(())
-        }
-        _ => Err(refusal(&url, status, &text)),
-    }
+    let o = client.scale(&args.namespace, name, args.instances).await?;
+    let what = if o.outcome == Outcome::Unchanged {
+        "unchanged"
+    } else {
+        "scaled"
+    };
+    println!("app/{}/{} {what} to {} instances", o.namespace, o.name, args.instances);
+    Ok(())
 }

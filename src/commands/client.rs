@@ -1,60 +1,33 @@
-//! The HTTP plumbing every command that talks to the controller shares: a
-//! client that carries the bearer token (`--token`, `SEXTANT_TOKEN`),
-//! sending a request with an error that says what to check, and a refusal
-//! read back in words.
+//! What every command that talks to the controller shares: the typed
+//! client (`sextant_api::client`) set up from the flags, the environment
+//! and the config file, and the one table renderer.
 
-use anyhow::{Context, Result};
-use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
-use sextant_controller::ErrorView;
-use sextant_controller::http::write::InvalidView;
+use std::path::Path;
 
-/// A client sending `token` as `Authorization: Bearer` on every request.
-pub fn http(token: Option<&str>) -> Result<reqwest::Client> {
-    let mut headers = HeaderMap::new();
-    if let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) {
-        let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
-            .context("the token (--token, SEXTANT_TOKEN) holds characters an HTTP header cannot carry")?;
-        value.set_sensitive(true);
-        headers.insert(AUTHORIZATION, value);
-    }
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .context("cannot set up the HTTP client")
-}
+use anyhow::Result;
+use sextant_api::client::Client;
+use sextant_api::client::config::{ClientConfig, DEFAULT_SERVER, default_path};
 
-/// Sends `req` (to `url`) and reads the whole answer.
-pub async fn send(req: reqwest::RequestBuilder, url: &str) -> Result<(StatusCode, String)> {
-    let response = req.send().await.with_context(|| {
-        format!("cannot reach the Sextant controller at {url} (is `sextant up` running? see --server)")
-    })?;
-    let status = response.status();
-    let body = response
-        .text()
-        .await
-        .with_context(|| format!("reading the answer of {url}"))?;
-    Ok((status, body))
-}
-
-/// GETs `url`; a non-2xx answer is an error in the controller's words.
-pub async fn get(http: &reqwest::Client, url: &str) -> Result<String> {
-    let (status, body) = send(http.get(url), url).await?;
-    if !status.is_success() {
-        return Err(refusal(url, status, &body));
-    }
-    Ok(body)
-}
-
-/// The error an answer carries, in words.
-pub fn refusal(url: &str, status: StatusCode, body: &str) -> anyhow::Error {
-    if let Ok(invalid) = serde_json::from_str::<InvalidView>(body) {
-        return anyhow::anyhow!("the controller refused the manifests:\n{}", invalid.error);
-    }
-    if let Ok(e) = serde_json::from_str::<ErrorView>(body) {
-        return anyhow::anyhow!("{url} answered {status}: {}", e.error);
-    }
-    anyhow::anyhow!("{url} answered {status}: {body}")
+/// The client for `--server` / `SEXTANT_SERVER` and `--token` /
+/// `SEXTANT_TOKEN`, each falling back on the config file (`--config`, or
+/// ~/.config/sextant/config.yaml when it exists), then on the default.
+pub fn connect(server: Option<&str>, token: Option<&str>, config: Option<&Path>) -> Result<Client> {
+    let file = match config {
+        Some(path) => ClientConfig::load(path, true)?,
+        None => match default_path() {
+            Some(path) => ClientConfig::load(&path, false)?,
+            None => ClientConfig::default(),
+        },
+    };
+    let server = server.map(str::to_string).or(file.server.clone());
+    let token = match token {
+        Some(t) => Some(t.to_string()),
+        None => file.token()?,
+    };
+    Ok(Client::new(
+        server.as_deref().unwrap_or(DEFAULT_SERVER),
+        token.as_deref(),
+    )?)
 }
 
 /// Rows as left-aligned columns three spaces apart, each line after

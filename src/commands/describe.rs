@@ -5,23 +5,16 @@
 
 use std::fmt::Write;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use sextant_api::app::health::HealthCheck;
-use sextant_controller::AppDetail;
+use sextant_api::client::Client;
+use sextant_api::wire::AppDetail;
 
 use crate::cli::DescribeArgs;
 use crate::commands::client::table;
 
-pub async fn run(args: DescribeArgs, token: Option<&str>) -> Result<()> {
-    let url = format!(
-        "{}/api/v1/apps/{}/{}",
-        args.server.trim_end_matches('/'),
-        args.namespace,
-        args.name
-    );
-    let http = crate::commands::client::http(token)?;
-    let body = crate::commands::client::get(&http, &url).await?;
-    let detail: AppDetail = serde_json::from_str(&body).with_context(|| format!("unexpected answer from {url}"))?;
+pub async fn run(args: DescribeArgs, client: &Client) -> Result<()> {
+    let detail = client.app(&args.namespace, &args.name).await?;
     print!("{}", describe(&detail));
     Ok(())
 }

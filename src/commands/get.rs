@@ -2,9 +2,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context, Result};
-use serde::de::DeserializeOwned;
-use sextant_controller::{AppView, SourceView, TaskView};
+use anyhow::Result;
+use serde::Serialize;
+use sextant_api::client::{Client, EventFilter};
+use sextant_api::wire::{AppView, SourceView, TaskView};
 
 use crate::cli::{GetArgs, GetKind, GetOutput};
 use crate::commands::client::table;
@@ -20,9 +21,7 @@ const LIVE: [&str; 6] = [
     "TASK_UNREACHABLE",
 ];
 
-pub async fn run(args: GetArgs, token: Option<&str>) -> Result<()> {
-    let http = crate::commands::client::http(token)?;
-    let base = args.server.trim_end_matches('/');
+pub async fn run(args: GetArgs, client: &Client) -> Result<()> {
     let selector = match &args.selector {
         Some(text) => Some(Selector::parse(text)?),
         None => None,
@@ -31,18 +30,15 @@ pub async fn run(args: GetArgs, token: Option<&str>) -> Result<()> {
     let in_namespace = |ns: &str| namespace.as_deref().is_none_or(|want| want == ns);
     match args.kind {
         GetKind::Apps => {
-            let (raw, apps): (Vec<serde_json::Value>, Vec<AppView>) =
-                fetch(&http, &format!("{base}/api/v1/apps")).await?;
-            let keep: Vec<bool> = apps
+            let apps = client.apps().await?;
+            let apps: Vec<&AppView> = apps
                 .iter()
-                .map(|a| {
+                .filter(|a| {
                     in_namespace(&a.namespace)
                         && args.name.as_deref().is_none_or(|n| n == a.name)
                         && selector.as_ref().is_none_or(|s| s.matches(&a.labels))
                 })
                 .collect();
-            let apps: Vec<&AppView> = apps.iter().zip(&keep).filter(|(_, k)| **k).map(|(a, _)| a).collect();
-            let raw: Vec<&serde_json::Value> = raw.iter().zip(&keep).filter(|(_, k)| **k).map(|(r, _)| r).collect();
             if let (Some(name), true) = (&args.name, apps.is_empty()) {
                 anyhow::bail!(
                     "app {}/{name} not found (see `sextant get apps -A`)",
@@ -53,44 +49,49 @@ pub async fn run(args: GetArgs, token: Option<&str>) -> Result<()> {
                 GetOutput::Table => print!("{}", apps_table(&apps, SystemTime::now(), false)),
                 GetOutput::Wide => print!("{}", apps_table(&apps, SystemTime::now(), true)),
                 GetOutput::Name => apps.iter().for_each(|a| println!("app/{}/{}", a.namespace, a.name)),
-                GetOutput::Json | GetOutput::Yaml => print_raw(&raw, args.name.is_some(), args.output)?,
+                GetOutput::Json | GetOutput::Yaml => print_objects(&apps, args.name.is_some(), args.output)?,
             }
         }
         GetKind::Sources => {
-            let (raw, sources): (Vec<serde_json::Value>, Vec<SourceView>) =
-                fetch(&http, &format!("{base}/api/v1/sources")).await?;
+            let sources = client.sources().await?;
             match args.output {
-                GetOutput::Json | GetOutput::Yaml => print_raw(&raw.iter().collect::<Vec<_>>(), false, args.output)?,
+                GetOutput::Json | GetOutput::Yaml => {
+                    print_objects(&sources.iter().collect::<Vec<_>>(), false, args.output)?
+                }
                 GetOutput::Name => sources.iter().for_each(|s| println!("source/{}", s.name)),
                 GetOutput::Table | GetOutput::Wide => print!("{}", sources_table(&sources, SystemTime::now())),
             }
         }
         GetKind::Events => {
-            let mut query = Vec::new();
-            if let Some(name) = &args.name {
-                query.push(format!("app={}/{name}", namespace.as_deref().unwrap_or("default")));
-            }
-            if let Some(kind) = &args.event_kinds {
-                query.push(format!("kind={kind}"));
-            }
-            let url = format!("{base}/api/v1/events?{}", query.join("&"));
-            crate::commands::events::print(&http, &url, args.output, args.watch).await?;
+            let filter = EventFilter {
+                app: args
+                    .name
+                    .as_ref()
+                    .map(|name| format!("{}/{name}", namespace.as_deref().unwrap_or("default"))),
+                kinds: args
+                    .event_kinds
+                    .iter()
+                    .flat_map(|k| k.split(','))
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                after: 0,
+            };
+            crate::commands::events::print(client, filter, args.output, args.watch).await?;
         }
         GetKind::Tasks => {
-            let (raw, tasks): (Vec<serde_json::Value>, Vec<TaskView>) =
-                fetch(&http, &format!("{base}/api/v1/tasks")).await?;
-            let keep: Vec<bool> = tasks
+            let tasks = client.tasks().await?;
+            let tasks: Vec<&TaskView> = tasks
                 .iter()
-                .map(|t| {
+                .filter(|t| {
                     in_namespace(&t.namespace)
                         && args.name.as_deref().is_none_or(|n| n == t.app)
                         && (args.all || LIVE.contains(&t.state.as_str()))
                 })
                 .collect();
-            let tasks: Vec<&TaskView> = tasks.iter().zip(&keep).filter(|(_, k)| **k).map(|(t, _)| t).collect();
-            let raw: Vec<&serde_json::Value> = raw.iter().zip(&keep).filter(|(_, k)| **k).map(|(r, _)| r).collect();
             match args.output {
-                GetOutput::Json | GetOutput::Yaml => print_raw(&raw, false, args.output)?,
+                GetOutput::Json | GetOutput::Yaml => print_objects(&tasks, false, args.output)?,
                 GetOutput::Name => tasks.iter().for_each(|t| println!("task/{}", t.task_id)),
                 GetOutput::Table => print!("{}", tasks_table(&tasks, false)),
                 GetOutput::Wide => print!("{}", tasks_table(&tasks, true)),
@@ -100,12 +101,12 @@ pub async fn run(args: GetArgs, token: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// Prints the API's objects unchanged, as JSON or YAML; one object alone
-/// when one was named.
-fn print_raw(raw: &[&serde_json::Value], one: bool, output: GetOutput) -> Result<()> {
-    let value = match (one, raw) {
-        (true, [only]) => (*only).clone(),
-        _ => serde_json::Value::Array(raw.iter().map(|v| (*v).clone()).collect()),
+/// Prints the API's objects as JSON or YAML; one object alone when one
+/// was named.
+fn print_objects<T: Serialize>(items: &[&T], one: bool, output: GetOutput) -> Result<()> {
+    let value = match (one, items) {
+        (true, [only]) => serde_json::to_value(only)?,
+        _ => serde_json::to_value(items)?,
     };
     if output == GetOutput::Yaml {
         print!("{}", serde_yaml::to_string(&value)?);
@@ -164,15 +165,6 @@ impl Selector {
             Requirement::Absent(k) => !labels.contains_key(k),
         })
     }
-}
-
-async fn fetch<T: DeserializeOwned>(http: &reqwest::Client, url: &str) -> Result<(Vec<serde_json::Value>, T)> {
-    let body = crate::commands::client::get(http, url).await?;
-    let raw: Vec<serde_json::Value> =
-        serde_json::from_str(&body).with_context(|| format!("{url} did not answer a JSON list"))?;
-    let typed = serde_json::from_value(serde_json::Value::Array(raw.clone()))
-        .with_context(|| format!("unexpected answer from {url}"))?;
-    Ok((raw, typed))
 }
 
 fn apps_table(apps: &[&AppView], now: SystemTime, wide: bool) -> String {

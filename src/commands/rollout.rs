@@ -5,25 +5,20 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use sextant_controller::AppDetail;
+use anyhow::Result;
+use sextant_api::client::Client;
+use sextant_api::wire::{AppDetail, ErrorCode};
 
 use crate::cli::{RolloutAction, RolloutArgs};
 
 /// How often `status` looks.
 const POLL: Duration = Duration::from_millis(500);
 
-pub async fn run(args: RolloutArgs, token: Option<&str>) -> Result<ExitCode> {
-    let http = crate::commands::client::http(token)?;
+pub async fn run(args: RolloutArgs, client: &Client) -> Result<ExitCode> {
     let name = args.app.strip_prefix("app/").unwrap_or(&args.app).to_string();
-    let url = format!(
-        "{}/api/v1/apps/{}/{name}",
-        args.server.trim_end_matches('/'),
-        args.namespace
-    );
     match args.action {
         RolloutAction::History => {
-            let d = detail(&http, &url).await?;
+            let d = client.app(&args.namespace, &name).await?;
             println!("{:<12} {:<12} {:<22} WHY", "REVISION", "OUTCOME", "FIRST SEEN");
             for r in &d.revisions {
                 let why = match &r.rolled_back_to {
@@ -45,7 +40,7 @@ pub async fn run(args: RolloutArgs, token: Option<&str>) -> Result<ExitCode> {
             let mut last = String::new();
             loop {
                 // An app not there yet (a push not synced yet) is waited for.
-                let (verdict, line) = match detail_or_none(&http, &url).await? {
+                let (verdict, line) = match detail_or_none(client, &args.namespace, &name).await? {
                     Some(d) => verdict(&d),
                     None => (
                         Verdict::Going,
@@ -71,24 +66,13 @@ pub async fn run(args: RolloutArgs, token: Option<&str>) -> Result<ExitCode> {
     }
 }
 
-async fn detail(http: &reqwest::Client, url: &str) -> Result<AppDetail> {
-    detail_or_none(http, url)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no such app ({url} answered 404)"))
-}
-
 /// The app's detail; `None` while it does not exist (yet).
-async fn detail_or_none(http: &reqwest::Client, url: &str) -> Result<Option<AppDetail>> {
-    let (status, body) = crate::commands::client::send(http.get(url), url).await?;
-    if status == reqwest::StatusCode::NOT_FOUND {
-        return Ok(None);
+async fn detail_or_none(client: &Client, namespace: &str, name: &str) -> Result<Option<AppDetail>> {
+    match client.app(namespace, name).await {
+        Ok(d) => Ok(Some(d)),
+        Err(e) if e.code() == Some(ErrorCode::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    if !status.is_success() {
-        return Err(crate::commands::client::refusal(url, status, &body));
-    }
-    serde_json::from_str(&body)
-        .map(Some)
-        .with_context(|| format!("unexpected answer from {url}"))
 }
 
 #[derive(Debug, PartialEq, Eq)]

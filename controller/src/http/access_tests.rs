@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use super::ErrorView;
+use super::ErrorBody;
 use super::write::Writes;
 use crate::http::auth::Tokens;
 use crate::index::Index;
@@ -17,14 +17,21 @@ use crate::store::Store;
 
 const TOKENS: &str = "tokens:\n  - {name: ci, token: write-token-0123456789, role: write}\n  - {name: dash, token: read-token-0123456789, role: read}\n";
 
-/// Every route that changes something (the webhook has its own signature).
-const WRITES: [(&str, &str); 5] = [
-    ("POST", "/api/v1/apply"),
-    ("POST", "/api/v1/diff"),
-    ("DELETE", "/api/v1/apps/default/web"),
-    ("POST", "/api/v1/apps/default/web/scale"),
-    ("POST", "/api/v1/sources/sync"),
-];
+/// Every route that changes something, from the OpenAPI document's list
+/// (the webhook has its own signature), with its parameters filled in: a
+/// new write route is covered without being listed here.
+fn writes() -> Vec<(&'static str, String)> {
+    let routes: Vec<(&'static str, String)> = super::openapi::ENDPOINTS
+        .iter()
+        .filter(|e| e.access == super::openapi::Access::Write)
+        .map(|e| (e.method, super::openapi::example_path(e.path)))
+        .collect();
+    assert!(
+        routes.len() >= 5,
+        "apply, diff, delete, scale and sync at least: {routes:?}"
+    );
+    routes
+}
 
 async fn serve(anonymous_read: bool) -> (String, Index, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -67,7 +74,8 @@ async fn call(base: &str, method: &str, path: &str, token: Option<&str>) -> u16 
 #[tokio::test]
 async fn wrong_and_missing_tokens_are_refused_on_every_write_route() {
     let (base, _index, _dir) = serve(false).await;
-    for (method, path) in WRITES {
+    for (method, path) in writes() {
+        let path = path.as_str();
         assert_eq!(
             call(&base, method, path, None).await,
             401,
@@ -107,8 +115,9 @@ async fn wrong_and_missing_tokens_are_refused_on_every_write_route() {
         resp.headers().get("www-authenticate").map(|v| v.as_bytes()),
         Some(&b"Bearer realm=\"sextant\""[..])
     );
-    let e: ErrorView = resp.json().await.expect("json");
-    assert!(e.error.contains("SEXTANT_TOKEN"), "{}", e.error);
+    let e: ErrorBody = resp.json().await.expect("json");
+    assert_eq!(e.code, super::ErrorCode::Unauthorized);
+    assert!(e.message.contains("SEXTANT_TOKEN"), "{}", e.message);
 }
 
 #[tokio::test]

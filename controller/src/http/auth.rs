@@ -21,16 +21,16 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::ErrorView;
+use super::error::ApiError;
 use crate::config_file::{self, ConfigFileError, MIN_SECRET_LEN, invalid};
+use sextant_api::wire::ErrorCode;
 
 /// What a token may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
@@ -140,15 +140,8 @@ impl Caller {
     }
 }
 
-fn refuse(code: StatusCode, message: String) -> Response {
-    let mut r = (code, Json(ErrorView { error: message })).into_response();
-    if code == StatusCode::UNAUTHORIZED {
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"sextant\""),
-        );
-    }
-    r
+fn refuse(code: ErrorCode, message: String) -> Response {
+    ApiError::new(code, message).into_response()
 }
 
 /// The middleware: checks the bearer token against the role the request needs.
@@ -176,7 +169,7 @@ pub async fn check(State(tokens): State<Option<Tokens>>, mut req: Request, next:
         None if needs == Role::Read && tokens.anonymous_read => Role::Read,
         None => {
             return refuse(
-                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthorized,
                 format!(
                     "this API needs a token: send `Authorization: Bearer <token>` (the CLI: SEXTANT_TOKEN or --token) with a {} token",
                     role_name(needs)
@@ -187,7 +180,7 @@ pub async fn check(State(tokens): State<Option<Tokens>>, mut req: Request, next:
             Some((role, _)) => role,
             None => {
                 return refuse(
-                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::Unauthorized,
                     "the token is not known to this controller".into(),
                 );
             }
@@ -195,7 +188,7 @@ pub async fn check(State(tokens): State<Option<Tokens>>, mut req: Request, next:
     };
     if role < needs {
         return refuse(
-            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
             format!(
                 "{} {} needs a {} token; this one is {}",
                 req.method(),

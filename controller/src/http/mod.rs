@@ -1,10 +1,11 @@
-//! The controller's HTTP API (axum) and the serde view types of its
-//! responses, which the CLI deserializes. Every read is a snapshot of the
+//! The controller's HTTP API (axum). Its wire types live in
+//! `sextant_api::wire` (built from the index in `views`); the OpenAPI
+//! document of every route is `openapi`. Every read is a snapshot of the
 //! in-memory index: no read touches the journal. The writes (apply, diff,
 //! delete, the git webhook) are in `write`.
 //!
 //! - `GET /api/v1/apps` -> `[AppView]`, sorted by namespace then name
-//! - `GET /api/v1/apps/{namespace}/{name}` -> `AppDetail` (404 `ErrorView`)
+//! - `GET /api/v1/apps/{namespace}/{name}` -> `AppDetail` (404 `NotFound`)
 //! - `GET /api/v1/apps/{namespace}/{name}/tasks[?all=true]` -> the app's
 //!   live tasks (`all`: recently ended ones too)
 //! - `GET /api/v1/apps/{namespace}/{name}/revisions` -> `[RevisionView]`
@@ -16,354 +17,31 @@
 //! - `GET /api/v1/events` -> events, as a stream or a list (`events`)
 //!
 //! JSON field names are camelCase, Kubernetes style. Errors are
-//! `{"error": "..."}` with a fitting status code.
-
-use std::collections::BTreeMap;
+//! `{code, message, details}` (`error`), the status given by the code.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
-use sextant_api::app::Condition;
-use sextant_api::{AppSpec, AppStatus};
+use serde::Deserialize;
 
 #[cfg(test)]
 mod access_tests;
 pub mod auth;
+pub mod error;
 pub mod events;
 pub mod listener;
 pub mod metrics;
+pub mod openapi;
+pub mod views;
 pub mod write;
 
-use crate::desired::DesiredApp;
+pub use sextant_api::wire::{AppDetail, AppView, ErrorBody, ErrorCode, PortView, RevisionView, SourceView, TaskView};
+
+use self::error::ApiError;
+use self::openapi::documented;
+use self::views::{app_view, revision_view, source_view, task_view};
 use crate::index::Index;
-use crate::observed::{ObservedTask, state_name};
-use crate::source::git_repo::CommitInfo;
-use crate::source::plan::Problem;
-use crate::store::{SourceStatus, rfc3339};
-
-/// One app in the list.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct AppView {
-    /// App name.
-    pub name: String,
-    /// App namespace.
-    pub namespace: String,
-    /// Desired instances.
-    pub instances: u32,
-    /// Tasks in state RUNNING (any revision).
-    pub running: u32,
-    /// Available tasks: running, healthy, and so for `minReadySeconds`.
-    #[serde(default)]
-    pub available: u32,
-    /// Current revision of the spec.
-    pub revision: String,
-    /// The full status from the last reconcile (counts, conditions).
-    #[serde(default)]
-    pub status: Option<AppStatus>,
-    /// Owning source, e.g. `dir:/srv/manifests`.
-    pub source: String,
-    /// When the controller first saw the app (RFC 3339).
-    #[serde(default)]
-    pub created_at: Option<String>,
-    /// Conditions from the last reconcile (`Available`, `Progressing`,
-    /// `Degraded`, `Synced`).
-    #[serde(default)]
-    pub conditions: Vec<Condition>,
-    /// `metadata.labels`, for selectors.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-}
-
-/// One app with its spec and tasks.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct AppDetail {
-    /// The summary, flattened into this object.
-    #[serde(flatten)]
-    pub app: AppView,
-    /// Manifest file, when loaded from a file.
-    #[serde(default)]
-    pub file: Option<String>,
-    /// Line of the object in `file`.
-    #[serde(default)]
-    pub line: Option<u64>,
-    /// The git commit that last changed the object (repository sources).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commit: Option<CommitInfo>,
-    /// Increments with every spec change.
-    #[serde(default)]
-    pub generation: i64,
-    /// The desired spec.
-    pub spec: AppSpec,
-    /// The app's tasks (every revision, terminal ones until pruned), by id.
-    #[serde(default)]
-    pub tasks: Vec<TaskView>,
-    /// Revision history, oldest first.
-    #[serde(default)]
-    pub revisions: Vec<RevisionView>,
-}
-
-/// One revision of an app and how its rollout went.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct RevisionView {
-    /// The revision hash.
-    pub revision: String,
-    /// `Progressing`, `Completed` or `Failed`.
-    pub outcome: String,
-    /// Why it failed, or empty.
-    #[serde(default)]
-    pub reason: String,
-    /// What happened, or empty.
-    #[serde(default)]
-    pub message: String,
-    /// The revision rolled back to after it failed.
-    #[serde(default)]
-    pub rolled_back_to: Option<String>,
-    /// The source it came from.
-    pub source: String,
-    /// When it was first desired (RFC 3339).
-    #[serde(default)]
-    pub first_seen: Option<String>,
-}
-
-/// A host port of a task.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct PortView {
-    /// Port name from the spec.
-    pub name: String,
-    /// Host port.
-    pub port: u32,
-}
-
-/// One task as observed.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskView {
-    /// `<namespace>.<app>.<revision>.<unique>`.
-    pub task_id: String,
-    /// App namespace.
-    pub namespace: String,
-    /// App name.
-    pub app: String,
-    /// Revision the task runs.
-    pub revision: String,
-    /// Mesos-like state name: `TASK_RUNNING`, ..., or `PENDING` (queued in
-    /// the agent, not on Mesos yet).
-    pub state: String,
-    /// Health as last reported; absent without a health check, or once the
-    /// task ended.
-    #[serde(default)]
-    pub healthy: Option<bool>,
-    /// Since when it has been running (RFC 3339).
-    #[serde(default)]
-    pub running_since: Option<String>,
-    /// Since when it has been healthy (RFC 3339).
-    #[serde(default)]
-    pub healthy_since: Option<String>,
-    /// Mesos agent (node) id; empty while pending.
-    #[serde(default)]
-    pub agent_id: String,
-    /// Node hostname; empty while pending.
-    #[serde(default)]
-    pub hostname: String,
-    /// Host ports by name.
-    #[serde(default)]
-    pub ports: Vec<PortView>,
-    /// Last status message.
-    #[serde(default)]
-    pub message: String,
-    /// Last status reason.
-    #[serde(default)]
-    pub reason: String,
-    /// When the task was first seen (RFC 3339).
-    #[serde(default)]
-    pub created_at: Option<String>,
-    /// Last change (RFC 3339).
-    #[serde(default)]
-    pub updated_at: Option<String>,
-}
-
-/// A source of desired apps and how its last sync went.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct SourceView {
-    /// Source name: `dir:<path>`, `git:<url>` or `apply`.
-    pub name: String,
-    /// `dir` or `git`.
-    #[serde(default)]
-    pub kind: String,
-    /// The repository URL (credentials redacted) or the directory.
-    #[serde(default)]
-    pub url: Option<String>,
-    /// The branch followed (git).
-    #[serde(default)]
-    pub branch: Option<String>,
-    /// The directory within the repository that is loaded (git).
-    #[serde(default)]
-    pub path: Option<String>,
-    /// The commit synced (git).
-    #[serde(default)]
-    pub commit: Option<CommitInfo>,
-    /// Every problem of the last sync, one `file:line:col: field: message`
-    /// per line (or the fetch error), absent when there is none.
-    #[serde(default)]
-    pub last_error: Option<String>,
-    /// When the last error appeared (RFC 3339).
-    #[serde(default)]
-    pub last_error_at: Option<String>,
-    /// Since when the source has had errors (RFC 3339).
-    #[serde(default)]
-    pub failing_since: Option<String>,
-    /// When the source last synced (RFC 3339): what loads was applied.
-    #[serde(default)]
-    pub last_success_at: Option<String>,
-    /// When the next fetch is planned (RFC 3339).
-    #[serde(default)]
-    pub next_attempt_at: Option<String>,
-    /// The problems, located, with the apps each keeps at their last good
-    /// version.
-    #[serde(default)]
-    pub problems: Vec<Problem>,
-    /// Why the last sync was refused as a whole.
-    #[serde(default)]
-    pub refused: Option<String>,
-    /// Apps no longer defined, kept because pruning is off.
-    #[serde(default)]
-    pub unpruned: Vec<String>,
-    /// Apps the source owns.
-    #[serde(default)]
-    pub apps: usize,
-}
-
-/// The body of every error response.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ErrorView {
-    /// What went wrong.
-    pub error: String,
-}
-
-impl TaskView {
-    /// The view of an observed task.
-    pub fn from_task(t: &ObservedTask) -> Self {
-        Self {
-            task_id: t.id.clone(),
-            namespace: t.namespace.to_string(),
-            app: t.app.to_string(),
-            revision: t.revision.to_string(),
-            state: state_name(t.state).to_string(),
-            // A health report outlives its task only as the reason it ended.
-            healthy: if t.is_live() || t.healthy == Some(false) {
-                t.healthy
-            } else {
-                None
-            },
-            running_since: t.running_since.and_then(rfc3339),
-            healthy_since: t.healthy_since.and_then(rfc3339),
-            agent_id: t.agent_id.to_string(),
-            hostname: t.hostname.to_string(),
-            ports: t
-                .ports
-                .iter()
-                .map(|p| PortView {
-                    name: p.name.clone(),
-                    port: p.port,
-                })
-                .collect(),
-            message: t.message.clone(),
-            reason: t.reason.to_string(),
-            created_at: rfc3339(t.created_at),
-            updated_at: rfc3339(t.updated_at),
-        }
-    }
-}
-
-impl AppView {
-    /// The view of a desired app and its last status.
-    pub fn new(d: &DesiredApp, status: Option<&AppStatus>) -> Self {
-        Self {
-            name: d.name().to_string(),
-            namespace: d.namespace().to_string(),
-            instances: d.app.spec.instances,
-            running: status.map_or(0, |s| s.running),
-            available: status.map_or(0, |s| s.available),
-            revision: d.revision.clone(),
-            status: status.cloned(),
-            source: d.source.clone(),
-            created_at: d
-                .app
-                .metadata
-                .creation_timestamp
-                .as_ref()
-                .map(|t| t.0.to_string())
-                .or_else(|| rfc3339(d.created_at)),
-            conditions: status.map(|s| s.conditions.clone()).unwrap_or_default(),
-            labels: d.app.metadata.labels.clone().unwrap_or_default(),
-        }
-    }
-}
-
-impl From<&crate::history::RevisionRecord> for RevisionView {
-    fn from(r: &crate::history::RevisionRecord) -> Self {
-        use crate::history::Outcome;
-        let (outcome, reason, message, rolled_back_to) = match &r.outcome {
-            Outcome::Progressing => ("Progressing", "", "", None),
-            Outcome::Completed { .. } => ("Completed", "", "", None),
-            Outcome::Failed {
-                reason,
-                message,
-                rolled_back_to,
-                ..
-            } => ("Failed", reason.as_str(), message.as_str(), rolled_back_to.clone()),
-        };
-        Self {
-            revision: r.revision.clone(),
-            outcome: outcome.to_string(),
-            reason: reason.to_string(),
-            message: message.to_string(),
-            rolled_back_to,
-            source: r.source.clone(),
-            first_seen: rfc3339(r.first_seen),
-        }
-    }
-}
-
-impl From<&SourceStatus> for SourceView {
-    fn from(s: &SourceStatus) -> Self {
-        Self {
-            name: s.name.clone(),
-            kind: s.kind.clone(),
-            url: s.url.clone(),
-            branch: s.branch.clone(),
-            path: s.path.clone(),
-            commit: s.commit.clone(),
-            last_error: s.last_error.clone(),
-            last_error_at: s.last_error_at.and_then(rfc3339),
-            failing_since: s.failing_since.and_then(rfc3339),
-            last_success_at: s.last_success_at.and_then(rfc3339),
-            next_attempt_at: s.next_attempt_at.and_then(rfc3339),
-            problems: s.problems.clone(),
-            refused: s.refused.clone(),
-            unpruned: s.unpruned.clone(),
-            apps: s.apps,
-        }
-    }
-}
-
-/// An API error: a status code and a message.
-#[derive(Debug)]
-struct ApiError(StatusCode, String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(ErrorView { error: self.1 })).into_response()
-    }
-}
 
 /// The whole API: reads over the index, and the writes, behind the
 /// tokens when there are any.
@@ -376,10 +54,10 @@ pub fn api(
     hooks: std::sync::Arc<crate::hooks::HookStats>,
 ) -> Router {
     let events = Router::new()
-        .route("/api/v1/events", get(events::events))
+        .route(documented("GET", "/api/v1/events"), get(events::events))
         .with_state(bus);
     let metrics = Router::new()
-        .route("/metrics", get(metrics::metrics))
+        .route(documented("GET", "/metrics"), get(metrics::metrics))
         .with_state(metrics::Scraped {
             index: index.clone(),
             hooks,
@@ -388,6 +66,7 @@ pub fn api(
         .merge(events)
         .merge(metrics)
         .merge(router(index))
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(tokens, auth::check))
 }
 
@@ -397,15 +76,22 @@ pub const HIDDEN: &str = "<hidden: needs a write token>";
 /// The API's read routes over the index.
 pub fn router(index: Index) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/api/v1/apps", get(list_apps))
-        .route("/api/v1/apps/{namespace}/{name}", get(get_app))
-        .route("/api/v1/apps/{namespace}/{name}/tasks", get(app_tasks))
-        .route("/api/v1/apps/{namespace}/{name}/revisions", get(app_revisions))
-        .route("/api/v1/tasks", get(list_tasks))
-        .route("/api/v1/sources", get(list_sources))
-        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such API endpoint".into()) })
+        .route(documented("GET", "/healthz"), get(|| async { "ok" }))
+        .route(documented("GET", "/readyz"), get(readyz))
+        .route(documented("GET", "/api/v1/apps"), get(list_apps))
+        .route(documented("GET", "/api/v1/apps/{namespace}/{name}"), get(get_app))
+        .route(
+            documented("GET", "/api/v1/apps/{namespace}/{name}/tasks"),
+            get(app_tasks),
+        )
+        .route(
+            documented("GET", "/api/v1/apps/{namespace}/{name}/revisions"),
+            get(app_revisions),
+        )
+        .route(documented("GET", "/api/v1/tasks"), get(list_tasks))
+        .route(documented("GET", "/api/v1/sources"), get(list_sources))
+        .route(documented("GET", "/api/v1/openapi.json"), get(openapi::serve))
+        .fallback(error::no_such_endpoint)
         .with_state(index)
 }
 
@@ -426,13 +112,13 @@ async fn get_app(
     let key = sextant_api::app_key(&namespace, &name);
     let snap = index.app(&key);
     let Some(d) = snap.desired else {
-        return Err(ApiError(
-            StatusCode::NOT_FOUND,
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
             format!("app {namespace}/{name} not found"),
         ));
     };
     Ok(Json(AppDetail {
-        app: AppView::new(&d, snap.status.as_deref()),
+        app: app_view(&d, snap.status.as_deref()),
         file: d.file.as_ref().map(|f| f.display().to_string()),
         line: d.line,
         commit: d.commit.clone(),
@@ -446,19 +132,13 @@ async fn get_app(
             }
             spec
         },
-        tasks: snap.tasks.iter().map(TaskView::from_task).collect(),
-        revisions: snap.history.records.iter().map(RevisionView::from).collect(),
+        tasks: snap.tasks.iter().map(task_view).collect(),
+        revisions: snap.history.records.iter().map(revision_view).collect(),
     }))
 }
 
 async fn list_tasks(State(index): State<Index>) -> Json<Vec<TaskView>> {
-    let mut views: Vec<TaskView> = index.read(|s| {
-        s.tasks
-            .values()
-            .flat_map(|t| t.iter())
-            .map(TaskView::from_task)
-            .collect()
-    });
+    let mut views: Vec<TaskView> = index.read(|s| s.tasks.values().flat_map(|t| t.iter()).map(task_view).collect());
     views.sort_by(|a, b| a.task_id.cmp(&b.task_id));
     Json(views)
 }
@@ -480,13 +160,13 @@ async fn app_tasks(
     let key = sextant_api::app_key(&namespace, &name);
     let snap = index.app(&key);
     if snap.desired.is_none() && snap.tasks.is_empty() {
-        return Err(ApiError(StatusCode::NOT_FOUND, format!("app {key} not found")));
+        return Err(ApiError::new(ErrorCode::NotFound, format!("app {key} not found")));
     }
     Ok(Json(
         snap.tasks
             .iter()
             .filter(|t| q.all || t.is_live())
-            .map(TaskView::from_task)
+            .map(task_view)
             .collect(),
     ))
 }
@@ -499,9 +179,9 @@ async fn app_revisions(
     let key = sextant_api::app_key(&namespace, &name);
     let snap = index.app(&key);
     if snap.desired.is_none() && snap.history.records.is_empty() {
-        return Err(ApiError(StatusCode::NOT_FOUND, format!("app {key} not found")));
+        return Err(ApiError::new(ErrorCode::NotFound, format!("app {key} not found")));
     }
-    Ok(Json(snap.history.records.iter().map(RevisionView::from).collect()))
+    Ok(Json(snap.history.records.iter().map(revision_view).collect()))
 }
 
 /// Ready when the agent's task snapshot has arrived and every source has
@@ -523,15 +203,15 @@ async fn readyz(State(index): State<Index>) -> Response {
     if waiting.is_empty() {
         return "ready".into_response();
     }
-    ApiError(
-        StatusCode::SERVICE_UNAVAILABLE,
+    ApiError::new(
+        ErrorCode::NotReady,
         format!("not ready: waiting for {}", waiting.join("; ")),
     )
     .into_response()
 }
 
 async fn list_sources(State(index): State<Index>) -> Json<Vec<SourceView>> {
-    Json(index.read(|s| s.sources.values().map(SourceView::from).collect()))
+    Json(index.read(|s| s.sources.values().map(source_view).collect()))
 }
 
 #[cfg(test)]
@@ -539,8 +219,13 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::desired::DesiredApp;
+    use crate::observed::ObservedTask;
     use crate::observed::{HostPort, TaskState};
+    use crate::store::SourceStatus;
     use sextant_api::App;
+    use sextant_api::app::Condition;
+    use sextant_api::{AppSpec, AppStatus};
 
     fn desired(ns: &str, name: &str, instances: u32) -> DesiredApp {
         let spec: AppSpec =
@@ -637,11 +322,12 @@ mod tests {
         assert_eq!(resp.status(), 200);
         let resp = http.get(format!("{base}/readyz")).send().await.expect("readyz");
         assert_eq!(resp.status(), 503, "no agent snapshot, a source never synced");
-        let why: ErrorView = resp.json().await.expect("json");
+        let why: ErrorBody = resp.json().await.expect("json");
+        assert_eq!(why.code, ErrorCode::NotReady);
         assert!(
-            why.error.contains("task snapshot") && why.error.contains("x.yaml:3:5"),
+            why.message.contains("task snapshot") && why.message.contains("x.yaml:3:5"),
             "{}",
-            why.error
+            why.message
         );
 
         let apps: Vec<AppView> = get(&http, format!("{base}/api/v1/apps")).await;
@@ -691,8 +377,9 @@ mod tests {
             .await
             .expect("404");
         assert_eq!(resp.status(), 404);
-        let err: ErrorView = resp.json().await.expect("json");
-        assert_eq!(err.error, "app default/x not found");
+        let err: ErrorBody = resp.json().await.expect("json");
+        assert_eq!(err.code, ErrorCode::NotFound);
+        assert_eq!(err.message, "app default/x not found");
 
         let tasks: Vec<TaskView> = get(&http, format!("{base}/api/v1/tasks")).await;
         assert_eq!(tasks.len(), 3);

@@ -3,9 +3,10 @@
 //! index follows from its announcement), and each refusal says why.
 //!
 //! - `POST /api/v1/apply[?dryRun=true]`, body: multi-document YAML or JSON
-//!   -> 200 `ApplyResult`; 422 with `errors` when the text does not load;
-//!   409 `ApplyResult` when an object is owned by another source (nothing
-//!   is applied)
+//!   -> 200 `ApplyResult`; 422 `InvalidManifest` with `details.errors`
+//!   when the text does not load; 409 `Conflict` with the `ApplyResult` in
+//!   `details` when an object is owned by another source (nothing is
+//!   applied)
 //! - `POST /api/v1/diff`, same body -> 200 `ApplyResult` with diffs
 //! - `DELETE /api/v1/apps/{namespace}/{name}` -> 200; 404; 409 when a
 //!   directory or repository owns the app
@@ -15,25 +16,30 @@
 //! - `POST /api/v1/hooks/git` -> 202 (a git sync starts); 401 for a
 //!   missing or wrong signature; 404 when no git source or no secret is set
 //! - `POST /api/v1/sources/sync` -> 202 (every git source fetches now)
+//!
+//! Every error is `{code, message, details}` (`error.rs`).
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
-use super::ErrorView;
-use crate::source::apply::{self, ApplyError, DeleteError, Outcome};
+use super::error::ApiError;
+use super::openapi::documented;
+use crate::source::apply::{self, ApplyError, DeleteError};
 use crate::source::sync::Configured;
 use crate::source::webhook;
 use crate::store::Store;
+use sextant_api::wire::{ApplyResult, DeletedView, ErrorCode, LocatedError, Outcome, ScaleRequest, TriggeredView};
 
 /// Largest request body accepted by the write endpoints: one manifest
 /// file's limit, and a little for JSON framing.
@@ -52,32 +58,6 @@ pub struct Writes {
     pub webhook_secret: Option<Arc<Vec<u8>>>,
 }
 
-/// A load error, located.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct LocatedError {
-    /// The file (`<request>` for an applied body).
-    pub file: String,
-    /// 1-based line, 0 for the whole text.
-    pub line: usize,
-    /// 1-based column.
-    pub col: usize,
-    /// Dotted field path.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// What is wrong.
-    pub message: String,
-}
-
-/// The body of a 422 answer: the text does not load.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct InvalidView {
-    /// Every error, in words (`file:line:col: field: message` per line).
-    pub error: String,
-    /// Every error, located.
-    pub errors: Vec<LocatedError>,
-}
-
 /// Query of apply.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -89,18 +69,42 @@ struct ApplyQuery {
 /// The write routes.
 pub fn routes(writes: Writes) -> Router {
     Router::new()
-        .route("/api/v1/apply", post(apply_objects))
-        .route("/api/v1/diff", post(diff_objects))
-        .route("/api/v1/apps/{namespace}/{name}", delete(delete_app))
-        .route("/api/v1/apps/{namespace}/{name}/scale", post(scale_app))
-        .route("/api/v1/hooks/git", post(git_hook))
-        .route("/api/v1/sources/sync", post(sync_now))
+        .route(documented("POST", "/api/v1/apply"), post(apply_objects))
+        .route(documented("POST", "/api/v1/diff"), post(diff_objects))
+        .route(
+            documented("DELETE", "/api/v1/apps/{namespace}/{name}"),
+            delete(delete_app),
+        )
+        .route(
+            documented("POST", "/api/v1/apps/{namespace}/{name}/scale"),
+            post(scale_app),
+        )
+        .route(documented("POST", "/api/v1/hooks/git"), post(git_hook))
+        .route(documented("POST", "/api/v1/sources/sync"), post(sync_now))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(writes)
 }
 
-fn error(code: StatusCode, message: impl Into<String>) -> Response {
-    (code, Json(ErrorView { error: message.into() })).into_response()
+fn error(code: ErrorCode, message: impl Into<String>) -> Response {
+    ApiError::new(code, message).into_response()
+}
+
+/// The body, or the refusal of one too large (413) or broken off (400),
+/// in the API's error shape rather than axum's plain text.
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ErrorCode::PayloadTooLarge
+        } else {
+            ErrorCode::BadRequest
+        };
+        let message = if code == ErrorCode::PayloadTooLarge {
+            format!("the body is larger than {MAX_BODY} bytes (one manifest file's limit)")
+        } else {
+            format!("the body could not be read: {}", rejection.body_text())
+        };
+        ApiError::new(code, message)
+    })
 }
 
 /// The body as text, or why it is not (for a 400).
@@ -116,7 +120,7 @@ fn text_of(body: &Bytes) -> Result<String, String> {
 fn apply_error(e: ApplyError) -> Response {
     match e {
         ApplyError::Invalid(errors) => {
-            let located = errors
+            let located: Vec<LocatedError> = errors
                 .0
                 .iter()
                 .map(|e| LocatedError {
@@ -127,24 +131,27 @@ fn apply_error(e: ApplyError) -> Response {
                     message: e.message.clone(),
                 })
                 .collect();
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(InvalidView {
-                    error: errors.to_string(),
-                    errors: located,
-                }),
-            )
+            ApiError::new(ErrorCode::InvalidManifest, errors.to_string())
+                .with_details(serde_json::json!({ "errors": located }))
                 .into_response()
         }
-        ApplyError::Empty => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
-        ApplyError::Store(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        ApplyError::Empty => error(ErrorCode::InvalidManifest, e.to_string()),
+        ApplyError::Store(e) => error(ErrorCode::Internal, e.to_string()),
     }
 }
 
-async fn apply_objects(State(w): State<Writes>, Query(q): Query<ApplyQuery>, body: Bytes) -> Response {
+async fn apply_objects(
+    State(w): State<Writes>,
+    Query(q): Query<ApplyQuery>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match read_body(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
     let text = match text_of(&body) {
         Ok(t) => t,
-        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+        Err(why) => return error(ErrorCode::BadRequest, why),
     };
     let done = tokio::task::spawn_blocking(move || apply::apply(&w.store, &w.configured, &text, q.dry_run)).await;
     match done {
@@ -161,31 +168,52 @@ async fn apply_objects(State(w): State<Writes>, Query(q): Query<ApplyQuery>, bod
                     info!(apps = ?changed, "applied");
                 }
             }
-            let code = if refused { StatusCode::CONFLICT } else { StatusCode::OK };
-            (code, Json(result)).into_response()
+            if refused {
+                return refused_apply(result);
+            }
+            Json(result).into_response()
         }
         Ok(Err(e)) => apply_error(e),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("apply failed: {e}")),
+        Err(e) => error(ErrorCode::Internal, format!("apply failed: {e}")),
     }
 }
 
-async fn diff_objects(State(w): State<Writes>, body: Bytes) -> Response {
+/// A refused apply: nothing was written. The message names each refused
+/// object and why; `details` is the per-object result.
+fn refused_apply(result: ApplyResult) -> Response {
+    let why: Vec<String> = result
+        .objects
+        .iter()
+        .filter(|o| o.outcome == Outcome::Error)
+        .map(|o| {
+            format!(
+                "{}/{}: {}",
+                o.namespace,
+                o.name,
+                o.message.as_deref().unwrap_or("refused")
+            )
+        })
+        .collect();
+    let details = serde_json::to_value(&result).unwrap_or_default();
+    ApiError::new(ErrorCode::Conflict, format!("nothing was applied: {}", why.join("; ")))
+        .with_details(details)
+        .into_response()
+}
+
+async fn diff_objects(State(w): State<Writes>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match read_body(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
     let text = match text_of(&body) {
         Ok(t) => t,
-        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+        Err(why) => return error(ErrorCode::BadRequest, why),
     };
     match tokio::task::spawn_blocking(move || apply::diff(&w.store, &w.configured, &text)).await {
         Ok(Ok(result)) => Json(result).into_response(),
         Ok(Err(e)) => apply_error(e),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("diff failed: {e}")),
+        Err(e) => error(ErrorCode::Internal, format!("diff failed: {e}")),
     }
-}
-
-/// The answer to a delete.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct DeletedView {
-    /// `namespace/name` of the deleted app.
-    pub deleted: String,
 }
 
 async fn delete_app(State(w): State<Writes>, Path((namespace, name)): Path<(String, String)>) -> Response {
@@ -196,24 +224,25 @@ async fn delete_app(State(w): State<Writes>, Path((namespace, name)): Path<(Stri
             info!(app = %key, "deleted; its tasks will be killed");
             Json(DeletedView { deleted: key }).into_response()
         }
-        Ok(Err(e @ DeleteError::NotFound(_))) => error(StatusCode::NOT_FOUND, e.to_string()),
-        Ok(Err(e @ DeleteError::Owned(_))) => error(StatusCode::CONFLICT, e.to_string()),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("delete failed: {e}")),
+        Ok(Err(e @ DeleteError::NotFound(_))) => error(ErrorCode::NotFound, e.to_string()),
+        Ok(Err(e @ DeleteError::Owned(_))) => error(ErrorCode::Conflict, e.to_string()),
+        Ok(Err(e)) => error(ErrorCode::Internal, e.to_string()),
+        Err(e) => error(ErrorCode::Internal, format!("delete failed: {e}")),
     }
 }
 
-/// The body of a scale request.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ScaleRequest {
-    /// The new instance count.
-    pub instances: u32,
-}
-
-async fn scale_app(State(w): State<Writes>, Path((namespace, name)): Path<(String, String)>, body: Bytes) -> Response {
+async fn scale_app(
+    State(w): State<Writes>,
+    Path((namespace, name)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match read_body(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
     let req: ScaleRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("expected {{\"instances\": N}}: {e}")),
+        Err(e) => return error(ErrorCode::BadRequest, format!("expected {{\"instances\": N}}: {e}")),
     };
     let done = tokio::task::spawn_blocking(move || apply::scale(&w.store, &namespace, &name, req.instances)).await;
     match done {
@@ -221,31 +250,28 @@ async fn scale_app(State(w): State<Writes>, Path((namespace, name)): Path<(Strin
             info!(app = %format!("{}/{}", result.namespace, result.name), instances = req.instances, "scaled");
             Json(result).into_response()
         }
-        Ok(Err(e @ apply::ScaleError::NotFound(_))) => error(StatusCode::NOT_FOUND, e.to_string()),
-        Ok(Err(e @ apply::ScaleError::Owned(_))) => error(StatusCode::CONFLICT, e.to_string()),
-        Ok(Err(e @ apply::ScaleError::TooMany { .. })) => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("scale failed: {e}")),
+        Ok(Err(e @ apply::ScaleError::NotFound(_))) => error(ErrorCode::NotFound, e.to_string()),
+        Ok(Err(e @ apply::ScaleError::Owned(_))) => error(ErrorCode::Conflict, e.to_string()),
+        Ok(Err(e @ apply::ScaleError::TooMany { .. })) => error(ErrorCode::InvalidManifest, e.to_string()),
+        Ok(Err(e)) => error(ErrorCode::Internal, e.to_string()),
+        Err(e) => error(ErrorCode::Internal, format!("scale failed: {e}")),
     }
 }
 
-/// The answer to an accepted trigger.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct TriggeredView {
-    /// Git sources told to sync now.
-    pub triggered: usize,
-}
-
-async fn git_hook(State(w): State<Writes>, headers: HeaderMap, body: Bytes) -> Response {
+async fn git_hook(State(w): State<Writes>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match read_body(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
     if w.git_triggers.is_empty() {
         return error(
-            StatusCode::NOT_FOUND,
+            ErrorCode::NotConfigured,
             "no git source is configured here (start the controller with --git URL)",
         );
     }
     let Some(secret) = &w.webhook_secret else {
         return error(
-            StatusCode::NOT_FOUND,
+            ErrorCode::NotConfigured,
             "webhooks are off: start the controller with --webhook-secret-file FILE",
         );
     };
@@ -257,7 +283,7 @@ async fn git_hook(State(w): State<Writes>, headers: HeaderMap, body: Bytes) -> R
         }
         Err(e) => {
             warn!(reason = e.category(), "git webhook refused: {e}");
-            error(StatusCode::UNAUTHORIZED, e.to_string())
+            error(ErrorCode::Unauthorized, e.to_string())
         }
     }
 }
@@ -265,7 +291,7 @@ async fn git_hook(State(w): State<Writes>, headers: HeaderMap, body: Bytes) -> R
 async fn sync_now(State(w): State<Writes>) -> Response {
     if w.git_triggers.is_empty() {
         return error(
-            StatusCode::NOT_FOUND,
+            ErrorCode::NotConfigured,
             "no git source is configured here; a directory source syncs on every change by itself",
         );
     }
@@ -289,6 +315,7 @@ fn trigger(w: &Writes) -> Response {
 mod tests {
     use super::*;
     use crate::index::Index;
+    use sextant_api::wire::ErrorBody;
 
     async fn serve(writes: Writes) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -330,9 +357,12 @@ mod tests {
             .await
             .expect("apply");
         assert_eq!(resp.status(), 422);
-        let invalid: InvalidView = resp.json().await.expect("json");
-        assert_eq!(invalid.errors[0].line, 4);
-        assert_eq!(invalid.errors[0].field.as_deref(), Some("spec.instances"));
+        let invalid: ErrorBody = resp.json().await.expect("json");
+        assert_eq!(invalid.code, ErrorCode::InvalidManifest);
+        let errors: Vec<LocatedError> =
+            serde_json::from_value(invalid.details.expect("details")["errors"].clone()).expect("located errors");
+        assert_eq!(errors[0].line, 4);
+        assert_eq!(errors[0].field.as_deref(), Some("spec.instances"));
 
         // Over the size limit: 413, nothing read.
         let big = "#".repeat(MAX_BODY + 1);
@@ -343,6 +373,8 @@ mod tests {
             .await
             .expect("apply");
         assert_eq!(resp.status(), 413);
+        let e: ErrorBody = resp.json().await.expect("413 in the API's error shape");
+        assert_eq!(e.code, ErrorCode::PayloadTooLarge);
 
         // The webhook without a configured secret is off, and says how to turn it on.
         let resp = http
@@ -351,8 +383,9 @@ mod tests {
             .await
             .expect("hook");
         assert_eq!(resp.status(), 404);
-        let e: ErrorView = resp.json().await.expect("json");
-        assert!(e.error.contains("--webhook-secret-file"), "{}", e.error);
+        let e: ErrorBody = resp.json().await.expect("json");
+        assert_eq!(e.code, ErrorCode::NotConfigured);
+        assert!(e.message.contains("--webhook-secret-file"), "{}", e.message);
 
         // Deleting what does not exist.
         let resp = http

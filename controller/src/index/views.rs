@@ -8,7 +8,6 @@ use std::sync::Arc;
 use tracing::error;
 
 use super::State;
-use crate::http::AppView;
 
 /// The list's sort key: namespace, then name.
 pub type ViewKey = (String, String);
@@ -23,7 +22,7 @@ pub fn refresh(s: &mut State, key: &str) {
         return;
     };
     let view_key = (d.namespace().to_string(), d.name().to_string());
-    let view = AppView::new(d, s.statuses.get(key).map(|st| &**st));
+    let view = crate::http::views::app_view(d, s.statuses.get(key).map(|st| &**st));
     match serde_json::to_vec(&view) {
         Ok(bytes) => {
             s.views.insert(view_key, Arc::from(bytes));

@@ -12,8 +12,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
 use sextant_api::load::{LoadErrors, load_str};
+pub use sextant_api::wire::{ApplyResult, Change, ObjectResult, Outcome};
 
 use super::ownership::{APPLY_SOURCE, may_write};
 use super::sync::Configured;
@@ -22,68 +22,6 @@ use crate::store::{Store, StoreError};
 
 /// The name errors give an applied text.
 pub const REQUEST_FILE: &str = "<request>";
-
-/// What applying an object does to the desired state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// It did not exist.
-    Created,
-    /// It changed.
-    Configured,
-    /// It is already so.
-    Unchanged,
-    /// It cannot be applied; nothing in the request was.
-    Error,
-}
-
-/// What a change of an existing object sets in motion.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Change {
-    /// A new revision: tasks are replaced by a rolling update.
-    Rollout,
-    /// Only `instances`: tasks are added or removed, none replaced.
-    Scale,
-    /// Other fields (strategy, labels, pause…): no task is replaced.
-    Settings,
-}
-
-/// One object of an apply, diff or delete request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ObjectResult {
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// What happens to it.
-    pub outcome: Outcome,
-    /// For `configured`: whether it rolls, scales, or changes settings only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub change: Option<Change>,
-    /// The revision it runs once applied.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revision: Option<String>,
-    /// Why it cannot be applied, in words.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// Unified diff of the stored object against the proposed one (diff only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub diff: Option<String>,
-}
-
-/// The answer to an apply or diff request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ApplyResult {
-    /// Nothing was written because it was asked not to be.
-    pub dry_run: bool,
-    /// Whether the objects were written (false on a dry run or an error).
-    pub applied: bool,
-    /// Every object, in request order.
-    pub objects: Vec<ObjectResult>,
-}
 
 /// Why a request changed nothing before any object was looked at.
 #[derive(Debug, thiserror::Error)]

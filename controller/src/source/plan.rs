@@ -21,10 +21,8 @@
 //!   refused, unless empty is allowed (Argo CD's allowEmpty).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use sextant_api::load::{FileLoad, LoadError};
 
 use super::git_repo::CommitInfo;
@@ -52,93 +50,19 @@ impl Default for Rules {
     }
 }
 
-/// What kind of problem a file or an app has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ProblemKind {
-    /// The file's content is not a valid set of apps.
-    Invalid,
-    /// The file (or a directory) could not be read; retried soon.
-    Unreadable,
-    /// The file is empty; its apps are kept (directory sources).
-    Empty,
-    /// An app is defined more than once.
-    DefinedTwice,
-    /// An app is owned by another source.
-    OwnedElsewhere,
-}
+pub use sextant_api::wire::{Problem, ProblemKind, short_sha};
 
-impl ProblemKind {
-    /// The reason of the apps' `Synced` condition.
-    pub fn reason(self) -> &'static str {
-        match self {
-            Self::Invalid => "InvalidManifest",
-            Self::Unreadable => "UnreadableManifest",
-            Self::Empty => "EmptyManifest",
-            Self::DefinedTwice => "DefinedTwice",
-            Self::OwnedElsewhere => "OwnedElsewhere",
-        }
-    }
-}
-
-/// One problem of a sync, with where it is.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Problem {
-    /// What kind.
-    pub kind: ProblemKind,
-    /// The file, relative to the source's root (absent: the whole source).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<PathBuf>,
-    /// 1-based line, 0 for the whole file.
-    #[serde(default)]
-    pub line: usize,
-    /// 1-based column, 0 for the whole file.
-    #[serde(default)]
-    pub col: usize,
-    /// Dotted field path, when a field is concerned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// What is wrong, in words.
-    pub message: String,
-    /// Apps kept at their last good version (or not taken) because of it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub apps: Vec<String>,
-    /// The commit the file was read from (git).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commit: Option<String>,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(commit) = &self.commit {
-            write!(f, "commit {}: ", short_sha(commit))?;
-        }
-        if let Some(file) = &self.file {
-            write!(f, "{}:", file.display())?;
-            if self.line > 0 {
-                write!(f, "{}:{}:", self.line, self.col)?;
-            }
-            f.write_str(" ")?;
-        }
-        if let Some(field) = &self.field {
-            write!(f, "{field}: ")?;
-        }
-        f.write_str(&self.message)
-    }
-}
-
-impl Problem {
-    fn from_load(e: LoadError, kind: ProblemKind) -> Self {
-        Self {
-            kind,
-            file: Some(e.file),
-            line: e.line,
-            col: e.col,
-            field: e.field,
-            message: e.message,
-            apps: Vec::new(),
-            commit: None,
-        }
+/// A load error as a problem of a sync.
+fn problem_from_load(e: LoadError, kind: ProblemKind) -> Problem {
+    Problem {
+        kind,
+        file: Some(e.file),
+        line: e.line,
+        col: e.col,
+        field: e.field,
+        message: e.message,
+        apps: Vec::new(),
+        commit: None,
     }
 }
 
@@ -199,7 +123,7 @@ pub fn plan(
                 };
                 let held = held_by(&mine, &f.file);
                 for e in errors {
-                    let mut p = Problem::from_load(e, kind);
+                    let mut p = problem_from_load(e, kind);
                     p.apps = held.clone();
                     out.problems.push(p);
                 }
@@ -334,11 +258,6 @@ pub fn plan(
     out.problems
         .sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
     out
-}
-
-/// The first 12 characters of a commit id, as people quote them.
-pub fn short_sha(sha: &str) -> &str {
-    sha.get(..12).unwrap_or(sha)
 }
 
 /// Whether `app`'s current version comes from `path` (a file, or a

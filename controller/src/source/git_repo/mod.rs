@@ -60,19 +60,7 @@ pub struct GitAuth {
     pub ssh_key: Option<PathBuf>,
 }
 
-/// The commit a sync came from.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CommitInfo {
-    /// The full commit id.
-    pub sha: String,
-    /// `Name <email>` of the author.
-    pub author: String,
-    /// The first line of the message.
-    pub subject: String,
-    /// Committer time, Unix seconds.
-    pub time: i64,
-}
+pub use sextant_api::wire::CommitInfo;
 
 /// Errors of the git mirror. Messages carry git's own words (trimmed,
 /// secrets redacted); `category()` is a stable name for conditions and

@@ -1,0 +1,18 @@
+//! The HTTP API's wire types: what the controller answers and what its
+//! clients (the CLI, the web UI, anyone's scripts) send and read. The
+//! controller builds them from its index; nothing here does I/O. JSON
+//! field names are camelCase, Kubernetes style. Each type derives
+//! `JsonSchema`, from which the controller's OpenAPI document takes its
+//! schemas, so the document cannot drift from what is served.
+
+mod apps;
+mod error;
+mod events;
+mod sources;
+mod writes;
+
+pub use apps::{AppDetail, AppView, PortView, RevisionView, TaskView};
+pub use error::{ErrorBody, ErrorCode};
+pub use events::Event;
+pub use sources::{CommitInfo, Problem, ProblemKind, SourceView, short_sha};
+pub use writes::{ApplyResult, Change, DeletedView, LocatedError, ObjectResult, Outcome, ScaleRequest, TriggeredView};
