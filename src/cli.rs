@@ -257,7 +257,7 @@ pub struct ScaleArgs {
 
 #[derive(Args, Debug)]
 pub struct RolloutArgs {
-    /// `status` or `history`.
+    /// `status`, `history`, `pause`, `resume`, `restart` or `undo`.
     #[arg(value_enum)]
     pub action: RolloutAction,
     /// The app: `app/NAME` or `NAME`.
@@ -268,12 +268,26 @@ pub struct RolloutArgs {
     /// `status`: give up after this long (exit 1), e.g. 5m.
     #[arg(long, env = "SEXTANT_ROLLOUT_TIMEOUT", default_value = "10m")]
     pub timeout: humantime::Duration,
+    /// `undo`: the revision to go back to (default: the newest completed
+    /// one before the current revision; see `rollout history`).
+    #[arg(long, env = "SEXTANT_ROLLOUT_TO_REVISION")]
+    pub to_revision: Option<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RolloutAction {
+    /// Follow the rollout to its end (exit 1 when it fails).
     Status,
+    /// The revisions and how each rollout went.
     History,
+    /// Leave the app's tasks as they are until `resume`.
+    Pause,
+    /// Lift a pause.
+    Resume,
+    /// Replace every task by a rolling update of the same spec.
+    Restart,
+    /// Roll back to an earlier revision until the spec changes.
+    Undo,
 }
 
 #[derive(Args, Debug)]

@@ -84,7 +84,19 @@ pub fn revision(spec: &AppSpec) -> String {
     };
     // Serializing plain structs, strings and integers cannot fail.
     let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
-    let digest = Sha256::digest(&bytes);
+    short_hex(&bytes)
+}
+
+/// The revision of a spec restarted at `at` (Unix seconds, from
+/// `sextant rollout restart`): a new revision for the same spec, so its
+/// tasks are replaced by a rolling update. Stable for one restart.
+pub fn restarted(revision: &str, at: f64) -> String {
+    short_hex(format!("{revision}|restarted={at:.6}").as_bytes())
+}
+
+/// The first `REVISION_LEN` hex digits of the SHA-256 of `bytes`.
+fn short_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
     let mut hex = String::with_capacity(REVISION_LEN);
     for b in digest.iter().take(REVISION_LEN.div_ceil(2)) {
         hex.push(HEX[usize::from(b >> 4)] as char);

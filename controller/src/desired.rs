@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sextant_api::App;
 use sextant_api::task::{DEFAULT_NAMESPACE, app_key};
 
+use crate::ops::AppOps;
 use crate::source::git_repo::CommitInfo;
 
 /// A desired app as stored: the manifest object and where it came from.
@@ -42,6 +43,11 @@ pub struct DesiredApp {
     /// Unix seconds: last change of the spec.
     #[serde(default)]
     pub updated_at: f64,
+    /// Operations asked for by hand (`ops`); kept in their own journal
+    /// tree and attached when the app is read for the index, never stored
+    /// with the app (so a source's comparison ignores them).
+    #[serde(skip)]
+    pub ops: AppOps,
 }
 
 impl DesiredApp {
@@ -62,7 +68,18 @@ impl DesiredApp {
             generation: 0,
             created_at: 0.0,
             updated_at: 0.0,
+            ops: AppOps::default(),
         }
+    }
+
+    /// The app with its operations: a restart re-derives the revision from
+    /// the spec's and the restart's time, so every task is replaced.
+    pub fn with_ops(mut self, ops: AppOps) -> Self {
+        if let Some(restart) = &ops.restart {
+            self.revision = sextant_api::revision::restarted(&sextant_api::revision(&self.app.spec), restart.at);
+        }
+        self.ops = ops;
+        self
     }
 
     /// The app's namespace.

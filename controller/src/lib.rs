@@ -26,6 +26,7 @@ pub mod hooks;
 pub mod http;
 pub mod index;
 pub mod observed;
+pub mod ops;
 pub mod queue;
 pub mod reconcile;
 pub mod runtime;

@@ -40,6 +40,7 @@ use crate::source::plan::Problem;
 use tokio::sync::mpsc;
 
 use crate::history::RevisionHistory;
+use crate::ops::AppOps;
 
 /// Terminal tasks whose last change is older than this are pruned.
 pub const TERMINAL_TASK_RETENTION_SECS: f64 = 300.0;
@@ -88,6 +89,9 @@ pub enum StoreError {
         /// The cause.
         source: std::io::Error,
     },
+    /// An operation's app is not stored.
+    #[error("app {0} not found")]
+    NotFound(String),
     /// A stored JSON record could not be (de)serialized.
     #[error("store: record {key} in tree {tree}: {source}")]
     Json {
@@ -247,6 +251,8 @@ struct Inner {
     tasks: sled::Tree,
     history: sled::Tree,
     sources: sled::Tree,
+    /// Operations asked for by hand, by app key (`crate::ops`).
+    ops: sled::Tree,
     listener: Mutex<Option<mpsc::UnboundedSender<StoreChange>>>,
     /// Serializes read-modify-write of the `apps` tree.
     apps_lock: Mutex<()>,
@@ -316,6 +322,7 @@ impl Store {
                 tasks: db.open_tree("tasks")?,
                 history: db.open_tree("history")?,
                 sources: db.open_tree("sources")?,
+                ops: db.open_tree("ops")?,
                 db,
                 listener: Mutex::new(None),
                 apps_lock: Mutex::new(()),
@@ -342,7 +349,14 @@ impl Store {
     /// and listed in `skipped`.
     pub fn load(&self) -> Result<JournalContents, StoreError> {
         let mut skipped = Vec::new();
-        let apps = decode_all(&self.inner.apps, &mut skipped, |k, v| from_json("apps", k, v))?;
+        let apps: Vec<DesiredApp> = decode_all(&self.inner.apps, &mut skipped, |k, v| from_json("apps", k, v))?;
+        let apps = apps
+            .into_iter()
+            .map(|a| {
+                let ops = self.get_ops(&a.key()).unwrap_or_default();
+                a.with_ops(ops)
+            })
+            .collect();
         let tasks = decode_all(&self.inner.tasks, &mut skipped, decode_task)?;
         let histories = decode_all(&self.inner.history, &mut skipped, |k, v| {
             Ok((String::from_utf8_lossy(k).into_owned(), from_json("history", k, v)?))
@@ -386,12 +400,53 @@ impl Store {
         self.get_app_by_key(&app_key(namespace, name))
     }
 
-    /// One desired app by `namespace/name`.
+    /// One desired app by `namespace/name`, with its operations (for the
+    /// index).
     pub fn get_app_by_key(&self, key: &str) -> Result<Option<DesiredApp>, StoreError> {
         match self.inner.apps.get(key.as_bytes())? {
-            Some(v) => Ok(Some(from_json("apps", key.as_bytes(), &v)?)),
+            Some(v) => {
+                let app: DesiredApp = from_json("apps", key.as_bytes(), &v)?;
+                Ok(Some(app.with_ops(self.get_ops(key)?)))
+            }
             None => Ok(None),
         }
+    }
+
+    // ---- operations --------------------------------------------------------
+
+    /// An app's operations (empty when none were asked for).
+    pub fn get_ops(&self, key: &str) -> Result<AppOps, StoreError> {
+        match self.inner.ops.get(key.as_bytes())? {
+            Some(v) => from_json("ops", key.as_bytes(), &v),
+            None => Ok(AppOps::default()),
+        }
+    }
+
+    /// Changes an app's operations with `change`, under the apps' lock,
+    /// and announces the app. `change` sees the app (with its current
+    /// operations) and may refuse; nothing is written then.
+    pub fn change_ops<T, E>(
+        &self,
+        key: &str,
+        change: impl FnOnce(&DesiredApp, &mut AppOps) -> Result<T, E>,
+    ) -> Result<Result<T, E>, StoreError> {
+        let _guard = self.lock_apps();
+        let Some(app) = self.get_app_by_key(key)? else {
+            return Err(StoreError::NotFound(key.to_string()));
+        };
+        let mut ops = app.ops.clone();
+        let answer = match change(&app, &mut ops) {
+            Ok(answer) => answer,
+            Err(e) => return Ok(Err(e)),
+        };
+        if ops.is_empty() {
+            self.inner.ops.remove(key.as_bytes())?;
+        } else {
+            self.inner.ops.insert(key.as_bytes(), to_json("ops", key, &ops)?)?;
+        }
+        self.inner.ops.flush()?;
+        self.notify(StoreChange::Apps(vec![key.to_string()]));
+        Ok(Ok(answer))
     }
 
     /// Stores one desired app (whatever its source), keeping its creation
@@ -416,6 +471,8 @@ impl Store {
         let existed = self.inner.apps.remove(key.as_bytes())?.is_some();
         if existed {
             self.inner.apps.flush()?;
+            // A later app of the same name starts without them.
+            self.inner.ops.remove(key.as_bytes())?;
             self.notify(StoreChange::Apps(vec![key]));
         }
         Ok(existed)
@@ -495,6 +552,9 @@ impl Store {
         if outcome.changed() && !dry_run {
             self.inner.apps.apply_batch(batch)?;
             self.inner.apps.flush()?;
+            for key in &outcome.removed {
+                self.inner.ops.remove(key.as_bytes())?;
+            }
             let keys = outcome
                 .added
                 .iter()

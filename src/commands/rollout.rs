@@ -1,12 +1,13 @@
-//! `sextant rollout status|history app/NAME`: follow an app's rollout to
-//! its end, as CI pipelines use `kubectl rollout status`, or list its
-//! revisions and how each went.
+//! `sextant rollout status|history|pause|resume|restart|undo app/NAME`:
+//! follow an app's rollout to its end, as CI pipelines use `kubectl rollout
+//! status`; list its revisions and how each went; or act on the rollout by
+//! hand, whatever the app's source.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use sextant_api::client::Client;
+use sextant_api::client::{Client, RolloutOp};
 use sextant_api::wire::{AppDetail, ErrorCode};
 
 use crate::cli::{RolloutAction, RolloutArgs};
@@ -33,6 +34,19 @@ pub async fn run(args: RolloutArgs, client: &Client) -> Result<ExitCode> {
                     r.first_seen.as_deref().unwrap_or("-")
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        RolloutAction::Pause | RolloutAction::Resume | RolloutAction::Restart | RolloutAction::Undo => {
+            let op = match args.action {
+                RolloutAction::Pause => RolloutOp::Pause,
+                RolloutAction::Resume => RolloutOp::Resume,
+                RolloutAction::Restart => RolloutOp::Restart,
+                _ => RolloutOp::Undo,
+            };
+            let done = client
+                .rollout(&args.namespace, &name, op, args.to_revision.as_deref())
+                .await?;
+            println!("{}", done.message);
             Ok(ExitCode::SUCCESS)
         }
         RolloutAction::Status => {

@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::wire::{
     AppDetail, AppView, ApplyResult, DeletedView, ErrorBody, ErrorCode, Event, ObjectResult, RevisionView,
-    ScaleRequest, SourceView, TaskView, TriggeredView,
+    RolloutResult, ScaleRequest, SourceView, TaskView, TriggeredView, UndoRequest,
 };
 
 /// Why a call failed.
@@ -249,6 +249,28 @@ impl Client {
         .await
     }
 
+    /// A rollout operation on an app: `pause`, `resume`, `restart`, or
+    /// `undo` (to `to_revision`, default the last completed one).
+    pub async fn rollout(
+        &self,
+        namespace: &str,
+        name: &str,
+        action: RolloutOp,
+        to_revision: Option<&str>,
+    ) -> Result<RolloutResult, ClientError> {
+        let url = self.url(&["api", "v1", "apps", namespace, name, "rollout", action.word()]);
+        let body = match (action, to_revision) {
+            (RolloutOp::Undo, Some(to)) => {
+                let request = UndoRequest {
+                    to_revision: Some(to.to_string()),
+                };
+                Some(("application/json", serde_json::to_string(&request).unwrap_or_default()))
+            }
+            _ => None,
+        };
+        self.json(Method::POST, url, body).await
+    }
+
     /// Tells every git source to fetch now.
     pub async fn sync_sources(&self) -> Result<TriggeredView, ClientError> {
         self.json(Method::POST, self.url(&["api", "v1", "sources", "sync"]), None)
@@ -318,6 +340,31 @@ pub fn refused_apply(e: &ClientError) -> Option<ApplyResult> {
             body.details.clone().and_then(|d| serde_json::from_value(d).ok())
         }
         _ => None,
+    }
+}
+
+/// A rollout operation by hand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RolloutOp {
+    /// Leave the app's tasks as they are.
+    Pause,
+    /// Lift a pause.
+    Resume,
+    /// Replace every task by a rolling update.
+    Restart,
+    /// Roll back to an earlier revision.
+    Undo,
+}
+
+impl RolloutOp {
+    /// The word in the path.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Restart => "restart",
+            Self::Undo => "undo",
+        }
     }
 }
 

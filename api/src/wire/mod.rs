@@ -15,4 +15,7 @@ pub use apps::{AppDetail, AppView, PortView, RevisionView, TaskView};
 pub use error::{ErrorBody, ErrorCode};
 pub use events::Event;
 pub use sources::{CommitInfo, Problem, ProblemKind, SourceView, short_sha};
-pub use writes::{ApplyResult, Change, DeletedView, LocatedError, ObjectResult, Outcome, ScaleRequest, TriggeredView};
+pub use writes::{
+    ApplyResult, Change, DeletedView, LocatedError, ObjectResult, Outcome, RolloutResult, ScaleRequest, TriggeredView,
+    UndoRequest,
+};

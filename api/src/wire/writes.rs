@@ -103,3 +103,30 @@ pub struct TriggeredView {
     /// Git sources told to sync now.
     pub triggered: usize,
 }
+
+/// The body of `POST .../rollout/undo` (optional).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UndoRequest {
+    /// The revision to go back to; default: the newest completed one before
+    /// the current revision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_revision: Option<String>,
+}
+
+/// The answer to a rollout operation (pause, resume, restart, undo).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutResult {
+    /// `namespace/name`.
+    pub app: String,
+    /// `pause`, `resume`, `restart` or `undo`.
+    pub action: String,
+    /// Whether anything changed (a second pause changes nothing).
+    pub changed: bool,
+    /// The revision the app's tasks are made to run next, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// What happens now, in words.
+    pub message: String,
+}

@@ -133,6 +133,11 @@ impl Tokens {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Caller(pub Option<Role>);
 
+/// The caller's name for records of who did what: the token's `name`,
+/// or `anonymous` when tokens are off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallerName(pub String);
+
 impl Caller {
     /// Whether the caller may see secret values (`spec.env`).
     pub fn sees_secrets(self) -> bool {
@@ -177,7 +182,11 @@ pub async fn check(State(tokens): State<Option<Tokens>>, mut req: Request, next:
             );
         }
         Some(token) => match tokens.role_of(token) {
-            Some((role, _)) => role,
+            Some((role, name)) => {
+                let name = CallerName(name.to_string());
+                req.extensions_mut().insert(name);
+                role
+            }
             None => {
                 return refuse(
                     ErrorCode::Unauthorized,

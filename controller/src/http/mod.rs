@@ -33,6 +33,7 @@ pub mod events;
 pub mod listener;
 pub mod metrics;
 pub mod openapi;
+pub mod rollout;
 pub mod views;
 pub mod write;
 
@@ -62,7 +63,12 @@ pub fn api(
             index: index.clone(),
             hooks,
         });
+    let rollouts = rollout::routes(rollout::Rollouts {
+        store: writes.store.clone(),
+        index: index.clone(),
+    });
     write::routes(writes)
+        .merge(rollouts)
         .merge(events)
         .merge(metrics)
         .merge(router(index))

@@ -11,8 +11,8 @@ use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value, json};
 use sextant_api::wire::{
-    AppDetail, AppView, ApplyResult, DeletedView, ErrorBody, Event, ObjectResult, RevisionView, ScaleRequest,
-    SourceView, TaskView, TriggeredView,
+    AppDetail, AppView, ApplyResult, DeletedView, ErrorBody, Event, ObjectResult, RevisionView, RolloutResult,
+    ScaleRequest, SourceView, TaskView, TriggeredView, UndoRequest,
 };
 
 /// Who may call an endpoint once tokens are configured.
@@ -182,6 +182,46 @@ pub const ENDPOINTS: &[Endpoint] = &[
         request: Some(Body::Json(schema::<ScaleRequest>)),
         ok: (200, Body::Json(schema::<ObjectResult>)),
         errors: &[400, 404, 409, 422],
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/v1/apps/{namespace}/{name}/rollout/pause",
+        summary: "Pauses the app: nothing is launched or killed until resume (works whatever the app's source).",
+        access: Access::Write,
+        query: &[],
+        request: None,
+        ok: (200, Body::Json(schema::<RolloutResult>)),
+        errors: &[404],
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/v1/apps/{namespace}/{name}/rollout/resume",
+        summary: "Lifts a pause by hand; 409 when spec.paused is set in the manifest.",
+        access: Access::Write,
+        query: &[],
+        request: None,
+        ok: (200, Body::Json(schema::<RolloutResult>)),
+        errors: &[404, 409],
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/v1/apps/{namespace}/{name}/rollout/restart",
+        summary: "Replaces every task by a rolling update of the same spec (a new revision).",
+        access: Access::Write,
+        query: &[],
+        request: None,
+        ok: (200, Body::Json(schema::<RolloutResult>)),
+        errors: &[404],
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/v1/apps/{namespace}/{name}/rollout/undo",
+        summary: "Rolls back to an earlier revision (default: the newest completed one) until the spec changes.",
+        access: Access::Write,
+        query: &[],
+        request: Some(Body::Json(schema::<UndoRequest>)),
+        ok: (200, Body::Json(schema::<RolloutResult>)),
+        errors: &[400, 404, 409],
     },
     Endpoint {
         method: "GET",

@@ -12,8 +12,11 @@ pub(super) enum Freeze {
     NoSnapshot { url: String, mesos: String },
     /// The agent has lost Mesos: its view is the last known.
     MesosLost { since: f64, message: String },
-    /// `spec.paused`.
-    Paused,
+    /// `spec.paused`, or `sextant rollout pause` (who, when).
+    Paused {
+        /// Paused by hand: by whom and since when, in words.
+        by_hand: Option<String>,
+    },
 }
 
 impl Freeze {
@@ -36,14 +39,14 @@ impl Freeze {
                     message.clone()
                 },
             }),
-            Freeze::Paused => None,
+            Freeze::Paused { .. } => None,
         }
     }
 
     /// Why the counts are not fresh, if they are not.
     pub fn last_known(&self) -> Option<String> {
         match self {
-            Freeze::Paused => None,
+            Freeze::Paused { .. } => None,
             other => other.error().map(|e| e.to_string()),
         }
     }
@@ -62,8 +65,16 @@ pub(super) fn frozen(input: &Input<'_>, desired: &DesiredApp) -> Option<Freeze> 
             since: agent.since,
             message: agent.message.clone(),
         })
+    } else if let Some(mark) = &desired.ops.paused {
+        Some(Freeze::Paused {
+            by_hand: Some(format!(
+                "by `sextant rollout pause` ({}, {})",
+                mark.by,
+                rfc3339(mark.at).unwrap_or_default()
+            )),
+        })
     } else if desired.app.spec.paused {
-        Some(Freeze::Paused)
+        Some(Freeze::Paused { by_hand: None })
     } else {
         None
     }

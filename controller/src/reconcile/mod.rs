@@ -34,6 +34,8 @@ mod count;
 mod error;
 mod gates;
 mod ids;
+#[cfg(test)]
+mod ops_tests;
 mod progress;
 #[cfg(test)]
 mod properties;
@@ -162,6 +164,15 @@ pub fn reconcile(input: &Input<'_>, ids: &mut dyn IdSource) -> Plan {
     let mut history = Cow::Borrowed(input.history);
     let mut plan = Plan::default();
     let frozen = gates::frozen(input, desired);
+    if let Some(undo) = desired.ops.undo_of(&desired.revision) {
+        let done = input
+            .history
+            .get(&desired.revision)
+            .is_some_and(|r| progress::undone(r).is_some());
+        if !done {
+            progress::apply_undo(history.to_mut(), desired, undo, input.now);
+        }
+    }
 
     let settled = input
         .history

@@ -11,11 +11,15 @@ use super::{Input, ReconcileError};
 use crate::desired::DesiredApp;
 use crate::history::{Outcome, RevisionHistory, RevisionRecord};
 use crate::observed::{ObservedTask, TaskState, failures_of, state_name};
+use crate::ops::Undo;
+use crate::store::rfc3339;
 
 /// The reason of a rollout that went too long without progress.
 pub const PROGRESS_DEADLINE_EXCEEDED: &str = "ProgressDeadlineExceeded";
 /// The reason of a rollout whose new tasks failed too often.
 pub const FAILURE_BUDGET_EXHAUSTED: &str = "FailureBudgetExhausted";
+/// The reason of a revision undone by `sextant rollout undo`.
+pub const ROLLOUT_UNDONE: &str = "RolloutUndone";
 
 /// Which revision the app's tasks are made to run.
 #[derive(Clone, Debug, PartialEq)]
@@ -57,6 +61,41 @@ pub(super) fn note_revision(history: &mut RevisionHistory, desired: &DesiredApp,
         failed_tasks: Vec::new(),
         frozen_at: None,
     });
+}
+
+/// Marks the current revision undone by hand (`sextant rollout undo`):
+/// failed, rolled back to `undo.to`, as an automatic rollback would. Done
+/// once; nothing when `undo.to` is not in the history.
+pub(super) fn apply_undo(history: &mut RevisionHistory, desired: &DesiredApp, undo: &Undo, now: f64) {
+    if history.get(&undo.to).is_none() {
+        return;
+    }
+    note_revision(history, desired, now);
+    let Some(record) = history.get_mut(&desired.revision) else {
+        return;
+    };
+    if matches!(&record.outcome, Outcome::Failed { rolled_back_to: Some(to), .. } if *to == undo.to) {
+        return;
+    }
+    record.outcome = Outcome::Failed {
+        at: now,
+        reason: ROLLOUT_UNDONE.into(),
+        message: format!(
+            "undone by `sextant rollout undo` ({}, {}): revision {} runs instead; the spec's revision runs again when the spec changes or after `sextant rollout restart`",
+            undo.mark.by,
+            rfc3339(undo.mark.at).unwrap_or_default(),
+            undo.to
+        ),
+        rolled_back_to: Some(undo.to.clone()),
+    };
+}
+
+/// The words of a revision undone by hand, if it was.
+pub(super) fn undone(record: &RevisionRecord) -> Option<&str> {
+    match &record.outcome {
+        Outcome::Failed { reason, message, .. } if reason == ROLLOUT_UNDONE => Some(message),
+        _ => None,
+    }
 }
 
 /// The target, from the current revision's record.
@@ -156,7 +195,11 @@ pub(super) fn track(
 
 /// The error of a failed current revision, if it failed.
 pub(super) fn failure_of(history: &RevisionHistory, desired: &DesiredApp) -> Option<ReconcileError> {
-    match &history.get(&desired.revision)?.outcome {
+    let record = history.get(&desired.revision)?;
+    if undone(record).is_some() {
+        return None;
+    }
+    match &record.outcome {
         Outcome::Failed {
             reason,
             message,

@@ -6,7 +6,7 @@ use sextant_api::app::Condition;
 
 use super::count::{Bounds, Counts};
 use super::gates::Freeze;
-use super::progress::{Target, why_not_available};
+use super::progress::{self, Target, why_not_available};
 use super::{Input, ReconcileError};
 use crate::desired::DesiredApp;
 use crate::history::{Outcome, RevisionHistory};
@@ -106,20 +106,25 @@ fn progressing(
 ) -> Condition {
     let n = desired.app.spec.instances;
     let c = |status: &str, reason: &str, message: String| condition(conditions::PROGRESSING, status, reason, message);
-    if freeze == Some(&Freeze::Paused) {
-        return c(
-            "Unknown",
-            "Paused",
-            "reconciling is paused (spec.paused); tasks are left as they are".into(),
-        );
+    if let Some(Freeze::Paused { by_hand }) = freeze {
+        let message = match by_hand {
+            Some(by) => {
+                format!("reconciling is paused {by}; tasks are left as they are (`sextant rollout resume` continues)")
+            }
+            None => "reconciling is paused (spec.paused); tasks are left as they are".into(),
+        };
+        return c("Unknown", "Paused", message);
     }
     let record = history.get(&desired.revision);
+    // An undo by hand is not a failure: the revision rolled back to rolls
+    // out (or runs) as any other, and the words say why it is not the spec's.
+    let undone = record.is_some_and(|r| progress::undone(r).is_some());
     if let Some(Outcome::Failed {
         reason,
         message,
         rolled_back_to,
         ..
-    }) = record.map(|r| &r.outcome)
+    }) = record.map(|r| &r.outcome).filter(|_| !undone)
     {
         return match rolled_back_to {
             Some(to) => c(
@@ -143,11 +148,15 @@ fn progressing(
     let new_available = counts.new_available();
     let settled = new_available >= n && counts.old.is_empty() && counts.new.len() as u64 <= u64::from(n);
     let completed = record.is_some_and(|r| r.completed());
+    let undo_note = record
+        .and_then(progress::undone)
+        .map(|m| format!(" ({m})"))
+        .unwrap_or_default();
     if settled {
         return c(
             "True",
             "RevisionAvailable",
-            format!("revision {revision}: {new_available} of {n} tasks available"),
+            format!("revision {revision}: {new_available} of {n} tasks available{undo_note}"),
         );
     }
     let mut message = if completed {
@@ -162,6 +171,7 @@ fn progressing(
         message.push_str("; ");
         message.push_str(&why_not_available(counts, input.tasks, desired, revision));
     }
+    message.push_str(&undo_note);
     c(
         "True",
         if completed { "Converging" } else { "RolloutInProgress" },
