@@ -366,29 +366,24 @@ impl IntoResponse for ApiError {
 }
 
 /// The whole API: reads over the index, and the writes, behind the
-/// tokens when there are any.
-/// `hooks` are the outgoing webhooks' counters, for `/metrics`.
+/// tokens when there are any; `/metrics` and `/vars` of `metrics`'
+/// registry, read like the rest; every request counted in `metrics`.
 pub fn api(
     index: Index,
     writes: write::Writes,
     bus: crate::events::Events,
     tokens: Option<auth::Tokens>,
-    hooks: std::sync::Arc<crate::hooks::HookStats>,
+    metrics: crate::metrics::Metrics,
 ) -> Router {
     let events = Router::new()
         .route("/api/v1/events", get(events::events))
         .with_state(bus);
-    let metrics = Router::new()
-        .route("/metrics", get(metrics::metrics))
-        .with_state(metrics::Scraped {
-            index: index.clone(),
-            hooks,
-        });
     write::routes(writes)
         .merge(events)
-        .merge(metrics)
+        .merge(metrics::routes(metrics.registry()))
         .merge(router(index))
         .layer(axum::middleware::from_fn_with_state(tokens, auth::check))
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::count_requests))
 }
 
 /// What a caller without a write token sees instead of an env value.
