@@ -461,13 +461,13 @@ mod tests {
         let mut table = TaskTable::new().with_metrics(AgentMetrics::register(&mut registry));
         let id = "default.web.0a1b2c3d4e.a";
         table.enqueue(launch(id));
-        table.apply_status(&status(id, MesosState::Staging));
+        table.apply_status(&status(id, MesosState::TaskStaging));
         assert_eq!(latency(&registry), "sextant_launch_latency_seconds_count 0");
-        table.apply_status(&status(id, MesosState::Running));
-        table.apply_status(&status(id, MesosState::Running));
+        table.apply_status(&status(id, MesosState::TaskRunning));
+        table.apply_status(&status(id, MesosState::TaskRunning));
         assert_eq!(latency(&registry), "sextant_launch_latency_seconds_count 1", "once");
         // A task learnt from Mesos was not launched by this process.
-        table.apply_status(&status("default.web.0a1b2c3d4e.b", MesosState::Running));
+        table.apply_status(&status("default.web.0a1b2c3d4e.b", MesosState::TaskRunning));
         assert_eq!(latency(&registry), "sextant_launch_latency_seconds_count 1");
     }
 
