@@ -156,7 +156,7 @@ impl Figures {
             }
         }
         self.per_source(encoder, "sextant_source_apps", "Apps each source owns.", None, |s| {
-            Some(s.apps as f64)
+            Some(s.apps)
         })?;
         {
             let mut m = encoder.encode_descriptor(
@@ -177,14 +177,14 @@ impl Figures {
             "sextant_source_refused",
             "1 while the source's last sync was refused.",
             None,
-            |s| Some(f64::from(u8::from(s.refused))),
+            |s| Some(u64::from(s.refused)),
         )?;
         self.per_source(
             encoder,
             "sextant_source_failing",
             "1 while the source has an error.",
             None,
-            |s| Some(f64::from(u8::from(s.failing))),
+            |s| Some(u64::from(s.failing)),
         )?;
         self.per_source(
             encoder,
@@ -198,7 +198,7 @@ impl Figures {
             "sextant_source_commit_timestamp",
             "Commit time of the commit each git source synced (Unix time).",
             Some(&Unit::Seconds),
-            |s| s.commit_time.map(|t| t as f64),
+            |s| s.commit_time,
         )?;
         gauge(
             encoder,
@@ -232,13 +232,13 @@ impl Figures {
     }
 
     /// A gauge with one value per source (sources without one are left out).
-    fn per_source(
+    fn per_source<V: EncodeGaugeValue>(
         &self,
         encoder: &mut DescriptorEncoder,
         name: &str,
         help: &str,
         unit: Option<&Unit>,
-        value: impl Fn(&SourceFigures) -> Option<f64>,
+        value: impl Fn(&SourceFigures) -> Option<V>,
     ) -> fmt::Result {
         let mut m = encoder.encode_descriptor(name, help, unit, MetricType::Gauge)?;
         for s in &self.sources {
