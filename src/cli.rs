@@ -184,6 +184,10 @@ pub struct AgentArgs {
     /// Where the agent keeps its framework id.
     #[arg(long, env = "SEXTANT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Serve the agent's /metrics and /vars here (no access check: bind
+    /// where only scrapers reach). Off by default.
+    #[arg(long, env = "SEXTANT_AGENT_METRICS_ADDR", value_parser = parse_addr)]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Args, Debug)]

@@ -19,7 +19,7 @@ fn local_mesos_agent_and_controller_run_as_separate_processes() {
         "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata:\n  name: split\nspec:\n  instances: 2\n  command: \"exec sleep 3600\"\n  resources: {cpus: 0.1, mem: 16}\n",
     )
     .expect("write manifest");
-    let (mesos, agent, api) = (free_addr(), free_addr(), free_addr());
+    let (mesos, agent, api, agent_metrics) = (free_addr(), free_addr(), free_addr(), free_addr());
     let work = dir.path().join("mesos");
     let mut processes: Vec<Process> = Vec::new();
     processes.push(Process::spawn(
@@ -27,7 +27,8 @@ fn local_mesos_agent_and_controller_run_as_separate_processes() {
         &dir.path().join("mesos.log"),
     ));
     let agent_data = dir.path().join("agent");
-    let agent_args = agent_args(mesos, agent, &agent_data);
+    let mut agent_args = agent_args(mesos, agent, &agent_data);
+    agent_args.extend(["--metrics-addr".to_string(), agent_metrics.to_string()]);
     processes.push(Process::spawn(&strs(&agent_args), &dir.path().join("agent.log")));
     let controller_data = dir.path().join("controller");
     processes.push(Process::spawn(
@@ -54,6 +55,25 @@ fn local_mesos_agent_and_controller_run_as_separate_processes() {
         }
     };
     wait_for_two("2 tasks never ran");
+    // The standalone agent serves its own registry; the controller's has
+    // none of the agent's families.
+    let vars = get_json(&format!("http://{agent_metrics}/vars.json")).expect("the agent's /vars.json");
+    assert!(vars["sextant_offers_received_total"].as_f64() > Some(0.0), "{vars}");
+    assert_eq!(
+        vars["sextant_launch_latency_seconds_count"].as_f64(),
+        Some(2.0),
+        "{vars}"
+    );
+    let controller_vars = get_json(&format!("http://{api}/vars.json")).expect("the controller's /vars.json");
+    assert!(
+        controller_vars.get("sextant_offers_received_total").is_none(),
+        "{controller_vars}"
+    );
+    assert_eq!(
+        controller_vars["sextant_tasks_TASK_RUNNING"].as_f64(),
+        Some(2.0),
+        "{controller_vars}"
+    );
     assert!(
         std::fs::read_to_string(agent_data.join("framework-id")).is_ok_and(|id| !id.trim().is_empty()),
         "the agent keeps its framework id"

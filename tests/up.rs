@@ -34,6 +34,23 @@ fn up_scales_heals_and_prunes_an_app() {
     assert_eq!(&rows[1][..4], ["web", "3", "3", "3"], "{table}");
     assert_eq!(rows[1][5], "RevisionAvailable", "{table}");
 
+    // One registry for the whole process: the agent's offers and launch
+    // latencies beside the controller's figures.
+    let vars = common::get_json(&format!("{}/vars.json", up.api)).expect("/vars.json");
+    let var = |name: &str| {
+        vars[name]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{name} in /vars.json: {vars}"))
+    };
+    assert!(var("sextant_offers_received_total") > 0.0);
+    assert!(
+        var("sextant_launch_latency_seconds_count") >= 3.0,
+        "each launch timed to RUNNING"
+    );
+    assert_eq!(var("sextant_tasks_TASK_RUNNING"), 3.0);
+    assert!(var("sextant_drift_corrections_total_launch_missing") >= 3.0);
+    assert!(var("sextant_rollouts_total_succeeded") >= 1.0);
+
     // kill -9 one task's process: the controller replaces it.
     let victim = up.running_in_mesos("web")[0].clone();
     let pid = up.task_pid(&victim).expect("the task recorded its pid");

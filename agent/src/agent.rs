@@ -15,6 +15,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::grpc::AgentService;
 use crate::link::{LinkWriter, MesosLink};
+use crate::metrics::AgentMetrics;
 use crate::scheduler::{FrameworkSettings, Scheduler};
 use crate::tasks::TaskTable;
 
@@ -35,6 +36,8 @@ pub struct AgentConfig {
     pub failover_timeout: Duration,
     /// Directory for the framework id (none: kept in memory only).
     pub state_dir: Option<PathBuf>,
+    /// What it counts into (by default, families in no registry).
+    pub metrics: AgentMetrics,
 }
 
 impl AgentConfig {
@@ -46,6 +49,7 @@ impl AgentConfig {
             user: default_user(),
             failover_timeout: Duration::from_secs(7 * 24 * 3600),
             state_dir: None,
+            metrics: AgentMetrics::default(),
         }
     }
 }
@@ -129,7 +133,7 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
         cause,
     })?;
 
-    let tasks = Arc::new(Mutex::new(TaskTable::new()));
+    let tasks = Arc::new(Mutex::new(TaskTable::new().with_metrics(config.metrics.clone())));
     let (command_tx, command_rx) = mpsc::unbounded_channel();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (link_tx, link_rx) = LinkWriter::new(config.master_url.clone());
@@ -149,7 +153,8 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
         shutdown_rx.clone(),
         link_tx,
         synced_tx,
-    );
+    )
+    .with_metrics(config.metrics.clone());
     let scheduler = tokio::spawn(scheduler.run());
 
     let service = AgentService::new(tasks, command_tx, shutdown_rx.clone(), synced_rx, link_rx.clone());

@@ -13,9 +13,11 @@
 pub mod agent;
 pub mod grpc;
 pub mod link;
+pub mod metrics;
 pub mod placement;
 pub mod reconciliation;
 pub mod scheduler;
 pub mod tasks;
 
 pub use agent::{AgentConfig, AgentError, AgentHandle, start};
+pub use metrics::AgentMetrics;

@@ -18,6 +18,7 @@ use tokio::sync::{Mutex, mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::link::LinkWriter;
+use crate::metrics::AgentMetrics;
 use crate::placement::{place, waiting_message};
 use crate::reconciliation::Reconciliation;
 use crate::tasks::TaskTable;
@@ -92,6 +93,8 @@ pub struct Scheduler {
     /// subscription: before that, a snapshot of a restarted agent would be
     /// empty and the controller would launch duplicates.
     synced: watch::Sender<bool>,
+    /// Offers are counted here.
+    metrics: AgentMetrics,
 }
 
 /// Why one subscription ended.
@@ -133,7 +136,14 @@ impl Scheduler {
             shutdown,
             link,
             synced,
+            metrics: AgentMetrics::default(),
         }
+    }
+
+    /// Counts offers into `metrics`.
+    pub fn with_metrics(mut self, metrics: AgentMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     fn framework_info(&self) -> FrameworkInfo {
@@ -359,6 +369,7 @@ impl Scheduler {
     /// Places pending launches; accepts what fits, declines the rest.
     /// Returns whether offers are now suppressed.
     async fn on_offers(&self, caller: &Caller, offers: Vec<Offer>, suppressed: bool) -> bool {
+        self.metrics.offers_received.inc_by(offers.len() as u64);
         let mut tasks = self.tasks.lock().await;
         for offer in &offers {
             tasks.note_hostname(&offer.agent_id, &offer.hostname);
@@ -400,6 +411,8 @@ impl Scheduler {
                 for id in &ids {
                     tasks.requeue(id);
                 }
+            } else {
+                self.metrics.offers_accepted.inc();
             }
         }
         if !declined.is_empty() {
@@ -408,8 +421,12 @@ impl Scheduler {
             } else {
                 REFUSE_WHILE_IDLE_SECS
             };
-            if let Err(e) = caller.decline(declined, refuse).await {
-                warn!(error = %e, "DECLINE failed");
+            let count = declined.len() as u64;
+            match caller.decline(declined, refuse).await {
+                Ok(()) => {
+                    self.metrics.offers_declined.inc_by(count);
+                }
+                Err(e) => warn!(error = %e, "DECLINE failed"),
             }
         }
         // "Suppressed" here means offers are held back (SUPPRESS, or declined

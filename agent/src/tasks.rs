@@ -1,13 +1,17 @@
 //! The agent's task table: every task it was asked to launch or learnt of
 //! from Mesos, its latest state (with when it became running and healthy,
 //! and why a queued task still waits), and a broadcast of every change.
+//! A launched task's first TASK_RUNNING is timed from its `Launch` here
+//! (`sextant_launch_latency_seconds`).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use mesos::types::{AgentId, TaskState as MesosState, TaskStatus};
 use sextant_proto::proto::{self, LaunchRequest, Task, TaskState};
 use tokio::sync::broadcast;
+
+use crate::metrics::AgentMetrics;
 
 /// Changes buffered for slow watchers; a watcher that lags further gets a
 /// fresh snapshot instead (see `grpc`).
@@ -28,6 +32,9 @@ pub struct TrackedTask {
     pub agent_id: Option<AgentId>,
     /// A kill was asked for; re-sent after a re-subscription.
     pub kill_requested: bool,
+    /// When its `Launch` queued it, until it first runs (this process's
+    /// launches only).
+    pub queued_at: Option<Instant>,
 }
 
 /// All tasks, by id, and the change feed.
@@ -42,6 +49,8 @@ pub struct TaskTable {
     /// reconciliation only come with an agent id.
     hostnames: BTreeMap<String, String>,
     changes: broadcast::Sender<Task>,
+    /// Where launch latencies go.
+    metrics: AgentMetrics,
 }
 
 impl Default for TaskTable {
@@ -59,7 +68,14 @@ impl TaskTable {
             ended: VecDeque::new(),
             hostnames: BTreeMap::new(),
             changes,
+            metrics: AgentMetrics::default(),
         }
+    }
+
+    /// Times launches into `metrics`.
+    pub fn with_metrics(mut self, metrics: AgentMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Subscribes to changes; take the snapshot under the same lock.
@@ -108,6 +124,7 @@ impl TaskTable {
                 view: view.clone(),
                 agent_id: None,
                 kill_requested: false,
+                queued_at: Some(Instant::now()),
             },
         );
         self.publish(view);
@@ -247,6 +264,7 @@ impl TaskTable {
                     },
                     agent_id: None,
                     kill_requested: false,
+                    queued_at: None,
                 },
             );
         }
@@ -275,6 +293,11 @@ impl TaskTable {
             task.view.healthy = status.healthy;
         }
         stamp_since(&mut task.view, was, at);
+        if state == TaskState::Running
+            && let Some(queued) = task.queued_at.take()
+        {
+            self.metrics.launched(queued.elapsed());
+        }
         if let Some(agent) = &status.agent_id {
             task.agent_id = Some(agent.clone());
             task.view.agent_id = agent.value.clone();
@@ -421,6 +444,31 @@ mod tests {
             revision: "0a1b2c3d4e".into(),
             spec: None,
         }
+    }
+
+    /// The launch latency histogram as text.
+    fn latency(registry: &prometheus_client::registry::Registry) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, registry).expect("encode");
+        text.lines()
+            .filter(|l| l.starts_with("sextant_launch_latency_seconds_count"))
+            .collect()
+    }
+
+    #[test]
+    fn a_launch_is_timed_to_its_first_running_only() {
+        let mut registry = prometheus_client::registry::Registry::default();
+        let mut table = TaskTable::new().with_metrics(AgentMetrics::register(&mut registry));
+        let id = "default.web.0a1b2c3d4e.a";
+        table.enqueue(launch(id));
+        table.apply_status(&status(id, MesosState::TaskStaging));
+        assert_eq!(latency(&registry), "sextant_launch_latency_seconds_count 0");
+        table.apply_status(&status(id, MesosState::TaskRunning));
+        table.apply_status(&status(id, MesosState::TaskRunning));
+        assert_eq!(latency(&registry), "sextant_launch_latency_seconds_count 1", "once");
+        // A task learnt from Mesos was not launched by this process.
+        table.apply_status(&status("default.web.0a1b2c3d4e.b", MesosState::TaskRunning));
+        assert_eq!(latency(&registry), "sextant_launch_latency_seconds_count 1");
     }
 
     #[test]

@@ -18,6 +18,8 @@ struct Harness {
     agent: Option<sextant_agent::AgentHandle>,
     client: AgentClient<tonic::transport::Channel>,
     dir: tempfile::TempDir,
+    /// The agent's metrics' registry.
+    registry: prometheus_client::registry::Registry,
 }
 
 /// A master on `addr` (port 0: any) with its state under `work_dir`.
@@ -33,6 +35,8 @@ impl Harness {
         let master = start_master("127.0.0.1:0".parse().expect("addr"), dir.path().join("mesos")).await;
         let mut agent_config = AgentConfig::new(master.url(), "127.0.0.1:0".parse().expect("addr"));
         agent_config.state_dir = Some(dir.path().join("agent"));
+        let mut registry = prometheus_client::registry::Registry::default();
+        agent_config.metrics = sextant_agent::AgentMetrics::register(&mut registry);
         let mut agent = sextant_agent::start(agent_config).await.expect("agent starts");
         tokio::time::timeout(DEADLINE, agent.wait_subscribed())
             .await
@@ -43,7 +47,17 @@ impl Harness {
             agent: Some(agent),
             client,
             dir,
+            registry,
         }
+    }
+
+    /// A sample's value in the agent's metrics (0 when absent).
+    fn metric(&self, sample: &str) -> f64 {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("encode");
+        text.lines()
+            .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
     }
 
     async fn stop(mut self) {
@@ -216,6 +230,13 @@ async fn launch_runs_a_task_with_its_ports_and_kill_stops_it() {
     let port = running.ports[0].port;
     assert!((31000..=32000).contains(&port), "host port from the offer: {port}");
     assert!(!running.agent_id.is_empty());
+    assert!(h.metric("sextant_offers_received_total") >= 1.0);
+    assert!(h.metric("sextant_offers_accepted_total") >= 1.0);
+    assert_eq!(
+        h.metric("sextant_launch_latency_seconds_count"),
+        1.0,
+        "the launch was timed to its TASK_RUNNING"
+    );
 
     let written = tokio::time::timeout(DEADLINE, async {
         loop {

@@ -528,6 +528,7 @@ async fn build() -> Built {
         journal.clone(),
         sextant_controller::agent_link::client(channel),
         sextant_controller::events::Events::default(),
+        sextant_controller::metrics::Metrics::default(),
     ));
     for pass in 1..=3 {
         let t = Instant::now();

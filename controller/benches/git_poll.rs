@@ -262,6 +262,7 @@ fn main() {
             about: Default::default(),
             rules: Rules::default(),
             configured: Configured::new([sextant_controller::source::git_source_name(&url)]),
+            metrics: Default::default(),
         };
         let t = Instant::now();
         let report = syncer.sync_tree(&current, Some(&info)).expect("sync the checkout");

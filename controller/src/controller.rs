@@ -52,6 +52,9 @@ pub struct ControllerConfig {
     pub agent_url: String,
     /// Where the HTTP API listens; port 0 picks a free port.
     pub api_addr: SocketAddr,
+    /// The metrics, served at `/metrics` and `/vars` (their registry may
+    /// hold other parts' families too: the agent's under `sextant up`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Errors starting the controller.
@@ -206,12 +209,10 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
     let git_name = config.git.as_ref().map(GitSource::name_for);
     let configured = Configured::new(dir_name.iter().chain(&git_name).cloned());
     let dir_source = match &config.manifests_dir {
-        Some(dir) => Some(DirSource::with_sources(
-            dir,
-            store.clone(),
-            configured.clone(),
-            config.rules,
-        )?),
+        Some(dir) => Some(
+            DirSource::with_sources(dir, store.clone(), configured.clone(), config.rules)?
+                .with_metrics(config.metrics.sources()),
+        ),
         None => None,
     };
     let git_source = config.git.as_ref().map(|g| {
@@ -222,6 +223,7 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
             configured.clone(),
             config.rules,
         )
+        .with_metrics(config.metrics.sources())
     });
 
     // Records of sources no longer configured go; their apps stay (they
@@ -265,9 +267,21 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
         webhook_secret,
     };
     let mut stop = shutdown_rx.clone();
-    let (hook_stats, hook_tasks) = crate::hooks::start(config.hooks.clone(), &events, &shutdown_rx);
-    tasks.extend(hook_tasks);
-    let router = crate::http::api(index.clone(), writes, events.clone(), config.tokens.clone(), hook_stats);
+    let metrics = config.metrics.clone();
+    metrics.watch_index(index.clone());
+    tasks.extend(crate::hooks::start(
+        config.hooks.clone(),
+        &events,
+        &metrics.hooks(),
+        &shutdown_rx,
+    ));
+    let router = crate::http::api(
+        index.clone(),
+        writes,
+        events.clone(),
+        config.tokens.clone(),
+        metrics.clone(),
+    );
     tasks.push(tokio::spawn(async move {
         let bounded = crate::http::listener::Bounded::new(
             listener,
@@ -323,6 +337,7 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
         journal.clone(),
         crate::agent_link::client(channel),
         events.clone(),
+        metrics,
     ));
     queue.enqueue_all(index.keys());
     let workers = queue.clone();
@@ -400,6 +415,7 @@ mod tests {
             data_dir: data.to_path_buf(),
             agent_url: "http://127.0.0.1:1".into(),
             api_addr,
+            metrics: crate::metrics::Metrics::default(),
         }
     }
 

@@ -124,6 +124,68 @@ impl RevisionHistory {
     }
 }
 
+/// A step of a revision's rollout, as seen between two histories of one
+/// app (what the runtime counts when it writes a plan's history).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RolloutStep {
+    /// A revision was recorded: its rollout starts.
+    Started,
+    /// Its rollout completed.
+    Succeeded,
+    /// Its rollout failed.
+    Failed,
+    /// It failed and a completed revision is rolled back to.
+    RolledBack,
+}
+
+impl RolloutStep {
+    /// Every step.
+    pub const ALL: [RolloutStep; 4] = [
+        RolloutStep::Started,
+        RolloutStep::Succeeded,
+        RolloutStep::Failed,
+        RolloutStep::RolledBack,
+    ];
+
+    /// Its stable name (a metric label value).
+    pub fn name(self) -> &'static str {
+        match self {
+            RolloutStep::Started => "started",
+            RolloutStep::Succeeded => "succeeded",
+            RolloutStep::Failed => "failed",
+            RolloutStep::RolledBack => "rolled_back",
+        }
+    }
+}
+
+/// The rollout steps taken from `before` to `after`: a record new in
+/// `after` started; one that was progressing (or new) and is now
+/// completed succeeded; failed, failed (and rolled back, when it names a
+/// revision to roll back to).
+pub fn rollout_steps(before: &RevisionHistory, after: &RevisionHistory) -> Vec<RolloutStep> {
+    let mut steps = Vec::new();
+    for rec in &after.records {
+        let was = before.get(&rec.revision).map(|r| &r.outcome);
+        if was.is_none() {
+            steps.push(RolloutStep::Started);
+        }
+        if !was.is_none_or(|o| *o == Outcome::Progressing) {
+            continue;
+        }
+        match &rec.outcome {
+            Outcome::Progressing => {}
+            Outcome::Completed { .. } => steps.push(RolloutStep::Succeeded),
+            Outcome::Failed { rolled_back_to, .. } => {
+                steps.push(RolloutStep::Failed);
+                if rolled_back_to.is_some() {
+                    steps.push(RolloutStep::RolledBack);
+                }
+            }
+        }
+    }
+    steps
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +216,39 @@ mod tests {
         assert_eq!(h.records[0].revision, "c0", "the rollback target is kept");
         assert_eq!(h.last_completed("x").map(|r| r.revision.as_str()), Some("c0"));
         assert_eq!(h.records[HISTORY_LIMIT - 1].revision, "f19");
+    }
+
+    #[test]
+    fn rollout_steps_are_the_changes_of_outcome() {
+        let mut before = RevisionHistory::default();
+        before.push(record("a", Outcome::Completed { at: 1.0 }));
+        before.push(record("b", Outcome::Progressing));
+        assert_eq!(rollout_steps(&before, &before), vec![], "nothing changed");
+
+        let mut after = before.clone();
+        after.push(record("c", Outcome::Progressing));
+        assert_eq!(rollout_steps(&before, &after), vec![RolloutStep::Started]);
+
+        let mut done = before.clone();
+        if let Some(b) = done.get_mut("b") {
+            b.outcome = Outcome::Completed { at: 2.0 };
+        }
+        assert_eq!(rollout_steps(&before, &done), vec![RolloutStep::Succeeded]);
+        assert_eq!(rollout_steps(&done, &done), vec![], "counted once");
+
+        let mut failed = before.clone();
+        if let Some(b) = failed.get_mut("b") {
+            b.outcome = Outcome::Failed {
+                at: 2.0,
+                reason: "FailureBudgetExhausted".into(),
+                message: String::new(),
+                rolled_back_to: Some("a".into()),
+            };
+        }
+        assert_eq!(
+            rollout_steps(&before, &failed),
+            vec![RolloutStep::Failed, RolloutStep::RolledBack]
+        );
     }
 
     #[test]

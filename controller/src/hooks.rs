@@ -14,8 +14,6 @@
 //! ```
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -24,6 +22,7 @@ use tracing::{debug, warn};
 
 use crate::config_file::{self, ConfigFileError, MIN_SECRET_LEN, invalid};
 use crate::events::{Event, Events, Filter};
+use crate::metrics::HookMetrics;
 use crate::source::webhook::github_signature;
 
 /// Tries per event: the first and the retries.
@@ -55,13 +54,6 @@ pub struct Hook {
 #[serde(deny_unknown_fields)]
 struct File {
     hooks: Vec<Hook>,
-}
-
-/// What each hook did, for `/metrics`.
-#[derive(Debug, Default)]
-pub struct HookStats {
-    /// Per hook, in file order: name, delivered, retried, dropped.
-    pub hooks: Vec<(String, AtomicU64, AtomicU64, AtomicU64)>,
 }
 
 const KINDS: [&str; 4] = ["task", "desired", "sync", "condition"];
@@ -106,40 +98,36 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Hook>, ConfigFileError> {
     Ok(file.hooks)
 }
 
-/// Starts one delivery task per hook; returns their counters.
+/// Starts one delivery task per hook, counting into `metrics` (every
+/// hook's results show at 0 from the start).
 pub fn start(
     hooks: Vec<Hook>,
     events: &Events,
+    metrics: &HookMetrics,
     shutdown: &watch::Receiver<bool>,
-) -> (Arc<HookStats>, Vec<tokio::task::JoinHandle<()>>) {
-    let stats = Arc::new(HookStats {
-        hooks: hooks
-            .iter()
-            .map(|h| (h.name.clone(), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)))
-            .collect(),
-    });
+) -> Vec<tokio::task::JoinHandle<()>> {
+    for h in &hooks {
+        metrics.declare(&h.name);
+    }
     let client = reqwest::Client::builder().timeout(TIMEOUT).build().unwrap_or_default();
     // From now on: a hook is told what happens after it starts.
     let after = events.last_id();
-    let tasks = hooks
+    hooks
         .into_iter()
-        .enumerate()
-        .map(|(i, hook)| {
-            let (events, stats, client, shutdown) =
-                (events.clone(), Arc::clone(&stats), client.clone(), shutdown.clone());
-            tokio::spawn(deliver_all(hook, i, after, events, stats, client, shutdown))
+        .map(|hook| {
+            let (events, metrics, client, shutdown) =
+                (events.clone(), metrics.clone(), client.clone(), shutdown.clone());
+            tokio::spawn(deliver_all(hook, after, events, metrics, client, shutdown))
         })
-        .collect();
-    (stats, tasks)
+        .collect()
 }
 
 /// Delivers every later event the hook wants, in order, until shutdown.
 async fn deliver_all(
     hook: Hook,
-    slot: usize,
     after: u64,
     events: Events,
-    stats: Arc<HookStats>,
+    metrics: HookMetrics,
     client: reqwest::Client,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -151,7 +139,7 @@ async fn deliver_all(
     loop {
         let (held, mut live) = events.subscribe(last, &filter);
         for e in held {
-            if !deliver(&hook, slot, &stats, &client, &e, &mut shutdown).await {
+            if !deliver(&hook, &metrics, &client, &e, &mut shutdown).await {
                 return;
             }
             last = e.id;
@@ -163,7 +151,7 @@ async fn deliver_all(
             };
             match next {
                 Ok(e) if e.id > last && filter.admits(&e) => {
-                    if !deliver(&hook, slot, &stats, &client, &e, &mut shutdown).await {
+                    if !deliver(&hook, &metrics, &client, &e, &mut shutdown).await {
                         return;
                     }
                     last = e.id;
@@ -180,15 +168,11 @@ async fn deliver_all(
 /// One event, with retries. False when shutting down.
 async fn deliver(
     hook: &Hook,
-    slot: usize,
-    stats: &HookStats,
+    metrics: &HookMetrics,
     client: &reqwest::Client,
     e: &Event,
     shutdown: &mut watch::Receiver<bool>,
 ) -> bool {
-    let Some((_, delivered, retried, dropped)) = stats.hooks.get(slot) else {
-        return true;
-    };
     let body = match serde_json::to_vec(e) {
         Ok(b) => b,
         Err(_) => return true,
@@ -207,7 +191,7 @@ async fn deliver(
             .await;
         let why = match sent {
             Ok(r) if r.status().is_success() => {
-                delivered.fetch_add(1, Ordering::Relaxed);
+                metrics.count(&hook.name, "delivered");
                 debug!(hook = %hook.name, event = e.id, "hook delivered");
                 return true;
             }
@@ -215,11 +199,11 @@ async fn deliver(
             Err(err) => format!("cannot reach it: {err}"),
         };
         if attempt == ATTEMPTS {
-            dropped.fetch_add(1, Ordering::Relaxed);
+            metrics.count(&hook.name, "dropped");
             warn!(hook = %hook.name, event = e.id, "hook delivery dropped after {ATTEMPTS} attempts: {why}");
             return true;
         }
-        retried.fetch_add(1, Ordering::Relaxed);
+        metrics.count(&hook.name, "retried");
         debug!(hook = %hook.name, event = e.id, attempt, "hook delivery failed ({why}); retrying");
         tokio::select! {
             _ = shutdown.wait_for(|s| *s) => return false,

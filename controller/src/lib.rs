@@ -5,8 +5,9 @@
 //! apps, observed tasks, app status and source errors), the reconciler (a
 //! pure, level-triggered function from desired + observed to actions), the
 //! runtime that feeds it and sends its actions to the agent over gRPC, the
-//! events it tells (and the hooks it posts them to), and the HTTP API the
-//! CLI uses, behind its tokens.
+//! events it tells (and the hooks it posts them to), the metrics (one
+//! prometheus-client registry, `/metrics` and `/vars`), and the HTTP API
+//! the CLI uses, behind its tokens.
 //!
 //! It must not speak Mesos: everything about offers, placement, launching
 //! and killing on Mesos belongs to the agent, reached only through the
@@ -25,6 +26,7 @@ pub mod history;
 pub mod hooks;
 pub mod http;
 pub mod index;
+pub mod metrics;
 pub mod observed;
 pub mod ops;
 pub mod queue;

@@ -3,11 +3,13 @@
 //! [`reconcile`], executes the plan's actions against the agent (launches
 //! concurrently), and writes the status and history the plan returns. It
 //! decides nothing; its error policy is to requeue after a failed call and
-//! to show the failure at the next pass.
+//! to show the failure at the next pass. It counts what it applies: each
+//! pass's time, the rollout steps of the history it writes, and the
+//! corrections the agent accepted (`crate::metrics`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use sextant_api::proto::agent_client::AgentClient;
@@ -18,8 +20,10 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use crate::crash_loop::CrashLoops;
 use crate::events::{Events, NewEvent};
 use crate::expectations::{AppExpectations, ExpectedLaunch};
+use crate::history::rollout_steps;
 use crate::index::Index;
 use crate::index::journal::JournalWriter;
+use crate::metrics::Metrics;
 use crate::reconcile::{Action, Input, RandomIds, conditions, reconcile};
 use crate::store::now_unix;
 
@@ -46,6 +50,8 @@ pub struct Runtime {
     call_errors: Mutex<HashMap<String, Vec<String>>>,
     /// Where condition changes are told.
     events: Events,
+    /// What it counts into.
+    metrics: Metrics,
 }
 
 /// What one executed action leaves behind.
@@ -62,12 +68,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Runtime {
     /// A runtime over these parts.
-    pub fn new(index: Index, journal: JournalWriter, client: AgentClient<Channel>, events: Events) -> Self {
+    pub fn new(
+        index: Index,
+        journal: JournalWriter,
+        client: AgentClient<Channel>,
+        events: Events,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             index,
             journal,
             client,
             events,
+            metrics,
             expectations: Mutex::default(),
             crash_loops: Mutex::default(),
             call_errors: Mutex::default(),
@@ -81,6 +94,7 @@ impl Runtime {
         let span = info_span!("reconcile", app = %key, revision = %revision);
         let this = self;
         async move {
+            let started = Instant::now();
             let now = now_unix();
             let tasks = &snap.tasks[..];
             let mut expectations = lock(&this.expectations).remove(&key).unwrap_or_default();
@@ -138,6 +152,9 @@ impl Runtime {
                 }
             }
             if let Some(history) = plan.history {
+                for step in rollout_steps(&snap.history, &history) {
+                    this.metrics.rollout(step);
+                }
                 let history = Arc::new(history);
                 this.index
                     .write(|s| s.histories.insert(key.clone(), Arc::clone(&history)));
@@ -161,6 +178,11 @@ impl Runtime {
                 lock(&this.expectations).insert(key.clone(), expectations);
             }
 
+            if plan.forget {
+                this.metrics.forget_app(&key);
+            } else {
+                this.metrics.reconciled(&key, started.elapsed());
+            }
             let mut requeue = plan.requeue_after.map(Duration::from_secs_f64);
             if !failed.is_empty() {
                 lock(&this.call_errors).insert(key.clone(), failed);
@@ -174,9 +196,17 @@ impl Runtime {
 
     /// Sends one action to the agent.
     async fn execute(&self, action: Action) -> Result<Done, String> {
+        let cause = action.cause();
+        let done = self.call(action).await?;
+        self.metrics.corrected(cause);
+        Ok(done)
+    }
+
+    /// The agent's call for one action.
+    async fn call(&self, action: Action) -> Result<Done, String> {
         let mut client = self.client.clone();
         match action {
-            Action::Launch { task_id, spec } => {
+            Action::Launch { task_id, spec, .. } => {
                 let id = task_id.to_string();
                 let mut req = tonic::Request::new(LaunchRequest {
                     task_id: id.clone(),
@@ -196,7 +226,7 @@ impl Runtime {
                     revision: task_id.revision,
                 })
             }
-            Action::Kill { task_id, reason } => {
+            Action::Kill { task_id, reason, .. } => {
                 let mut req = tonic::Request::new(KillRequest {
                     task_id: task_id.clone(),
                     reason: reason.clone(),

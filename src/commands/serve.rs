@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use sextant_agent::AgentConfig;
+use sextant_agent::{AgentConfig, AgentMetrics};
 use sextant_controller::ControllerConfig;
 use sextant_controller::http::auth::Tokens;
+use sextant_controller::metrics::Metrics;
 use sextant_controller::source::git::GitConfig;
 use sextant_controller::source::git_repo::GitAuth;
 use sextant_controller::source::plan::Rules;
@@ -83,15 +84,34 @@ pub async fn agent(args: AgentArgs) -> Result<()> {
         config.user = user;
     }
     config.state_dir = Some(args.data_dir.unwrap_or_else(|| default_data_dir().join("agent")));
+    // Its own registry: the agent's families and the process's.
+    let mut registry = prometheus_client::registry::Registry::default();
+    config.metrics = AgentMetrics::register(&mut registry);
+    sextant_controller::metrics::process::register(&mut registry);
+    let metrics = match args.metrics_addr {
+        Some(addr) => Some(
+            sextant_controller::http::metrics::serve(addr, std::sync::Arc::new(registry))
+                .await
+                .with_context(|| format!("cannot serve the agent's metrics on {addr}"))?,
+        ),
+        None => None,
+    };
     let agent = sextant_agent::start(config).await.context("cannot start the agent")?;
-    println!("agent: gRPC on {}, Mesos master {}", agent.url(), args.master);
+    let served = metrics
+        .as_ref()
+        .map(|m| format!(", metrics on http://{}/metrics", m.addr()))
+        .unwrap_or_default();
+    println!("agent: gRPC on {}, Mesos master {}{served}", agent.url(), args.master);
     shutdown_signal().await?;
     agent.shutdown().await;
+    if let Some(metrics) = metrics {
+        metrics.shutdown().await;
+    }
     Ok(())
 }
 
 /// The controller's configuration from the source flags; `manifests` is
-/// the directory to watch, if any.
+/// the directory to watch, if any; `metrics` what `/metrics` serves.
 pub fn controller_config(
     manifests: Option<PathBuf>,
     source: &SourceArgs,
@@ -99,6 +119,7 @@ pub fn controller_config(
     data_dir: PathBuf,
     agent_url: String,
     api_addr: std::net::SocketAddr,
+    metrics: Metrics,
 ) -> Result<ControllerConfig> {
     let tokens = match &access.tokens {
         Some(path) => Some(Tokens::load(path, access.anonymous_read)?),
@@ -137,6 +158,7 @@ pub fn controller_config(
         data_dir,
         agent_url,
         api_addr,
+        metrics,
     })
 }
 
@@ -196,6 +218,7 @@ pub async fn controller(args: ControllerArgs) -> Result<()> {
         args.data_dir.unwrap_or_else(|| default_data_dir().join("controller")),
         args.agent.clone(),
         args.api_addr,
+        Metrics::default(),
     )?;
     let sources = sources_line(&config);
     let access = access_line(config.tokens.is_some(), config.api_addr, false)?;

@@ -1,9 +1,11 @@
 //! `sextant up`: the embedded master, the agent and the controller in one
 //! process. They still talk over loopback HTTP and gRPC, exactly as they
-//! would across machines.
+//! would across machines, and share one metrics registry, which the
+//! controller's API serves.
 
 use anyhow::{Context, Result};
-use sextant_agent::AgentConfig;
+use sextant_agent::{AgentConfig, AgentMetrics};
+use sextant_controller::metrics::Metrics;
 
 use crate::cli::UpArgs;
 use crate::commands::serve::{
@@ -38,8 +40,11 @@ pub async fn run(args: UpArgs) -> Result<()> {
         .with_context(|| format!("cannot start the embedded Mesos master on {}", args.mesos_addr))?;
     println!("mesos:      embedded master on {}", master.url());
 
+    // One registry: the agent's families, then the controller's.
+    let mut registry = prometheus_client::registry::Registry::default();
     let mut agent_config = AgentConfig::new(master.url(), args.agent_addr);
     agent_config.state_dir = Some(data_dir.join("agent"));
+    agent_config.metrics = AgentMetrics::register(&mut registry);
     let agent = match sextant_agent::start(agent_config).await {
         Ok(agent) => agent,
         Err(e) => {
@@ -56,6 +61,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
         data_dir.join("controller"),
         agent.url(),
         args.api_addr,
+        Metrics::new(registry),
     ) {
         Ok(config) => config,
         Err(e) => {

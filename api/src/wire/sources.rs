@@ -89,6 +89,26 @@ pub enum ProblemKind {
 }
 
 impl ProblemKind {
+    /// Every kind.
+    pub const ALL: [ProblemKind; 5] = [
+        ProblemKind::Invalid,
+        ProblemKind::Unreadable,
+        ProblemKind::Empty,
+        ProblemKind::DefinedTwice,
+        ProblemKind::OwnedElsewhere,
+    ];
+
+    /// Its name, as serialized (and the `problem` label of the metrics).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Invalid => "Invalid",
+            Self::Unreadable => "Unreadable",
+            Self::Empty => "Empty",
+            Self::DefinedTwice => "DefinedTwice",
+            Self::OwnedElsewhere => "OwnedElsewhere",
+        }
+    }
+
     /// The reason of the apps' `Synced` condition.
     pub fn reason(self) -> &'static str {
         match self {

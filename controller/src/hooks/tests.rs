@@ -1,7 +1,7 @@
 //! Hooks against a real HTTP receiver on loopback.
 
-use std::sync::Mutex;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -64,7 +64,8 @@ async fn deliveries_are_signed_ordered_filtered_and_retried() {
     )
     .expect("hooks");
     let (stop, stopped) = watch::channel(false);
-    let (stats, tasks) = start(hooks, &bus, &stopped);
+    let metrics = crate::metrics::Metrics::default();
+    let tasks = start(hooks, &bus, &metrics.hooks(), &stopped);
     emit(&bus, "task", "TASK_RUNNING");
     emit(&bus, "sync", "synced");
     emit(&bus, "task", "TASK_KILLED");
@@ -94,10 +95,19 @@ async fn deliveries_are_signed_ordered_filtered_and_retried() {
         webhook::verify(SECRET.as_bytes(), check, body).expect("a valid signature");
         assert_eq!(headers.get("x-sextant-event").map(|v| v.as_bytes()), Some(&b"task"[..]));
     }
-    let (_, delivered, retried, dropped) = &stats.hooks[0];
-    assert_eq!(delivered.load(Ordering::Relaxed), 2);
-    assert_eq!(retried.load(Ordering::Relaxed), 1);
-    assert_eq!(dropped.load(Ordering::Relaxed), 0);
+    let hooks = metrics.hooks();
+    assert_eq!(hooks.get("test", "delivered"), 2);
+    assert_eq!(hooks.get("test", "retried"), 1);
+    assert_eq!(hooks.get("test", "dropped"), 0);
+    let text = crate::metrics::exposition::openmetrics(&metrics.registry()).expect("encode");
+    assert!(
+        text.contains("sextant_hook_deliveries_total{hook=\"test\",result=\"delivered\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sextant_hook_deliveries_total{hook=\"test\",result=\"dropped\"} 0"),
+        "declared at 0: {text}"
+    );
 
     stop.send(true).expect("stop");
     for t in tasks {

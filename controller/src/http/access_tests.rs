@@ -103,6 +103,15 @@ async fn wrong_and_missing_tokens_are_refused_on_every_write_route() {
         call(&base, "GET", "/api/v1/apps", Some("read-token-0123456789")).await,
         200
     );
+    // The metrics are reads like the rest.
+    for path in ["/metrics", "/vars", "/vars.json", "/vars?format=json"] {
+        assert_eq!(call(&base, "GET", path, None).await, 401, "{path} without a token");
+        assert_eq!(
+            call(&base, "GET", path, Some("read-token-0123456789")).await,
+            200,
+            "{path} with a read token"
+        );
+    }
     assert_eq!(call(&base, "GET", "/healthz", None).await, 200, "probes need no token");
     // The webhook keeps its own signature: no bearer token, still 401 for a bad signature.
     assert_eq!(call(&base, "POST", "/api/v1/hooks/git", None).await, 401);
@@ -124,6 +133,8 @@ async fn wrong_and_missing_tokens_are_refused_on_every_write_route() {
 async fn anonymous_reads_and_hidden_env_values() {
     let (base, index, _dir) = serve(true).await;
     assert_eq!(call(&base, "GET", "/api/v1/apps", None).await, 200);
+    assert_eq!(call(&base, "GET", "/metrics", None).await, 200, "--anonymous-read");
+    assert_eq!(call(&base, "GET", "/vars", None).await, 200, "--anonymous-read");
     assert_eq!(
         call(&base, "POST", "/api/v1/apply", None).await,
         401,

@@ -1,252 +1,165 @@
-//! `GET /metrics`: the sources' state in the Prometheus text format,
-//! derived from the index at each scrape (nothing is counted on the side,
-//! so the figures cannot drift from what `GET /api/v1/sources` says).
+//! The metrics over HTTP: `GET /metrics`, `GET /vars` and `GET
+//! /vars.json` of one registry ([`routes`]), the middleware that counts
+//! the API's requests by route template ([`count_requests`]), and a small
+//! server for a process that has no API (the standalone agent, [`serve`]).
 //!
-//! - `sextant_source_info{source,kind,url,branch,commit}` 1
-//! - `sextant_source_apps{source}`: apps the source owns
-//! - `sextant_source_problems{source,problem}`: problems of the last sync
-//!   by kind (`Invalid`, `Unreadable`, `Empty`, `DefinedTwice`,
-//!   `OwnedElsewhere`)
-//! - `sextant_source_refused{source}`: 1 while the last sync was refused
-//! - `sextant_source_failing{source}`: 1 while the source has an error
-//! - `sextant_source_last_success_timestamp_seconds{source}`
-//! - `sextant_source_commit_timestamp_seconds{source}`: the synced commit's time
-//! - `sextant_apps_out_of_sync`: apps whose `Synced` condition is False
-//! - `sextant_hook_deliveries_total{hook,result}`: outgoing webhook
-//!   deliveries (`delivered`, `retried`, `dropped`)
+//! - `GET /metrics`: the OpenMetrics text format when the scraper asks for
+//!   it (`Accept: application/openmetrics-text`, as Prometheus does), else
+//!   the Prometheus text format 0.0.4
+//! - `GET /vars` (`?format=json` too) and `GET /vars.json`: Aurora style,
+//!   see `crate::metrics::exposition`
+//!
+//! Under the API these routes sit behind the same access check as every
+//! read (`auth`).
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::time::Instant;
 
-use axum::extract::State;
-use axum::response::IntoResponse;
+use axum::Router;
+use axum::extract::{MatchedPath, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus_client::registry::Registry;
+use serde::Deserialize;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
-use crate::hooks::HookStats;
-use crate::index::{Index, State as IndexState};
-use crate::source::plan::ProblemKind;
+use super::openapi::documented;
+use crate::metrics::{Metrics, exposition};
 
-/// The text of a scrape.
-pub fn render(s: &IndexState) -> String {
-    let mut out = String::new();
-    let kinds = [
-        ProblemKind::Invalid,
-        ProblemKind::Unreadable,
-        ProblemKind::Empty,
-        ProblemKind::DefinedTwice,
-        ProblemKind::OwnedElsewhere,
-    ];
-    header(
-        &mut out,
-        "sextant_source_info",
-        "gauge",
-        "What each source follows: 1 per source.",
-    );
-    for rec in s.sources.values() {
-        let _ = writeln!(
-            out,
-            "sextant_source_info{{source=\"{}\",kind=\"{}\",url=\"{}\",branch=\"{}\",commit=\"{}\"}} 1",
-            esc(&rec.name),
-            esc(&rec.kind),
-            esc(rec.url.as_deref().unwrap_or("")),
-            esc(rec.branch.as_deref().unwrap_or("")),
-            esc(rec.commit.as_ref().map_or("", |c| c.sha.as_str())),
-        );
+/// The route label of a request no route matched.
+pub const UNMATCHED: &str = "unmatched";
+
+/// `/metrics`, `/vars` and `/vars.json` of `registry`.
+pub fn routes(registry: Arc<Registry>) -> Router {
+    Router::new()
+        .route(documented("GET", "/metrics"), get(metrics))
+        .route(documented("GET", "/vars"), get(vars))
+        .route(documented("GET", "/vars.json"), get(vars_json))
+        .with_state(registry)
+}
+
+fn failed(e: exposition::EncodeError) -> Response {
+    (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+}
+
+async fn metrics(State(registry): State<Arc<Registry>>, headers: HeaderMap) -> Response {
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let (body, content_type) = if openmetrics {
+        (exposition::openmetrics(&registry), exposition::OPENMETRICS)
+    } else {
+        (exposition::prometheus(&registry), exposition::PROMETHEUS_TEXT)
+    };
+    match body {
+        Ok(body) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+        Err(e) => failed(e),
     }
-    header(&mut out, "sextant_source_apps", "gauge", "Apps each source owns.");
-    for rec in s.sources.values() {
-        let _ = writeln!(out, "sextant_source_apps{{source=\"{}\"}} {}", esc(&rec.name), rec.apps);
+}
+
+/// `/vars`' query.
+#[derive(Deserialize)]
+struct VarsQuery {
+    /// `json` for `/vars.json`'s answer.
+    format: Option<String>,
+}
+
+async fn vars(State(registry): State<Arc<Registry>>, Query(q): Query<VarsQuery>) -> Response {
+    if q.format.as_deref() == Some("json") {
+        return vars_json(State(registry)).await;
     }
-    header(
-        &mut out,
-        "sextant_source_problems",
-        "gauge",
-        "Problems of each source's last sync, by kind; their apps keep their last good version.",
-    );
-    for rec in s.sources.values() {
-        let mut by_kind: BTreeMap<&str, usize> = kinds.iter().map(|k| (kind_name(*k), 0)).collect();
-        for p in &rec.problems {
-            *by_kind.entry(kind_name(p.kind)).or_default() += 1;
+    match exposition::vars(&registry) {
+        Ok(vars) => (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            exposition::vars_text(&vars),
+        )
+            .into_response(),
+        Err(e) => failed(e),
+    }
+}
+
+async fn vars_json(State(registry): State<Arc<Registry>>) -> Response {
+    match exposition::vars(&registry) {
+        Ok(vars) => axum::Json(exposition::vars_json(&vars)).into_response(),
+        Err(e) => failed(e),
+    }
+}
+
+/// The method as a label: the usual ones, or `other` (a client cannot
+/// grow the label set).
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The middleware: counts each request by method, route template (never
+/// the raw path) and status code, and times it to the response's head.
+pub async fn count_requests(State(metrics): State<Metrics>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(UNMATCHED, MatchedPath::as_str)
+        .to_string();
+    let method = method_label(req.method());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    metrics.request(method, &route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// A metrics server on its own address.
+#[derive(Debug)]
+pub struct MetricsServer {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl MetricsServer {
+    /// The address it is bound to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops serving.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Serves [`routes`] of `registry` on `addr` (no access check: bind it
+/// where only scrapers reach).
+pub async fn serve(addr: SocketAddr, registry: Arc<Registry>) -> std::io::Result<MetricsServer> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let (shutdown, mut stop) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, routes(registry))
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the metrics server failed");
         }
-        for (kind, n) in by_kind {
-            let _ = writeln!(
-                out,
-                "sextant_source_problems{{source=\"{}\",problem=\"{kind}\"}} {n}",
-                esc(&rec.name)
-            );
-        }
-    }
-    header(
-        &mut out,
-        "sextant_source_refused",
-        "gauge",
-        "1 while the source's last sync was refused.",
-    );
-    for rec in s.sources.values() {
-        let _ = writeln!(
-            out,
-            "sextant_source_refused{{source=\"{}\"}} {}",
-            esc(&rec.name),
-            u8::from(rec.refused.is_some())
-        );
-    }
-    header(
-        &mut out,
-        "sextant_source_failing",
-        "gauge",
-        "1 while the source has an error.",
-    );
-    for rec in s.sources.values() {
-        let _ = writeln!(
-            out,
-            "sextant_source_failing{{source=\"{}\"}} {}",
-            esc(&rec.name),
-            u8::from(rec.failing_since.is_some())
-        );
-    }
-    header(
-        &mut out,
-        "sextant_source_last_success_timestamp_seconds",
-        "gauge",
-        "When each source last synced.",
-    );
-    for rec in s.sources.values() {
-        if let Some(t) = rec.last_success_at {
-            let _ = writeln!(
-                out,
-                "sextant_source_last_success_timestamp_seconds{{source=\"{}\"}} {t:.3}",
-                esc(&rec.name)
-            );
-        }
-    }
-    header(
-        &mut out,
-        "sextant_source_commit_timestamp_seconds",
-        "gauge",
-        "Commit time of the commit each git source synced.",
-    );
-    for rec in s.sources.values() {
-        if let Some(c) = &rec.commit {
-            let _ = writeln!(
-                out,
-                "sextant_source_commit_timestamp_seconds{{source=\"{}\"}} {}",
-                esc(&rec.name),
-                c.time
-            );
-        }
-    }
-    let out_of_sync = s
-        .statuses
-        .values()
-        .filter(|st| st.conditions.iter().any(|c| c.type_ == "Synced" && c.status == "False"))
-        .count();
-    header(
-        &mut out,
-        "sextant_apps_out_of_sync",
-        "gauge",
-        "Apps whose source's latest definition is not what runs.",
-    );
-    let _ = writeln!(out, "sextant_apps_out_of_sync {out_of_sync}");
-    out
-}
-
-/// What a scrape reads.
-#[derive(Clone, Debug)]
-pub struct Scraped {
-    /// The index.
-    pub index: Index,
-    /// The outgoing webhooks' counters.
-    pub hooks: Arc<HookStats>,
-}
-
-/// The route's handler.
-pub async fn metrics(State(s): State<Scraped>) -> impl IntoResponse {
-    let mut body = s.index.read(render);
-    render_hooks(&mut body, &s.hooks);
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
-}
-
-/// The hooks' counters.
-pub fn render_hooks(out: &mut String, stats: &HookStats) {
-    header(
-        out,
-        "sextant_hook_deliveries_total",
-        "counter",
-        "Outgoing webhook deliveries: delivered, retried (a failed attempt), dropped (after the last retry).",
-    );
-    for (name, delivered, retried, dropped) in &stats.hooks {
-        for (result, n) in [("delivered", delivered), ("retried", retried), ("dropped", dropped)] {
-            let _ = writeln!(
-                out,
-                "sextant_hook_deliveries_total{{hook=\"{}\",result=\"{result}\"}} {}",
-                esc(name),
-                n.load(Ordering::Relaxed)
-            );
-        }
-    }
-}
-
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-fn kind_name(k: ProblemKind) -> &'static str {
-    match k {
-        ProblemKind::Invalid => "Invalid",
-        ProblemKind::Unreadable => "Unreadable",
-        ProblemKind::Empty => "Empty",
-        ProblemKind::DefinedTwice => "DefinedTwice",
-        ProblemKind::OwnedElsewhere => "OwnedElsewhere",
-    }
-}
-
-/// A label value as the text format wants it.
-fn esc(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    });
+    Ok(MetricsServer { addr, shutdown, task })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::source::plan::Problem;
-    use crate::store::SourceStatus;
-
-    #[test]
-    fn a_broken_file_shows_as_a_problem_of_its_kind() {
-        let mut s = IndexState::default();
-        s.sources.insert(
-            "git:https://x/\"r\"".into(),
-            SourceStatus {
-                name: "git:https://x/\"r\"".into(),
-                kind: "git".into(),
-                apps: 3,
-                failing_since: Some(5.0),
-                problems: vec![Problem {
-                    kind: ProblemKind::Invalid,
-                    file: Some("a.yaml".into()),
-                    line: 1,
-                    col: 1,
-                    field: None,
-                    message: "bad".into(),
-                    apps: vec!["default/a".into()],
-                    commit: None,
-                }],
-                ..SourceStatus::default()
-            },
-        );
-        let text = render(&s);
-        assert!(
-            text.contains("sextant_source_apps{source=\"git:https://x/\\\"r\\\"\"} 3"),
-            "{text}"
-        );
-        assert!(text.contains("problem=\"Invalid\"} 1"), "{text}");
-        assert!(text.contains("problem=\"Empty\"} 0"), "{text}");
-        assert!(
-            text.contains("sextant_source_failing{source=\"git:https://x/\\\"r\\\"\"} 1"),
-            "{text}"
-        );
-        assert!(text.contains("sextant_apps_out_of_sync 0"), "{text}");
-    }
-}
+mod tests;

@@ -13,7 +13,8 @@
 //! - `GET /api/v1/sources` -> `[SourceView]`
 //! - `GET /healthz` -> `ok` (the process answers)
 //! - `GET /readyz` -> 200 `ready`, or 503 with what it waits for
-//! - `GET /metrics` -> the sources' state, Prometheus text (`metrics`)
+//! - `GET /metrics`, `/vars`, `/vars.json` -> the registry (`metrics`)
+//! - `POST .../rollout/{pause,resume,restart,undo}` -> `rollout`
 //! - `GET /api/v1/events` -> events, as a stream or a list (`events`)
 //!
 //! JSON field names are camelCase, Kubernetes style. Errors are
@@ -45,24 +46,18 @@ use self::views::{app_view, revision_view, source_view, task_view};
 use crate::index::Index;
 
 /// The whole API: reads over the index, and the writes, behind the
-/// tokens when there are any.
-/// `hooks` are the outgoing webhooks' counters, for `/metrics`.
+/// tokens when there are any; `/metrics` and `/vars` of `metrics`'
+/// registry, read like the rest; every request counted in `metrics`.
 pub fn api(
     index: Index,
     writes: write::Writes,
     bus: crate::events::Events,
     tokens: Option<auth::Tokens>,
-    hooks: std::sync::Arc<crate::hooks::HookStats>,
+    metrics: crate::metrics::Metrics,
 ) -> Router {
     let events = Router::new()
         .route(documented("GET", "/api/v1/events"), get(events::events))
         .with_state(bus);
-    let metrics = Router::new()
-        .route(documented("GET", "/metrics"), get(metrics::metrics))
-        .with_state(metrics::Scraped {
-            index: index.clone(),
-            hooks,
-        });
     let rollouts = rollout::routes(rollout::Rollouts {
         store: writes.store.clone(),
         index: index.clone(),
@@ -70,10 +65,11 @@ pub fn api(
     write::routes(writes)
         .merge(rollouts)
         .merge(events)
-        .merge(metrics)
+        .merge(metrics::routes(metrics.registry()))
         .merge(router(index))
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(tokens, auth::check))
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::count_requests))
 }
 
 /// What a caller without a write token sees instead of an env value.

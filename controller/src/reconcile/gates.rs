@@ -1,7 +1,7 @@
 //! The gates: when the controller must not act on an app, and what it does
 //! for an app that is no longer desired.
 
-use super::{Action, Input, Plan, ReconcileError};
+use super::{Action, Cause, Input, Plan, ReconcileError};
 use crate::desired::DesiredApp;
 use crate::store::rfc3339;
 
@@ -100,6 +100,7 @@ pub(super) fn not_desired(input: &Input<'_>) -> Plan {
         plan.actions.push(Action::Kill {
             task_id: t.id.clone(),
             reason: format!("app {} is no longer desired", input.key),
+            cause: Cause::KillUndesired,
         });
     }
     if expected > 0 {

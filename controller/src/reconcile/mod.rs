@@ -76,6 +76,8 @@ pub enum Action {
         task_id: TaskId,
         /// What the task runs, shared by the plan's launches.
         spec: Arc<TaskSpec>,
+        /// The drift it corrects.
+        cause: Cause,
     },
     /// Kill a task.
     Kill {
@@ -83,7 +85,66 @@ pub enum Action {
         task_id: String,
         /// Why, for logs and the task's record.
         reason: String,
+        /// The drift it corrects.
+        cause: Cause,
     },
+}
+
+/// The drift an action corrects, by kind: the `kind` label of
+/// `sextant_drift_corrections_total` (see docs/metrics.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cause {
+    /// Fewer live tasks than instances, and no other revision's task runs:
+    /// a new app, a scale-up, an ended task replaced.
+    LaunchMissing,
+    /// A task of the target revision while another revision's tasks are
+    /// live: a rollout step (or a rollback's).
+    LaunchRollout,
+    /// More tasks of the target revision than instances (a scale-down).
+    KillSurplus,
+    /// An older revision's task, replaced by the rollout.
+    KillReplaced,
+    /// Unreachable for longer than `spec.unreachableReplaceSeconds`.
+    KillUnreachable,
+    /// A task of a failed revision, withdrawn (a halted rollout).
+    KillWithdrawn,
+    /// A task of an app that is no longer desired.
+    KillUndesired,
+}
+
+impl Cause {
+    /// Every cause, in the order they are listed in the docs.
+    pub const ALL: [Cause; 7] = [
+        Cause::LaunchMissing,
+        Cause::LaunchRollout,
+        Cause::KillSurplus,
+        Cause::KillReplaced,
+        Cause::KillUnreachable,
+        Cause::KillWithdrawn,
+        Cause::KillUndesired,
+    ];
+
+    /// Its stable name (a metric label value).
+    pub fn name(self) -> &'static str {
+        match self {
+            Cause::LaunchMissing => "launch_missing",
+            Cause::LaunchRollout => "launch_rollout",
+            Cause::KillSurplus => "kill_surplus",
+            Cause::KillReplaced => "kill_replaced",
+            Cause::KillUnreachable => "kill_unreachable",
+            Cause::KillWithdrawn => "kill_withdrawn",
+            Cause::KillUndesired => "kill_undesired",
+        }
+    }
+}
+
+impl Action {
+    /// The drift it corrects.
+    pub fn cause(&self) -> Cause {
+        match self {
+            Action::Launch { cause, .. } | Action::Kill { cause, .. } => *cause,
+        }
+    }
 }
 
 /// How the controller sees the agent right now.

@@ -12,7 +12,7 @@ use sextant_api::task::{TaskId, task_spec};
 
 use super::count::{Bounds, Counts, Live, spec_of};
 use super::progress::Target;
-use super::{Action, IdSource, Input, MAX_LAUNCHES_PER_PLAN, ReconcileError};
+use super::{Action, Cause, IdSource, Input, MAX_LAUNCHES_PER_PLAN, ReconcileError};
 use crate::desired::DesiredApp;
 use crate::history::RevisionHistory;
 
@@ -47,10 +47,11 @@ pub(super) fn step(
     let now = input.now;
     let spec = &desired.app.spec;
     let mut out = StepOutcome::default();
-    let kill = |out: &mut StepOutcome, l: &Live<'_>, reason: String| {
+    let kill = |out: &mut StepOutcome, l: &Live<'_>, reason: String, cause: Cause| {
         out.actions.push(Action::Kill {
             task_id: l.id.to_string(),
             reason,
+            cause,
         });
     };
 
@@ -62,6 +63,7 @@ pub(super) fn step(
                     "unreachable for more than {} s (spec.unreachableReplaceSeconds); replaced",
                     spec.unreachable_replace_seconds
                 ),
+                cause: Cause::KillUnreachable,
             });
         }
     }
@@ -87,7 +89,12 @@ pub(super) fn step(
     let surplus = (new.len() as u64).saturating_sub(n) as usize;
     let killable = new.iter().take(surplus).filter(|l| l.task.is_some()).count();
     for l in new.drain(..killable) {
-        kill(&mut out, l, format!("scaling down to {n} instances"));
+        kill(
+            &mut out,
+            l,
+            format!("scaling down to {n} instances"),
+            Cause::KillSurplus,
+        );
         terminating += 1;
     }
 
@@ -108,7 +115,12 @@ pub(super) fn step(
         out.held = launch;
         launch = 0;
     }
-    if launch > 0 && !push_launches(&mut out, desired, history, revision, launch, ids) {
+    let cause = if counts.old.is_empty() {
+        Cause::LaunchMissing
+    } else {
+        Cause::LaunchRollout
+    };
+    if launch > 0 && !push_launches(&mut out, desired, history, revision, launch, cause, ids) {
         launch = 0;
     }
 
@@ -128,7 +140,7 @@ pub(super) fn step(
         if max_scale_down == 0 {
             break;
         }
-        kill(&mut out, l, reason.clone());
+        kill(&mut out, l, reason.clone(), Cause::KillReplaced);
         max_scale_down -= 1;
     }
     let mut may_go = (new_available + old_available.len() as u64).saturating_sub(min_available);
@@ -136,7 +148,7 @@ pub(super) fn step(
         if may_go == 0 {
             break;
         }
-        kill(&mut out, l, reason.clone());
+        kill(&mut out, l, reason.clone(), Cause::KillReplaced);
         may_go -= 1;
     }
     out
@@ -150,6 +162,7 @@ fn push_launches(
     history: &RevisionHistory,
     revision: &str,
     count: usize,
+    cause: Cause,
     ids: &mut dyn IdSource,
 ) -> bool {
     // The current revision's task is the desired app's; an older one's is
@@ -174,6 +187,7 @@ fn push_launches(
                         unique: ids.unique(),
                     },
                     spec: Arc::clone(&task),
+                    cause,
                 });
             }
             true
@@ -212,6 +226,7 @@ fn halted(
             out.actions.push(Action::Kill {
                 task_id: l.id.to_string(),
                 reason: format!("revision {failed} failed its rollout and is not tried again until the spec changes"),
+                cause: Cause::KillWithdrawn,
             });
             withdrawn += 1;
         }
@@ -233,5 +248,5 @@ fn halted(
         return;
     }
     let revision = completed.revision.clone();
-    push_launches(out, desired, history, &revision, launch, ids);
+    push_launches(out, desired, history, &revision, launch, Cause::LaunchMissing, ids);
 }

@@ -19,6 +19,7 @@ use tracing::{debug, warn};
 
 use super::plan::Rules;
 use super::sync::{About, Configured, SyncReport, Syncer};
+use crate::metrics::SourceMetrics;
 use crate::store::{Store, StoreError};
 
 /// Quiet time after a change before the directory is loaded.
@@ -118,10 +119,17 @@ impl DirSource {
                     ..rules
                 },
                 configured,
+                metrics: SourceMetrics::default(),
             },
             dir,
             debounce: DEFAULT_DEBOUNCE,
         })
+    }
+
+    /// Counts its syncs into `metrics`.
+    pub fn with_metrics(mut self, metrics: SourceMetrics) -> Self {
+        self.syncer.metrics = metrics;
+        self
     }
 
     /// Changes the debounce interval.
@@ -144,7 +152,7 @@ impl DirSource {
             self.syncer.fail(&text)?;
             return Err(SourceError::Invalid(text));
         }
-        Ok(self.syncer.sync_tree(&self.dir, None)?)
+        Ok(self.syncer.timed(|| self.syncer.sync_tree(&self.dir, None))?)
     }
 
     /// Syncs off the async workers; true when it should be retried soon.

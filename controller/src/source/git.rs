@@ -21,6 +21,7 @@ use tracing::{info, warn};
 use super::git_repo::{GitAuth, Mirror};
 use super::plan::{Rules, short_sha};
 use super::sync::{About, Configured, SyncReport, Syncer};
+use crate::metrics::SourceMetrics;
 use crate::store::{Store, StoreError, now_unix};
 
 /// Default time between two fetches.
@@ -110,6 +111,7 @@ impl GitSource {
                     ..rules
                 },
                 configured,
+                metrics: SourceMetrics::default(),
             },
             mirror: Arc::new(mirror),
             config,
@@ -134,9 +136,15 @@ impl GitSource {
         Arc::clone(&self.trigger)
     }
 
+    /// Counts its syncs into `metrics`.
+    pub fn with_metrics(mut self, metrics: SourceMetrics) -> Self {
+        self.syncer.metrics = metrics;
+        self
+    }
+
     /// Fetches, and syncs a new commit (blocking).
     pub fn sync_once(&self) -> Result<Attempt, StoreError> {
-        let attempt = self.attempt();
+        let attempt = self.syncer.timed(|| self.attempt());
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         match &attempt {
             Ok(Attempt::Synced { sha, report }) => {

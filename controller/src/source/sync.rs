@@ -14,6 +14,7 @@ use tracing::{debug, info, warn};
 use super::git_repo::CommitInfo;
 use super::plan::{Rules, plan, short_sha};
 use crate::desired::DesiredApp;
+use crate::metrics::SourceMetrics;
 use crate::reconcile::Synced;
 use crate::store::{ReplaceOutcome, SourceStatus, Store, StoreError, now_unix};
 
@@ -83,6 +84,8 @@ pub struct Syncer {
     pub rules: Rules,
     /// The sources that run.
     pub configured: Configured,
+    /// What its syncs count into.
+    pub metrics: SourceMetrics,
 }
 
 impl Syncer {
@@ -196,6 +199,7 @@ impl Syncer {
     /// Records an error that stopped the sync before anything was planned
     /// (a fetch, a checkout, a missing root); the apps stay as they are.
     pub fn fail(&self, text: &str) -> Result<(), StoreError> {
+        self.metrics.failed(&self.name);
         let now = now_unix();
         self.store.update_source(&self.name, |rec| {
             self.about.write(rec);
@@ -206,6 +210,21 @@ impl Syncer {
             rec.failing_since.get_or_insert(now);
         })?;
         Ok(())
+    }
+}
+
+impl Syncer {
+    /// Runs one sync attempt, timed into the source's metrics; an error
+    /// it returns (the journal's) is counted, as [`Syncer::fail`] counts
+    /// the errors it records.
+    pub fn timed<T, E>(&self, attempt: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let started = std::time::Instant::now();
+        let outcome = attempt();
+        self.metrics.synced(&self.name, started.elapsed());
+        if outcome.is_err() {
+            self.metrics.failed(&self.name);
+        }
+        outcome
     }
 }
 
