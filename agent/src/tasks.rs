@@ -1,10 +1,12 @@
 //! The agent's task table: every task it was asked to launch or learnt of
 //! from Mesos, its latest state (with when it became running and healthy,
-//! and why a queued task still waits), and a broadcast of every change.
+//! and why a queued task still waits), and a broadcast of every change;
+//! and what offers told of the Mesos agents (hostnames, HTTP endpoints).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use mesos::agents::AgentEndpoint;
 use mesos::types::{AgentId, TaskState as MesosState, TaskStatus};
 use sextant_proto::proto::{self, LaunchRequest, Task, TaskState};
 use tokio::sync::broadcast;
@@ -26,6 +28,9 @@ pub struct TrackedTask {
     pub view: Task,
     /// The Mesos agent (node) the task was placed on.
     pub agent_id: Option<AgentId>,
+    /// The executor, as status updates name it (for command tasks, the
+    /// task id); `None` until an update names one.
+    pub executor_id: Option<String>,
     /// A kill was asked for; re-sent after a re-subscription.
     pub kill_requested: bool,
 }
@@ -41,6 +46,8 @@ pub struct TaskTable {
     /// Hostnames of Mesos agents, learnt from offers: tasks adopted from
     /// reconciliation only come with an agent id.
     hostnames: BTreeMap<String, String>,
+    /// Where Mesos agents serve HTTP (their sandboxes), learnt from offers.
+    endpoints: BTreeMap<String, AgentEndpoint>,
     changes: broadcast::Sender<Task>,
 }
 
@@ -58,6 +65,7 @@ impl TaskTable {
             queue: VecDeque::new(),
             ended: VecDeque::new(),
             hostnames: BTreeMap::new(),
+            endpoints: BTreeMap::new(),
             changes,
         }
     }
@@ -107,6 +115,7 @@ impl TaskTable {
                 launch: Some(request),
                 view: view.clone(),
                 agent_id: None,
+                executor_id: None,
                 kill_requested: false,
             },
         );
@@ -131,6 +140,18 @@ impl TaskTable {
         for view in filled {
             self.publish(view);
         }
+    }
+
+    /// Remembers where a Mesos agent serves HTTP (from an offer's `url`).
+    pub fn note_endpoint(&mut self, agent_id: &AgentId, endpoint: AgentEndpoint) {
+        if self.endpoints.get(&agent_id.value) != Some(&endpoint) {
+            self.endpoints.insert(agent_id.value.clone(), endpoint);
+        }
+    }
+
+    /// Where the Mesos agent `agent_id` serves HTTP, if an offer said.
+    pub fn endpoint(&self, agent_id: &str) -> Option<&AgentEndpoint> {
+        self.endpoints.get(agent_id)
     }
 
     /// Pending launches in queue order.
@@ -246,6 +267,7 @@ impl TaskTable {
                         ..Task::default()
                     },
                     agent_id: None,
+                    executor_id: None,
                     kill_requested: false,
                 },
             );
@@ -275,6 +297,9 @@ impl TaskTable {
             task.view.healthy = status.healthy;
         }
         stamp_since(&mut task.view, was, at);
+        if let Some(executor) = &status.executor_id {
+            task.executor_id = Some(executor.value.clone());
+        }
         if let Some(agent) = &status.agent_id {
             task.agent_id = Some(agent.clone());
             task.view.agent_id = agent.value.clone();

@@ -129,7 +129,8 @@ mod tests {
     use futures::Stream;
     use sextant_api::proto::agent_server::{Agent, AgentServer};
     use sextant_api::proto::{
-        AgentStatus, KillRequest, KillResponse, LaunchRequest, LaunchResponse, Task, TaskEvent, TaskSnapshot,
+        AgentStatus, KillRequest, KillResponse, LaunchRequest, LaunchResponse, ReadTaskLogRequest, ReadTaskLogResponse,
+        Task, TaskEvent, TaskSnapshot,
     };
     use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
     use tonic::{Request, Response, Status};
@@ -150,6 +151,10 @@ mod tests {
         }
 
         async fn kill(&self, _: Request<KillRequest>) -> Result<Response<KillResponse>, Status> {
+            Err(Status::unimplemented("scripted"))
+        }
+
+        async fn read_task_log(&self, _: Request<ReadTaskLogRequest>) -> Result<Response<ReadTaskLogResponse>, Status> {
             Err(Status::unimplemented("scripted"))
         }
 
