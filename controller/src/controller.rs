@@ -267,7 +267,14 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
     let mut stop = shutdown_rx.clone();
     let (hook_stats, hook_tasks) = crate::hooks::start(config.hooks.clone(), &events, &shutdown_rx);
     tasks.extend(hook_tasks);
-    let router = crate::http::api(index.clone(), writes, events.clone(), config.tokens.clone(), hook_stats);
+    let router = crate::http::api(
+        index.clone(),
+        writes,
+        events.clone(),
+        config.tokens.clone(),
+        hook_stats,
+        crate::agent_link::client(channel.clone()),
+    );
     tasks.push(tokio::spawn(async move {
         let bounded = crate::http::listener::Bounded::new(
             listener,

@@ -34,6 +34,7 @@ mod access_tests;
 pub mod auth;
 pub mod events;
 pub mod listener;
+pub mod logs;
 pub mod metrics;
 pub mod write;
 
@@ -367,13 +368,15 @@ impl IntoResponse for ApiError {
 
 /// The whole API: reads over the index, and the writes, behind the
 /// tokens when there are any.
-/// `hooks` are the outgoing webhooks' counters, for `/metrics`.
+/// `hooks` are the outgoing webhooks' counters, for `/metrics`; `agent`
+/// reads task logs (`logs`).
 pub fn api(
     index: Index,
     writes: write::Writes,
     bus: crate::events::Events,
     tokens: Option<auth::Tokens>,
     hooks: std::sync::Arc<crate::hooks::HookStats>,
+    agent: sextant_api::proto::agent_client::AgentClient<tonic::transport::Channel>,
 ) -> Router {
     let events = Router::new()
         .route("/api/v1/events", get(events::events))
@@ -387,6 +390,7 @@ pub fn api(
     write::routes(writes)
         .merge(events)
         .merge(metrics)
+        .merge(logs::routes(index.clone(), agent))
         .merge(router(index))
         .layer(axum::middleware::from_fn_with_state(tokens, auth::check))
 }
