@@ -38,6 +38,7 @@ async fn main() -> ExitCode {
         Command::Get(args) => success(commands::get::run(args, token).await),
         Command::Describe(args) => success(commands::describe::run(args, token).await),
         Command::Rollout(args) => commands::rollout::run(args, token).await,
+        Command::Logs(args) => success(commands::logs::run(args, token).await),
         Command::Apply(args) => commands::apply::apply(args, token).await,
         Command::Diff(args) => Ok(commands::apply::diff(args, token).await),
         Command::Delete(args) => commands::apply::delete(args, token).await,
