@@ -46,6 +46,9 @@ pub enum Command {
     /// Follow or list an app's rollouts: `status` waits until the current
     /// one completes (exit 1 if it fails), `history` lists the revisions.
     Rollout(RolloutArgs),
+    /// Print a task's stdout (or stderr) from its sandbox: the app's newest
+    /// task, or `--task`; `-f` follows it until the task ends.
+    Logs(LogsArgs),
     /// Create or change apps from manifest files (all or nothing).
     Apply(ApplyArgs),
     /// Show what `apply` would change: exit 0 no difference, 1 differences,
@@ -276,6 +279,28 @@ pub struct RolloutArgs {
     /// one before the current revision; see `rollout history`).
     #[arg(long, env = "SEXTANT_ROLLOUT_TO_REVISION")]
     pub to_revision: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// The app: `app/NAME` or `NAME`.
+    pub app: String,
+    /// Namespace.
+    #[arg(short, long, env = "SEXTANT_NAMESPACE", default_value = "default")]
+    pub namespace: String,
+    /// A task of the app (default: its newest live task, else its newest
+    /// ended one).
+    #[arg(long, env = "SEXTANT_LOGS_TASK")]
+    pub task: Option<String>,
+    /// Keep printing what the task writes until it ends (Ctrl-C stops).
+    #[arg(short, long, env = "SEXTANT_LOGS_FOLLOW", value_parser = BoolishValueParser::new())]
+    pub follow: bool,
+    /// The task's stderr instead of its stdout.
+    #[arg(long, env = "SEXTANT_LOGS_STDERR", value_parser = BoolishValueParser::new())]
+    pub stderr: bool,
+    /// Only the last N lines (looked for in the last MiB).
+    #[arg(long, env = "SEXTANT_LOGS_TAIL")]
+    pub tail: Option<u64>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

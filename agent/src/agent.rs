@@ -1,5 +1,5 @@
-//! Wiring: the task table, the Mesos scheduler loop and the gRPC server,
-//! started together and stopped together.
+//! Wiring: the task table, the Mesos scheduler loop and the gRPC server
+//! (with its reader of sandboxes), started together and stopped together.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,6 +16,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use crate::grpc::AgentService;
 use crate::link::{LinkWriter, MesosLink};
 use crate::metrics::AgentMetrics;
+use crate::sandboxes::Sandboxes;
 use crate::scheduler::{FrameworkSettings, Scheduler};
 use crate::tasks::TaskTable;
 
@@ -79,6 +80,8 @@ pub enum AgentError {
     // with `{:#}` would state it twice.
     #[error("cannot listen for gRPC on {addr}: {cause}{}", in_use_hint(cause))]
     Listen { addr: SocketAddr, cause: std::io::Error },
+    #[error("cannot set up the HTTP client for the Mesos agents: {0}")]
+    HttpClient(reqwest::Error),
 }
 
 /// A running agent.
@@ -133,6 +136,7 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
         cause,
     })?;
 
+    let sandboxes = Arc::new(Sandboxes::new(config.master_url.clone()).map_err(AgentError::HttpClient)?);
     let tasks = Arc::new(Mutex::new(TaskTable::new().with_metrics(config.metrics.clone())));
     let (command_tx, command_rx) = mpsc::unbounded_channel();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -157,7 +161,14 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
     .with_metrics(config.metrics.clone());
     let scheduler = tokio::spawn(scheduler.run());
 
-    let service = AgentService::new(tasks, command_tx, shutdown_rx.clone(), synced_rx, link_rx.clone());
+    let service = AgentService::new(
+        tasks,
+        command_tx,
+        shutdown_rx.clone(),
+        synced_rx,
+        link_rx.clone(),
+        sandboxes,
+    );
     let mut stop = shutdown_rx;
     let server = tokio::spawn(
         tonic::transport::Server::builder()

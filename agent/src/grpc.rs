@@ -1,4 +1,6 @@
-//! The gRPC service the controller calls: Launch, Kill, WatchTasks.
+//! The gRPC service the controller calls: Launch, Kill, WatchTasks, and
+//! ReadTaskLog (a task's stdout or stderr, read from its Mesos agent: see
+//! `sandboxes`).
 //!
 //! A watch stream is: the snapshot, in chunks; the agent's Mesos link
 //! (`AgentStatus`); then every task change and every link change. A
@@ -12,8 +14,8 @@ use sextant_proto::contract::SNAPSHOT_CHUNK_TASKS;
 use sextant_proto::proto::agent_server::Agent;
 use sextant_proto::proto::task_event::Event;
 use sextant_proto::proto::{
-    AgentStatus, KillRequest, KillResponse, LaunchRequest, LaunchResponse, Task, TaskEvent, TaskSnapshot,
-    WatchTasksRequest,
+    AgentStatus, KillRequest, KillResponse, LaunchRequest, LaunchResponse, ReadTaskLogRequest, ReadTaskLogResponse,
+    Task, TaskEvent, TaskLogFile, TaskSnapshot, WatchTasksRequest,
 };
 use tokio::sync::{Mutex, broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -21,6 +23,7 @@ use tonic::{Request, Response, Status};
 use tracing::info;
 
 use crate::link::MesosLink;
+use crate::sandboxes::{LogError, Sandboxes, TaskSandbox};
 use crate::scheduler::Command;
 use crate::tasks::TaskTable;
 
@@ -37,6 +40,8 @@ pub struct AgentService {
     synced: watch::Receiver<bool>,
     /// Reported to watchers after every snapshot and on every change.
     link: watch::Receiver<MesosLink>,
+    /// Where sandboxes are, to read task logs from.
+    sandboxes: Arc<Sandboxes>,
 }
 
 impl AgentService {
@@ -46,6 +51,7 @@ impl AgentService {
         shutdown: watch::Receiver<bool>,
         synced: watch::Receiver<bool>,
         link: watch::Receiver<MesosLink>,
+        sandboxes: Arc<Sandboxes>,
     ) -> Self {
         Self {
             tasks,
@@ -53,6 +59,7 @@ impl AgentService {
             shutdown,
             synced,
             link,
+            sandboxes,
         }
     }
 }
@@ -129,6 +136,34 @@ impl Agent for AgentService {
         info!(task_id, reason, "killing");
         let _ = self.commands.send(Command::Kill { task_id, agent_id });
         Ok(Response::new(KillResponse { known: true }))
+    }
+
+    async fn read_task_log(
+        &self,
+        request: Request<ReadTaskLogRequest>,
+    ) -> Result<Response<ReadTaskLogResponse>, Status> {
+        let ReadTaskLogRequest {
+            task_id,
+            file,
+            offset,
+            length,
+        } = request.into_inner();
+        let file = match TaskLogFile::try_from(file) {
+            Ok(TaskLogFile::Stdout) => "stdout",
+            Ok(TaskLogFile::Stderr) => "stderr",
+            _ => return Err(LogError::Invalid(format!("file {file} is neither stdout (1) nor stderr (2)")).status()),
+        };
+        if task_id.is_empty() {
+            return Err(LogError::Invalid("a task id is needed".to_string()).status());
+        }
+        let framework_id = self.link.borrow().framework_id.clone();
+        let sandbox = TaskSandbox::of(&task_id, &*self.tasks.lock().await, &framework_id).map_err(|e| e.status())?;
+        let (data, offset) = self
+            .sandboxes
+            .read(&sandbox, file, offset, length)
+            .await
+            .map_err(|e| e.status())?;
+        Ok(Response::new(ReadTaskLogResponse { data, offset }))
     }
 
     type WatchTasksStream = WatchStream;

@@ -5,7 +5,8 @@
 //! reconciliation. It serves the controller over gRPC (the contract in
 //! `sextant-proto`, the one crate of ours besides `mesos-v1` it uses): `Launch` and `Kill`, idempotent by task id, and
 //! `WatchTasks`, a snapshot (in chunks) and the agent's link to Mesos,
-//! followed by every change of either.
+//! followed by every change of either; and `ReadTaskLog`, a task's stdout
+//! or stderr read from its Mesos agent's `/files/read`.
 //!
 //! It must not read manifests or decide how many tasks an app needs: that is
 //! the controller's job. It only runs what it is told to run, where it fits.
@@ -16,6 +17,7 @@ pub mod link;
 pub mod metrics;
 pub mod placement;
 pub mod reconciliation;
+pub mod sandboxes;
 pub mod scheduler;
 pub mod tasks;
 

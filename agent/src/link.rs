@@ -115,7 +115,7 @@ impl LinkWriter {
 
 /// The innermost cause of an HTTP error: "connection refused" rather than
 /// reqwest's "error sending request for url (…)".
-fn root_cause(error: &reqwest::Error) -> String {
+pub(crate) fn root_cause(error: &reqwest::Error) -> String {
     let mut deepest: &dyn std::error::Error = error;
     let mut next = error.source();
     while let Some(cause) = next {

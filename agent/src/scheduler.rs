@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mesos::agents::AgentEndpoint;
 use mesos::client::Caller;
 use mesos::types::{
     AgentId, Event, EventType, FrameworkCapability, FrameworkCapabilityType, FrameworkId, FrameworkInfo, Offer, TaskId,
@@ -373,6 +374,9 @@ impl Scheduler {
         let mut tasks = self.tasks.lock().await;
         for offer in &offers {
             tasks.note_hostname(&offer.agent_id, &offer.hostname);
+            if let Some(endpoint) = offer.url.as_ref().and_then(AgentEndpoint::from_offer_url) {
+                tasks.note_endpoint(&offer.agent_id, endpoint);
+            }
         }
         let pending = tasks.pending();
         let plans = place(&pending, &offers);

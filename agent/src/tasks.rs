@@ -1,12 +1,14 @@
 //! The agent's task table: every task it was asked to launch or learnt of
 //! from Mesos, its latest state (with when it became running and healthy,
-//! and why a queued task still waits), and a broadcast of every change.
+//! and why a queued task still waits), and a broadcast of every change;
+//! and what offers told of the Mesos agents (hostnames, HTTP endpoints).
 //! A launched task's first TASK_RUNNING is timed from its `Launch` here
 //! (`sextant_launch_latency_seconds`).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use mesos::agents::AgentEndpoint;
 use mesos::types::{AgentId, TaskState as MesosState, TaskStatus};
 use sextant_proto::proto::{self, LaunchRequest, Task, TaskState};
 use tokio::sync::broadcast;
@@ -30,6 +32,9 @@ pub struct TrackedTask {
     pub view: Task,
     /// The Mesos agent (node) the task was placed on.
     pub agent_id: Option<AgentId>,
+    /// The executor, as status updates name it (for command tasks, the
+    /// task id); `None` until an update names one.
+    pub executor_id: Option<String>,
     /// A kill was asked for; re-sent after a re-subscription.
     pub kill_requested: bool,
     /// When its `Launch` queued it, until it first runs (this process's
@@ -48,6 +53,8 @@ pub struct TaskTable {
     /// Hostnames of Mesos agents, learnt from offers: tasks adopted from
     /// reconciliation only come with an agent id.
     hostnames: BTreeMap<String, String>,
+    /// Where Mesos agents serve HTTP (their sandboxes), learnt from offers.
+    endpoints: BTreeMap<String, AgentEndpoint>,
     changes: broadcast::Sender<Task>,
     /// Where launch latencies go.
     metrics: AgentMetrics,
@@ -67,6 +74,7 @@ impl TaskTable {
             queue: VecDeque::new(),
             ended: VecDeque::new(),
             hostnames: BTreeMap::new(),
+            endpoints: BTreeMap::new(),
             changes,
             metrics: AgentMetrics::default(),
         }
@@ -123,6 +131,7 @@ impl TaskTable {
                 launch: Some(request),
                 view: view.clone(),
                 agent_id: None,
+                executor_id: None,
                 kill_requested: false,
                 queued_at: Some(Instant::now()),
             },
@@ -148,6 +157,18 @@ impl TaskTable {
         for view in filled {
             self.publish(view);
         }
+    }
+
+    /// Remembers where a Mesos agent serves HTTP (from an offer's `url`).
+    pub fn note_endpoint(&mut self, agent_id: &AgentId, endpoint: AgentEndpoint) {
+        if self.endpoints.get(&agent_id.value) != Some(&endpoint) {
+            self.endpoints.insert(agent_id.value.clone(), endpoint);
+        }
+    }
+
+    /// Where the Mesos agent `agent_id` serves HTTP, if an offer said.
+    pub fn endpoint(&self, agent_id: &str) -> Option<&AgentEndpoint> {
+        self.endpoints.get(agent_id)
     }
 
     /// Pending launches in queue order.
@@ -263,6 +284,7 @@ impl TaskTable {
                         ..Task::default()
                     },
                     agent_id: None,
+                    executor_id: None,
                     kill_requested: false,
                     queued_at: None,
                 },
@@ -297,6 +319,9 @@ impl TaskTable {
             && let Some(queued) = task.queued_at.take()
         {
             self.metrics.launched(queued.elapsed());
+        }
+        if let Some(executor) = &status.executor_id {
+            task.executor_id = Some(executor.value.clone());
         }
         if let Some(agent) = &status.agent_id {
             task.agent_id = Some(agent.clone());

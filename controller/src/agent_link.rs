@@ -1,13 +1,15 @@
 //! The link to the agent: mirrors its `WatchTasks` stream into index
 //! events, reconnecting forever. Tasks are converted to the domain type
 //! here, once; a snapshot arrives in chunks and is applied only whole.
+//! Also the one way to call the agent's `ReadTaskLog` (`read_task_log`).
 
 use std::time::Duration;
 
 use sextant_api::contract::MAX_MESSAGE_BYTES;
 use sextant_api::proto::agent_client::AgentClient;
-use sextant_api::proto::{WatchTasksRequest, task_event};
+use sextant_api::proto::{ReadTaskLogRequest, ReadTaskLogResponse, WatchTasksRequest, task_event};
 use tokio::sync::{mpsc, watch};
+use tonic::Status;
 use tonic::transport::Channel;
 use tracing::{debug, info, warn};
 
@@ -44,6 +46,29 @@ pub fn client(channel: Channel) -> AgentClient<Channel> {
     AgentClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES)
+}
+
+/// A client of an agent that never answers (nothing listens on port 1),
+/// for tests of the API that do not read task logs. Needs a Tokio runtime.
+#[cfg(test)]
+pub fn unreachable_client() -> AgentClient<Channel> {
+    client(tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy())
+}
+
+/// Bound on one `ReadTaskLog`: the agent may read from a Mesos agent 16
+/// times (10 s each at most) for the largest read.
+const READ_TASK_LOG_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Reads part of a task's stdout or stderr through the agent (see the
+/// contract's `ReadTaskLog`); a refusal is a status whose message says why.
+pub async fn read_task_log(
+    client: &AgentClient<Channel>,
+    request: ReadTaskLogRequest,
+) -> Result<ReadTaskLogResponse, Status> {
+    let mut request = tonic::Request::new(request);
+    request.set_timeout(READ_TASK_LOG_TIMEOUT);
+    let mut client = client.clone();
+    Ok(client.read_task_log(request).await?.into_inner())
 }
 
 /// Streams the agent's tasks into `events` until shutdown.
@@ -129,7 +154,8 @@ mod tests {
     use futures::Stream;
     use sextant_api::proto::agent_server::{Agent, AgentServer};
     use sextant_api::proto::{
-        AgentStatus, KillRequest, KillResponse, LaunchRequest, LaunchResponse, Task, TaskEvent, TaskSnapshot,
+        AgentStatus, KillRequest, KillResponse, LaunchRequest, LaunchResponse, ReadTaskLogRequest, ReadTaskLogResponse,
+        Task, TaskEvent, TaskSnapshot,
     };
     use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
     use tonic::{Request, Response, Status};
@@ -150,6 +176,10 @@ mod tests {
         }
 
         async fn kill(&self, _: Request<KillRequest>) -> Result<Response<KillResponse>, Status> {
+            Err(Status::unimplemented("scripted"))
+        }
+
+        async fn read_task_log(&self, _: Request<ReadTaskLogRequest>) -> Result<Response<ReadTaskLogResponse>, Status> {
             Err(Status::unimplemented("scripted"))
         }
 

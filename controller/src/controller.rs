@@ -281,6 +281,7 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
         events.clone(),
         config.tokens.clone(),
         metrics.clone(),
+        crate::agent_link::client(channel.clone()),
     );
     tasks.push(tokio::spawn(async move {
         let bounded = crate::http::listener::Bounded::new(

@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
 use crate::master::Master;
-use crate::{operator, scheduler_api};
+use crate::{files, operator, scheduler_api};
 
 /// Largest request body accepted (an ACCEPT with many tasks is large).
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -117,7 +117,8 @@ async fn date_first(response: Response) -> Response {
 }
 
 /// The master's routes. Endpoints answer at the root and under `/master/`
-/// as the captured master does.
+/// as the captured master does; the nodes' `/files` endpoints share the
+/// port, as the offers' `url` says.
 pub fn router(master: Arc<Master>) -> Router {
     Router::new()
         .route("/api/v1/scheduler", any(scheduler_api::handle))
@@ -139,6 +140,10 @@ pub fn router(master: Arc<Master>) -> Router {
         .route("/teardown", any(operator::teardown))
         .route("/master/teardown", any(operator::teardown))
         .route("/metrics/snapshot", any(operator::metrics))
+        .route("/files/read", any(files::read))
+        .route("/files/read.json", any(files::read))
+        .route("/files/browse", any(files::browse))
+        .route("/files/browse.json", any(files::browse))
         .fallback(|| async { empty_response(StatusCode::NOT_FOUND) })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::map_response(date_first))

@@ -5,6 +5,8 @@
 //! ACCEPT/DECLINE/KILL/ACKNOWLEDGE/RECONCILE/…, with the same status codes,
 //! error texts, headers and RecordIO framing a real master uses) and its
 //! operator endpoints (`/version`, `/master/state`, `/metrics/snapshot`, …);
+//! the agents' `/files/read` and `/files/browse` over task sandboxes, on the
+//! same port (the offers' `url` points there);
 //! the master's state (frameworks, agents, offers, tasks); an allocator that
 //! offers the nodes' resources; and, standing in for agents, "nodes" that run
 //! each task as a local process in its own process group and sandbox, with
@@ -38,7 +40,8 @@
 //!   (TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED); LAUNCH_GROUP gets
 //!   TASK_ERROR; reservation and volume operations are ignored.
 //! - Always the leader, no authentication, agents never disconnect; no v1
-//!   operator API (`/api/v1`) and no agent endpoints.
+//!   operator API (`/api/v1`) and, of the agent endpoints, only
+//!   `/files/read` and `/files/browse` (see `files`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), localmesos::LocalMesosError> {
@@ -51,6 +54,7 @@
 
 mod call;
 mod executor;
+mod files;
 mod health;
 mod http;
 mod master;

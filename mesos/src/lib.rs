@@ -3,14 +3,19 @@
 //! Owns the JSON types of scheduler calls and events (encoded exactly as a
 //! Mesos master encodes them: proto field names, enums as strings, bytes as
 //! base64), the RecordIO decoder for the event stream, and a scheduler client
-//! that subscribes, keeps the stream, and sends calls with `Mesos-Stream-Id`.
+//! that subscribes, keeps the stream, and sends calls with `Mesos-Stream-Id`;
+//! and, beside the scheduler API, where an agent serves HTTP (`agents`) and
+//! reading a task's sandbox files from it (`files`, the agent's
+//! `/files/read`).
 //!
 //! It must not know about Sextant's apps or manifests, and must not decide
 //! anything: placement, retries of launches and acknowledgement policy belong
 //! to the framework that uses it.
 
+pub mod agents;
 pub mod calls;
 pub mod client;
+pub mod files;
 pub mod recordio;
 pub mod types;
 

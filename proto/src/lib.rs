@@ -24,6 +24,10 @@ pub mod contract {
     /// Tasks per `TaskSnapshot` chunk: about 170 bytes a task, so a chunk
     /// stays near 200 KiB, far below [`MAX_MESSAGE_BYTES`].
     pub const SNAPSHOT_CHUNK_TASKS: usize = 1000;
+    /// The most bytes one `ReadTaskLog` answers (a Mesos agent answers
+    /// 64 KiB a read; the agent reads on to this): far below
+    /// [`MAX_MESSAGE_BYTES`].
+    pub const MAX_LOG_READ_BYTES: u32 = 1024 * 1024;
 }
 
 impl proto::TaskState {

@@ -5,6 +5,7 @@ pub mod client;
 pub mod describe;
 pub mod events;
 pub mod get;
+pub mod logs;
 pub mod rollout;
 pub mod serve;
 pub mod up;

@@ -17,6 +17,7 @@ use crate::wire::{
     AppDetail, AppView, ApplyResult, DeletedView, ErrorBody, ErrorCode, Event, ObjectResult, RevisionView,
     RolloutResult, ScaleRequest, SourceView, TaskView, TriggeredView, UndoRequest,
 };
+use crate::wire::{LOG_OFFSET_HEADER, LOG_TASK_HEADER};
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -277,6 +278,44 @@ impl Client {
             .await
     }
 
+    /// A task's log (`GET .../logs`), its body to be read as it comes: the
+    /// task chosen and the byte the body starts at come with it.
+    pub async fn logs(&self, namespace: &str, name: &str, ask: &LogRequest) -> Result<LogStream, ClientError> {
+        let mut url = self.url(&["api", "v1", "apps", namespace, name, "logs"]);
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("stream", if ask.stderr { "stderr" } else { "stdout" });
+            if let Some(task) = &ask.task {
+                q.append_pair("task", task);
+            }
+            match (ask.offset, ask.tail) {
+                (Some(offset), _) => {
+                    q.append_pair("offset", &offset.to_string());
+                }
+                (None, Some(lines)) => {
+                    q.append_pair("tail", &lines.to_string());
+                }
+                (None, None) => {}
+            }
+            if ask.follow {
+                q.append_pair("follow", "true");
+            }
+        }
+        let response = self.stream(url).await?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        Ok(LogStream {
+            task: header(LOG_TASK_HEADER),
+            offset: header(LOG_OFFSET_HEADER).and_then(|o| o.parse().ok()).unwrap_or(0),
+            response,
+        })
+    }
+
     /// A GET of `url` whose body is read as it comes (logs, streams); a
     /// refusal is an error as for every other call.
     pub async fn stream(&self, url: Url) -> Result<reqwest::Response, ClientError> {
@@ -341,6 +380,32 @@ pub fn refused_apply(e: &ClientError) -> Option<ApplyResult> {
         }
         _ => None,
     }
+}
+
+/// What log to read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogRequest {
+    /// The task (default: the app's newest live task).
+    pub task: Option<String>,
+    /// stderr instead of stdout.
+    pub stderr: bool,
+    /// Only the last lines.
+    pub tail: Option<u64>,
+    /// From this byte (wins over `tail`).
+    pub offset: Option<u64>,
+    /// Keep reading as the task writes.
+    pub follow: bool,
+}
+
+/// A log being read.
+#[derive(Debug)]
+pub struct LogStream {
+    /// The task read, as the controller chose it.
+    pub task: Option<String>,
+    /// The byte of the file the body starts at.
+    pub offset: u64,
+    /// The answer, its body still to read (`chunk()`).
+    pub response: reqwest::Response,
 }
 
 /// A rollout operation by hand.

@@ -11,6 +11,12 @@ mod events;
 mod sources;
 mod writes;
 
+/// The header of a logs answer naming the task whose log is sent.
+pub const LOG_TASK_HEADER: &str = "x-sextant-task";
+/// The header of a logs answer saying at which byte of the file the body
+/// starts.
+pub const LOG_OFFSET_HEADER: &str = "x-sextant-offset";
+
 pub use apps::{AppDetail, AppView, PortView, RevisionView, TaskView};
 pub use error::{ErrorBody, ErrorCode};
 pub use events::Event;

@@ -52,6 +52,7 @@ async fn serve(anonymous_read: bool) -> (String, Index, tempfile::TempDir) {
         crate::events::Events::default(),
         Some(tokens),
         Default::default(),
+        crate::agent_link::unreachable_client(),
     );
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
@@ -112,6 +113,14 @@ async fn wrong_and_missing_tokens_are_refused_on_every_write_route() {
             "{path} with a read token"
         );
     }
+    // Task logs are reads like the others.
+    let logs = "/api/v1/apps/default/web/logs";
+    assert_eq!(call(&base, "GET", logs, None).await, 401);
+    assert_eq!(
+        call(&base, "GET", logs, Some("read-token-0123456789")).await,
+        404,
+        "read, and no such app"
+    );
     assert_eq!(call(&base, "GET", "/healthz", None).await, 200, "probes need no token");
     // The webhook keeps its own signature: no bearer token, still 401 for a bad signature.
     assert_eq!(call(&base, "POST", "/api/v1/hooks/git", None).await, 401);

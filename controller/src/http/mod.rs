@@ -32,6 +32,7 @@ pub mod auth;
 pub mod error;
 pub mod events;
 pub mod listener;
+pub mod logs;
 pub mod metrics;
 pub mod openapi;
 pub mod rollout;
@@ -47,13 +48,15 @@ use crate::index::Index;
 
 /// The whole API: reads over the index, and the writes, behind the
 /// tokens when there are any; `/metrics` and `/vars` of `metrics`'
-/// registry, read like the rest; every request counted in `metrics`.
+/// registry, read like the rest; every request counted in `metrics`;
+/// `agent` reads task logs (`logs`).
 pub fn api(
     index: Index,
     writes: write::Writes,
     bus: crate::events::Events,
     tokens: Option<auth::Tokens>,
     metrics: crate::metrics::Metrics,
+    agent: sextant_api::proto::agent_client::AgentClient<tonic::transport::Channel>,
 ) -> Router {
     let events = Router::new()
         .route(documented("GET", "/api/v1/events"), get(events::events))
@@ -66,6 +69,7 @@ pub fn api(
         .merge(rollouts)
         .merge(events)
         .merge(metrics::routes(metrics.registry()))
+        .merge(logs::routes(index.clone(), agent))
         .merge(router(index))
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(tokens, auth::check))

@@ -198,6 +198,42 @@ pub const ENDPOINTS: &[Endpoint] = &[
         errors: &[404],
     },
     Endpoint {
+        method: "GET",
+        path: "/api/v1/apps/{namespace}/{name}/logs",
+        summary: "A task's stdout or stderr from its sandbox (through the agent and the Mesos agent's /files/read), as plain bytes; the X-Sextant-Task and X-Sextant-Offset headers say which task and from which byte.",
+        access: Access::Read,
+        query: &[
+            Query {
+                name: "task",
+                kind: "string",
+                about: "the task (default: the app's newest live task that reached a node)",
+            },
+            Query {
+                name: "stream",
+                kind: "string",
+                about: "stdout (default) or stderr",
+            },
+            Query {
+                name: "tail",
+                kind: "integer",
+                about: "only the last N lines",
+            },
+            Query {
+                name: "offset",
+                kind: "integer",
+                about: "from this byte (not with tail)",
+            },
+            Query {
+                name: "follow",
+                kind: "boolean",
+                about: "then new bytes as the task writes them",
+            },
+        ],
+        request: None,
+        ok: (200, Body::Text("text/plain")),
+        errors: &[400, 404, 409, 503],
+    },
+    Endpoint {
         method: "POST",
         path: "/api/v1/apps/{namespace}/{name}/scale",
         summary: "Sets an applied app's instances; 409 when a directory or repository owns it.",

@@ -31,6 +31,7 @@ async fn serve() -> (String, tempfile::TempDir) {
         crate::events::Events::default(),
         None,
         Default::default(),
+        crate::agent_link::unreachable_client(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");

@@ -326,6 +326,7 @@ mod tests {
             crate::events::Events::default(),
             None,
             Default::default(),
+            crate::agent_link::unreachable_client(),
         );
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;

@@ -86,7 +86,14 @@ async fn serve(index: Index, metrics: Metrics) -> (String, tempfile::TempDir) {
         git_triggers: Vec::new(),
         webhook_secret: None,
     };
-    let router = crate::http::api(index, writes, crate::events::Events::default(), None, metrics);
+    let router = crate::http::api(
+        index,
+        writes,
+        crate::events::Events::default(),
+        None,
+        metrics,
+        crate::agent_link::unreachable_client(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
