@@ -64,6 +64,8 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Print the version.
     Version,
+    /// Print a shell completion script: `source <(sextant completion bash)`.
+    Completion(CompletionArgs),
 }
 
 #[derive(Args, Debug)]
@@ -453,4 +455,11 @@ mod tests {
         assert!(local.ip().is_loopback() && local.port() == 7070);
         assert!(parse_addr("7070").is_err());
     }
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum, env = "SEXTANT_COMPLETION_SHELL")]
+    pub shell: clap_complete::Shell,
 }

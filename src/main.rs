@@ -4,6 +4,7 @@
 //! `sextant-controller`, which can be tested alone.
 
 mod cli;
+#[macro_use]
 mod commands;
 
 use std::process::ExitCode;
@@ -53,7 +54,15 @@ async fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::validate(args),
         Command::Schema(args) => commands::validate::schema(args),
         Command::Version => {
-            println!("sextant {}", env!("CARGO_PKG_VERSION"));
+            outln!("sextant {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completion(args) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            // Into memory first: clap_complete panics on a closed pipe.
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut command, "sextant", &mut script);
+            out!("{}", String::from_utf8_lossy(&script));
             Ok(ExitCode::SUCCESS)
         }
         command => {

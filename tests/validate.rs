@@ -107,3 +107,43 @@ fn boolean_environment_variables_take_the_usual_words() {
         .expect("run sextant");
     assert_eq!(out.status.code(), Some(2), "a usage error exits 2");
 }
+
+/// Guards "`sextant schema | head -1` panics with exit 101": a reader that
+/// closed stdout before anything was written ends the command quietly,
+/// with success, for every command that prints a lot.
+#[test]
+fn a_closed_stdout_ends_quietly_with_success() {
+    for args in [
+        &["schema"][..],
+        &["schema", "--json-schema"],
+        &["completion", "bash"],
+        &["completion", "zsh"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sextant"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn sextant");
+        // The reader goes away before the first write.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "{args:?}: {:?}, stderr: {}",
+            out.status,
+            text(&out.stderr)
+        );
+        assert_eq!(text(&out.stderr), "", "{args:?}: nothing on stderr");
+    }
+}
+
+#[test]
+fn completion_scripts_name_the_commands() {
+    let out = sextant(&["completion", "bash"]);
+    assert!(out.status.success());
+    let script = text(&out.stdout);
+    for command in ["rollout", "logs", "apply", "describe"] {
+        assert!(script.contains(command), "{command} missing from the bash completion");
+    }
+}

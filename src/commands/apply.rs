@@ -62,10 +62,10 @@ pub async fn apply(args: ApplyArgs, client: &Client) -> Result<ExitCode> {
         Err(e) => refused_apply(&e).ok_or(e)?,
     };
     if args.output == Output::Json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
+        outln!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         for o in &result.objects {
-            println!("{}", describe(o, result.dry_run));
+            outln!("{}", describe(o, result.dry_run));
         }
     }
     if result.objects.iter().any(|o| o.outcome == Outcome::Error) {
@@ -94,7 +94,7 @@ async fn diff_inner(args: DiffArgs, client: &Client) -> Result<bool> {
     for o in &result.objects {
         if let Some(d) = &o.diff {
             differs = true;
-            print!("{d}");
+            out!("{d}");
             let note = match (o.outcome, o.change) {
                 (Outcome::Created, _) => "would be created".to_string(),
                 (Outcome::Error, _) => format!("apply would refuse it: {}", o.message.as_deref().unwrap_or("")),
@@ -104,7 +104,7 @@ async fn diff_inner(args: DiffArgs, client: &Client) -> Result<bool> {
                 (_, Some(Change::Scale)) => "would only scale: no task replaced".into(),
                 _ => "would change settings only: no task replaced".into(),
             };
-            println!("# app/{}/{}: {note}", o.namespace, o.name);
+            outln!("# app/{}/{}: {note}", o.namespace, o.name);
         }
     }
     Ok(differs)
@@ -125,7 +125,7 @@ pub async fn delete(args: DeleteArgs, client: &Client) -> Result<ExitCode> {
     let mut failed = false;
     for (namespace, name) in targets {
         match client.delete_app(&namespace, &name).await {
-            Ok(d) => println!("app/{} deleted", d.deleted),
+            Ok(d) => outln!("app/{} deleted", d.deleted),
             Err(e @ sextant_api::client::ClientError::Refused { .. }) => {
                 failed = true;
                 eprintln!("error: {e}");
@@ -144,6 +144,6 @@ pub async fn scale(args: ScaleArgs, client: &Client) -> Result<()> {
     } else {
         "scaled"
     };
-    println!("app/{}/{} {what} to {} instances", o.namespace, o.name, args.instances);
+    outln!("app/{}/{} {what} to {} instances", o.namespace, o.name, args.instances);
     Ok(())
 }

@@ -15,7 +15,7 @@ use crate::commands::client::table;
 
 pub async fn run(args: DescribeArgs, client: &Client) -> Result<()> {
     let detail = client.app(&args.namespace, &args.name).await?;
-    print!("{}", describe(&detail));
+    out!("{}", describe(&detail));
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use crate::cli::GetOutput;
 pub async fn print(client: &Client, mut filter: EventFilter, output: GetOutput, watch: bool) -> Result<()> {
     let events = client.events(&filter).await?;
     if output == GetOutput::Table || output == GetOutput::Wide {
-        println!("{}", header());
+        outln!("{}", header());
     }
     for e in &events {
         show(e, output)?;
@@ -51,10 +51,10 @@ fn header() -> String {
 
 fn show(e: &Event, output: GetOutput) -> Result<()> {
     match output {
-        GetOutput::Json => println!("{}", serde_json::to_string(e)?),
-        GetOutput::Yaml => print!("---\n{}", serde_yaml::to_string(e)?),
-        GetOutput::Name => println!("event/{}", e.id),
-        GetOutput::Table | GetOutput::Wide => println!(
+        GetOutput::Json => outln!("{}", serde_json::to_string(e)?),
+        GetOutput::Yaml => out!("---\n{}", serde_yaml::to_string(e)?),
+        GetOutput::Name => outln!("event/{}", e.id),
+        GetOutput::Table | GetOutput::Wide => outln!(
             "{:<6} {:<20} {:<10} {:<24} {:<20} {}",
             e.id,
             e.time,

@@ -46,9 +46,9 @@ pub async fn run(args: GetArgs, client: &Client) -> Result<()> {
                 );
             }
             match args.output {
-                GetOutput::Table => print!("{}", apps_table(&apps, SystemTime::now(), false)),
-                GetOutput::Wide => print!("{}", apps_table(&apps, SystemTime::now(), true)),
-                GetOutput::Name => apps.iter().for_each(|a| println!("app/{}/{}", a.namespace, a.name)),
+                GetOutput::Table => out!("{}", apps_table(&apps, SystemTime::now(), false)),
+                GetOutput::Wide => out!("{}", apps_table(&apps, SystemTime::now(), true)),
+                GetOutput::Name => apps.iter().for_each(|a| outln!("app/{}/{}", a.namespace, a.name)),
                 GetOutput::Json | GetOutput::Yaml => print_objects(&apps, args.name.is_some(), args.output)?,
             }
         }
@@ -58,8 +58,8 @@ pub async fn run(args: GetArgs, client: &Client) -> Result<()> {
                 GetOutput::Json | GetOutput::Yaml => {
                     print_objects(&sources.iter().collect::<Vec<_>>(), false, args.output)?
                 }
-                GetOutput::Name => sources.iter().for_each(|s| println!("source/{}", s.name)),
-                GetOutput::Table | GetOutput::Wide => print!("{}", sources_table(&sources, SystemTime::now())),
+                GetOutput::Name => sources.iter().for_each(|s| outln!("source/{}", s.name)),
+                GetOutput::Table | GetOutput::Wide => out!("{}", sources_table(&sources, SystemTime::now())),
             }
         }
         GetKind::Events => {
@@ -92,9 +92,9 @@ pub async fn run(args: GetArgs, client: &Client) -> Result<()> {
                 .collect();
             match args.output {
                 GetOutput::Json | GetOutput::Yaml => print_objects(&tasks, false, args.output)?,
-                GetOutput::Name => tasks.iter().for_each(|t| println!("task/{}", t.task_id)),
-                GetOutput::Table => print!("{}", tasks_table(&tasks, false)),
-                GetOutput::Wide => print!("{}", tasks_table(&tasks, true)),
+                GetOutput::Name => tasks.iter().for_each(|t| outln!("task/{}", t.task_id)),
+                GetOutput::Table => out!("{}", tasks_table(&tasks, false)),
+                GetOutput::Wide => out!("{}", tasks_table(&tasks, true)),
             }
         }
     }
@@ -109,9 +109,9 @@ fn print_objects<T: Serialize>(items: &[&T], one: bool, output: GetOutput) -> Re
         _ => serde_json::to_value(items)?,
     };
     if output == GetOutput::Yaml {
-        print!("{}", serde_yaml::to_string(&value)?);
+        out!("{}", serde_yaml::to_string(&value)?);
     } else {
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?);
     }
     Ok(())
 }

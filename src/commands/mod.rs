@@ -1,4 +1,19 @@
-//! One module per command.
+//! One module per command, and the one way results reach stdout.
+
+/// `println!` for results: a reader that went away (`| head`) ends the
+/// process quietly with success, as it does for any Unix filter.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::commands::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` for results, with `outln!`'s handling of a closed stdout.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::commands::write_out(format_args!($($arg)*))
+    };
+}
 
 pub mod apply;
 pub mod client;
@@ -10,3 +25,18 @@ pub mod rollout;
 pub mod serve;
 pub mod up;
 pub mod validate;
+
+/// Writes results to stdout. A closed pipe exits 0 at once (nothing more
+/// can be read of what this command says); another write error is said
+/// on stderr, exit 1.
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}

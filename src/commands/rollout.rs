@@ -20,14 +20,14 @@ pub async fn run(args: RolloutArgs, client: &Client) -> Result<ExitCode> {
     match args.action {
         RolloutAction::History => {
             let d = client.app(&args.namespace, &name).await?;
-            println!("{:<12} {:<12} {:<22} WHY", "REVISION", "OUTCOME", "FIRST SEEN");
+            outln!("{:<12} {:<12} {:<22} WHY", "REVISION", "OUTCOME", "FIRST SEEN");
             for r in &d.revisions {
                 let why = match &r.rolled_back_to {
                     Some(to) => format!("{}: {} (rolled back to {to})", r.reason, r.message),
                     None if r.message.is_empty() => String::new(),
                     None => format!("{}: {}", r.reason, r.message),
                 };
-                println!(
+                outln!(
                     "{:<12} {:<12} {:<22} {why}",
                     r.revision,
                     r.outcome,
@@ -46,7 +46,7 @@ pub async fn run(args: RolloutArgs, client: &Client) -> Result<ExitCode> {
             let done = client
                 .rollout(&args.namespace, &name, op, args.to_revision.as_deref())
                 .await?;
-            println!("{}", done.message);
+            outln!("{}", done.message);
             Ok(ExitCode::SUCCESS)
         }
         RolloutAction::Status => {
@@ -62,7 +62,7 @@ pub async fn run(args: RolloutArgs, client: &Client) -> Result<ExitCode> {
                     ),
                 };
                 if line != last {
-                    println!("{line}");
+                    outln!("{line}");
                     last = line;
                 }
                 match verdict {

@@ -77,19 +77,23 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
         },
     };
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
         Output::Table => {
             for error in &report.errors {
                 eprintln!("{}", error.text);
             }
             if report.valid {
                 for app in &report.apps {
-                    println!(
+                    outln!(
                         "{}/{} ({}:{}) valid, revision {}",
-                        app.namespace, app.name, app.file, app.line, app.revision
+                        app.namespace,
+                        app.name,
+                        app.file,
+                        app.line,
+                        app.revision
                     );
                 }
-                println!("{} app(s) valid", report.apps.len());
+                outln!("{} app(s) valid", report.apps.len());
             } else {
                 eprintln!("{} error(s); nothing is valid until all are fixed", report.errors.len());
             }
@@ -106,10 +110,10 @@ pub fn validate(args: ValidateArgs) -> Result<ExitCode> {
 pub fn schema(args: SchemaArgs) -> Result<ExitCode> {
     if args.json_schema {
         let schema = sextant_api::schema::json_schema();
-        println!("{}", serde_json::to_string_pretty(&schema)?);
+        outln!("{}", serde_json::to_string_pretty(&schema)?);
     } else {
         let crd = sextant_api::schema::crd_yaml().context("cannot render the CustomResourceDefinition")?;
-        print!("{crd}");
+        out!("{crd}");
     }
     Ok(ExitCode::SUCCESS)
 }
