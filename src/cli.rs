@@ -19,7 +19,11 @@ pub struct Cli {
     /// http://127.0.0.1:7070).
     #[arg(long, global = true, env = "SEXTANT_SERVER")]
     pub server: Option<String>,
-    /// The CLI's config file (`server`, `token` or `tokenFile`); default
+    /// A PEM certificate authority to trust for an https:// --server (a
+    /// private CA, or the server's own self-signed certificate).
+    #[arg(long, global = true, env = "SEXTANT_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// The CLI's config file (`server`, `token`, `tokenFile`, `caCert`); default
     /// ~/.config/sextant/config.yaml when it exists.
     #[arg(long, global = true, env = "SEXTANT_CONFIG")]
     pub config: Option<PathBuf>,
@@ -94,6 +98,12 @@ pub struct AccessArgs {
     /// Outgoing webhooks told of events (`hooks: [{name, url, kinds, app, secret}]`).
     #[arg(long, env = "SEXTANT_HOOKS")]
     pub hooks: Option<PathBuf>,
+    /// Serve the API over TLS with this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "SEXTANT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "SEXTANT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Where desired apps come from, and how they sync.

@@ -66,7 +66,12 @@ async fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         command => {
-            match commands::client::connect(cli.server.as_deref(), cli.token.as_deref(), cli.config.as_deref()) {
+            match commands::client::connect(
+                cli.server.as_deref(),
+                cli.token.as_deref(),
+                cli.ca_cert.as_deref(),
+                cli.config.as_deref(),
+            ) {
                 Ok(client) => talk(command, &client).await,
                 // kubectl's diff says "error" with exit code 2.
                 Err(e) if matches!(command, Command::Diff(_)) => {

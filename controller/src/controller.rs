@@ -52,6 +52,8 @@ pub struct ControllerConfig {
     pub agent_url: String,
     /// Where the HTTP API listens; port 0 picks a free port.
     pub api_addr: SocketAddr,
+    /// Serve the API over TLS with this certificate and key.
+    pub tls: Option<crate::http::tls::TlsFiles>,
     /// The metrics, served at `/metrics` and `/vars` (their registry may
     /// hold other parts' families too: the agent's under `sextant up`).
     pub metrics: crate::metrics::Metrics,
@@ -74,6 +76,9 @@ pub enum ControllerError {
         /// The cause.
         cause: std::io::Error,
     },
+    /// The TLS certificate or key could not be used.
+    #[error(transparent)]
+    Tls(#[from] crate::http::tls::TlsError),
     /// A startup task panicked.
     #[error("controller startup failed: {0}")]
     Join(String),
@@ -242,6 +247,8 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
         warn!(record = %record, "skipped an undecodable journal record");
     }
 
+    // Read before anything starts: a bad certificate fails the start, in words.
+    let tls = config.tls.as_ref().map(crate::http::tls::TlsFiles::load).transpose()?;
     let listener = tokio::net::TcpListener::bind(config.api_addr)
         .await
         .map_err(|cause| ControllerError::Bind {
@@ -284,11 +291,14 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
         crate::agent_link::client(channel.clone()),
     );
     tasks.push(tokio::spawn(async move {
-        let bounded = crate::http::listener::Bounded::new(
+        let mut bounded = crate::http::listener::Bounded::new(
             listener,
             crate::http::listener::MAX_CONNECTIONS,
             crate::http::listener::IDLE_TIMEOUT,
         );
+        if let Some(config) = tls {
+            bounded = bounded.with_tls(config);
+        }
         let served = axum::serve(bounded, router)
             .with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|v| *v).await;
@@ -417,6 +427,7 @@ mod tests {
             agent_url: "http://127.0.0.1:1".into(),
             api_addr,
             metrics: crate::metrics::Metrics::default(),
+            tls: None,
         }
     }
 

@@ -4,14 +4,19 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use sextant_api::client::Client;
 use sextant_api::client::config::{ClientConfig, DEFAULT_SERVER, default_path};
 
 /// The client for `--server` / `SEXTANT_SERVER` and `--token` /
 /// `SEXTANT_TOKEN`, each falling back on the config file (`--config`, or
 /// ~/.config/sextant/config.yaml when it exists), then on the default.
-pub fn connect(server: Option<&str>, token: Option<&str>, config: Option<&Path>) -> Result<Client> {
+pub fn connect(
+    server: Option<&str>,
+    token: Option<&str>,
+    ca_cert: Option<&Path>,
+    config: Option<&Path>,
+) -> Result<Client> {
     let file = match config {
         Some(path) => ClientConfig::load(path, true)?,
         None => match default_path() {
@@ -24,9 +29,16 @@ pub fn connect(server: Option<&str>, token: Option<&str>, config: Option<&Path>)
         Some(t) => Some(t.to_string()),
         None => file.token()?,
     };
-    Ok(Client::new(
+    let ca = match ca_cert.map(Path::to_path_buf).or(file.ca_cert.clone()) {
+        Some(path) => {
+            Some(std::fs::read(&path).with_context(|| format!("cannot read the CA certificate {}", path.display()))?)
+        }
+        None => None,
+    };
+    Ok(Client::with_root_ca(
         server.as_deref().unwrap_or(DEFAULT_SERVER),
         token.as_deref(),
+        ca.as_deref(),
     )?)
 }
 

@@ -159,7 +159,19 @@ pub fn controller_config(
         agent_url,
         api_addr,
         metrics,
+        tls: match (&access.tls_cert, &access.tls_key) {
+            (Some(cert), Some(key)) => Some(sextant_controller::http::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        },
     })
+}
+
+/// `https` when the API serves TLS.
+pub fn api_scheme(config: &ControllerConfig) -> &'static str {
+    if config.tls.is_some() { "https" } else { "http" }
 }
 
 /// How the API is protected, for the banner; refuses an API open to the
@@ -222,11 +234,12 @@ pub async fn controller(args: ControllerArgs) -> Result<()> {
     )?;
     let sources = sources_line(&config);
     let access = access_line(config.tokens.is_some(), config.api_addr, false)?;
+    let scheme = api_scheme(&config);
     let controller = sextant_controller::start(config)
         .await
         .context("cannot start the controller")?;
     println!(
-        "controller: API on http://{} ({access}), {sources}, agent {}",
+        "controller: API on {scheme}://{} ({access}), {sources}, agent {}",
         controller.api_addr(),
         args.agent
     );

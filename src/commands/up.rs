@@ -71,6 +71,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
         }
     };
     let sources = sources_line(&controller_config);
+    let scheme = crate::commands::serve::api_scheme(&controller_config);
     let controller = match sextant_controller::start(controller_config).await {
         Ok(controller) => controller,
         Err(e) => {
@@ -79,7 +80,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
             return Err(e).context("cannot start the controller");
         }
     };
-    let api = format!("http://{}", controller.api_addr());
+    let api = format!("{scheme}://{}", controller.api_addr());
     println!("controller: API on {api} ({access}), {sources}");
     println!("data:       {}", data_dir.display());
     println!("ready: `sextant get apps --server {api}`; Ctrl-C stops everything");

@@ -6,6 +6,7 @@
 //! ```yaml
 //! server: https://sextant.example.com:7070
 //! token: "..."          # or tokenFile: /path/to/token
+//! caCert: /path/to/ca.pem   # a private CA of an https:// server
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -31,6 +32,10 @@ pub struct ClientConfig {
     /// A file holding the bearer token (its first line).
     #[serde(default)]
     pub token_file: Option<PathBuf>,
+    /// A PEM file of the certificate authority that signed an `https://`
+    /// server's certificate, trusted besides the system's.
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// Why the file could not be used.

@@ -30,6 +30,12 @@ pub enum ClientError {
         /// Why.
         reason: String,
     },
+    /// The CA certificate given cannot be used.
+    #[error("the CA certificate (--ca-cert, SEXTANT_CA_CERT, caCert) cannot be used: {reason}")]
+    BadCa {
+        /// Why.
+        reason: String,
+    },
     /// The token cannot be sent in a header.
     #[error("the token (--token, SEXTANT_TOKEN) holds characters an HTTP header cannot carry")]
     BadToken,
@@ -87,6 +93,13 @@ impl Client {
     /// A client of the controller at `server` (e.g. `http://127.0.0.1:7070`),
     /// sending `token` as a bearer token when there is one.
     pub fn new(server: &str, token: Option<&str>) -> Result<Self, ClientError> {
+        Self::with_root_ca(server, token, None)
+    }
+
+    /// Like [`Client::new`], trusting the PEM certificate(s) `ca` besides
+    /// the system's roots, for an `https://` controller whose certificate
+    /// a private authority (or the controller itself) signed.
+    pub fn with_root_ca(server: &str, token: Option<&str>, ca: Option<&[u8]>) -> Result<Self, ClientError> {
         let bad = |reason: String| ClientError::BadServer {
             server: server.to_string(),
             reason,
@@ -101,13 +114,23 @@ impl Client {
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
         }
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .map_err(|e| ClientError::Unreachable {
-                server: server.to_string(),
-                reason: e.to_string(),
-            })?;
+        let mut builder = reqwest::Client::builder().default_headers(headers);
+        if let Some(pem) = ca {
+            let certs =
+                reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ClientError::BadCa { reason: e.to_string() })?;
+            if certs.is_empty() {
+                return Err(ClientError::BadCa {
+                    reason: "no PEM certificate in it".into(),
+                });
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder.build().map_err(|e| ClientError::Unreachable {
+            server: server.to_string(),
+            reason: e.to_string(),
+        })?;
         Ok(Self { base, http })
     }
 

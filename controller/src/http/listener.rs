@@ -4,16 +4,20 @@
 //! every file descriptor (1,100 idle connections made the API unreachable)
 //! and hold the API shut for good; with them a flood can delay the API by
 //! at most the idle timeout. A server-sent event stream is not idle: its
-//! keep-alive comments count as traffic.
+//! keep-alive comments count as traffic. With TLS (`tls`), each
+//! connection's handshake runs inside the connection, under the same idle
+//! timeout, so a client that never finishes it holds only its own slot.
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use std::future::Future;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
 use tokio::time::{Instant, Sleep};
 
 /// Connections served at once; more wait in the kernel's backlog.
@@ -22,11 +26,20 @@ pub const MAX_CONNECTIONS: usize = 512;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A TCP listener with a connection limit and an idle timeout.
-#[derive(Debug)]
 pub struct Bounded {
     inner: TcpListener,
     permits: Arc<Semaphore>,
     idle: Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Bounded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bounded")
+            .field("idle", &self.idle)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Bounded {
@@ -36,7 +49,14 @@ impl Bounded {
             inner,
             permits: Arc::new(Semaphore::new(max.clamp(1, Semaphore::MAX_PERMITS))),
             idle,
+            tls: None,
         }
+    }
+
+    /// The same listener, serving TLS with `config`.
+    pub fn with_tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(tokio_rustls::TlsAcceptor::from(config));
+        self
     }
 }
 
@@ -55,6 +75,10 @@ impl axum::serve::Listener for Bounded {
             }
         };
         let (stream, addr) = axum::serve::Listener::accept(&mut self.inner).await;
+        let stream = match &self.tls {
+            Some(acceptor) => Stream::Handshake(Box::new(acceptor.accept(stream))),
+            None => Stream::Plain(stream),
+        };
         let conn = Conn {
             stream,
             _permit: permit,
@@ -69,16 +93,61 @@ impl axum::serve::Listener for Bounded {
     }
 }
 
+/// What a connection carries: plain TCP, or TLS once its handshake is done.
+enum Stream {
+    Plain(TcpStream),
+    Handshake(Box<tokio_rustls::Accept<TcpStream>>),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    /// The handshake failed; every later call fails.
+    Broken,
+}
+
 /// An accepted connection: holds its permit, and times out when idle.
-#[derive(Debug)]
 pub struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     _permit: OwnedSemaphorePermit,
     idle: Duration,
     deadline: Pin<Box<Sleep>>,
 }
 
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &self.stream {
+            Stream::Plain(_) => "plain",
+            Stream::Handshake(_) => "tls handshake",
+            Stream::Tls(_) => "tls",
+            Stream::Broken => "broken",
+        };
+        f.debug_struct("Conn").field("stream", &kind).finish_non_exhaustive()
+    }
+}
+
 impl Conn {
+    /// Drives a TLS handshake to its end; ready at once for plain TCP.
+    fn handshake(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let Stream::Handshake(accept) = &mut self.stream else {
+            return match self.stream {
+                Stream::Broken => Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "the TLS handshake failed",
+                ))),
+                _ => Poll::Ready(Ok(())),
+            };
+        };
+        match Pin::new(accept.as_mut()).poll(cx) {
+            Poll::Ready(Ok(tls)) => {
+                self.stream = Stream::Tls(Box::new(tls));
+                self.traffic();
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => {
+                self.stream = Stream::Broken;
+                Poll::Ready(Err(e))
+            }
+            Poll::Pending => self.expired(cx).map(Err),
+        }
+    }
+
     fn traffic(&mut self) {
         self.deadline.as_mut().reset(Instant::now() + self.idle);
     }
@@ -97,8 +166,14 @@ impl Conn {
 
 impl AsyncRead for Conn {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        std::task::ready!(self.handshake(cx))?;
         let before = buf.filled().len();
-        match Pin::new(&mut self.stream).poll_read(cx, buf) {
+        let polled = match &mut self.stream {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Handshake(_) | Stream::Broken => Poll::Ready(Ok(())),
+        };
+        match polled {
             Poll::Ready(r) => {
                 if buf.filled().len() > before {
                     self.traffic();
@@ -112,7 +187,12 @@ impl AsyncRead for Conn {
 
 impl AsyncWrite for Conn {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
-        let r = Pin::new(&mut self.stream).poll_write(cx, data);
+        std::task::ready!(self.handshake(cx))?;
+        let r = match &mut self.stream {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, data),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, data),
+            Stream::Handshake(_) | Stream::Broken => Poll::Ready(Ok(0)),
+        };
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
             self.traffic();
         }
@@ -120,11 +200,19 @@ impl AsyncWrite for Conn {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+        match &mut self.stream {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Handshake(_) | Stream::Broken => Poll::Ready(Ok(())),
+        }
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
+        match &mut self.stream {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Handshake(_) | Stream::Broken => Poll::Ready(Ok(())),
+        }
     }
 }
 

@@ -36,6 +36,7 @@ pub mod logs;
 pub mod metrics;
 pub mod openapi;
 pub mod rollout;
+pub mod tls;
 pub mod views;
 pub mod write;
 
