@@ -154,8 +154,8 @@ mod tests {
     use futures::Stream;
     use sextant_api::proto::agent_server::{Agent, AgentServer};
     use sextant_api::proto::{
-        AgentStatus, KillRequest, KillResponse, LaunchRequest, LaunchResponse, ReadTaskLogRequest, ReadTaskLogResponse,
-        Task, TaskEvent, TaskSnapshot,
+        AgentStatus, KillRequest, KillResponse, LaunchRequest, LaunchResponse, ListNodesRequest, ListNodesResponse,
+        ListQueueRequest, ListQueueResponse, ReadTaskLogRequest, ReadTaskLogResponse, Task, TaskEvent, TaskSnapshot,
     };
     use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
     use tonic::{Request, Response, Status};
@@ -180,6 +180,14 @@ mod tests {
         }
 
         async fn read_task_log(&self, _: Request<ReadTaskLogRequest>) -> Result<Response<ReadTaskLogResponse>, Status> {
+            Err(Status::unimplemented("scripted"))
+        }
+
+        async fn list_nodes(&self, _: Request<ListNodesRequest>) -> Result<Response<ListNodesResponse>, Status> {
+            Err(Status::unimplemented("scripted"))
+        }
+
+        async fn list_queue(&self, _: Request<ListQueueRequest>) -> Result<Response<ListQueueResponse>, Status> {
             Err(Status::unimplemented("scripted"))
         }
 
