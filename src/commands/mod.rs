@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod client;
+pub mod cluster;
 pub mod describe;
 pub mod events;
 pub mod get;
