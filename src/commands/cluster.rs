@@ -8,9 +8,25 @@ use anyhow::Result;
 use sextant_api::client::Client;
 use sextant_api::wire::{NodeView, QueuedTaskView, ResourcesView};
 
-use crate::cli::GetOutput;
+use crate::cli::{GetArgs, GetKind, GetOutput};
 use crate::commands::client::table;
 use crate::commands::get::{print_objects, short_age};
+
+/// `sextant get nodes` or `sextant get queue`, as `args` say.
+pub async fn run(args: &GetArgs, client: &Client) -> Result<()> {
+    let name = args.name.as_deref();
+    match args.kind {
+        GetKind::Queue => {
+            let namespace = if args.all_namespaces {
+                None
+            } else {
+                args.namespace.as_deref()
+            };
+            queue(client, namespace, name, args.output).await
+        }
+        _ => nodes(client, name, args.output).await,
+    }
+}
 
 /// `sextant get nodes [HOSTNAME]`.
 pub async fn nodes(client: &Client, name: Option<&str>, output: GetOutput) -> Result<()> {

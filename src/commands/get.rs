@@ -81,15 +81,7 @@ pub async fn run(args: GetArgs, client: &Client) -> Result<()> {
             };
             crate::commands::events::print(client, filter, args.output, args.watch).await?;
         }
-        GetKind::Nodes => crate::commands::cluster::nodes(client, args.name.as_deref(), args.output).await?,
-        GetKind::Queue => {
-            let namespace = if args.all_namespaces {
-                None
-            } else {
-                args.namespace.as_deref()
-            };
-            crate::commands::cluster::queue(client, namespace, args.name.as_deref(), args.output).await?
-        }
+        GetKind::Nodes | GetKind::Queue => crate::commands::cluster::run(&args, client).await?,
         GetKind::Tasks => {
             let tasks = client.tasks().await?;
             let tasks: Vec<&TaskView> = tasks
