@@ -229,7 +229,8 @@ pub struct ControllerArgs {
 pub struct GetArgs {
     #[arg(value_enum)]
     pub kind: GetKind,
-    /// Only this one: an app's name (for tasks: the app's tasks).
+    /// Only this one: an app's name (for tasks and the queue: the app's
+    /// tasks; for nodes: a hostname or node id).
     pub name: Option<String>,
     /// Namespace (default: `default`).
     #[arg(short, long, env = "SEXTANT_NAMESPACE", conflicts_with = "all_namespaces")]
@@ -353,6 +354,9 @@ pub enum GetKind {
     Sources,
     #[value(alias = "event")]
     Events,
+    #[value(alias = "node")]
+    Nodes,
+    Queue,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! Wiring: the task table, the Mesos scheduler loop and the gRPC server
-//! (with its reader of sandboxes), started together and stopped together.
+//! (with its reader of sandboxes and its lister of nodes), started
+//! together and stopped together.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use crate::grpc::AgentService;
 use crate::link::{LinkWriter, MesosLink};
 use crate::metrics::AgentMetrics;
+use crate::nodes::Nodes;
 use crate::sandboxes::Sandboxes;
 use crate::scheduler::{FrameworkSettings, Scheduler};
 use crate::tasks::TaskTable;
@@ -80,7 +82,7 @@ pub enum AgentError {
     // with `{:#}` would state it twice.
     #[error("cannot listen for gRPC on {addr}: {cause}{}", in_use_hint(cause))]
     Listen { addr: SocketAddr, cause: std::io::Error },
-    #[error("cannot set up the HTTP client for the Mesos agents: {0}")]
+    #[error("cannot set up the HTTP client for the Mesos master and agents: {0}")]
     HttpClient(reqwest::Error),
 }
 
@@ -137,6 +139,7 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
     })?;
 
     let sandboxes = Arc::new(Sandboxes::new(config.master_url.clone()).map_err(AgentError::HttpClient)?);
+    let nodes = Arc::new(Nodes::new(config.master_url.clone()).map_err(AgentError::HttpClient)?);
     let tasks = Arc::new(Mutex::new(TaskTable::new().with_metrics(config.metrics.clone())));
     let (command_tx, command_rx) = mpsc::unbounded_channel();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -168,6 +171,7 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
         synced_rx,
         link_rx.clone(),
         sandboxes,
+        nodes,
     );
     let mut stop = shutdown_rx;
     let server = tokio::spawn(

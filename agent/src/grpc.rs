@@ -1,6 +1,7 @@
-//! The gRPC service the controller calls: Launch, Kill, WatchTasks, and
+//! The gRPC service the controller calls: Launch, Kill, WatchTasks,
 //! ReadTaskLog (a task's stdout or stderr, read from its Mesos agent: see
-//! `sandboxes`).
+//! `sandboxes`), ListNodes (the master's agents: `nodes`) and ListQueue
+//! (the launch queue: `queue`).
 //!
 //! A watch stream is: the snapshot, in chunks; the agent's Mesos link
 //! (`AgentStatus`); then every task change and every link change. A
@@ -14,8 +15,9 @@ use sextant_proto::contract::SNAPSHOT_CHUNK_TASKS;
 use sextant_proto::proto::agent_server::Agent;
 use sextant_proto::proto::task_event::Event;
 use sextant_proto::proto::{
-    AgentStatus, KillRequest, KillResponse, LaunchRequest, LaunchResponse, ReadTaskLogRequest, ReadTaskLogResponse,
-    Task, TaskEvent, TaskLogFile, TaskSnapshot, WatchTasksRequest,
+    AgentStatus, KillRequest, KillResponse, LaunchRequest, LaunchResponse, ListNodesRequest, ListNodesResponse,
+    ListQueueRequest, ListQueueResponse, ReadTaskLogRequest, ReadTaskLogResponse, Task, TaskEvent, TaskLogFile,
+    TaskSnapshot, WatchTasksRequest,
 };
 use tokio::sync::{Mutex, broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -23,6 +25,7 @@ use tonic::{Request, Response, Status};
 use tracing::info;
 
 use crate::link::MesosLink;
+use crate::nodes::Nodes;
 use crate::sandboxes::{LogError, Sandboxes, TaskSandbox};
 use crate::scheduler::Command;
 use crate::tasks::TaskTable;
@@ -42,6 +45,8 @@ pub struct AgentService {
     link: watch::Receiver<MesosLink>,
     /// Where sandboxes are, to read task logs from.
     sandboxes: Arc<Sandboxes>,
+    /// Asks the master for its nodes.
+    nodes: Arc<Nodes>,
 }
 
 impl AgentService {
@@ -52,6 +57,7 @@ impl AgentService {
         synced: watch::Receiver<bool>,
         link: watch::Receiver<MesosLink>,
         sandboxes: Arc<Sandboxes>,
+        nodes: Arc<Nodes>,
     ) -> Self {
         Self {
             tasks,
@@ -60,6 +66,7 @@ impl AgentService {
             synced,
             link,
             sandboxes,
+            nodes,
         }
     }
 }
@@ -164,6 +171,23 @@ impl Agent for AgentService {
             .await
             .map_err(|e| e.status())?;
         Ok(Response::new(ReadTaskLogResponse { data, offset }))
+    }
+
+    async fn list_nodes(&self, _request: Request<ListNodesRequest>) -> Result<Response<ListNodesResponse>, Status> {
+        // Asked before the table is locked: the master may be slow.
+        let answer = self.nodes.fetch().await?;
+        let tasks = self.tasks.lock().await;
+        Ok(Response::new(crate::nodes::response(
+            &answer,
+            &tasks,
+            self.nodes.master(),
+        )))
+    }
+
+    async fn list_queue(&self, _request: Request<ListQueueRequest>) -> Result<Response<ListQueueResponse>, Status> {
+        let link = self.link.borrow().clone();
+        let tasks = self.tasks.lock().await;
+        Ok(Response::new(crate::queue::list(&tasks, &link)))
     }
 
     type WatchTasksStream = WatchStream;

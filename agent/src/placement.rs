@@ -2,7 +2,9 @@
 //! `TaskInfo`s. Pure: offers and requests in, a plan per offer out.
 //!
 //! First fit in queue order, over the offers' free cpus, mem, disk and port
-//! ranges. Constraints and priorities come in later issues and slot in here.
+//! ranges; for a task that fitted no offer, what it needs and which of
+//! those no offer had enough of (`Round::waiting_message`). Constraints and
+//! priorities come in later issues and slot in here.
 
 use mesos::types::{
     CommandInfo, CommandUri, DurationInfo, Environment, HealthCheck, HealthCheckType, HttpCheckInfo, KillPolicy, Label,
@@ -107,9 +109,18 @@ fn remove_port(ranges: &[Range], port: u64) -> Vec<Range> {
     out
 }
 
+/// One offer round placed: a plan per offer, and what each offer has left.
+#[derive(Debug, Clone)]
+pub struct Round {
+    /// One per offer, in the offers' order.
+    pub plans: Vec<OfferPlan>,
+    /// What each offer has left once its plan's tasks are taken.
+    left: Vec<Free>,
+}
+
 /// Places `pending` (in order) onto `offers`. Every offer gets a plan, with
 /// no tasks when nothing fit (the caller declines it).
-pub fn place(pending: &[LaunchRequest], offers: &[Offer]) -> Vec<OfferPlan> {
+pub fn place(pending: &[LaunchRequest], offers: &[Offer]) -> Round {
     let mut free: Vec<Free> = offers.iter().map(Free::of).collect();
     let mut plans: Vec<OfferPlan> = offers
         .iter()
@@ -140,7 +151,57 @@ pub fn place(pending: &[LaunchRequest], offers: &[Offer]) -> Vec<OfferPlan> {
             }
         }
     }
-    plans
+    Round { plans, left: free }
+}
+
+impl Round {
+    /// Why a task that fitted no offer of this round still waits: what it
+    /// needs (cpus, mem, disk, ports), and which of those some offer was
+    /// short of. Amounts left are not said: they change from round to
+    /// round, and the message is published to watchers whenever it does
+    /// (`get nodes` shows what is free).
+    pub fn waiting_message(&self, spec: &TaskSpec) -> String {
+        // Mesos keeps scalars to 3 decimals; compare with a little slack.
+        const EPS: f64 = 1e-6;
+        let short_of = |lacks: &dyn Fn(&Free) -> bool| self.left.iter().any(lacks);
+        let mut short: Vec<String> = Vec::new();
+        if short_of(&|f| spec.cpus > f.cpus + EPS) {
+            short.push("cpus".into());
+        }
+        if short_of(&|f| spec.mem > f.mem + EPS) {
+            short.push("mem".into());
+        }
+        if short_of(&|f| spec.disk > f.disk + EPS) {
+            short.push("disk".into());
+        }
+        let wanted_ports = spec.ports.len() as u64;
+        let free_ports = |f: &Free| {
+            f.ports
+                .iter()
+                .map(|r| r.end.saturating_sub(r.begin).saturating_add(1))
+                .sum::<u64>()
+        };
+        if short_of(&|f| free_ports(f) < wanted_ports) {
+            short.push("ports".into());
+        }
+        let offered = |f: &Free, p: u64| f.ports.iter().any(|r| r.begin <= p && p <= r.end);
+        let missing: Vec<String> = spec
+            .ports
+            .iter()
+            .map(|p| u64::from(p.host_port))
+            .filter(|&p| p != 0 && !self.left.iter().any(|f| offered(f, p)))
+            .map(|p| p.to_string())
+            .collect();
+        if !missing.is_empty() {
+            let label = if missing.len() == 1 { "host port" } else { "host ports" };
+            short.push(format!("{label} {}", missing.join(", ")));
+        }
+        match short.split_last() {
+            None => waiting_message(spec),
+            Some((last, [])) => format!("{}: short of {last}", waiting_message(spec)),
+            Some((last, rest)) => format!("{}: short of {} and {last}", waiting_message(spec), rest.join(", ")),
+        }
+    }
 }
 
 /// Why a queued task is still queued after an offer round: what placement
@@ -372,7 +433,7 @@ mod tests {
     fn packs_until_resources_run_out() {
         let offers = [offer("o1", 1.0, 256.0, (31000, 31010))];
         let pending: Vec<_> = (0..5).map(|i| request(&format!("t{i}"), 0.3, 64.0, &[])).collect();
-        let plans = place(&pending, &offers);
+        let plans = place(&pending, &offers).plans;
         assert_eq!(plans[0].tasks.len(), 3, "1.0 cpus fits three tasks of 0.3");
     }
 
@@ -384,7 +445,7 @@ mod tests {
             request("b", 0.1, 32.0, &[("http", 0)]),
             request("c", 0.1, 32.0, &[("http", 0)]),
         ];
-        let plans = place(&pending, &offers);
+        let plans = place(&pending, &offers).plans;
         assert_eq!(plans[0].tasks.len(), 2, "only two ports were offered");
         let env = plans[0].tasks[1]
             .command
@@ -416,7 +477,7 @@ mod tests {
                 ..Default::default()
             });
         }
-        let plans = place(&[r], &[offer("o1", 1.0, 64.0, (31000, 31010))]);
+        let plans = place(&[r], &[offer("o1", 1.0, 64.0, (31000, 31010))]).plans;
         let task = &plans[0].tasks[0];
         let check = task.health_check.as_ref().expect("health check");
         assert_eq!(check.kind, HealthCheckType::Http);
@@ -437,9 +498,9 @@ mod tests {
     #[test]
     fn fixed_host_port_must_be_offered() {
         let offers = [offer("o1", 4.0, 4096.0, (31000, 31010))];
-        let plans = place(&[request("a", 0.1, 32.0, &[("http", 8080)])], &offers);
+        let plans = place(&[request("a", 0.1, 32.0, &[("http", 8080)])], &offers).plans;
         assert!(plans[0].tasks.is_empty());
-        let plans = place(&[request("a", 0.1, 32.0, &[("http", 31005)])], &offers);
+        let plans = place(&[request("a", 0.1, 32.0, &[("http", 31005)])], &offers).plans;
         assert_eq!(plans[0].ports[0].1[0].port, 31005);
     }
 
@@ -450,7 +511,7 @@ mod tests {
             offer("o2", 2.0, 512.0, (31000, 31010)),
         ];
         let pending = vec![request("a", 0.5, 32.0, &[])];
-        let plans = place(&pending, &offers);
+        let plans = place(&pending, &offers).plans;
         assert!(plans[0].tasks.is_empty());
         assert_eq!(plans[1].tasks[0].agent_id.value, "o2-agent");
     }
@@ -462,7 +523,7 @@ mod tests {
             spec.command.clear();
             spec.args = vec!["sleep".into(), "5".into()];
         }
-        let plans = place(&[r], &[offer("o1", 1.0, 64.0, (1, 2))]);
+        let plans = place(&[r], &[offer("o1", 1.0, 64.0, (1, 2))]).plans;
         let command = plans[0].tasks[0].command.clone().unwrap_or_default();
         assert_eq!(command.shell, Some(false));
         assert_eq!(command.value.as_deref(), Some("sleep"));
@@ -479,6 +540,37 @@ mod tests {
         assert_eq!(
             waiting_message(&spec(&[("a", 0), ("b", 0), ("c", 9000), ("d", 9001)])),
             "waiting for an offer: needs cpus 0.1, mem 32 MiB, disk 0 MiB, 2 ports, host ports 9000, 9001; no offer fitted"
+        );
+    }
+
+    #[test]
+    fn the_waiting_message_names_what_no_offer_had_enough_of() {
+        let offers = [
+            offer("o1", 1.0, 256.0, (31000, 31000)),
+            offer("o2", 0.2, 4096.0, (31000, 31010)),
+        ];
+        let pending = vec![
+            request("a", 0.8, 64.0, &[("http", 0)]),
+            request("b", 0.5, 512.0, &[("http", 0), ("admin", 0)]),
+        ];
+        let round = place(&pending, &offers);
+        assert_eq!(round.plans[0].tasks.len(), 1, "a takes o1's cpus and its one port");
+        let spec = pending[1].spec.clone().unwrap_or_default();
+        assert_eq!(
+            round.waiting_message(&spec),
+            "waiting for an offer: needs cpus 0.5, mem 512 MiB, disk 0 MiB, 2 ports; no offer fitted: \
+             short of cpus, mem and ports"
+        );
+        let fixed = request("c", 0.1, 32.0, &[("http", 8080)]).spec.unwrap_or_default();
+        assert_eq!(
+            place(&[], &offers[..1]).waiting_message(&fixed),
+            "waiting for an offer: needs cpus 0.1, mem 32 MiB, disk 0 MiB, host port 8080; no offer fitted: \
+             short of host port 8080"
+        );
+        let cpus = request("d", 2.0, 32.0, &[]).spec.unwrap_or_default();
+        assert_eq!(
+            place(&[], &offers).waiting_message(&cpus),
+            "waiting for an offer: needs cpus 2, mem 32 MiB, disk 0 MiB; no offer fitted: short of cpus"
         );
     }
 }

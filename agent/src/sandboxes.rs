@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use mesos::agents::{self, AgentEndpoint};
 use mesos::files::{self, FilesError};
+use mesos::slaves::SlavesError;
 use sextant_proto::contract::MAX_LOG_READ_BYTES;
 use sextant_proto::proto::TaskState;
 use tonic::Status;
@@ -174,7 +175,7 @@ impl Sandboxes {
         };
         let listed = agents::from_master(&self.http, &self.master_url).await.map_err(|e| {
             unknown(match &e {
-                agents::AgentsError::Http { master, source } => {
+                SlavesError::Http { master, source } => {
                     format!("cannot ask the Mesos master at {master}: {}", root_cause(source))
                 }
                 other => other.to_string(),

@@ -20,7 +20,7 @@ use tracing::{debug, info, warn};
 
 use crate::link::LinkWriter;
 use crate::metrics::AgentMetrics;
-use crate::placement::{place, waiting_message};
+use crate::placement::place;
 use crate::reconciliation::Reconciliation;
 use crate::tasks::TaskTable;
 
@@ -379,10 +379,10 @@ impl Scheduler {
             }
         }
         let pending = tasks.pending();
-        let plans = place(&pending, &offers);
+        let round = place(&pending, &offers);
         let mut declined = Vec::new();
         let mut accepts = Vec::new();
-        for plan in plans {
+        for plan in round.plans.iter().cloned() {
             if plan.tasks.is_empty() {
                 declined.push(plan.offer_id);
                 continue;
@@ -396,7 +396,7 @@ impl Scheduler {
         if !offers.is_empty() {
             for request in tasks.pending() {
                 if let Some(spec) = &request.spec {
-                    tasks.note_waiting(&request.task_id, &waiting_message(spec));
+                    tasks.note_waiting(&request.task_id, &round.waiting_message(spec));
                 }
             }
         }

@@ -184,6 +184,16 @@ impl TaskTable {
         !self.queue.is_empty()
     }
 
+    /// Queued tasks in launch order (`ListQueue`), and how many there are.
+    pub fn queued(&self) -> (impl Iterator<Item = &TrackedTask>, usize) {
+        (self.queue.iter().filter_map(|id| self.tasks.get(id)), self.queue.len())
+    }
+
+    /// Every task known, ended ones included, by id.
+    pub fn tasks(&self) -> impl Iterator<Item = &TrackedTask> {
+        self.tasks.values()
+    }
+
     /// Records that a pending task was sent to Mesos on `agent_id`.
     pub fn mark_launched(&mut self, task_id: &str, agent_id: &AgentId, hostname: &str, ports: Vec<proto::HostPort>) {
         self.queue.retain(|id| id != task_id);

@@ -6,8 +6,8 @@ use std::time::Duration;
 use sextant_agent::AgentConfig;
 use sextant_proto::proto::agent_client::AgentClient;
 use sextant_proto::proto::{
-    AgentStatus, KillRequest, LaunchRequest, PortSpec, Task, TaskEvent, TaskSpec, TaskState, WatchTasksRequest,
-    task_event,
+    AgentStatus, KillRequest, LaunchRequest, ListNodesRequest, ListQueueRequest, PortSpec, Task, TaskEvent, TaskSpec,
+    TaskState, WatchTasksRequest, task_event,
 };
 use tonic::Streaming;
 
@@ -294,7 +294,7 @@ async fn a_task_too_big_for_any_offer_stays_pending_and_can_be_dropped() {
     let id = "default.huge.0a1b2c3d4e.aaaa0003";
     h.client.launch(launch(id, spec)).await.expect("launch");
     until_state(&mut stream, id, TaskState::Pending).await;
-    let expected = "waiting for an offer: needs cpus 64, mem 16 MiB, disk 0 MiB; no offer fitted";
+    let expected = "waiting for an offer: needs cpus 64, mem 16 MiB, disk 0 MiB; no offer fitted: short of cpus";
     let waiting = tokio::time::timeout(DEADLINE, async {
         loop {
             let event = stream.message().await.expect("stream ok").expect("stream open");
@@ -334,6 +334,78 @@ async fn a_task_too_big_for_any_offer_stays_pending_and_can_be_dropped() {
     let killed = h.kill(id, "scaled down").await;
     assert!(killed);
     until_state(&mut stream, id, TaskState::Killed).await;
+    h.stop().await;
+}
+
+/// `ListNodes` and `ListQueue` against the master: the node as
+/// `/master/slaves` shows it, with what our running task uses and what is
+/// left; the task that fits no offer queued, with why.
+#[tokio::test]
+async fn nodes_show_what_runs_and_the_queue_what_waits() {
+    let mut h = Harness::start().await;
+    let (_, mut stream) = h.watch().await;
+    let mut fits = shell("exec sleep 60");
+    (fits.cpus, fits.mem) = (1.5, 256.0);
+    let running = "default.fits.0a1b2c3d4e.aaaa0010";
+    h.client.launch(launch(running, fits)).await.expect("launch");
+    until_state(&mut stream, running, TaskState::Running).await;
+    let mut huge = shell("exec sleep 60");
+    huge.cpus = 3.0;
+    let waiting = "default.huge.0a1b2c3d4e.aaaa0011";
+    h.client.launch(launch(waiting, huge)).await.expect("launch");
+    tokio::time::timeout(DEADLINE, async {
+        loop {
+            let event = stream.message().await.expect("stream ok").expect("stream open");
+            if let Some(task_event::Event::Update(task)) = event.event
+                && task.task_id == waiting
+                && !task.message.is_empty()
+            {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("an offer round judged the big task");
+
+    let nodes = h
+        .client
+        .list_nodes(ListNodesRequest {})
+        .await
+        .expect("nodes")
+        .into_inner();
+    let master = h.master.as_ref().map(|m| m.url()).unwrap_or_default();
+    assert_eq!((nodes.total, nodes.master.as_str()), (1, master.as_str()));
+    let node = &nodes.nodes[0];
+    assert_eq!(
+        (node.hostname.as_str(), node.active, node.tasks),
+        ("localhost", true, 1)
+    );
+    let (total, used, free) = (
+        node.total.clone().unwrap_or_default(),
+        node.used.clone().unwrap_or_default(),
+        node.free.clone().unwrap_or_default(),
+    );
+    assert_eq!((total.cpus, total.mem), (4.0, 4096.0), "the node as configured");
+    assert_eq!((used.cpus, used.mem), (1.5, 256.0), "what the running task uses");
+    assert_eq!((free.cpus, free.mem), (2.5, 3840.0));
+
+    let queue = h
+        .client
+        .list_queue(ListQueueRequest {})
+        .await
+        .expect("queue")
+        .into_inner();
+    assert_eq!(queue.total, 1);
+    let queued = &queue.tasks[0];
+    assert_eq!(
+        (queued.task_id.as_str(), queued.app.as_str(), queued.cpus),
+        (waiting, "huge", 3.0)
+    );
+    assert!(
+        queued.message.ends_with("no offer fitted: short of cpus"),
+        "{}",
+        queued.message
+    );
     h.stop().await;
 }
 

@@ -223,7 +223,7 @@ fn calls_the_agent_sends() -> Vec<Call> {
         ],
         &[offer()],
     );
-    let tasks = plans.into_iter().flat_map(|p| p.tasks).collect::<Vec<_>>();
+    let tasks = plans.plans.into_iter().flat_map(|p| p.tasks).collect::<Vec<_>>();
     assert_eq!(tasks.len(), 4, "every task was placed");
 
     let mut calls = vec![
@@ -392,7 +392,7 @@ async fn every_event_localmesos_sends_conforms_to_the_protos() {
                     &[launch_request(finished, quick), launch_request(killed, long)],
                     &offers,
                 );
-                let plan = plans.into_iter().find(|p| !p.tasks.is_empty()).expect("placed");
+                let plan = plans.plans.into_iter().find(|p| !p.tasks.is_empty()).expect("placed");
                 send(stamp(Call::accept(vec![plan.offer_id], plan.tasks, 1.0))).await;
                 launched = true;
             }

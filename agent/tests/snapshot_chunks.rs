@@ -9,6 +9,7 @@ use std::time::Duration;
 use sextant_agent::agent::agent_server;
 use sextant_agent::grpc::AgentService;
 use sextant_agent::link::LinkWriter;
+use sextant_agent::nodes::Nodes;
 use sextant_agent::sandboxes::Sandboxes;
 use sextant_agent::tasks::TaskTable;
 use sextant_proto::contract::{MAX_MESSAGE_BYTES, SNAPSHOT_CHUNK_TASKS};
@@ -23,6 +24,11 @@ const TASKS: usize = 50_000;
 /// No task of these tests has a sandbox.
 fn sandboxes() -> Arc<Sandboxes> {
     Arc::new(Sandboxes::new("http://127.0.0.1:5050").expect("an HTTP client"))
+}
+
+/// Nor is any node listed.
+fn nodes() -> Arc<Nodes> {
+    Arc::new(Nodes::new("http://127.0.0.1:5050").expect("an HTTP client"))
 }
 
 fn request(i: usize) -> LaunchRequest {
@@ -110,7 +116,15 @@ async fn snapshots_of_fifty_thousand_tasks_arrive_whole_in_bounded_chunks() {
     let (_synced_tx, synced) = watch::channel(true);
     let (_link_writer, link) = LinkWriter::new("http://127.0.0.1:5050");
     let table = Arc::new(Mutex::new(table));
-    let service = AgentService::new(Arc::clone(&table), commands, stopped.clone(), synced, link, sandboxes());
+    let service = AgentService::new(
+        Arc::clone(&table),
+        commands,
+        stopped.clone(),
+        synced,
+        link,
+        sandboxes(),
+        nodes(),
+    );
 
     let (addr, server) = serve(service, stopped).await;
 
@@ -173,7 +187,7 @@ async fn a_watch_before_the_first_sync_says_why_it_waits() {
     let (link_writer, link) = LinkWriter::new("http://127.0.0.1:5050");
     link_writer.disconnected("cannot reach the Mesos master at http://127.0.0.1:5050: connection refused".into());
     let table = Arc::new(Mutex::new(TaskTable::new()));
-    let service = AgentService::new(table, commands, stopped.clone(), synced, link, sandboxes());
+    let service = AgentService::new(table, commands, stopped.clone(), synced, link, sandboxes(), nodes());
     let (addr, server) = serve(service, stopped).await;
     let mut client = AgentClient::connect(format!("http://{addr}")).await.expect("connects");
     let mut stream = client

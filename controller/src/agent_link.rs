@@ -1,13 +1,17 @@
 //! The link to the agent: mirrors its `WatchTasks` stream into index
 //! events, reconnecting forever. Tasks are converted to the domain type
 //! here, once; a snapshot arrives in chunks and is applied only whole.
-//! Also the one way to call the agent's `ReadTaskLog` (`read_task_log`).
+//! Also the one way to call the agent's `ReadTaskLog` (`read_task_log`),
+//! `ListNodes` (`list_nodes`) and `ListQueue` (`list_queue`).
 
 use std::time::Duration;
 
 use sextant_api::contract::MAX_MESSAGE_BYTES;
 use sextant_api::proto::agent_client::AgentClient;
-use sextant_api::proto::{ReadTaskLogRequest, ReadTaskLogResponse, WatchTasksRequest, task_event};
+use sextant_api::proto::{
+    ListNodesRequest, ListNodesResponse, ListQueueRequest, ListQueueResponse, ReadTaskLogRequest, ReadTaskLogResponse,
+    WatchTasksRequest, task_event,
+};
 use tokio::sync::{mpsc, watch};
 use tonic::Status;
 use tonic::transport::Channel;
@@ -69,6 +73,29 @@ pub async fn read_task_log(
     request.set_timeout(READ_TASK_LOG_TIMEOUT);
     let mut client = client.clone();
     Ok(client.read_task_log(request).await?.into_inner())
+}
+
+/// Bound on one `ListNodes`: the agent asks the Mesos master, which it
+/// gives 10 s (and 5 s to connect).
+const LIST_NODES_TIMEOUT: Duration = Duration::from_secs(20);
+/// Bound on one `ListQueue`: the agent answers from memory.
+const LIST_QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The Mesos agents (nodes) as the agent's master lists them (see the
+/// contract's `ListNodes`); a refusal is a status whose message says why.
+pub async fn list_nodes(client: &AgentClient<Channel>) -> Result<ListNodesResponse, Status> {
+    let mut request = tonic::Request::new(ListNodesRequest {});
+    request.set_timeout(LIST_NODES_TIMEOUT);
+    let mut client = client.clone();
+    Ok(client.list_nodes(request).await?.into_inner())
+}
+
+/// The agent's launch queue (see the contract's `ListQueue`).
+pub async fn list_queue(client: &AgentClient<Channel>) -> Result<ListQueueResponse, Status> {
+    let mut request = tonic::Request::new(ListQueueRequest {});
+    request.set_timeout(LIST_QUEUE_TIMEOUT);
+    let mut client = client.clone();
+    Ok(client.list_queue(request).await?.into_inner())
 }
 
 /// Streams the agent's tasks into `events` until shutdown.
@@ -154,8 +181,8 @@ mod tests {
     use futures::Stream;
     use sextant_api::proto::agent_server::{Agent, AgentServer};
     use sextant_api::proto::{
-        AgentStatus, KillRequest, KillResponse, LaunchRequest, LaunchResponse, ReadTaskLogRequest, ReadTaskLogResponse,
-        Task, TaskEvent, TaskSnapshot,
+        AgentStatus, KillRequest, KillResponse, LaunchRequest, LaunchResponse, ListNodesRequest, ListNodesResponse,
+        ListQueueRequest, ListQueueResponse, ReadTaskLogRequest, ReadTaskLogResponse, Task, TaskEvent, TaskSnapshot,
     };
     use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
     use tonic::{Request, Response, Status};
@@ -180,6 +207,14 @@ mod tests {
         }
 
         async fn read_task_log(&self, _: Request<ReadTaskLogRequest>) -> Result<Response<ReadTaskLogResponse>, Status> {
+            Err(Status::unimplemented("scripted"))
+        }
+
+        async fn list_nodes(&self, _: Request<ListNodesRequest>) -> Result<Response<ListNodesResponse>, Status> {
+            Err(Status::unimplemented("scripted"))
+        }
+
+        async fn list_queue(&self, _: Request<ListQueueRequest>) -> Result<Response<ListQueueResponse>, Status> {
             Err(Status::unimplemented("scripted"))
         }
 

@@ -1,12 +1,14 @@
 //! Operator endpoints of the master: `/version`, `/health`, `/redirect`,
 //! `/master/state` (and `/state`, `.json` forms), `/master/frameworks`,
-//! `/master/tasks`, `/master/slaves`, `/master/teardown` and
+//! `/master/tasks`, `/master/slaves` (with each node's configured
+//! resources, what its live tasks use, what is offered, its attributes),
+//! `/master/teardown` and
 //! `/metrics/snapshot`, in the shapes a Mesos 1.11 master serves.
 //!
 //! Objects are built with their keys in alphabetical order, as Mesos'
 //! JSON writer emits them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::extract::{Query, State as AxumState};
@@ -123,15 +125,57 @@ pub async fn tasks(
     json_response(&json!({ "tasks": tasks }))
 }
 
+/// `/master/slaves`: each agent as in `/master/state`, plus the full
+/// resource lists a 1.11 master adds here (`SlavesWriter::writeSlave`).
 pub async fn slaves(AxumState(master): AxumState<Arc<Master>>) -> Response {
     let state = master.lock();
     let slaves: Vec<Value> = state
         .agents
         .iter()
         .enumerate()
-        .map(|(i, a)| agent_json(&master, &state, i, a))
+        .map(|(i, a)| {
+            let mut object = agent_json(&master, &state, i, a);
+            if let Some(map) = object.as_object_mut() {
+                map.extend(full_resources(&state, i, a));
+            }
+            object
+        })
         .collect();
     json_response(&json!({ "recovered_slaves": [], "slaves": slaves }))
+}
+
+/// `reserved_resources_full` (none: local nodes have no reservations),
+/// `unreserved_resources_full` (the node's total, role `*`), and
+/// `used_resources_full` and `offered_resources_full` as `Resource` protos
+/// carrying the role they are allocated to.
+fn full_resources(state: &State, index: usize, agent: &Agent) -> Map<String, Value> {
+    let mut used: BTreeMap<&str, Resources> = BTreeMap::new();
+    let tasks = state
+        .frameworks
+        .values()
+        .flat_map(|f| f.tasks.values())
+        .filter(|t| t.agent == index && !t.resources_released);
+    for task in tasks {
+        used.entry(task.role.as_str()).or_default().add(&task.resources);
+    }
+    let mut offered: BTreeMap<&str, Resources> = BTreeMap::new();
+    for offer in state.offers.values().filter(|o| o.agent == index) {
+        offered.entry(offer.role.as_str()).or_default().add(&offer.resources);
+    }
+    let protos = |by_role: &BTreeMap<&str, Resources>| -> Value {
+        let all: Vec<mesos::types::Resource> = by_role
+            .iter()
+            .flat_map(|(role, resources)| resources.to_offer_resources(Some(role)))
+            .collect();
+        serde_json::to_value(all).unwrap_or(Value::Array(Vec::new()))
+    };
+    let unreserved = serde_json::to_value(agent.total.to_offer_resources(None)).unwrap_or(Value::Array(Vec::new()));
+    let mut map = Map::new();
+    map.insert("offered_resources_full".to_string(), protos(&offered));
+    map.insert("reserved_resources_full".to_string(), json!({}));
+    map.insert("unreserved_resources_full".to_string(), unreserved);
+    map.insert("used_resources_full".to_string(), protos(&used));
+    map
 }
 
 /// `POST /master/teardown` with form field `frameworkId`.

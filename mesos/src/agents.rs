@@ -2,14 +2,8 @@
 //! master's `GET /master/slaves` (each agent's libprocess `pid`,
 //! `slave(1)@IP:PORT`, and its `hostname` and `port`).
 
-use std::time::Duration;
-
-use serde::Deserialize;
-
+use crate::slaves::{self, Slave, SlavesError};
 use crate::types::Url;
-
-/// Bound on a `/master/slaves` call.
-const SLAVES_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The base address of a Mesos agent's HTTP endpoints (`/files/read`, …).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -53,6 +47,18 @@ impl AgentEndpoint {
         })
     }
 
+    /// The endpoint the master lists for an agent: its pid's address, else
+    /// its `hostname:port`.
+    pub fn of_slave(slave: &Slave, scheme: &str) -> Option<Self> {
+        Self::from_pid(&slave.pid, scheme).or_else(|| {
+            (!slave.hostname.is_empty() && slave.port > 0).then(|| Self {
+                scheme: scheme.to_string(),
+                host: slave.hostname.clone(),
+                port: slave.port,
+            })
+        })
+    }
+
     /// `scheme://host:port`, without a trailing slash.
     pub fn base_url(&self) -> String {
         if self.host.contains(':') {
@@ -70,71 +76,16 @@ impl std::fmt::Display for AgentEndpoint {
     }
 }
 
-/// Why the master could not say where its agents are.
-#[derive(Debug, thiserror::Error)]
-pub enum AgentsError {
-    #[error("cannot ask the Mesos master at {master} for its agents: {source}")]
-    Http {
-        master: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    #[error("the Mesos master at {master} answered /master/slaves with {status}")]
-    Refused {
-        master: String,
-        status: reqwest::StatusCode,
-    },
-}
-
-#[derive(Deserialize)]
-struct Slaves {
-    #[serde(default)]
-    slaves: Vec<Slave>,
-}
-
-#[derive(Deserialize)]
-struct Slave {
-    id: String,
-    #[serde(default)]
-    pid: String,
-    #[serde(default)]
-    hostname: String,
-    #[serde(default)]
-    port: u16,
-}
-
-/// Every registered agent's id and endpoint, from `GET {master}/master/slaves`
-/// (redirects to the leading master are followed). An agent whose pid does
-/// not parse is named by `hostname:port`.
-pub async fn from_master(http: &reqwest::Client, master: &str) -> Result<Vec<(String, AgentEndpoint)>, AgentsError> {
-    let base = master.trim_end_matches('/');
-    let url = format!("{base}/master/slaves");
-    let scheme = if base.starts_with("https:") { "https" } else { "http" };
-    let failed = |source| AgentsError::Http {
-        master: base.to_string(),
-        source,
-    };
-    let response = http.get(&url).timeout(SLAVES_TIMEOUT).send().await.map_err(failed)?;
-    if !response.status().is_success() {
-        return Err(AgentsError::Refused {
-            master: base.to_string(),
-            status: response.status(),
-        });
-    }
-    let slaves: Slaves = response.json().await.map_err(failed)?;
-    Ok(slaves
+/// Every registered agent's id and endpoint, from the master's
+/// `/master/slaves` (see `slaves`). An agent whose pid does not parse is
+/// named by `hostname:port`; one with neither is left out.
+pub async fn from_master(http: &reqwest::Client, master: &str) -> Result<Vec<(String, AgentEndpoint)>, SlavesError> {
+    let scheme = if master.starts_with("https:") { "https" } else { "http" };
+    let answer = slaves::list(http, master).await?;
+    Ok(answer
         .slaves
-        .into_iter()
-        .filter_map(|s| {
-            let endpoint = AgentEndpoint::from_pid(&s.pid, scheme).or_else(|| {
-                (!s.hostname.is_empty() && s.port > 0).then(|| AgentEndpoint {
-                    scheme: scheme.to_string(),
-                    host: s.hostname.clone(),
-                    port: s.port,
-                })
-            })?;
-            Some((s.id, endpoint))
-        })
+        .iter()
+        .filter_map(|s| Some((s.id.clone(), AgentEndpoint::of_slave(s, scheme)?)))
         .collect())
 }
 

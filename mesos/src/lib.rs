@@ -4,9 +4,10 @@
 //! Mesos master encodes them: proto field names, enums as strings, bytes as
 //! base64), the RecordIO decoder for the event stream, and a scheduler client
 //! that subscribes, keeps the stream, and sends calls with `Mesos-Stream-Id`;
-//! and, beside the scheduler API, where an agent serves HTTP (`agents`) and
-//! reading a task's sandbox files from it (`files`, the agent's
-//! `/files/read`).
+//! and, beside the scheduler API, the master's agents as `/master/slaves`
+//! lists them (`slaves`, their resources as summary objects in `summary`),
+//! where an agent serves HTTP (`agents`) and reading a task's sandbox files
+//! from it (`files`, the agent's `/files/read`).
 //!
 //! It must not know about Sextant's apps or manifests, and must not decide
 //! anything: placement, retries of launches and acknowledgement policy belong
@@ -17,6 +18,8 @@ pub mod calls;
 pub mod client;
 pub mod files;
 pub mod recordio;
+pub mod slaves;
+pub mod summary;
 pub mod types;
 
 pub use client::{Client, ClientError, Subscription};

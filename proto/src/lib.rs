@@ -28,6 +28,12 @@ pub mod contract {
     /// 64 KiB a read; the agent reads on to this): far below
     /// [`MAX_MESSAGE_BYTES`].
     pub const MAX_LOG_READ_BYTES: u32 = 1024 * 1024;
+    /// The most nodes one `ListNodes` answers (each a few hundred bytes
+    /// with its attributes: some MiB in all, below [`MAX_MESSAGE_BYTES`]).
+    pub const MAX_LIST_NODES: usize = 10_000;
+    /// The most queued tasks one `ListQueue` answers (about 200 bytes
+    /// each).
+    pub const MAX_LIST_QUEUE: usize = 10_000;
 }
 
 impl proto::TaskState {

@@ -1,4 +1,5 @@
-//! `sextant get`: lists from the controller's HTTP API.
+//! `sextant get`: lists from the controller's HTTP API (nodes and the
+//! launch queue in `cluster`).
 
 use std::time::{Duration, SystemTime};
 
@@ -80,6 +81,7 @@ pub async fn run(args: GetArgs, client: &Client) -> Result<()> {
             };
             crate::commands::events::print(client, filter, args.output, args.watch).await?;
         }
+        GetKind::Nodes | GetKind::Queue => crate::commands::cluster::run(&args, client).await?,
         GetKind::Tasks => {
             let tasks = client.tasks().await?;
             let tasks: Vec<&TaskView> = tasks
@@ -103,7 +105,7 @@ pub async fn run(args: GetArgs, client: &Client) -> Result<()> {
 
 /// Prints the API's objects as JSON or YAML; one object alone when one
 /// was named.
-fn print_objects<T: Serialize>(items: &[&T], one: bool, output: GetOutput) -> Result<()> {
+pub(crate) fn print_objects<T: Serialize>(items: &[&T], one: bool, output: GetOutput) -> Result<()> {
     let value = match (one, items) {
         (true, [only]) => serde_json::to_value(only)?,
         _ => serde_json::to_value(items)?,
@@ -317,7 +319,7 @@ fn tasks_table(tasks: &[&TaskView], wide: bool) -> String {
 }
 
 /// kubectl-style age: 45s, 3m, 5h, 2d.
-fn short_age(d: Duration) -> String {
+pub(crate) fn short_age(d: Duration) -> String {
     let s = d.as_secs();
     match s {
         0..=119 => format!("{s}s"),

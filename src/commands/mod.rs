@@ -17,6 +17,7 @@ macro_rules! out {
 
 pub mod apply;
 pub mod client;
+pub mod cluster;
 pub mod describe;
 pub mod events;
 pub mod get;

@@ -14,8 +14,8 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use crate::wire::{
-    AppDetail, AppView, ApplyResult, DeletedView, ErrorBody, ErrorCode, Event, ObjectResult, RevisionView,
-    RolloutResult, ScaleRequest, SourceView, TaskView, TriggeredView, UndoRequest,
+    AppDetail, AppView, ApplyResult, DeletedView, ErrorBody, ErrorCode, Event, NodeList, ObjectResult, QueueList,
+    RevisionView, RolloutResult, ScaleRequest, SourceView, TaskView, TriggeredView, UndoRequest,
 };
 use crate::wire::{LOG_OFFSET_HEADER, LOG_TASK_HEADER};
 
@@ -186,6 +186,19 @@ impl Client {
     /// Every source and its last sync.
     pub async fn sources(&self) -> Result<Vec<SourceView>, ClientError> {
         self.json(Method::GET, self.url(&["api", "v1", "sources"]), None).await
+    }
+
+    /// Every node (Mesos agent) with its total, used, offered and free
+    /// resources, as the agent asked the Mesos master.
+    pub async fn nodes(&self) -> Result<NodeList, ClientError> {
+        self.json(Method::GET, self.url(&["api", "v1", "cluster", "nodes"]), None)
+            .await
+    }
+
+    /// The agent's launch queue, in launch order, with why each task waits.
+    pub async fn queue(&self) -> Result<QueueList, ClientError> {
+        self.json(Method::GET, self.url(&["api", "v1", "cluster", "queue"]), None)
+            .await
     }
 
     /// The held events after `after`, filtered by app and kinds.

@@ -6,6 +6,7 @@
 //! schemas, so the document cannot drift from what is served.
 
 mod apps;
+mod cluster;
 mod error;
 mod events;
 mod sources;
@@ -18,6 +19,7 @@ pub const LOG_TASK_HEADER: &str = "x-sextant-task";
 pub const LOG_OFFSET_HEADER: &str = "x-sextant-offset";
 
 pub use apps::{AppDetail, AppView, PortView, RevisionView, TaskView};
+pub use cluster::{NodeList, NodeStatus, NodeView, PortRange, QueueList, QueuedTaskView, ResourcesView};
 pub use error::{ErrorBody, ErrorCode};
 pub use events::Event;
 pub use sources::{CommitInfo, Problem, ProblemKind, SourceView, short_sha};

@@ -16,6 +16,8 @@
 //! - `GET /metrics`, `/vars`, `/vars.json` -> the registry (`metrics`)
 //! - `POST .../rollout/{pause,resume,restart,undo}` -> `rollout`
 //! - `GET /api/v1/events` -> events, as a stream or a list (`events`)
+//! - `GET /api/v1/cluster/{nodes,queue}` -> the Mesos agents and the
+//!   launch queue, asked of the agent (`cluster`)
 //!
 //! JSON field names are camelCase, Kubernetes style. Errors are
 //! `{code, message, details}` (`error`), the status given by the code.
@@ -29,6 +31,7 @@ use serde::Deserialize;
 #[cfg(test)]
 mod access_tests;
 pub mod auth;
+pub mod cluster;
 pub mod error;
 pub mod events;
 pub mod listener;
@@ -50,7 +53,8 @@ use crate::index::Index;
 /// The whole API: reads over the index, and the writes, behind the
 /// tokens when there are any; `/metrics` and `/vars` of `metrics`'
 /// registry, read like the rest; every request counted in `metrics`;
-/// `agent` reads task logs (`logs`).
+/// `agent` reads task logs (`logs`) and lists nodes and the launch queue
+/// (`cluster`).
 pub fn api(
     index: Index,
     writes: write::Writes,
@@ -70,7 +74,8 @@ pub fn api(
         .merge(rollouts)
         .merge(events)
         .merge(metrics::routes(metrics.registry()))
-        .merge(logs::routes(index.clone(), agent))
+        .merge(logs::routes(index.clone(), agent.clone()))
+        .merge(cluster::routes(index.clone(), agent))
         .merge(router(index))
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(tokens, auth::check))

@@ -11,8 +11,8 @@ use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value, json};
 use sextant_api::wire::{
-    AppDetail, AppView, ApplyResult, DeletedView, ErrorBody, Event, ObjectResult, RevisionView, RolloutResult,
-    ScaleRequest, SourceView, TaskView, TriggeredView, UndoRequest,
+    AppDetail, AppView, ApplyResult, DeletedView, ErrorBody, Event, NodeList, ObjectResult, QueueList, RevisionView,
+    RolloutResult, ScaleRequest, SourceView, TaskView, TriggeredView, UndoRequest,
 };
 
 /// Who may call an endpoint once tokens are configured.
@@ -292,6 +292,26 @@ pub const ENDPOINTS: &[Endpoint] = &[
         request: None,
         ok: (200, Body::List(schema::<TaskView>)),
         errors: &[],
+    },
+    Endpoint {
+        method: "GET",
+        path: "/api/v1/cluster/nodes",
+        summary: "Every node (Mesos agent) as the Mesos master lists it, asked through the agent: total, used (by any framework), offered and free resources, attributes, status, Sextant's live tasks on it.",
+        access: Access::Read,
+        query: &[],
+        request: None,
+        ok: (200, Body::Json(schema::<NodeList>)),
+        errors: &[503],
+    },
+    Endpoint {
+        method: "GET",
+        path: "/api/v1/cluster/queue",
+        summary: "The agent's launch queue in launch order: each task's app, what it asks for, since when it waits, and why.",
+        access: Access::Read,
+        query: &[],
+        request: None,
+        ok: (200, Body::Json(schema::<QueueList>)),
+        errors: &[503],
     },
     Endpoint {
         method: "GET",
