@@ -106,7 +106,10 @@ fn get_filters_and_formats_and_describe_says_why() {
     assert!(out.contains("Source:") && out.contains("(web.yaml:1)"), "{out}");
     assert!(out.contains("TASK_RUNNING"), "{out}");
     let (_, out, _) = sextant(&up, &["get", "apps"]);
-    assert!(out.contains("InvalidManifest"), "STATUS says why: {out}");
+    assert!(
+        out.contains("OutOfSync: web.yaml:4"),
+        "STATUS says why, with the place: {out}"
+    );
     let (code, _, err) = sextant(&up, &["describe", "app", "nope"]);
     assert_eq!(code, 1);
     assert!(err.contains("not found"), "{err}");

@@ -32,7 +32,7 @@ fn up_scales_heals_and_prunes_an_app() {
         "{table}"
     );
     assert_eq!(&rows[1][..4], ["web", "3", "3", "3"], "{table}");
-    assert_eq!(rows[1][5], "RevisionAvailable", "{table}");
+    assert_eq!(rows[1][5], "Running", "{table}");
 
     // One registry for the whole process: the agent's offers and launch
     // latencies beside the controller's figures.

@@ -217,17 +217,7 @@ fn apps_table(apps: &[&AppView], now: SystemTime, wide: bool) -> String {
 /// (the `Degraded` reason, then why it is not synced), else how its
 /// rollout stands.
 fn status_word(app: &AppView) -> String {
-    let find = |t: &str| app.conditions.iter().find(|c| c.type_ == t);
-    if let Some(c) = find("Degraded").filter(|c| c.status == "True") {
-        return c.reason.clone().unwrap_or_else(|| "Degraded".into());
-    }
-    if let Some(c) = find("Synced").filter(|c| c.status == "False") {
-        return c.reason.clone().unwrap_or_else(|| "OutOfSync".into());
-    }
-    match find("Progressing") {
-        Some(c) => c.reason.clone().unwrap_or_else(|| "-".into()),
-        None => "-".into(),
-    }
+    sextant_api::wire::status_summary(app)
 }
 
 /// `NAME COMMIT SYNCED APPS STATUS`, then every problem, located.

@@ -10,6 +10,7 @@ mod cluster;
 mod error;
 mod events;
 mod sources;
+mod summary;
 mod writes;
 
 /// The header of a logs answer naming the task whose log is sent.
@@ -23,6 +24,7 @@ pub use cluster::{NodeList, NodeStatus, NodeView, PortRange, QueueList, QueuedTa
 pub use error::{ErrorBody, ErrorCode};
 pub use events::Event;
 pub use sources::{CommitInfo, Problem, ProblemKind, SourceView, short_sha};
+pub use summary::status_summary;
 pub use writes::{
     ApplyResult, Change, DeletedView, LocatedError, ObjectResult, Outcome, RolloutResult, ScaleRequest, TriggeredView,
     UndoRequest,
