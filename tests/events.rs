@@ -100,6 +100,30 @@ fn a_rollout_is_told_in_order_and_a_reconnect_resumes() {
             .any(|e| e["kind"] == "condition" && e["reason"] == "RolloutInProgress"),
         "the rollout's progress is told: {all:#?}"
     );
+    // The rollout's steps and the controller's actions, each with why.
+    let started = all[updated..]
+        .iter()
+        .position(|e| e["kind"] == "rollout" && e["reason"] == "RolloutStarted")
+        .expect("rollout started");
+    let launched = all[updated..]
+        .iter()
+        .position(|e| e["kind"] == "action" && e["reason"] == "LaunchRollout")
+        .expect("the new task launched as a rollout step");
+    let replaced = all[updated..]
+        .iter()
+        .position(|e| e["kind"] == "action" && e["reason"] == "KillReplaced" && e["task"] == first.as_str())
+        .expect("the old task killed as replaced");
+    assert!(started < launched && launched < replaced, "{all:#?}");
+    assert!(
+        all.iter()
+            .any(|e| e["kind"] == "action" && e["reason"] == "LaunchMissing" && e["task"] == first.as_str()),
+        "the first task launched as a missing instance: {all:#?}"
+    );
+    up.wait_for("the rollout's completion to be told", || {
+        events(&up)
+            .iter()
+            .any(|e| e["kind"] == "rollout" && e["reason"] == "RolloutCompleted")
+    });
 
     // A reconnect with Last-Event-ID gets exactly what followed.
     let mid = all[updated]["id"].as_u64().expect("id");

@@ -163,22 +163,33 @@ impl RolloutStep {
 /// completed succeeded; failed, failed (and rolled back, when it names a
 /// revision to roll back to).
 pub fn rollout_steps(before: &RevisionHistory, after: &RevisionHistory) -> Vec<RolloutStep> {
+    rollout_step_records(before, after)
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect()
+}
+
+/// [`rollout_steps`], each with the record it is a step of (for events).
+pub fn rollout_step_records<'a>(
+    before: &RevisionHistory,
+    after: &'a RevisionHistory,
+) -> Vec<(RolloutStep, &'a RevisionRecord)> {
     let mut steps = Vec::new();
     for rec in &after.records {
         let was = before.get(&rec.revision).map(|r| &r.outcome);
         if was.is_none() {
-            steps.push(RolloutStep::Started);
+            steps.push((RolloutStep::Started, rec));
         }
         if !was.is_none_or(|o| *o == Outcome::Progressing) {
             continue;
         }
         match &rec.outcome {
             Outcome::Progressing => {}
-            Outcome::Completed { .. } => steps.push(RolloutStep::Succeeded),
+            Outcome::Completed { .. } => steps.push((RolloutStep::Succeeded, rec)),
             Outcome::Failed { rolled_back_to, .. } => {
-                steps.push(RolloutStep::Failed);
+                steps.push((RolloutStep::Failed, rec));
                 if rolled_back_to.is_some() {
-                    steps.push(RolloutStep::RolledBack);
+                    steps.push((RolloutStep::RolledBack, rec));
                 }
             }
         }

@@ -56,7 +56,7 @@ struct File {
     hooks: Vec<Hook>,
 }
 
-const KINDS: [&str; 4] = ["task", "desired", "sync", "condition"];
+const KINDS: [&str; 6] = ["task", "desired", "sync", "condition", "rollout", "action"];
 
 /// Reads and checks a hooks file.
 pub fn load(path: &Path) -> Result<Vec<Hook>, ConfigFileError> {

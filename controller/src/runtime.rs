@@ -20,7 +20,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use crate::crash_loop::CrashLoops;
 use crate::events::{Events, NewEvent};
 use crate::expectations::{AppExpectations, ExpectedLaunch};
-use crate::history::rollout_steps;
+use crate::history::{RevisionRecord, RolloutStep, rollout_step_records};
 use crate::index::Index;
 use crate::index::journal::JournalWriter;
 use crate::metrics::Metrics;
@@ -119,6 +119,13 @@ impl Runtime {
                 &mut RandomIds,
             );
 
+            // A rollout's step is told before the launches and kills it makes.
+            if let Some(history) = &plan.history {
+                for (step, record) in rollout_step_records(&snap.history, history) {
+                    this.metrics.rollout(step);
+                    rollout_event(&this.events, &key, step, record);
+                }
+            }
             let results: Vec<Result<Done, String>> = futures::stream::iter(plan.actions)
                 .map(|a| this.execute(a))
                 .buffer_unordered(PARALLEL_CALLS)
@@ -152,9 +159,6 @@ impl Runtime {
                 }
             }
             if let Some(history) = plan.history {
-                for step in rollout_steps(&snap.history, &history) {
-                    this.metrics.rollout(step);
-                }
                 let history = Arc::new(history);
                 this.index
                     .write(|s| s.histories.insert(key.clone(), Arc::clone(&history)));
@@ -197,8 +201,23 @@ impl Runtime {
     /// Sends one action to the agent.
     async fn execute(&self, action: Action) -> Result<Done, String> {
         let cause = action.cause();
+        let key = match &action {
+            Action::Launch { task_id, .. } => sextant_api::app_key(&task_id.namespace, &task_id.app),
+            Action::Kill { task_id, .. } => task_id.split('.').take(2).collect::<Vec<_>>().join("/"),
+        };
         let done = self.call(action).await?;
         self.metrics.corrected(cause);
+        let task = match &done {
+            Done::Launched { id, .. } | Done::Killed { id } => id.clone(),
+        };
+        self.events.emit(NewEvent {
+            kind: "action",
+            app: Some(key),
+            message: format!("{} {task}: {}", cause.verb(), cause.why()),
+            task: Some(task),
+            reason: cause.reason().to_string(),
+            ..NewEvent::default()
+        });
         Ok(done)
     }
 
@@ -241,6 +260,42 @@ impl Runtime {
             }
         }
     }
+}
+
+/// Tells a rollout step of one revision (started, completed, failed,
+/// rolled back), with its words.
+fn rollout_event(events: &Events, key: &str, step: RolloutStep, record: &RevisionRecord) {
+    use crate::history::Outcome;
+    let revision = &record.revision;
+    let (reason, message) = match (step, &record.outcome) {
+        (RolloutStep::Started, _) => (
+            "RolloutStarted",
+            format!("rollout to revision {revision} started (from {})", record.source),
+        ),
+        (RolloutStep::Succeeded, _) => (
+            "RolloutCompleted",
+            format!("revision {revision} rolled out: every instance available"),
+        ),
+        (RolloutStep::Failed, Outcome::Failed { reason, message, .. }) => (
+            "RolloutFailed",
+            format!("rollout to revision {revision} failed ({reason}): {message}"),
+        ),
+        (
+            RolloutStep::RolledBack,
+            Outcome::Failed {
+                rolled_back_to: Some(to),
+                ..
+            },
+        ) => ("RolledBack", format!("rolled back from revision {revision} to {to}")),
+        _ => return,
+    };
+    events.emit(NewEvent {
+        kind: "rollout",
+        app: Some(key.to_string()),
+        reason: reason.into(),
+        message,
+        ..NewEvent::default()
+    });
 }
 
 /// Tells every condition whose status or reason changed (rollout steps,

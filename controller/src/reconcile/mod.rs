@@ -124,6 +124,40 @@ impl Cause {
         Cause::KillUndesired,
     ];
 
+    /// Its reason in events, CamelCase.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Cause::LaunchMissing => "LaunchMissing",
+            Cause::LaunchRollout => "LaunchRollout",
+            Cause::KillSurplus => "KillSurplus",
+            Cause::KillReplaced => "KillReplaced",
+            Cause::KillUnreachable => "KillUnreachable",
+            Cause::KillWithdrawn => "KillWithdrawn",
+            Cause::KillUndesired => "KillUndesired",
+        }
+    }
+
+    /// What was done, as a verb.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Cause::LaunchMissing | Cause::LaunchRollout => "launched",
+            _ => "killing",
+        }
+    }
+
+    /// Why, in words.
+    pub fn why(self) -> &'static str {
+        match self {
+            Cause::LaunchMissing => "an instance was missing (a new app, a scale-up, or an ended task replaced)",
+            Cause::LaunchRollout => "a rollout step (or a rollback's)",
+            Cause::KillSurplus => "more tasks than instances",
+            Cause::KillReplaced => "replaced by the rollout",
+            Cause::KillUnreachable => "unreachable for longer than spec.unreachableReplaceSeconds",
+            Cause::KillWithdrawn => "its revision failed; the rollout is halted",
+            Cause::KillUndesired => "the app is no longer desired",
+        }
+    }
+
     /// Its stable name (a metric label value).
     pub fn name(self) -> &'static str {
         match self {
