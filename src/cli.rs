@@ -357,6 +357,8 @@ pub enum GetKind {
     #[value(alias = "node")]
     Nodes,
     Queue,
+    #[value(alias = "revision")]
+    Revisions,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -82,6 +82,7 @@ pub async fn run(args: GetArgs, client: &Client) -> Result<()> {
             crate::commands::events::print(client, filter, args.output, args.watch).await?;
         }
         GetKind::Nodes | GetKind::Queue => crate::commands::cluster::run(&args, client).await?,
+        GetKind::Revisions => crate::commands::revisions::run(&args, client).await?,
         GetKind::Tasks => {
             let tasks = client.tasks().await?;
             let tasks: Vec<&TaskView> = tasks
@@ -411,7 +412,7 @@ mod tests {
         );
         assert_eq!(
             lines[1].split_whitespace().collect::<Vec<_>>(),
-            ["web", "3", "2", "1", "0123456789", "RolloutInProgress", "5m"]
+            ["web", "3", "2", "1", "0123456789", "Progressing", "1/3", "5m"]
         );
     }
 }

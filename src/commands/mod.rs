@@ -22,6 +22,7 @@ pub mod describe;
 pub mod events;
 pub mod get;
 pub mod logs;
+pub mod revisions;
 pub mod rollout;
 pub mod serve;
 pub mod up;

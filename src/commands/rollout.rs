@@ -19,21 +19,8 @@ pub async fn run(args: RolloutArgs, client: &Client) -> Result<ExitCode> {
     let name = args.app.strip_prefix("app/").unwrap_or(&args.app).to_string();
     match args.action {
         RolloutAction::History => {
-            let d = client.app(&args.namespace, &name).await?;
-            outln!("{:<12} {:<12} {:<22} WHY", "REVISION", "OUTCOME", "FIRST SEEN");
-            for r in &d.revisions {
-                let why = match &r.rolled_back_to {
-                    Some(to) => format!("{}: {} (rolled back to {to})", r.reason, r.message),
-                    None if r.message.is_empty() => String::new(),
-                    None => format!("{}: {}", r.reason, r.message),
-                };
-                outln!(
-                    "{:<12} {:<12} {:<22} {why}",
-                    r.revision,
-                    r.outcome,
-                    r.first_seen.as_deref().unwrap_or("-")
-                );
-            }
+            let revisions = client.revisions(&args.namespace, &name).await?;
+            out!("{}", crate::commands::revisions::revisions_table(&revisions, false));
             Ok(ExitCode::SUCCESS)
         }
         RolloutAction::Pause | RolloutAction::Resume | RolloutAction::Restart | RolloutAction::Undo => {

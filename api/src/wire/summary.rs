@@ -14,9 +14,8 @@ use super::AppView;
 pub fn status_summary(app: &AppView) -> String {
     let find = |t: &str| app.conditions.iter().find(|c| c.type_ == t);
     let reason = |c: &crate::Condition| c.reason.clone().unwrap_or_else(|| c.type_.clone());
-    let Some(status) = &app.status else {
-        return "Unknown".into();
-    };
+    let waiting = app.status.as_ref().map_or(0, |s| s.waiting);
+    let updated = app.status.as_ref().map_or(app.available, |s| s.updated);
     let progressing = find("Progressing");
     if let Some(c) = find("Degraded").filter(|c| c.status == "True") {
         // A failed rollout says how it ended (RolledBack, deadline…).
@@ -39,17 +38,13 @@ pub fn status_summary(app: &AppView) -> String {
     match (p.status.as_str(), p.reason.as_deref().unwrap_or_default()) {
         ("Unknown", "Paused") => "Paused".into(),
         ("False", _) => reason(p),
-        _ if status.waiting > 0 => match p.message.as_deref().and_then(|m| m.split_once("short of ")) {
+        _ if waiting > 0 => match p.message.as_deref().and_then(|m| m.split_once("short of ")) {
             Some((_, short)) => format!("Pending: short of {}", short.split(';').next().unwrap_or(short).trim()),
             None => "Pending".into(),
         },
         ("True", "RevisionAvailable") if app.instances == 0 => "ScaledToZero".into(),
         ("True", "RevisionAvailable") => "Running".into(),
-        _ => format!(
-            "Progressing {}/{}",
-            status.available.min(status.updated),
-            status.desired
-        ),
+        _ => format!("Progressing {}/{}", app.available.min(updated), app.instances),
     }
 }
 
