@@ -244,10 +244,10 @@ pub struct GetArgs {
     /// Tasks: ended ones too (by default only live tasks are listed).
     #[arg(long, env = "SEXTANT_ALL_TASKS", value_parser = BoolishValueParser::new())]
     pub all: bool,
-    /// Events: only these kinds (task, desired, sync, condition), comma-separated.
+    /// Events: only these kinds (task, desired, sync, condition, rollout, action), comma-separated.
     #[arg(long = "kind", env = "SEXTANT_EVENT_KINDS")]
     pub event_kinds: Option<String>,
-    /// Events: keep printing new ones as they happen.
+    /// Keep printing: new events; for apps and tasks, each row that changes.
     #[arg(short, long, env = "SEXTANT_WATCH", value_parser = BoolishValueParser::new())]
     pub watch: bool,
     /// Output format.

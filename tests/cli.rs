@@ -216,3 +216,59 @@ fn rollout_status_waits_and_fails_with_the_rollout() {
     assert_eq!(code, 0);
     assert!(out.contains("Completed") && out.contains("Failed"), "{out}");
 }
+
+/// Guards `get tasks -w`: after the list, a task that appears or changes
+/// state is printed as it happens.
+#[test]
+fn get_tasks_watch_prints_each_change() {
+    use std::io::BufRead;
+    let up = Up::start();
+    up.write_app("w.yaml", "w", 1);
+    up.wait_for("one task running", || up.running_in_mesos("w").len() == 1);
+    let first = up.running_in_mesos("w")[0].clone();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(["get", "tasks", "w", "-w", "--server", &up.api])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn get -w");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let wait_line = |what: &str, pred: &dyn Fn(&str) -> bool, seen: &mut Vec<String>| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
+                seen.push(line.clone());
+                if pred(&line) {
+                    return;
+                }
+            }
+        }
+        panic!("no line for {what}: {seen:#?}");
+    };
+    wait_line(
+        "the list",
+        &|l| l.contains(&first) && l.contains("TASK_RUNNING"),
+        &mut seen,
+    );
+    up.write_app("w.yaml", "w", 2);
+    wait_line(
+        "the new task running",
+        &|l| !l.contains(&first) && l.contains("TASK_RUNNING"),
+        &mut seen,
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        seen.iter().filter(|l| l.starts_with("TASK ")).count(),
+        1,
+        "one header only: {seen:#?}"
+    );
+}

@@ -84,20 +84,37 @@ pub async fn run(args: GetArgs, client: &Client) -> Result<()> {
         GetKind::Nodes | GetKind::Queue => crate::commands::cluster::run(&args, client).await?,
         GetKind::Revisions => crate::commands::revisions::run(&args, client).await?,
         GetKind::Tasks => {
+            let keep = |t: &TaskView| {
+                in_namespace(&t.namespace)
+                    && args.name.as_deref().is_none_or(|n| n == t.app)
+                    && (args.all || LIVE.contains(&t.state.as_str()))
+            };
             let tasks = client.tasks().await?;
-            let tasks: Vec<&TaskView> = tasks
-                .iter()
-                .filter(|t| {
-                    in_namespace(&t.namespace)
-                        && args.name.as_deref().is_none_or(|n| n == t.app)
-                        && (args.all || LIVE.contains(&t.state.as_str()))
-                })
-                .collect();
+            let tasks: Vec<&TaskView> = tasks.iter().filter(|t| keep(t)).collect();
+            let wide = args.output == GetOutput::Wide;
             match args.output {
                 GetOutput::Json | GetOutput::Yaml => print_objects(&tasks, false, args.output)?,
                 GetOutput::Name => tasks.iter().for_each(|t| outln!("task/{}", t.task_id)),
-                GetOutput::Table => out!("{}", tasks_table(&tasks, false)),
-                GetOutput::Wide => out!("{}", tasks_table(&tasks, true)),
+                GetOutput::Table | GetOutput::Wide => out!("{}", tasks_table(&tasks, wide)),
+            }
+            if args.watch {
+                // A task that ends shows once more, with its last state.
+                let rows = || async {
+                    let tasks = client.tasks().await?;
+                    Ok(tasks
+                        .iter()
+                        .filter(|t| keep(t) || !LIVE.contains(&t.state.as_str()))
+                        .map(|t| {
+                            let line = tasks_table(&[t], wide).lines().nth(1).unwrap_or_default().to_string();
+                            (
+                                t.task_id.clone(),
+                                format!("{} {:?} {}", t.state, t.healthy, t.hostname),
+                                line,
+                            )
+                        })
+                        .collect())
+                };
+                crate::commands::watch::follow(client, &["task"], rows).await?;
             }
         }
     }

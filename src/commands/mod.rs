@@ -27,6 +27,7 @@ pub mod rollout;
 pub mod serve;
 pub mod up;
 pub mod validate;
+pub mod watch;
 
 /// Writes results to stdout. A closed pipe exits 0 at once (nothing more
 /// can be read of what this command says); another write error is said
