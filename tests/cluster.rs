@@ -9,16 +9,7 @@ use common::{Up, get_json};
 use serde_json::Value;
 
 fn sextant(up: &Up, args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
-        .args(args)
-        .args(["--server", &up.api])
-        .output()
-        .expect("run sextant");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    up.cli(args)
 }
 
 /// Three tasks of 0.15 cpus: two fit on 0.4 cpus, the third does not.

@@ -157,6 +157,21 @@ impl Up {
         running_in_mesos(&self.mesos, app)
     }
 
+    /// Runs the `sextant` CLI against this `sextant up`: exit code,
+    /// stdout, stderr.
+    pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_sextant"))
+            .args(args)
+            .args(["--server", &self.api])
+            .output()
+            .expect("run sextant");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     /// The pid a task recorded when it started. A task is RUNNING as soon
     /// as its process is spawned, a moment before its shell writes the
     /// file, so this waits for the file rather than read it once.
