@@ -69,14 +69,7 @@ pub async fn run(args: GetArgs, client: &Client) -> Result<()> {
                     .name
                     .as_ref()
                     .map(|name| format!("{}/{name}", namespace.as_deref().unwrap_or("default"))),
-                kinds: args
-                    .event_kinds
-                    .iter()
-                    .flat_map(|k| k.split(','))
-                    .map(str::trim)
-                    .filter(|k| !k.is_empty())
-                    .map(str::to_string)
-                    .collect(),
+                kinds: sextant_api::wire::event_kinds(args.event_kinds.as_deref()),
                 after: 0,
             };
             crate::commands::events::print(client, filter, args.output, args.watch).await?;

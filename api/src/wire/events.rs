@@ -28,3 +28,14 @@ pub struct Event {
     /// What happened, in words.
     pub message: String,
 }
+
+/// The kinds of a `kind=` filter (`task,condition`): comma-separated,
+/// blanks ignored.
+pub fn event_kinds<'a>(text: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    text.into_iter()
+        .flat_map(|k| k.split(','))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_string)
+        .collect()
+}

@@ -22,7 +22,7 @@ pub const LOG_OFFSET_HEADER: &str = "x-sextant-offset";
 pub use apps::{AppDetail, AppView, PortView, RevisionView, TaskView};
 pub use cluster::{NodeList, NodeStatus, NodeView, PortRange, QueueList, QueuedTaskView, ResourcesView};
 pub use error::{ErrorBody, ErrorCode};
-pub use events::Event;
+pub use events::{Event, event_kinds};
 pub use sources::{CommitInfo, Problem, ProblemKind, SourceView, short_sha};
 pub use summary::status_summary;
 pub use writes::{

@@ -6,14 +6,9 @@ use std::path::Path;
 
 use std::sync::Arc;
 
-use tokio::sync::Notify;
-
 use super::ErrorBody;
-use super::write::Writes;
 use crate::http::auth::Tokens;
 use crate::index::Index;
-use crate::source::sync::Configured;
-use crate::store::Store;
 
 const TOKENS: &str = "tokens:\n  - {name: ci, token: write-token-0123456789, role: write}\n  - {name: dash, token: read-token-0123456789, role: read}\n";
 
@@ -34,30 +29,15 @@ fn writes() -> Vec<(&'static str, String)> {
 }
 
 async fn serve(anonymous_read: bool) -> (String, Index, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("store");
     let tokens = Tokens::parse(Path::new("tokens.yaml"), TOKENS, anonymous_read).expect("tokens");
-    let writes = Writes {
-        store,
-        configured: Configured::default(),
-        git_triggers: vec![Arc::new(Notify::new())],
-        webhook_secret: Some(Arc::new(b"s3cret".to_vec())),
-    };
     let index = Index::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let router = crate::http::api(
-        index.clone(),
-        writes,
-        crate::events::Events::default(),
-        Some(tokens),
-        Default::default(),
-        crate::agent_link::unreachable_client(),
-    );
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    (format!("http://{addr}"), index, dir)
+    let served = super::test_api::serve(super::test_api::Options {
+        tokens: Some(tokens),
+        index: index.clone(),
+        ..Default::default()
+    })
+    .await;
+    (served.base, index, served.dir)
 }
 
 async fn call(base: &str, method: &str, path: &str, token: Option<&str>) -> u16 {

@@ -36,14 +36,7 @@ pub struct EventsQuery {
 pub async fn events(State(bus): State<Events>, headers: HeaderMap, Query(q): Query<EventsQuery>) -> Response {
     let filter = Filter {
         app: q.app.filter(|a| !a.is_empty()),
-        kinds: q
-            .kind
-            .iter()
-            .flat_map(|k| k.split(','))
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .map(str::to_string)
-            .collect(),
+        kinds: sextant_api::wire::event_kinds(q.kind.as_deref()),
     };
     let after = headers
         .get("last-event-id")

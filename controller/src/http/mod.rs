@@ -39,6 +39,8 @@ pub mod logs;
 pub mod metrics;
 pub mod openapi;
 pub mod rollout;
+#[cfg(test)]
+pub(crate) mod test_api;
 pub mod tls;
 pub mod views;
 pub mod write;

@@ -5,40 +5,15 @@
 //! docs/api.md lists exactly the documented routes.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use serde_json::Value;
 use sextant_api::wire::{ErrorBody, ErrorCode};
-use tokio::sync::Notify;
 
 use super::*;
-use crate::http::write::Writes;
-use crate::index::Index;
-use crate::source::sync::Configured;
-use crate::store::Store;
 
 async fn serve() -> (String, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let writes = Writes {
-        store: Store::open(dir.path()).expect("store"),
-        configured: Configured::default(),
-        git_triggers: vec![Arc::new(Notify::new())],
-        webhook_secret: Some(Arc::new(b"s3cret".to_vec())),
-    };
-    let router = crate::http::api(
-        Index::default(),
-        writes,
-        crate::events::Events::default(),
-        None,
-        Default::default(),
-        crate::agent_link::unreachable_client(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    (format!("http://{addr}"), dir)
+    let served = crate::http::test_api::serve(Default::default()).await;
+    (served.base, served.dir)
 }
 
 /// The code of an error answer, if the body is one.

@@ -9,11 +9,9 @@ use sextant_api::{AppSpec, AppStatus};
 
 use super::*;
 use crate::desired::DesiredApp;
-use crate::http::write::Writes;
 use crate::index::Index;
 use crate::observed::{ObservedTask, TaskState};
-use crate::source::sync::Configured;
-use crate::store::{SourceStatus, Store};
+use crate::store::SourceStatus;
 
 fn desired(name: &str) -> DesiredApp {
     let spec: AppSpec =
@@ -79,27 +77,13 @@ fn index() -> Index {
 }
 
 async fn serve(index: Index, metrics: Metrics) -> (String, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let writes = Writes {
-        store: Store::open(dir.path()).expect("store"),
-        configured: Configured::default(),
-        git_triggers: Vec::new(),
-        webhook_secret: None,
-    };
-    let router = crate::http::api(
+    let served = crate::http::test_api::serve(crate::http::test_api::Options {
         index,
-        writes,
-        crate::events::Events::default(),
-        None,
         metrics,
-        crate::agent_link::unreachable_client(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    (format!("http://{addr}"), dir)
+        ..Default::default()
+    })
+    .await;
+    (served.base, served.dir)
 }
 
 async fn text(http: &reqwest::Client, url: String) -> (String, String) {
