@@ -4,7 +4,8 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 use serde::Serialize;
-use sextant_api::client::{Client, EventFilter};
+use sextant_api::Selector;
+use sextant_api::client::{AppFilter, Client, EventFilter};
 use sextant_api::wire::{AppView, SourceView, TaskView};
 
 use crate::cli::{GetArgs, GetKind, GetOutput};
@@ -30,15 +31,15 @@ pub async fn run(args: GetArgs, client: &Client) -> Result<()> {
     let in_namespace = |ns: &str| namespace.as_deref().is_none_or(|want| want == ns);
     match args.kind {
         GetKind::Apps => {
-            let apps = client.apps().await?;
-            let apps: Vec<&AppView> = apps
-                .iter()
-                .filter(|a| {
-                    in_namespace(&a.namespace)
-                        && args.name.as_deref().is_none_or(|n| n == a.name)
-                        && selector.as_ref().is_none_or(|s| s.matches(&a.labels))
-                })
-                .collect();
+            // The controller filters; the answer is checked again only in
+            // case an older controller ignored the query.
+            let filter = AppFilter {
+                namespace: namespace.clone(),
+                name: args.name.clone(),
+                selector,
+            };
+            let apps = client.apps_filtered(&filter).await?;
+            let apps: Vec<&AppView> = apps.iter().filter(|a| filter.matches(a)).collect();
             if let (Some(name), true) = (&args.name, apps.is_empty()) {
                 anyhow::bail!(
                     "app {}/{name} not found (see `sextant get apps -A`)",
@@ -114,57 +115,6 @@ fn print_objects<T: Serialize>(items: &[&T], one: bool, output: GetOutput) -> Re
         println!("{}", serde_json::to_string_pretty(&value)?);
     }
     Ok(())
-}
-
-/// A label selector, kubectl's equality-based form.
-#[derive(Debug, PartialEq)]
-struct Selector(Vec<Requirement>);
-
-#[derive(Debug, PartialEq)]
-enum Requirement {
-    Equals(String, String),
-    NotEquals(String, String),
-    Exists(String),
-    Absent(String),
-}
-
-impl Selector {
-    fn parse(text: &str) -> Result<Selector> {
-        let mut reqs = Vec::new();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let req = if let Some((k, v)) = part.split_once("!=") {
-                Requirement::NotEquals(k.trim().into(), v.trim().into())
-            } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
-                Requirement::Equals(k.trim().into(), v.trim().into())
-            } else if let Some(k) = part.strip_prefix('!') {
-                Requirement::Absent(k.trim().into())
-            } else {
-                Requirement::Exists(part.into())
-            };
-            let key = match &req {
-                Requirement::Equals(k, _)
-                | Requirement::NotEquals(k, _)
-                | Requirement::Exists(k)
-                | Requirement::Absent(k) => k,
-            };
-            anyhow::ensure!(
-                !key.is_empty() && !key.contains(char::is_whitespace),
-                "label selector {text:?}: {part:?} is not key=value, key!=value, key or !key"
-            );
-            reqs.push(req);
-        }
-        anyhow::ensure!(!reqs.is_empty(), "label selector {text:?} is empty");
-        Ok(Selector(reqs))
-    }
-
-    fn matches(&self, labels: &std::collections::BTreeMap<String, String>) -> bool {
-        self.0.iter().all(|r| match r {
-            Requirement::Equals(k, v) => labels.get(k) == Some(v),
-            Requirement::NotEquals(k, v) => labels.get(k) != Some(v),
-            Requirement::Exists(k) => labels.contains_key(k),
-            Requirement::Absent(k) => !labels.contains_key(k),
-        })
-    }
 }
 
 fn apps_table(apps: &[&AppView], now: SystemTime, wide: bool) -> String {
@@ -330,24 +280,6 @@ fn short_age(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn label_selectors_read_like_kubectl() {
-        let labels: std::collections::BTreeMap<String, String> = [
-            ("team".to_string(), "storefront".to_string()),
-            ("tier".to_string(), "web".to_string()),
-        ]
-        .into();
-        let yes = |s: &str| Selector::parse(s).expect("parses").matches(&labels);
-        assert!(yes("team=storefront"));
-        assert!(yes("team==storefront,tier"));
-        assert!(yes("team!=billing"));
-        assert!(yes("!canary"));
-        assert!(!yes("team=billing"));
-        assert!(!yes("tier,canary"));
-        assert!(Selector::parse("").is_err());
-        assert!(Selector::parse("=x").is_err());
-    }
 
     #[test]
     fn ages_read_like_kubectl() {

@@ -13,6 +13,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValu
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
+use crate::selector::Selector;
 use crate::wire::{
     AppDetail, AppView, ApplyResult, DeletedView, ErrorBody, ErrorCode, Event, ObjectResult, RevisionView,
     RolloutResult, ScaleRequest, SourceView, TaskView, TriggeredView, UndoRequest,
@@ -127,7 +128,31 @@ impl Client {
 
     /// Every app.
     pub async fn apps(&self) -> Result<Vec<AppView>, ClientError> {
-        self.json(Method::GET, self.url(&["api", "v1", "apps"]), None).await
+        self.apps_filtered(&AppFilter::default()).await
+    }
+
+    /// The apps `filter` selects, filtered by the controller
+    /// (`?namespace=&name=&labelSelector=`), sorted by namespace and name.
+    pub async fn apps_filtered(&self, filter: &AppFilter) -> Result<Vec<AppView>, ClientError> {
+        self.json(Method::GET, self.apps_url(filter), None).await
+    }
+
+    /// The URL of the app list `filter` selects.
+    pub fn apps_url(&self, filter: &AppFilter) -> Url {
+        let mut url = self.url(&["api", "v1", "apps"]);
+        if filter.namespace.is_some() || filter.name.is_some() || filter.selector.is_some() {
+            let mut q = url.query_pairs_mut();
+            if let Some(namespace) = &filter.namespace {
+                q.append_pair("namespace", namespace);
+            }
+            if let Some(name) = &filter.name {
+                q.append_pair("name", name);
+            }
+            if let Some(selector) = &filter.selector {
+                q.append_pair("labelSelector", &selector.to_string());
+            }
+        }
+        url
     }
 
     /// One app with its spec, tasks and revisions.
@@ -433,6 +458,28 @@ impl RolloutOp {
     }
 }
 
+/// Which apps to list; every field left `None` selects everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppFilter {
+    /// Only this namespace (`None`: every namespace).
+    pub namespace: Option<String>,
+    /// Only apps of this name.
+    pub name: Option<String>,
+    /// Only apps whose `metadata.labels` the selector matches.
+    pub selector: Option<Selector>,
+}
+
+impl AppFilter {
+    /// Whether `app` is one the filter selects (what the controller
+    /// checks; a client may check again what an older controller, which
+    /// ignores the query, answered).
+    pub fn matches(&self, app: &AppView) -> bool {
+        self.namespace.as_deref().is_none_or(|ns| ns == app.namespace)
+            && self.name.as_deref().is_none_or(|n| n == app.name)
+            && self.selector.as_ref().is_none_or(|s| s.matches(&app.labels))
+    }
+}
+
 /// Which events to read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EventFilter {
@@ -515,6 +562,24 @@ mod tests {
         let c = Client::new("http://127.0.0.1:7070/", None).expect("client");
         let url = c.url(&["api", "v1", "apps", "default", "a/b?c"]);
         assert_eq!(url.as_str(), "http://127.0.0.1:7070/api/v1/apps/default/a%2Fb%3Fc");
+    }
+
+    #[test]
+    fn an_app_filter_is_the_lists_query() {
+        let c = Client::new("http://127.0.0.1:7070", None).expect("client");
+        assert_eq!(
+            c.apps_url(&AppFilter::default()).as_str(),
+            "http://127.0.0.1:7070/api/v1/apps"
+        );
+        let filter = AppFilter {
+            namespace: Some("team a".into()),
+            name: Some("web".into()),
+            selector: Some(Selector::parse("tier = web, !canary").expect("selector")),
+        };
+        assert_eq!(
+            c.apps_url(&filter).as_str(),
+            "http://127.0.0.1:7070/api/v1/apps?namespace=team+a&name=web&labelSelector=tier%3Dweb%2C%21canary"
+        );
     }
 
     #[test]
