@@ -27,6 +27,11 @@
 //! `cargo build --release --bin sextant`. Without it, part 2 is skipped
 //! with a message; a binary older than the CLI's sources is reported.
 //!
+//! `SEXTANT_BENCH_ONLY=1` (or `=2`) runs one of the two parts.
+//! `SEXTANT_BENCH_SERVE=SECS` measures nothing: it serves the full API over
+//! the fleet for that long, at the address it prints, for profiling a
+//! client by hand (`perf record -- sextant get apps -A --server URL`).
+//!
 //! A plain `Instant` harness (no criterion): percentiles of single
 //! requests and runs, printed line by line with their targets; nothing is
 //! asserted on time. Results: `docs/benchmarks.md`.
@@ -372,10 +377,23 @@ fn main() {
     );
     eprintln!("building the index");
     let built = rt.block_on(fleet::build(cohort, |_| {}));
-    let mut ok = vec![rt.block_on(api_cases(&built.index, &built.writer.store))];
-    println!("   load average: {}", loadavg());
-
+    if let Some(secs) = std::env::var("SEXTANT_BENCH_SERVE")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        let base = rt.block_on(async { serve(full_api(&built.index, &built.writer.store, None)).await });
+        println!("serving the full API over {APPS} apps at {base} for {secs} s");
+        std::thread::sleep(Duration::from_secs(secs));
+        return;
+    }
+    let only = std::env::var("SEXTANT_BENCH_ONLY").unwrap_or_default();
+    let mut ok = Vec::new();
+    if only != "2" {
+        ok.push(rt.block_on(api_cases(&built.index, &built.writer.store)));
+        println!("   load average: {}", loadavg());
+    }
     match sextant_bin() {
+        _ if only == "1" => {}
         Some((bin, stale)) => {
             println!("   the CLI: {}", bin.display());
             if stale {
@@ -383,7 +401,7 @@ fn main() {
                     "   WARNING: it is older than the CLI's sources; rebuild it with `cargo build --release --bin sextant`"
                 );
             }
-            let open = rt.block_on(serve(full_api(&built.index, &built.writer.store, None)));
+            let open = rt.block_on(async { serve(full_api(&built.index, &built.writer.store, None)).await });
             ok.push(cli_cases(&bin, &open));
         }
         None => println!(

@@ -1,9 +1,11 @@
 //! `sextant get`: lists from the controller's HTTP API.
 
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sextant_api::Selector;
 use sextant_api::client::{AppFilter, Client, EventFilter};
 use sextant_api::wire::{AppView, SourceView, TaskView};
@@ -38,19 +40,40 @@ pub async fn run(args: GetArgs, client: &Client) -> Result<()> {
                 name: args.name.clone(),
                 selector,
             };
-            let apps = client.apps_filtered(&filter).await?;
-            let apps: Vec<&AppView> = apps.iter().filter(|a| filter.matches(a)).collect();
-            if let (Some(name), true) = (&args.name, apps.is_empty()) {
-                anyhow::bail!(
-                    "app {}/{name} not found (see `sextant get apps -A`)",
-                    namespace.as_deref().unwrap_or("*")
-                );
-            }
+            let not_found = || {
+                let name = args.name.as_deref().unwrap_or_default();
+                let namespace = namespace.as_deref().unwrap_or("*");
+                anyhow::anyhow!("app {namespace}/{name} not found (see `sextant get apps -A`)")
+            };
             match args.output {
-                GetOutput::Table => print!("{}", apps_table(&apps, SystemTime::now(), false)),
-                GetOutput::Wide => print!("{}", apps_table(&apps, SystemTime::now(), true)),
-                GetOutput::Name => apps.iter().for_each(|a| println!("app/{}/{}", a.namespace, a.name)),
-                GetOutput::Json | GetOutput::Yaml => print_objects(&apps, args.name.is_some(), args.output)?,
+                GetOutput::Json | GetOutput::Yaml => {
+                    let apps = client.apps_filtered(&filter).await?;
+                    let apps: Vec<&AppView> = apps.iter().filter(|a| filter.matches(a)).collect();
+                    if args.name.is_some() && apps.is_empty() {
+                        return Err(not_found());
+                    }
+                    print_objects(&apps, args.name.is_some(), args.output)?;
+                }
+                GetOutput::Table | GetOutput::Wide | GetOutput::Name => {
+                    // Only the columns: thousands of full views (statuses,
+                    // condition messages) cost more to build than to show.
+                    let rows: Vec<AppRow> = client.apps_filtered_as(&filter).await?;
+                    let rows: Vec<&AppRow> = rows
+                        .iter()
+                        .filter(|a| filter.selects(&a.namespace, &a.name, &a.labels))
+                        .collect();
+                    if args.name.is_some() && rows.is_empty() {
+                        return Err(not_found());
+                    }
+                    let text = match args.output {
+                        GetOutput::Name => rows
+                            .iter()
+                            .map(|a| format!("app/{}/{}\n", a.namespace, a.name))
+                            .collect(),
+                        output => apps_table(&rows, SystemTime::now(), output == GetOutput::Wide),
+                    };
+                    write_out(text.as_bytes())?;
+                }
             }
         }
         GetKind::Sources => {
@@ -102,22 +125,135 @@ pub async fn run(args: GetArgs, client: &Client) -> Result<()> {
     Ok(())
 }
 
+/// What the apps table (and `-o name`) shows of an `AppView`, read instead
+/// of the whole view: no `status`, no condition messages.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AppRow {
+    name: String,
+    namespace: String,
+    instances: u32,
+    running: u32,
+    #[serde(default)]
+    available: u32,
+    revision: String,
+    source: String,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    conditions: Vec<RowCondition>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+/// What the STATUS column reads of a condition.
+#[derive(Debug, Deserialize)]
+struct RowCondition {
+    #[serde(rename = "type")]
+    type_: String,
+    status: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Writes `bytes` to stdout at once.
+fn write_out(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Prints the API's objects as JSON or YAML; one object alone when one
-/// was named.
-fn print_objects<T: Serialize>(items: &[&T], one: bool, output: GetOutput) -> Result<()> {
+/// was named. Keys come out sorted (each object goes through
+/// `serde_json::Value`).
+fn print_objects<T: Serialize + Sync>(items: &[&T], one: bool, output: GetOutput) -> Result<()> {
+    if output == GetOutput::Json && !(one && items.len() == 1) {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        write_json_list(&mut out, items)?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+        return Ok(());
+    }
     let value = match (one, items) {
         (true, [only]) => serde_json::to_value(only)?,
         _ => serde_json::to_value(items)?,
     };
     if output == GetOutput::Yaml {
-        print!("{}", serde_yaml::to_string(&value)?);
+        write_out(serde_yaml::to_string(&value)?.as_bytes())
     } else {
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        write_out(format!("{}\n", serde_json::to_string_pretty(&value)?).as_bytes())
+    }
+}
+
+/// Elements a thread of [`write_json_list`] takes at least.
+const JSON_ITEMS_PER_THREAD: usize = 1_000;
+
+/// `items` as `to_string_pretty(&to_value(items))` writes them, a long
+/// list on up to four threads: each writes its part as an array of its
+/// own (`[\n  …\n]`), and the parts are joined, the first opening the
+/// list, the last closing it, a comma between two.
+fn write_json_list<T: Serialize + Sync>(out: &mut impl Write, items: &[&T]) -> Result<()> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(4)
+        .min(items.len() / JSON_ITEMS_PER_THREAD);
+    if threads < 2 {
+        serde_json::to_writer_pretty(out, &AsValues(items))?;
+        return Ok(());
+    }
+    let parts: Vec<Vec<u8>> = std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(items.len().div_ceil(threads))
+            .map(|part| {
+                s.spawn(move || {
+                    let mut text = Vec::with_capacity(1 << 20);
+                    serde_json::to_writer_pretty(&mut text, &AsValues(part)).map(|()| text)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(text) => Ok(text?),
+                Err(_) => Err(anyhow::anyhow!("a thread writing the JSON failed")),
+            })
+            .collect::<Result<_>>()
+    })?;
+    let last = parts.len() - 1;
+    for (i, part) in parts.iter().enumerate() {
+        let start = if i == 0 { 0 } else { 1 };
+        let end = if i == last {
+            part.len()
+        } else {
+            part.len().saturating_sub(2)
+        };
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        out.write_all(part.get(start..end).unwrap_or_default())?;
     }
     Ok(())
 }
 
-fn apps_table(apps: &[&AppView], now: SystemTime, wide: bool) -> String {
+/// A list serialized as `serde_json::to_value` of it would be (every
+/// object's keys sorted), one element turned into a `Value` at a time:
+/// the same text as `to_string_pretty(&to_value(items))`, without holding
+/// thousands of values at once.
+struct AsValues<'a, T>(&'a [&'a T]);
+
+impl<T: Serialize> Serialize for AsValues<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for item in self.0 {
+            seq.serialize_element(&serde_json::to_value(item).map_err(S::Error::custom)?)?;
+        }
+        seq.end()
+    }
+}
+
+fn apps_table(apps: &[&AppRow], now: SystemTime, wide: bool) -> String {
     let mut header: Vec<String> = ["NAME", "INSTANCES", "RUNNING", "AVAILABLE", "REVISION", "STATUS", "AGE"]
         .map(String::from)
         .to_vec();
@@ -164,7 +300,7 @@ fn apps_table(apps: &[&AppView], now: SystemTime, wide: bool) -> String {
 /// One word for where an app stands: what is wrong if something is
 /// (the `Degraded` reason, then why it is not synced), else how its
 /// rollout stands.
-fn status_word(app: &AppView) -> String {
+fn status_word(app: &AppRow) -> String {
     let find = |t: &str| app.conditions.iter().find(|c| c.type_ == t);
     if let Some(c) = find("Degraded").filter(|c| c.status == "True") {
         return c.reason.clone().unwrap_or_else(|| "Degraded".into());
@@ -322,28 +458,48 @@ mod tests {
         );
     }
 
-    #[test]
-    fn apps_table_has_the_documented_columns() {
-        let app = AppView {
+    fn app_view() -> AppView {
+        AppView {
             name: "web".into(),
             namespace: "default".into(),
             instances: 3,
             running: 2,
             available: 1,
             revision: "0123456789".into(),
-            status: None,
+            status: Some(sextant_api::AppStatus {
+                running: 2,
+                conditions: vec![sextant_api::Condition {
+                    type_: "Available".into(),
+                    status: "False".into(),
+                    reason: None,
+                    message: Some("1 of 3 \"available\"".into()),
+                }],
+                ..Default::default()
+            }),
             source: "dir:/m".into(),
             created_at: Some("2026-11-25T09:00:00Z".into()),
             conditions: vec![sextant_api::Condition {
                 type_: "Progressing".into(),
                 status: "True".into(),
                 reason: Some("RolloutInProgress".into()),
-                message: None,
+                message: Some("revision 0123456789: 1 of 3 tasks available".into()),
             }],
-            labels: Default::default(),
-        };
+            labels: [
+                ("tier".to_string(), "web".to_string()),
+                ("team".to_string(), "x".to_string()),
+            ]
+            .into(),
+        }
+    }
+
+    /// Guards the lean read of the list: a row is read from what the API
+    /// sends, and shows the documented columns.
+    #[test]
+    fn apps_table_has_the_documented_columns() {
+        let json = serde_json::to_vec(&[app_view()]).expect("json");
+        let rows: Vec<AppRow> = serde_json::from_slice(&json).expect("an AppView reads as a row");
         let now = humantime::parse_rfc3339("2026-11-25T09:05:00Z").expect("valid time");
-        let out = apps_table(&[&app], now, false);
+        let out = apps_table(&rows.iter().collect::<Vec<_>>(), now, false);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(
             lines[0].split_whitespace().collect::<Vec<_>>(),
@@ -353,5 +509,35 @@ mod tests {
             lines[1].split_whitespace().collect::<Vec<_>>(),
             ["web", "3", "2", "1", "0123456789", "RolloutInProgress", "5m"]
         );
+        let wide = apps_table(&rows.iter().collect::<Vec<_>>(), now, true);
+        assert!(
+            wide.lines()
+                .nth(1)
+                .is_some_and(|l| l.ends_with("dir:/m   team=x,tier=web")),
+            "{wide}"
+        );
+    }
+
+    /// Guards `-o json`'s text: element by element, it is what
+    /// `to_string_pretty(&to_value(list))` printed (keys sorted).
+    #[test]
+    fn json_lists_print_as_values_would() {
+        let (a, mut b) = (app_view(), app_view());
+        b.name = "db".into();
+        b.status = None;
+        b.labels.clear();
+        for items in [vec![], vec![&a], vec![&a, &b]] {
+            let by_value = serde_json::to_string_pretty(&serde_json::to_value(&items).expect("value")).expect("text");
+            let streamed = serde_json::to_string_pretty(&AsValues(&items)).expect("text");
+            assert_eq!(streamed, by_value);
+        }
+        // Long enough for parts on threads (where there are several cores).
+        let many: Vec<&AppView> = (0..2 * JSON_ITEMS_PER_THREAD + 7)
+            .map(|i| if i % 3 == 0 { &a } else { &b })
+            .collect();
+        let by_value = serde_json::to_string_pretty(&serde_json::to_value(&many).expect("value")).expect("text");
+        let mut joined = Vec::new();
+        write_json_list(&mut joined, &many).expect("written");
+        assert_eq!(String::from_utf8(joined).expect("utf-8"), by_value);
     }
 }

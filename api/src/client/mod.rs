@@ -20,6 +20,10 @@ use crate::wire::{
 };
 use crate::wire::{LOG_OFFSET_HEADER, LOG_TASK_HEADER};
 
+/// The most a body's announced length presizes its buffer by (a body
+/// longer still grows as it comes).
+const MAX_PRESIZE: u64 = 256 << 20;
+
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -134,6 +138,14 @@ impl Client {
     /// The apps `filter` selects, filtered by the controller
     /// (`?namespace=&name=&labelSelector=`), sorted by namespace and name.
     pub async fn apps_filtered(&self, filter: &AppFilter) -> Result<Vec<AppView>, ClientError> {
+        self.apps_filtered_as(filter).await
+    }
+
+    /// The same list read as `T`: a type that reads an `AppView` (its
+    /// fields by the same names) and may leave fields out, so that a
+    /// caller showing a few columns of thousands of apps does not build
+    /// what it does not show.
+    pub async fn apps_filtered_as<T: DeserializeOwned>(&self, filter: &AppFilter) -> Result<Vec<T>, ClientError> {
         self.json(Method::GET, self.apps_url(filter), None).await
     }
 
@@ -374,12 +386,22 @@ impl Client {
         if let Some((content_type, body)) = body {
             request = request.header(CONTENT_TYPE, content_type).body(body);
         }
-        let response = self.send(request, &url).await?;
-        let text = response.text().await.map_err(|e| unreachable(url.as_str(), &e))?;
-        serde_json::from_str(&text).map_err(|e| ClientError::Unexpected {
+        let mut response = self.send(request, &url).await?;
+        // Read into one buffer of the announced length (not chunks copied
+        // together at the end), its UTF-8 checked once, in place (not
+        // decoded into a copy, nor string by string by the parser): a list
+        // of thousands of apps is megabytes.
+        let announced = response.content_length().unwrap_or(0).min(MAX_PRESIZE);
+        let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+        while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(url.as_str(), &e))? {
+            body.extend_from_slice(&chunk);
+        }
+        let unexpected = |reason: String| ClientError::Unexpected {
             url: url.to_string(),
-            reason: e.to_string(),
-        })
+            reason,
+        };
+        let text = std::str::from_utf8(&body).map_err(|e| unexpected(format!("the answer is not UTF-8: {e}")))?;
+        serde_json::from_str(text).map_err(|e| unexpected(e.to_string()))
     }
 
     /// Sends, and turns a non-2xx answer into `Refused`.
@@ -474,9 +496,14 @@ impl AppFilter {
     /// checks; a client may check again what an older controller, which
     /// ignores the query, answered).
     pub fn matches(&self, app: &AppView) -> bool {
-        self.namespace.as_deref().is_none_or(|ns| ns == app.namespace)
-            && self.name.as_deref().is_none_or(|n| n == app.name)
-            && self.selector.as_ref().is_none_or(|s| s.matches(&app.labels))
+        self.selects(&app.namespace, &app.name, &app.labels)
+    }
+
+    /// Whether the app of that namespace, name and labels is selected.
+    pub fn selects(&self, namespace: &str, name: &str, labels: &std::collections::BTreeMap<String, String>) -> bool {
+        self.namespace.as_deref().is_none_or(|ns| ns == namespace)
+            && self.name.as_deref().is_none_or(|n| n == name)
+            && self.selector.as_ref().is_none_or(|s| s.matches(labels))
     }
 }
 

@@ -141,7 +141,8 @@ pub fn task(i: usize, j: usize, d: &DesiredApp, now: f64) -> proto::Task {
 }
 
 /// The pure reconcile of one app as the runtime calls it: the index's
-/// snapshot, no expectations, no crash hold, no failed calls. Returns the
+/// snapshot (with its `Synced` facts), no expectations, no crash hold, no
+/// failed calls. Returns the
 /// plan and whether its status differs from the stored one (the runtime
 /// would write it).
 pub fn reconcile_one(index: &Index, key: &str, ids: &mut SequentialIds) -> (Plan, bool) {
@@ -157,7 +158,7 @@ pub fn reconcile_one(index: &Index, key: &str, ids: &mut SequentialIds) -> (Plan
             crash: None,
             agent: &snap.agent,
             call_errors: &[],
-            synced: None,
+            synced: snap.synced.as_ref(),
             now: now_unix(),
         },
         ids,
