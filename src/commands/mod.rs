@@ -6,6 +6,7 @@ pub mod describe;
 pub mod events;
 pub mod get;
 pub mod logs;
+pub mod print;
 pub mod rollout;
 pub mod serve;
 pub mod up;
