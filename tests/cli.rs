@@ -208,17 +208,12 @@ fn rollout_status_waits_and_fails_with_the_rollout() {
     assert!(out.contains("Completed") && out.contains("Failed"), "{out}");
 }
 
-/// Guards `get tasks -w`: after the list, a task that appears or changes
-/// state is printed as it happens.
-#[test]
-fn get_tasks_watch_prints_each_change() {
+/// `sextant ARGS -w --server ...` as a child, its stdout lines on a channel.
+fn watching(up: &Up, args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     use std::io::BufRead;
-    let up = Up::start();
-    up.write_app("w.yaml", "w", 1);
-    up.wait_for("one task running", || up.running_in_mesos("w").len() == 1);
-    let first = up.running_in_mesos("w")[0].clone();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
-        .args(["get", "tasks", "w", "-w", "--server", &up.api])
+        .args(args)
+        .args(["-w", "--server", &up.api])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("spawn get -w");
@@ -231,6 +226,20 @@ fn get_tasks_watch_prints_each_change() {
             }
         }
     });
+    (child, rx)
+}
+
+/// Guards `get tasks -w` and `get apps -w`: after the list, a task that
+/// appears or changes state, and an app whose row changes, are printed as
+/// it happens.
+#[test]
+fn get_tasks_watch_prints_each_change() {
+    let up = Up::start();
+    up.write_app("w.yaml", "w", 1);
+    up.wait_for("one task running", || up.running_in_mesos("w").len() == 1);
+    let first = up.running_in_mesos("w")[0].clone();
+    let (mut child, rx) = watching(&up, &["get", "tasks", "w"]);
+    let (mut apps_child, apps_rx) = watching(&up, &["get", "apps"]);
     let mut seen = Vec::new();
     let wait_line = |what: &str, pred: &dyn Fn(&str) -> bool, seen: &mut Vec<String>| {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -261,5 +270,24 @@ fn get_tasks_watch_prints_each_change() {
         seen.iter().filter(|l| l.starts_with("TASK ")).count(),
         1,
         "one header only: {seen:#?}"
+    );
+    // The app's row again, now with 2 instances running.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut apps = Vec::new();
+    while std::time::Instant::now() < deadline {
+        if let Ok(line) = apps_rx.recv_timeout(std::time::Duration::from_millis(500)) {
+            let cells: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+            apps.push(line);
+            if cells.len() > 3 && cells[0] == "w" && cells[1] == "2" && cells[2] == "2" {
+                break;
+            }
+        }
+    }
+    let _ = apps_child.kill();
+    let _ = apps_child.wait();
+    assert!(
+        apps.iter()
+            .any(|l| l.split_whitespace().take(3).collect::<Vec<_>>() == ["w", "2", "2"]),
+        "get apps -w printed the changed row: {apps:#?}"
     );
 }

@@ -3,8 +3,9 @@
 //! Owns the `App` manifest type (a kube-derive `CustomResource`), loading and
 //! validating manifests from files and directories with errors that name the
 //! file and line, the revision hash of an app's task-defining spec, the
-//! App's CRD and JSON Schema, the App -> `TaskSpec` conversion, and the
-//! HTTP API's wire types (`wire`) with a typed client (`client`, feature
+//! App's CRD and JSON Schema, the App -> `TaskSpec` conversion, label
+//! selectors (`selector`, parsed alike by the CLI and the controller), and
+//! the HTTP API's wire types (`wire`) with a typed client (`client`, feature
 //! `client`). It re-exports the controller<->agent contract of
 //! `sextant-proto` for the controller.
 //!
@@ -21,6 +22,7 @@ pub mod load;
 pub mod quantity;
 pub mod revision;
 pub mod schema;
+pub mod selector;
 mod structure;
 mod suggest;
 pub mod task;
@@ -43,5 +45,6 @@ pub use load::{
 pub use quantity::{Quantity, QuantityError};
 pub use revision::revision;
 pub use schema::{crd, crd_yaml, json_schema};
+pub use selector::{Selector, SelectorError};
 pub use suggest::did_you_mean;
 pub use task::{TaskId, TaskIdError, TaskSpecError, app_key, task_spec};

@@ -12,13 +12,14 @@
 //!    filled by a pass of the real `Runtime::reconcile`: at most 256 MB;
 //! 4. `GET /api/v1/apps` over `http::router`: p99 at most 50 ms.
 //!
-//! The index is built as the controller starts: 10,000 manifests parsed by
-//! the loader (`load_str`), stored by `Store::replace_source_apps`, loaded
-//! by `writer::load`; the agent's task snapshot and its Mesos link applied
-//! by `Writer::apply`; the journal flushed; then every key leased from the
-//! work queue and reconciled by `Runtime::reconcile`, which writes each
-//! status and revision history (a steady state asks for no launch or kill,
-//! so no call reaches the agent, whose channel is never connected).
+//! The index is built as the controller starts (`fleet/mod.rs`, shared
+//! with `list.rs`): 10,000 manifests parsed by the loader (`load_str`),
+//! stored by `Store::replace_source_apps`, loaded by `writer::load`; the
+//! agent's task snapshot and its Mesos link applied by `Writer::apply`; the
+//! journal flushed; then every key leased from the work queue and
+//! reconciled by `Runtime::reconcile`, which writes each status and
+//! revision history (a steady state asks for no launch or kill, so no call
+//! reaches the agent, whose channel is never connected).
 //!
 //! Besides the figures, where the memory is: VmRSS and live heap after each
 //! build step, and the index's heap by part, counted by a wrapper of the
@@ -30,39 +31,22 @@
 //!
 //! `cargo bench -p sextant-controller --bench core`
 
+mod fleet;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
+use fleet::{APPS, Built, TASKS_PER_APP, Work, loadavg, ms, quantile, reconcile_one, spread, verdict};
 use futures::FutureExt;
-use sextant_api::proto::{self, TaskState};
 use sextant_controller::DesiredApp;
-use sextant_controller::expectations::AppExpectations;
 use sextant_controller::http;
 use sextant_controller::index::Index;
-use sextant_controller::index::journal::JournalWriter;
-use sextant_controller::index::writer::{self, IndexEvent, Writer};
+use sextant_controller::index::writer::IndexEvent;
 use sextant_controller::observed::ObservedTask;
-use sextant_controller::queue::WorkQueue;
-use sextant_controller::reconcile::{Input, Plan, SequentialIds, reconcile};
-use sextant_controller::runtime::Runtime;
-use sextant_controller::store::{Store, now_unix};
-
-/// Apps in the index.
-const APPS: usize = 10_000;
-/// Tasks per app (its `instances`).
-const TASKS_PER_APP: usize = 10;
-/// Namespaces the apps are spread over.
-const TEAMS: usize = 20;
-/// Nodes the tasks are spread over (no two tasks of an app on one node).
-const NODES: usize = 1_000;
-/// The manifests source.
-const SOURCE: &str = "dir:/srv/manifests";
-/// The agent, never connected.
-const AGENT_URL: &str = "http://127.0.0.1:1";
+use sextant_controller::reconcile::SequentialIds;
+use sextant_controller::store::now_unix;
 
 /// Task updates timed (target 1).
 const UPDATES: usize = 20_000;
@@ -230,148 +214,6 @@ fn index_breakdown(index: &Index) {
     );
 }
 
-/// One app's manifest, as the loader bench writes them, with 10 instances.
-fn manifest(i: usize) -> String {
-    format!(
-        "apiVersion: sextant.dev/v1alpha1
-kind: App
-metadata:
-  name: app-{i:05}
-  namespace: team-{team:02}
-  labels: {{team: team-{team:02}, tier: web}}
-spec:
-  instances: {TASKS_PER_APP}
-  command: \"exec /srv/app-{i:05}/bin/server --port $PORT_HTTP --admin $PORT_ADMIN\"
-  resources: {{cpus: 250m, mem: 256Mi, disk: 1Gi}}
-  ports:
-    - name: http
-      containerPort: 8080
-    - name: admin
-      containerPort: 9090
-      protocol: tcp
-  env:
-    LOG_LEVEL: info
-    APP_ID: \"{i}\"
-    UPSTREAM: \"http://app-{next:05}.team-{team:02}:8080\"
-  labels: {{tier: web}}
-  healthCheck:
-    http: {{port: http, path: /healthz}}
-    initialDelaySeconds: 5
-    periodSeconds: 5
-    timeoutSeconds: 2
-    failureThreshold: 3
-  strategy:
-    maxSurge: 25%
-    maxUnavailable: 0
-    minReadySeconds: 10
-    progressDeadlineSeconds: 300
-  placement:
-    constraints:
-      - {{field: hostname, operator: UNIQUE}}
-      - {{field: rack, operator: MAX_PER, value: \"2\"}}
-  killGracePeriodSeconds: 30
-",
-        team = i % TEAMS,
-        next = (i + 1) % APPS,
-    )
-}
-
-/// The desired apps, parsed and validated by the loader.
-fn desired_apps() -> Vec<DesiredApp> {
-    (0..APPS)
-        .map(|i| {
-            let file = format!("/srv/manifests/team-{:02}/app-{i:05}.yaml", i % TEAMS);
-            let mut loaded = sextant_api::load_str(Path::new(&file), &manifest(i)).expect("a valid manifest");
-            assert_eq!(loaded.len(), 1);
-            let l = loaded.remove(0);
-            DesiredApp::new(l.app, SOURCE, Some(l.file), u64::try_from(l.line).ok())
-        })
-        .collect()
-}
-
-/// Task `j` of app `i`: launched an hour ago (an app's tasks a quarter
-/// second apart), RUNNING 20 s later, healthy 10 s after that.
-fn task(i: usize, j: usize, d: &DesiredApp, now: f64) -> proto::Task {
-    let node = (i + j * (NODES / TASKS_PER_APP)) % NODES;
-    let launched = now - 3_620.0 + j as f64 * 0.25;
-    proto::Task {
-        task_id: format!(
-            "{}.{}.{}.{:08x}",
-            d.namespace(),
-            d.name(),
-            d.revision,
-            i * TASKS_PER_APP + j
-        ),
-        namespace: d.namespace().to_string(),
-        app: d.name().to_string(),
-        revision: d.revision.clone(),
-        state: TaskState::Running as i32,
-        agent_id: format!("9c4e6f0a-1b2d-4c3e-8f7a-5d6b7c8d9e0f-S{node}"),
-        hostname: format!("node-{node:04}.dc1.example.com"),
-        ports: vec![
-            proto::HostPort {
-                name: "http".into(),
-                port: 31_000 + (i % 1000) as u32,
-            },
-            proto::HostPort {
-                name: "admin".into(),
-                port: 32_000 + (i % 1000) as u32,
-            },
-        ],
-        message: String::new(),
-        reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED".into(),
-        healthy: Some(true),
-        created_at: launched,
-        updated_at: launched + 30.0,
-        running_since: launched + 20.0,
-        healthy_since: launched + 30.0,
-    }
-}
-
-/// The pure reconcile of one app as the runtime calls it: the index's
-/// snapshot, no expectations, no crash hold, no failed calls. Returns the
-/// plan and whether its status differs from the stored one (the runtime
-/// would write it).
-fn reconcile_one(index: &Index, key: &str, ids: &mut SequentialIds) -> (Plan, bool) {
-    let snap = index.app(key);
-    let expectations = AppExpectations::default();
-    let plan = reconcile(
-        &Input {
-            key,
-            desired: snap.desired.as_deref(),
-            history: &snap.history,
-            tasks: &snap.tasks,
-            expectations: &expectations,
-            crash: None,
-            agent: &snap.agent,
-            call_errors: &[],
-            synced: None,
-            now: now_unix(),
-        },
-        ids,
-    );
-    let changed = plan.status.as_ref() != snap.status.as_deref();
-    (plan, changed)
-}
-
-/// What a plan would make the runtime do besides comparing the status.
-#[derive(Debug, Default, PartialEq)]
-struct Work {
-    actions: usize,
-    histories: usize,
-    statuses: usize,
-    requeues: usize,
-}
-
-impl Work {
-    fn add(&mut self, plan: &Plan, status_changed: bool) {
-        self.actions += plan.actions.len();
-        self.histories += usize::from(plan.history.is_some());
-        self.statuses += usize::from(status_changed);
-        self.requeues += usize::from(plan.requeue_after.is_some());
-    }
-}
-
 /// CPU time (user + system) of the calling thread, from the kernel's
 /// per-thread clock (`CLOCK_THREAD_CPUTIME_ID`: the same accounting as
 /// `getrusage(RUSAGE_THREAD)`, to the nanosecond rather than the tick).
@@ -415,162 +257,8 @@ fn mb(kb: u64) -> String {
     format!("{:.1} MB", kb as f64 * 1024.0 / 1e6)
 }
 
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
-/// The `q` quantile (nearest rank) of sorted samples.
-fn quantile(sorted: &[Duration], q: f64) -> Duration {
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
 fn us(d: Duration) -> String {
     format!("{:.1} µs", d.as_secs_f64() * 1e6)
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
-
-/// `p50 / p99 / max` of samples, sorted in place.
-fn spread(samples: &mut [Duration], unit: fn(Duration) -> String) -> String {
-    samples.sort_unstable();
-    format!(
-        "p50 {} / p99 {} / max {}",
-        unit(quantile(samples, 0.50)),
-        unit(quantile(samples, 0.99)),
-        unit(*samples.last().expect("samples"))
-    )
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok { "met" } else { "MISSED" }
-}
-
-/// The built index and the parts that write it.
-struct Built {
-    index: Index,
-    writer: Writer,
-    runtime: Arc<Runtime>,
-    keys: Vec<String>,
-    /// VmRSS (kB) after each step of the build, and the heap's figures.
-    rss: Vec<(&'static str, u64, String)>,
-    _data: tempfile::TempDir,
-}
-
-/// Builds the index as the controller does at start; see the module docs.
-async fn build() -> Built {
-    let t = Instant::now();
-    let data = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(data.path()).expect("store");
-    let apps = desired_apps();
-    let outcome = store.replace_source_apps(SOURCE, apps).expect("apps stored");
-    assert_eq!(outcome.added.len(), APPS);
-    store.set_source_ok(SOURCE, APPS).expect("source");
-    let index = Index::default();
-    let skipped = writer::load(&index, &store, AGENT_URL).expect("journal loaded");
-    assert!(skipped.is_empty(), "{skipped:?}");
-    eprintln!("  manifests loaded, stored and indexed in {}", ms(t.elapsed()));
-    let mut rss = vec![(
-        "apps stored in the journal and indexed",
-        proc_status_kb("VmRSS"),
-        heap_step(),
-    )];
-
-    let t = Instant::now();
-    let now = now_unix();
-    let mut keys = index.keys();
-    keys.sort();
-    let tasks: Vec<ObservedTask> = keys
-        .iter()
-        .enumerate()
-        .flat_map(|(i, key)| {
-            let d = index.app(key).desired.expect("desired");
-            (0..TASKS_PER_APP).map(move |j| ObservedTask::from(task(i, j, &d, now)))
-        })
-        .collect();
-    let queue = WorkQueue::new();
-    let journal = JournalWriter::new(store.clone());
-    let writer = Writer {
-        index: index.clone(),
-        store: store.clone(),
-        journal: journal.clone(),
-        queue: queue.clone(),
-        events: sextant_controller::events::Events::default(),
-    };
-    rss.push((
-        "the agent's 100,000 tasks received",
-        proc_status_kb("VmRSS"),
-        heap_step(),
-    ));
-    writer.apply(IndexEvent::Snapshot(tasks));
-    writer.apply(IndexEvent::Mesos {
-        connected: true,
-        since: now - 86_400.0,
-        message: String::new(),
-    });
-    rss.push(("snapshot applied to the index", proc_status_kb("VmRSS"), heap_step()));
-    journal.flush().expect("journal flushed");
-    assert_eq!(index.read(|s| s.task_count), APPS * TASKS_PER_APP);
-    eprintln!("  agent snapshot applied and journaled in {}", ms(t.elapsed()));
-    rss.push(("snapshot written to the journal", proc_status_kb("VmRSS"), heap_step()));
-
-    // The runtime's own pass over every key the writer enqueued, as the
-    // work queue's workers run it (here one at a time): it writes each
-    // app's status and revision history. Until the plans stop changing
-    // the history (the first pass records the revision and completes it).
-    let channel = tonic::transport::Endpoint::from_static(AGENT_URL).connect_lazy();
-    let runtime = Arc::new(Runtime::new(
-        index.clone(),
-        journal.clone(),
-        sextant_controller::agent_link::client(channel),
-        sextant_controller::events::Events::default(),
-        sextant_controller::metrics::Metrics::default(),
-    ));
-    for pass in 1..=3 {
-        let t = Instant::now();
-        if pass > 1 {
-            queue.enqueue_all(index.keys());
-        }
-        let mut n = 0;
-        while let Some(Some(lease)) = queue.next().now_or_never() {
-            let requeue = Arc::clone(&runtime).reconcile(lease.key().to_string()).await;
-            lease.done(requeue);
-            n += 1;
-        }
-        journal.flush().expect("journal flushed");
-        let mut work = Work::default();
-        let mut ids = SequentialIds::default();
-        for key in &keys {
-            let (plan, changed) = reconcile_one(&index, key, &mut ids);
-            work.add(&plan, changed);
-        }
-        eprintln!(
-            "  Runtime::reconcile pass {pass}: {n} keys in {}; what another pass would do: {work:?}",
-            ms(t.elapsed())
-        );
-        if work.actions == 0 && work.histories == 0 && work.statuses == 0 {
-            break;
-        }
-        assert!(pass < 3, "the index does not settle: {work:?}");
-    }
-    assert_eq!(index.read(|s| (s.statuses.len(), s.histories.len())), (APPS, APPS));
-    rss.push((
-        "statuses and histories written by the runtime",
-        proc_status_kb("VmRSS"),
-        heap_step(),
-    ));
-    Built {
-        index,
-        writer,
-        runtime,
-        keys,
-        rss,
-        _data: data,
-    }
 }
 
 /// Target 1: one task update and the reconcile it causes.
@@ -827,7 +515,11 @@ fn main() {
     eprintln!("building the index");
     // The build is not timed: its heap is counted, step by step.
     COUNTING.store(true, Ordering::Relaxed);
-    let mut built = rt.block_on(build());
+    let mut rss: Vec<(&'static str, u64, String)> = Vec::new();
+    let mut built = rt.block_on(fleet::build(
+        |_| String::new(),
+        |step| rss.push((step, proc_status_kb("VmRSS"), heap_step())),
+    ));
     COUNTING.store(false, Ordering::Relaxed);
     let rss_after = proc_status_kb("VmRSS");
     let hwm = proc_status_kb("VmHWM");
@@ -868,7 +560,7 @@ fn main() {
         mb(rss_after - rss_before),
         mb(hwm)
     );
-    for (step, kb, heap) in &built.rss {
+    for (step, kb, heap) in &rss {
         println!("   after {step}: VmRSS {}; {heap}", mb(*kb));
     }
     println!(
@@ -896,7 +588,7 @@ fn main() {
         index,
         writer,
         runtime,
-        _data,
+        data,
         ..
     } = built;
     let chunks = || CHUNK_BYTES.load(Ordering::Relaxed);
@@ -928,7 +620,7 @@ fn main() {
         (h0 - h1) as f64 / 1e6,
         (h1 - h2) as f64 / 1e6
     );
-    drop(_data);
+    drop(data);
     println!("load average at end: {}", loadavg());
     let missed = ok.iter().filter(|o| !**o).count();
     println!("{} of {} targets met", ok.len() - missed, ok.len());

@@ -42,8 +42,8 @@ pub fn connect(
     )?)
 }
 
-/// Rows as left-aligned columns three spaces apart, each line after
-/// `indent`.
+/// Rows as left-aligned columns three spaces apart (widths in
+/// characters), each line after `indent`, trailing whitespace trimmed.
 pub fn table(rows: &[Vec<String>], indent: &str) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
@@ -55,18 +55,46 @@ pub fn table(rows: &[Vec<String>], indent: &str) -> String {
                 .unwrap_or(0)
         })
         .collect();
-    let mut out = String::new();
+    // Written in place (no string per cell or line): a table can have
+    // thousands of rows.
+    let line_len = indent.len() + widths.iter().map(|w| w + 3).sum::<usize>();
+    let mut out = String::with_capacity(rows.len() * (line_len + 1));
     for row in rows {
-        let mut line = String::from(indent);
+        let start = out.len();
+        out.push_str(indent);
         for (c, cell) in row.iter().enumerate() {
-            if c + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<width$}   ", width = widths[c]));
+            out.push_str(cell);
+            if c + 1 < row.len() {
+                let pad = widths[c].saturating_sub(cell.chars().count()) + 3;
+                out.extend(std::iter::repeat_n(' ', pad));
             }
         }
-        out.push_str(line.trim_end());
+        let end = start + out[start..].trim_end().len();
+        out.truncate(end);
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::table;
+
+    #[test]
+    fn tables_align_columns_by_characters_and_trim_line_ends() {
+        let rows: Vec<Vec<String>> = [
+            vec!["NAME", "STATUS", "AGE"],
+            vec!["café", "-", ""],
+            vec!["a", "RolloutInProgress", "5m"],
+            vec!["only"],
+        ]
+        .iter()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+        assert_eq!(
+            table(&rows, "  "),
+            "  NAME   STATUS              AGE\n  café   -\n  a      RolloutInProgress   5m\n  only\n"
+        );
+        assert_eq!(table(&[], ""), "");
+    }
 }

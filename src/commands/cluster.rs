@@ -10,7 +10,8 @@ use sextant_api::wire::{NodeView, QueuedTaskView, ResourcesView};
 
 use crate::cli::{GetArgs, GetKind, GetOutput};
 use crate::commands::client::table;
-use crate::commands::get::{print_objects, short_age};
+use crate::commands::get::short_age;
+use crate::commands::print::print_objects;
 
 /// `sextant get nodes` or `sextant get queue`, as `args` say.
 pub async fn run(args: &GetArgs, client: &Client) -> Result<()> {

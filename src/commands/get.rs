@@ -1,15 +1,18 @@
 //! `sextant get`: lists from the controller's HTTP API (nodes and the
 //! launch queue in `cluster`).
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
-use serde::Serialize;
-use sextant_api::client::{Client, EventFilter};
+use serde::Deserialize;
+use sextant_api::Selector;
+use sextant_api::client::{AppFilter, Client, EventFilter};
 use sextant_api::wire::{AppView, SourceView, TaskView};
 
 use crate::cli::{GetArgs, GetKind, GetOutput};
 use crate::commands::client::table;
+use crate::commands::print::{print_objects, write_out};
 
 /// Task states that are live (DESIGN.md's table), and PENDING: queued in
 /// the agent.
@@ -31,26 +34,71 @@ pub async fn run(args: GetArgs, client: &Client) -> Result<()> {
     let in_namespace = |ns: &str| namespace.as_deref().is_none_or(|want| want == ns);
     match args.kind {
         GetKind::Apps => {
-            let apps = client.apps().await?;
-            let apps: Vec<&AppView> = apps
-                .iter()
-                .filter(|a| {
-                    in_namespace(&a.namespace)
-                        && args.name.as_deref().is_none_or(|n| n == a.name)
-                        && selector.as_ref().is_none_or(|s| s.matches(&a.labels))
-                })
-                .collect();
-            if let (Some(name), true) = (&args.name, apps.is_empty()) {
-                anyhow::bail!(
-                    "app {}/{name} not found (see `sextant get apps -A`)",
-                    namespace.as_deref().unwrap_or("*")
-                );
-            }
+            // The controller filters; the answer is checked again only in
+            // case an older controller ignored the query.
+            let filter = AppFilter {
+                namespace: namespace.clone(),
+                name: args.name.clone(),
+                selector,
+            };
+            let not_found = || {
+                let name = args.name.as_deref().unwrap_or_default();
+                let namespace = namespace.as_deref().unwrap_or("*");
+                anyhow::anyhow!("app {namespace}/{name} not found (see `sextant get apps -A`)")
+            };
             match args.output {
-                GetOutput::Table => out!("{}", apps_table(&apps, SystemTime::now(), false)),
-                GetOutput::Wide => out!("{}", apps_table(&apps, SystemTime::now(), true)),
-                GetOutput::Name => apps.iter().for_each(|a| outln!("app/{}/{}", a.namespace, a.name)),
-                GetOutput::Json | GetOutput::Yaml => print_objects(&apps, args.name.is_some(), args.output)?,
+                GetOutput::Json | GetOutput::Yaml => {
+                    let apps = client.apps_filtered(&filter).await?;
+                    let apps: Vec<&AppView> = apps.iter().filter(|a| filter.matches(a)).collect();
+                    if args.name.is_some() && apps.is_empty() {
+                        return Err(not_found());
+                    }
+                    print_objects(&apps, args.name.is_some(), args.output)?;
+                }
+                GetOutput::Table | GetOutput::Wide | GetOutput::Name => {
+                    // Only the columns: thousands of full views (statuses,
+                    // condition messages) cost more to build than to show.
+                    let rows: Vec<AppRow> = client.apps_filtered_as(&filter).await?;
+                    let rows: Vec<&AppRow> = rows
+                        .iter()
+                        .filter(|a| filter.selects(&a.namespace, &a.name, &a.labels))
+                        .collect();
+                    if args.name.is_some() && rows.is_empty() {
+                        return Err(not_found());
+                    }
+                    let text = match args.output {
+                        GetOutput::Name => rows
+                            .iter()
+                            .map(|a| format!("app/{}/{}\n", a.namespace, a.name))
+                            .collect(),
+                        output => apps_table(&rows, SystemTime::now(), output == GetOutput::Wide),
+                    };
+                    write_out(text.as_bytes())?;
+                    if args.watch && args.output != GetOutput::Name {
+                        let wide = args.output == GetOutput::Wide;
+                        let rows = || async {
+                            let rows: Vec<AppRow> = client.apps_filtered_as(&filter).await?;
+                            Ok(rows
+                                .iter()
+                                .filter(|a| filter.selects(&a.namespace, &a.name, &a.labels))
+                                .map(|a| {
+                                    let content = format!(
+                                        "{} {} {} {} {}",
+                                        a.instances,
+                                        a.running,
+                                        a.available,
+                                        a.revision,
+                                        status_word(a)
+                                    );
+                                    let table = apps_table(&[a], SystemTime::now(), wide);
+                                    let line = table.lines().nth(1).unwrap_or_default().to_string();
+                                    (format!("{}/{}", a.namespace, a.name), content, line)
+                                })
+                                .collect())
+                        };
+                        crate::commands::watch::follow(client, &["condition", "desired", "task"], rows).await?;
+                    }
+                }
             }
         }
         GetKind::Sources => {
@@ -114,73 +162,42 @@ pub async fn run(args: GetArgs, client: &Client) -> Result<()> {
     Ok(())
 }
 
-/// Prints the API's objects as JSON or YAML; one object alone when one
-/// was named.
-pub(crate) fn print_objects<T: Serialize>(items: &[&T], one: bool, output: GetOutput) -> Result<()> {
-    let value = match (one, items) {
-        (true, [only]) => serde_json::to_value(only)?,
-        _ => serde_json::to_value(items)?,
-    };
-    if output == GetOutput::Yaml {
-        out!("{}", serde_yaml::to_string(&value)?);
-    } else {
-        outln!("{}", serde_json::to_string_pretty(&value)?);
-    }
-    Ok(())
+/// What the apps table (and `-o name`) shows of an `AppView`, read instead
+/// of the whole view: no `status`, no condition messages.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AppRow {
+    name: String,
+    namespace: String,
+    instances: u32,
+    running: u32,
+    #[serde(default)]
+    available: u32,
+    revision: String,
+    source: String,
+    #[serde(default)]
+    created_at: Option<String>,
+    /// STATUS in words, said by the controller (`status_summary`).
+    #[serde(default)]
+    summary: String,
+    /// For a controller too old to say `summary`.
+    #[serde(default)]
+    conditions: Vec<RowCondition>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
 }
 
-/// A label selector, kubectl's equality-based form.
-#[derive(Debug, PartialEq)]
-struct Selector(Vec<Requirement>);
-
-#[derive(Debug, PartialEq)]
-enum Requirement {
-    Equals(String, String),
-    NotEquals(String, String),
-    Exists(String),
-    Absent(String),
+/// What the STATUS column reads of a condition.
+#[derive(Debug, Deserialize)]
+struct RowCondition {
+    #[serde(rename = "type")]
+    type_: String,
+    status: String,
+    #[serde(default)]
+    reason: Option<String>,
 }
 
-impl Selector {
-    fn parse(text: &str) -> Result<Selector> {
-        let mut reqs = Vec::new();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let req = if let Some((k, v)) = part.split_once("!=") {
-                Requirement::NotEquals(k.trim().into(), v.trim().into())
-            } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
-                Requirement::Equals(k.trim().into(), v.trim().into())
-            } else if let Some(k) = part.strip_prefix('!') {
-                Requirement::Absent(k.trim().into())
-            } else {
-                Requirement::Exists(part.into())
-            };
-            let key = match &req {
-                Requirement::Equals(k, _)
-                | Requirement::NotEquals(k, _)
-                | Requirement::Exists(k)
-                | Requirement::Absent(k) => k,
-            };
-            anyhow::ensure!(
-                !key.is_empty() && !key.contains(char::is_whitespace),
-                "label selector {text:?}: {part:?} is not key=value, key!=value, key or !key"
-            );
-            reqs.push(req);
-        }
-        anyhow::ensure!(!reqs.is_empty(), "label selector {text:?} is empty");
-        Ok(Selector(reqs))
-    }
-
-    fn matches(&self, labels: &std::collections::BTreeMap<String, String>) -> bool {
-        self.0.iter().all(|r| match r {
-            Requirement::Equals(k, v) => labels.get(k) == Some(v),
-            Requirement::NotEquals(k, v) => labels.get(k) != Some(v),
-            Requirement::Exists(k) => labels.contains_key(k),
-            Requirement::Absent(k) => !labels.contains_key(k),
-        })
-    }
-}
-
-fn apps_table(apps: &[&AppView], now: SystemTime, wide: bool) -> String {
+fn apps_table(apps: &[&AppRow], now: SystemTime, wide: bool) -> String {
     let mut header: Vec<String> = ["NAME", "INSTANCES", "RUNNING", "AVAILABLE", "REVISION", "STATUS", "AGE"]
         .map(String::from)
         .to_vec();
@@ -227,8 +244,21 @@ fn apps_table(apps: &[&AppView], now: SystemTime, wide: bool) -> String {
 /// One word for where an app stands: what is wrong if something is
 /// (the `Degraded` reason, then why it is not synced), else how its
 /// rollout stands.
-fn status_word(app: &AppView) -> String {
-    sextant_api::wire::status_summary(app)
+fn status_word(app: &AppRow) -> String {
+    if !app.summary.is_empty() {
+        return app.summary.clone();
+    }
+    let find = |t: &str| app.conditions.iter().find(|c| c.type_ == t);
+    if let Some(c) = find("Degraded").filter(|c| c.status == "True") {
+        return c.reason.clone().unwrap_or_else(|| "Degraded".into());
+    }
+    if let Some(c) = find("Synced").filter(|c| c.status == "False") {
+        return c.reason.clone().unwrap_or_else(|| "OutOfSync".into());
+    }
+    match find("Progressing") {
+        Some(c) => c.reason.clone().unwrap_or_else(|| "-".into()),
+        None => "-".into(),
+    }
 }
 
 /// `NAME COMMIT SYNCED APPS STATUS`, then every problem, located.
@@ -335,24 +365,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn label_selectors_read_like_kubectl() {
-        let labels: std::collections::BTreeMap<String, String> = [
-            ("team".to_string(), "storefront".to_string()),
-            ("tier".to_string(), "web".to_string()),
-        ]
-        .into();
-        let yes = |s: &str| Selector::parse(s).expect("parses").matches(&labels);
-        assert!(yes("team=storefront"));
-        assert!(yes("team==storefront,tier"));
-        assert!(yes("team!=billing"));
-        assert!(yes("!canary"));
-        assert!(!yes("team=billing"));
-        assert!(!yes("tier,canary"));
-        assert!(Selector::parse("").is_err());
-        assert!(Selector::parse("=x").is_err());
-    }
-
-    #[test]
     fn ages_read_like_kubectl() {
         assert_eq!(short_age(Duration::from_secs(5)), "5s");
         assert_eq!(short_age(Duration::from_secs(600)), "10m");
@@ -393,28 +405,49 @@ mod tests {
         );
     }
 
-    #[test]
-    fn apps_table_has_the_documented_columns() {
-        let app = AppView {
+    fn app_view() -> AppView {
+        AppView {
             name: "web".into(),
             namespace: "default".into(),
             instances: 3,
             running: 2,
             available: 1,
             revision: "0123456789".into(),
-            status: None,
+            status: Some(sextant_api::AppStatus {
+                running: 2,
+                conditions: vec![sextant_api::Condition {
+                    type_: "Available".into(),
+                    status: "False".into(),
+                    reason: None,
+                    message: Some("1 of 3 \"available\"".into()),
+                }],
+                ..Default::default()
+            }),
             source: "dir:/m".into(),
             created_at: Some("2026-11-25T09:00:00Z".into()),
             conditions: vec![sextant_api::Condition {
                 type_: "Progressing".into(),
                 status: "True".into(),
                 reason: Some("RolloutInProgress".into()),
-                message: None,
+                message: Some("revision 0123456789: 1 of 3 tasks available".into()),
             }],
-            labels: Default::default(),
-        };
+            summary: "Progressing 1/3".into(),
+            labels: [
+                ("tier".to_string(), "web".to_string()),
+                ("team".to_string(), "x".to_string()),
+            ]
+            .into(),
+        }
+    }
+
+    /// Guards the lean read of the list: a row is read from what the API
+    /// sends, and shows the documented columns.
+    #[test]
+    fn apps_table_has_the_documented_columns() {
+        let json = serde_json::to_vec(&[app_view()]).expect("json");
+        let rows: Vec<AppRow> = serde_json::from_slice(&json).expect("an AppView reads as a row");
         let now = humantime::parse_rfc3339("2026-11-25T09:05:00Z").expect("valid time");
-        let out = apps_table(&[&app], now, false);
+        let out = apps_table(&rows.iter().collect::<Vec<_>>(), now, false);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(
             lines[0].split_whitespace().collect::<Vec<_>>(),
@@ -423,6 +456,13 @@ mod tests {
         assert_eq!(
             lines[1].split_whitespace().collect::<Vec<_>>(),
             ["web", "3", "2", "1", "0123456789", "Progressing", "1/3", "5m"]
+        );
+        let wide = apps_table(&rows.iter().collect::<Vec<_>>(), now, true);
+        assert!(
+            wide.lines()
+                .nth(1)
+                .is_some_and(|l| l.ends_with("dir:/m   team=x,tier=web")),
+            "{wide}"
         );
     }
 }

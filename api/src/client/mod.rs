@@ -13,11 +13,16 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValu
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
+use crate::selector::Selector;
 use crate::wire::{
     AppDetail, AppView, ApplyResult, DeletedView, ErrorBody, ErrorCode, Event, NodeList, ObjectResult, QueueList,
     RevisionView, RolloutResult, ScaleRequest, SourceView, TaskView, TriggeredView, UndoRequest,
 };
 use crate::wire::{LOG_OFFSET_HEADER, LOG_TASK_HEADER};
+
+/// The most a body's announced length presizes its buffer by (a body
+/// longer still grows as it comes).
+const MAX_PRESIZE: u64 = 256 << 20;
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -150,7 +155,39 @@ impl Client {
 
     /// Every app.
     pub async fn apps(&self) -> Result<Vec<AppView>, ClientError> {
-        self.json(Method::GET, self.url(&["api", "v1", "apps"]), None).await
+        self.apps_filtered(&AppFilter::default()).await
+    }
+
+    /// The apps `filter` selects, filtered by the controller
+    /// (`?namespace=&name=&labelSelector=`), sorted by namespace and name.
+    pub async fn apps_filtered(&self, filter: &AppFilter) -> Result<Vec<AppView>, ClientError> {
+        self.apps_filtered_as(filter).await
+    }
+
+    /// The same list read as `T`: a type that reads an `AppView` (its
+    /// fields by the same names) and may leave fields out, so that a
+    /// caller showing a few columns of thousands of apps does not build
+    /// what it does not show.
+    pub async fn apps_filtered_as<T: DeserializeOwned>(&self, filter: &AppFilter) -> Result<Vec<T>, ClientError> {
+        self.json(Method::GET, self.apps_url(filter), None).await
+    }
+
+    /// The URL of the app list `filter` selects.
+    pub fn apps_url(&self, filter: &AppFilter) -> Url {
+        let mut url = self.url(&["api", "v1", "apps"]);
+        if filter.namespace.is_some() || filter.name.is_some() || filter.selector.is_some() {
+            let mut q = url.query_pairs_mut();
+            if let Some(namespace) = &filter.namespace {
+                q.append_pair("namespace", namespace);
+            }
+            if let Some(name) = &filter.name {
+                q.append_pair("name", name);
+            }
+            if let Some(selector) = &filter.selector {
+                q.append_pair("labelSelector", &selector.to_string());
+            }
+        }
+        url
     }
 
     /// One app with its spec, tasks and revisions.
@@ -385,12 +422,22 @@ impl Client {
         if let Some((content_type, body)) = body {
             request = request.header(CONTENT_TYPE, content_type).body(body);
         }
-        let response = self.send(request, &url).await?;
-        let text = response.text().await.map_err(|e| unreachable(url.as_str(), &e))?;
-        serde_json::from_str(&text).map_err(|e| ClientError::Unexpected {
+        let mut response = self.send(request, &url).await?;
+        // Read into one buffer of the announced length (not chunks copied
+        // together at the end), its UTF-8 checked once, in place (not
+        // decoded into a copy, nor string by string by the parser): a list
+        // of thousands of apps is megabytes.
+        let announced = response.content_length().unwrap_or(0).min(MAX_PRESIZE);
+        let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+        while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(url.as_str(), &e))? {
+            body.extend_from_slice(&chunk);
+        }
+        let unexpected = |reason: String| ClientError::Unexpected {
             url: url.to_string(),
-            reason: e.to_string(),
-        })
+            reason,
+        };
+        let text = std::str::from_utf8(&body).map_err(|e| unexpected(format!("the answer is not UTF-8: {e}")))?;
+        serde_json::from_str(text).map_err(|e| unexpected(e.to_string()))
     }
 
     /// Sends, and turns a non-2xx answer into `Refused`.
@@ -466,6 +513,33 @@ impl RolloutOp {
             Self::Restart => "restart",
             Self::Undo => "undo",
         }
+    }
+}
+
+/// Which apps to list; every field left `None` selects everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppFilter {
+    /// Only this namespace (`None`: every namespace).
+    pub namespace: Option<String>,
+    /// Only apps of this name.
+    pub name: Option<String>,
+    /// Only apps whose `metadata.labels` the selector matches.
+    pub selector: Option<Selector>,
+}
+
+impl AppFilter {
+    /// Whether `app` is one the filter selects (what the controller
+    /// checks; a client may check again what an older controller, which
+    /// ignores the query, answered).
+    pub fn matches(&self, app: &AppView) -> bool {
+        self.selects(&app.namespace, &app.name, &app.labels)
+    }
+
+    /// Whether the app of that namespace, name and labels is selected.
+    pub fn selects(&self, namespace: &str, name: &str, labels: &std::collections::BTreeMap<String, String>) -> bool {
+        self.namespace.as_deref().is_none_or(|ns| ns == namespace)
+            && self.name.as_deref().is_none_or(|n| n == name)
+            && self.selector.as_ref().is_none_or(|s| s.matches(labels))
     }
 }
 
@@ -551,6 +625,24 @@ mod tests {
         let c = Client::new("http://127.0.0.1:7070/", None).expect("client");
         let url = c.url(&["api", "v1", "apps", "default", "a/b?c"]);
         assert_eq!(url.as_str(), "http://127.0.0.1:7070/api/v1/apps/default/a%2Fb%3Fc");
+    }
+
+    #[test]
+    fn an_app_filter_is_the_lists_query() {
+        let c = Client::new("http://127.0.0.1:7070", None).expect("client");
+        assert_eq!(
+            c.apps_url(&AppFilter::default()).as_str(),
+            "http://127.0.0.1:7070/api/v1/apps"
+        );
+        let filter = AppFilter {
+            namespace: Some("team a".into()),
+            name: Some("web".into()),
+            selector: Some(Selector::parse("tier = web, !canary").expect("selector")),
+        };
+        assert_eq!(
+            c.apps_url(&filter).as_str(),
+            "http://127.0.0.1:7070/api/v1/apps?namespace=team+a&name=web&labelSelector=tier%3Dweb%2C%21canary"
+        );
     }
 
     #[test]

@@ -39,6 +39,11 @@ pub struct AppView {
     /// `Degraded`, `Synced`).
     #[serde(default)]
     pub conditions: Vec<Condition>,
+    /// The status in a few words, for a STATUS column (`status_summary`):
+    /// `Running`, `Progressing 2/4`, `Pending: short of cpus`,
+    /// `OutOfSync: web.yaml:11`, `CrashLoopBackOff`…
+    #[serde(default)]
+    pub summary: String,
     /// `metadata.labels`, for selectors.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,

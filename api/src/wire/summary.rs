@@ -92,6 +92,7 @@ mod tests {
             source: "dir:/m".into(),
             created_at: None,
             conditions,
+            summary: String::new(),
             labels: Default::default(),
         }
     }

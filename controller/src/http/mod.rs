@@ -4,7 +4,8 @@
 //! in-memory index: no read touches the journal. The writes (apply, diff,
 //! delete, the git webhook) are in `write`.
 //!
-//! - `GET /api/v1/apps` -> `[AppView]`, sorted by namespace then name
+//! - `GET /api/v1/apps[?namespace=&name=&labelSelector=]` -> `[AppView]`,
+//!   sorted by namespace then name (400 `BadRequest` for a bad selector)
 //! - `GET /api/v1/apps/{namespace}/{name}` -> `AppDetail` (404 `NotFound`)
 //! - `GET /api/v1/apps/{namespace}/{name}/tasks[?all=true]` -> the app's
 //!   live tasks (`all`: recently ended ones too)
@@ -109,13 +110,48 @@ pub fn router(index: Index) -> Router {
         .with_state(index)
 }
 
+/// The query of the app list; a parameter left empty selects everything.
+#[derive(Debug, Default, Deserialize)]
+struct AppsQuery {
+    namespace: Option<String>,
+    name: Option<String>,
+    #[serde(rename = "labelSelector")]
+    label_selector: Option<String>,
+}
+
 /// `[AppView]` sorted by namespace and name, joined from the index's
 /// serialized entries (`index/views.rs`): no app is cloned or serialized
-/// per request.
-async fn list_apps(State(index): State<Index>) -> Response {
-    let entries: Vec<std::sync::Arc<[u8]>> = index.read(|s| s.views.values().cloned().collect());
+/// per request. `?namespace=`, `?name=` and `?labelSelector=` (kubectl's
+/// equality-based selectors, `sextant_api::selector`) are checked against
+/// what each entry keeps beside its bytes; a selector that does not parse
+/// is a 400 `BadRequest` naming the part at fault.
+async fn list_apps(
+    State(index): State<Index>,
+    query: Result<axum::extract::Query<AppsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let axum::extract::Query(q) =
+        query.map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("bad query: {}", e.body_text())))?;
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let selector = match given(&q.label_selector) {
+        Some(text) => {
+            Some(sextant_api::Selector::parse(&text).map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))?)
+        }
+        None => None,
+    };
+    let (namespace, name) = (given(&q.namespace), given(&q.name));
+    let filter = crate::index::views::Filter {
+        namespace: namespace.as_deref(),
+        name: name.as_deref(),
+        selector: selector.as_ref(),
+    };
+    let entries = index.read(|s| crate::index::views::select(&s.views, &filter));
     let body = crate::index::views::list(&entries);
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 async fn get_app(
@@ -275,6 +311,82 @@ mod tests {
 
     async fn get<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: String) -> T {
         http.get(url).send().await.expect("request").json().await.expect("json")
+    }
+
+    /// Guards `sextant get apps -n/-l/NAME`, which the server filters:
+    /// each parameter alone and together, empty ones ignored, a bad
+    /// selector refused in the API's error shape, naming the part.
+    #[tokio::test]
+    async fn the_app_list_is_filtered_by_namespace_name_and_labels() {
+        let index = Index::default();
+        index.write(|s| {
+            for (ns, name, labels) in [
+                ("default", "web", vec![("tier", "web"), ("team", "x")]),
+                ("default", "db", vec![("tier", "db")]),
+                ("team-a", "web", vec![("tier", "web")]),
+                ("team-ab", "web", vec![]),
+            ] {
+                let mut d = desired(ns, name, 1);
+                if !labels.is_empty() {
+                    d.app.metadata.labels = Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+                }
+                let key = d.key();
+                s.apps.insert(key.clone(), Arc::new(d));
+                crate::index::views::refresh(s, &key);
+            }
+        });
+        let (base, server) = serve(index).await;
+        let http = reqwest::Client::new();
+        let list = |query: &'static str| {
+            let (http, base) = (http.clone(), base.clone());
+            async move {
+                let apps: Vec<AppView> = get(&http, format!("{base}/api/v1/apps{query}")).await;
+                apps.iter()
+                    .map(|a| format!("{}/{}", a.namespace, a.name))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let all = ["default/db", "default/web", "team-a/web", "team-ab/web"];
+        assert_eq!(list("").await, all);
+        assert_eq!(
+            list("?namespace=&labelSelector=%20&name=").await,
+            all,
+            "empty is everything"
+        );
+        assert_eq!(list("?namespace=team-a").await, ["team-a/web"]);
+        assert_eq!(list("?name=web").await, ["default/web", "team-a/web", "team-ab/web"]);
+        assert_eq!(list("?namespace=default&name=db").await, ["default/db"]);
+        assert_eq!(list("?labelSelector=tier%3Dweb").await, ["default/web", "team-a/web"]);
+        assert_eq!(list("?labelSelector=tier%3Dweb%2C%21team").await, ["team-a/web"]);
+        assert_eq!(
+            list("?labelSelector=tier%21%3Dweb").await,
+            ["default/db", "team-ab/web"]
+        );
+        assert_eq!(
+            list("?namespace=default&labelSelector=tier%3D%3Dweb").await,
+            ["default/web"]
+        );
+        assert!(list("?namespace=nope").await.is_empty());
+        assert!(list("?name=web&labelSelector=tier%3Ddb").await.is_empty());
+
+        let resp = http
+            .get(format!("{base}/api/v1/apps?labelSelector=tier%3Dweb%2C%3Dx"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 400);
+        let err: ErrorBody = resp.json().await.expect("json");
+        assert_eq!(err.code, ErrorCode::BadRequest);
+        assert!(err.message.contains("\"=x\" has no key"), "{}", err.message);
+        let resp = http
+            .get(format!("{base}/api/v1/apps?name=a&name=b"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 400, "a parameter twice");
+        let err: ErrorBody = resp.json().await.expect("json");
+        assert_eq!(err.code, ErrorCode::BadRequest);
+        server.abort();
     }
 
     #[tokio::test]

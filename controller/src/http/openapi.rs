@@ -146,12 +146,28 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "GET",
         path: "/api/v1/apps",
-        summary: "Every app with its counts and conditions, sorted by namespace then name.",
+        summary: "Every app with its counts and conditions, sorted by namespace then name; filtered by namespace, name and label selector (400 for a selector that does not parse).",
         access: Access::Read,
-        query: &[],
+        query: &[
+            Query {
+                name: "namespace",
+                kind: "string",
+                about: "only this namespace (empty or absent: every namespace)",
+            },
+            Query {
+                name: "name",
+                kind: "string",
+                about: "only apps of this name",
+            },
+            Query {
+                name: "labelSelector",
+                kind: "string",
+                about: "only apps whose metadata.labels match, kubectl's equality-based form: key=value (or ==), key!=value, key, !key, comma-separated, all to hold",
+            },
+        ],
         request: None,
         ok: (200, Body::List(schema::<AppView>)),
-        errors: &[],
+        errors: &[400],
     },
     Endpoint {
         method: "GET",

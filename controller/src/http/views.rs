@@ -44,7 +44,7 @@ pub fn task_view(t: &ObservedTask) -> TaskView {
 
 /// The view of a desired app and its last status.
 pub fn app_view(d: &DesiredApp, status: Option<&AppStatus>) -> AppView {
-    AppView {
+    let mut view = AppView {
         name: d.name().to_string(),
         namespace: d.namespace().to_string(),
         instances: d.app.spec.instances,
@@ -61,8 +61,13 @@ pub fn app_view(d: &DesiredApp, status: Option<&AppStatus>) -> AppView {
             .map(|t| t.0.to_string())
             .or_else(|| rfc3339(d.created_at)),
         conditions: status.map(|s| s.conditions.clone()).unwrap_or_default(),
+        summary: String::new(),
         labels: d.app.metadata.labels.clone().unwrap_or_default(),
-    }
+    };
+    // Said once per change of the app (the list keeps its bytes), not per
+    // request or per client.
+    view.summary = sextant_api::wire::status_summary(&view);
+    view
 }
 
 /// The view of one revision's record.

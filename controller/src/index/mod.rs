@@ -43,8 +43,9 @@ pub struct State {
     pub agent: Arc<AgentLink>,
     /// Tasks in `tasks`, all apps.
     pub task_count: usize,
-    /// The API's app list, serialized per app, in list order.
-    pub views: BTreeMap<views::ViewKey, Arc<[u8]>>,
+    /// The API's app list, serialized per app, in list order, each entry
+    /// with what the list's filters read.
+    pub views: BTreeMap<views::ViewKey, views::Entry>,
     /// Strings the tasks share (namespaces, apps, revisions, nodes).
     pub strings: Interner,
 }
