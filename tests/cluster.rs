@@ -132,6 +132,11 @@ fn nodes_show_what_runs_and_the_queue_what_does_not_fit() {
         lines[1].contains("default/fill") && lines[1].ends_with("short of cpus"),
         "{out}"
     );
+    // The app's STATUS says why it is not all there.
+    up.wait_for("get apps to say the app waits for cpus", || {
+        let (_, out, _) = sextant(&up, &["get", "apps", "fill"]);
+        out.lines().nth(1).is_some_and(|l| l.contains("Pending: short of cpus"))
+    });
     let (code, out, err) = sextant(&up, &["get", "queue", "-o", "json"]);
     assert_eq!(code, 0, "{err}");
     let listed: Value = serde_json::from_str(&out).expect("a JSON list");

@@ -75,6 +75,11 @@ fn pause_resume_undo_and_restart_drive_what_runs() {
     });
     std::thread::sleep(std::time::Duration::from_secs(2));
     assert_eq!(revisions(&up), only(&v1), "paused: v2 is not rolled out");
+    let (_, out, _) = sextant(&up, &["get", "apps", "ops"]);
+    assert!(
+        out.lines().nth(1).is_some_and(|l| l.contains("Paused")),
+        "STATUS says Paused: {out}"
+    );
 
     let (code, out, err) = sextant(&up, &["rollout", "resume", "app/ops"]);
     assert_eq!(code, 0, "{out}{err}");

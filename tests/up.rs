@@ -155,6 +155,13 @@ fn a_crash_looping_app_backs_off() {
                 .any(|c| c["reason"] == "CrashLoopBackOff")
         })
     });
+    // `get apps` says so in its STATUS column.
+    let (code, out, _) = up.cli(&["get", "apps", "crash"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.lines().nth(1).is_some_and(|l| l.contains("CrashLoopBackOff")),
+        "{out}"
+    );
     up.wait_for("a relaunch once the backoff has passed", || {
         up.tasks_in_controller("crash").len() >= 2
     });
