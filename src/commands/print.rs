@@ -51,6 +51,93 @@ pub fn print_objects<T: Serialize + Sync>(items: &[&T], one: bool, output: GetOu
     }
 }
 
+/// Indents JSON text as `serde_json::to_string_pretty` does (two spaces,
+/// `": "`, `[]` and `{}` when empty), keeping its key order: a reformat
+/// of the bytes, with no value built. `raw` must be valid JSON (it came
+/// through the parser); `depth` is the indentation it starts at.
+pub fn indent_json(raw: &str, depth: usize, out: &mut String) {
+    let bytes = raw.as_bytes();
+    let mut depth = depth;
+    let mut in_string = false;
+    let mut escaped = false;
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str("  ");
+        }
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if in_string {
+            // Copy the whole run up to the next quote or backslash at once.
+            let start = i;
+            while i < bytes.len() && (escaped || (bytes[i] != b'"' && bytes[i] != b'\\')) {
+                escaped = false;
+                i += 1;
+            }
+            out.push_str(&raw[start..i]);
+            if i < bytes.len() {
+                if bytes[i] == b'\\' {
+                    escaped = true;
+                    out.push('\\');
+                } else {
+                    in_string = false;
+                    out.push('"');
+                }
+                i += 1;
+            }
+            continue;
+        }
+        match c {
+            b'"' => {
+                in_string = true;
+                out.push('"');
+            }
+            b'{' | b'[' => {
+                let close = if c == b'{' { b'}' } else { b']' };
+                let mut j = i + 1;
+                while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                if j < bytes.len() && bytes[j] == close {
+                    out.push(c as char);
+                    out.push(close as char);
+                    i = j + 1;
+                    continue;
+                }
+                out.push(c as char);
+                depth += 1;
+                newline(out, depth);
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                newline(out, depth);
+                out.push(c as char);
+            }
+            b',' => {
+                out.push(',');
+                newline(out, depth);
+            }
+            b':' => out.push_str(": "),
+            c if c.is_ascii_whitespace() => {}
+            _ => {
+                // A number, true, false or null: up to the next delimiter.
+                let start = i;
+                while i < bytes.len()
+                    && !matches!(bytes[i], b',' | b'}' | b']' | b':')
+                    && !bytes[i].is_ascii_whitespace()
+                {
+                    i += 1;
+                }
+                out.push_str(&raw[start..i]);
+                continue;
+            }
+        }
+        i += 1;
+    }
+}
+
 /// Elements a thread of [`write_json_list`] takes at least.
 const JSON_ITEMS_PER_THREAD: usize = 1_000;
 
@@ -123,6 +210,28 @@ mod tests {
     use sextant_api::wire::AppView;
 
     use super::*;
+
+    /// Guards the reformat of `get apps -o json`: the same text as
+    /// serde_json's pretty printer, for every kind of value and string.
+    #[test]
+    fn indenting_json_text_is_what_the_pretty_printer_writes() {
+        let value = serde_json::json!({
+            "a": [],
+            "b": {},
+            "c": [1, -2.5e3, true, false, null, "x"],
+            "d": {"e": "quote \" and \\ backslash, unicode é, escapes \n\t\u{0001}", "f": [{"g": []}, {}]},
+            "h": "{[,:]}",
+        });
+        let compact = serde_json::to_string(&value).expect("compact");
+        let mut out = String::new();
+        indent_json(&compact, 0, &mut out);
+        assert_eq!(out, serde_json::to_string_pretty(&value).expect("pretty"));
+        // Whitespace in the input does not matter.
+        let spaced = serde_json::to_string_pretty(&value).expect("pretty");
+        let mut again = String::new();
+        indent_json(&spaced, 0, &mut again);
+        assert_eq!(again, spaced);
+    }
 
     fn app_view(name: &str, status: bool) -> AppView {
         AppView {

@@ -412,12 +412,32 @@ impl Client {
         url
     }
 
+    /// The app list `filter` selects, as the JSON text the controller sent
+    /// (for printing it without building a value per app).
+    pub async fn apps_text(&self, filter: &AppFilter) -> Result<String, ClientError> {
+        self.text(Method::GET, self.apps_url(filter), None).await
+    }
+
     async fn json<T: DeserializeOwned>(
         &self,
         method: Method,
         url: Url,
         body: Option<(&'static str, String)>,
     ) -> Result<T, ClientError> {
+        let text = self.text(method, url.clone(), body).await?;
+        serde_json::from_str(&text).map_err(|e| ClientError::Unexpected {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// An answer's body as text.
+    async fn text(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<(&'static str, String)>,
+    ) -> Result<String, ClientError> {
         let mut request = self.http.request(method, url.clone());
         if let Some((content_type, body)) = body {
             request = request.header(CONTENT_TYPE, content_type).body(body);
@@ -436,8 +456,7 @@ impl Client {
             url: url.to_string(),
             reason,
         };
-        let text = std::str::from_utf8(&body).map_err(|e| unexpected(format!("the answer is not UTF-8: {e}")))?;
-        serde_json::from_str(text).map_err(|e| unexpected(e.to_string()))
+        String::from_utf8(body).map_err(|e| unexpected(format!("the answer is not UTF-8: {e}")))
     }
 
     /// Sends, and turns a non-2xx answer into `Refused`.
