@@ -55,6 +55,18 @@ fn get_filters_and_formats_and_describe_says_why() {
     assert_eq!(names(&out), ["team-a/api"], "{out}");
     let (_, out, _) = sextant(&up, &["get", "apps", "-n", "team-a", "-o", "name"]);
     assert_eq!(out.trim(), "app/team-a/api");
+    // -o json: every app (the controller's text, indented), and a filtered list.
+    for (args, want) in [
+        (&["get", "apps", "-A", "-o", "json"][..], vec!["web", "api"]),
+        (&["get", "apps", "-A", "-l", "tier=backend", "-o", "json"], vec!["api"]),
+    ] {
+        let (code, out, err) = sextant(&up, args);
+        assert_eq!(code, 0, "{err}");
+        let list: Vec<serde_json::Value> = serde_json::from_str(&out).expect("a JSON list");
+        let got: Vec<&str> = list.iter().filter_map(|a| a["name"].as_str()).collect();
+        assert_eq!(got, want, "{args:?}: {out}");
+        assert!(out.starts_with("[\n  {\n    \""), "indented: {out}");
+    }
     let (code, out, _) = sextant(&up, &["get", "apps", "web", "-o", "yaml"]);
     assert_eq!(code, 0);
     let yaml: serde_yaml::Value = serde_yaml::from_str(&out).expect("yaml");
