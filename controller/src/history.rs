@@ -162,14 +162,7 @@ impl RolloutStep {
 /// `after` started; one that was progressing (or new) and is now
 /// completed succeeded; failed, failed (and rolled back, when it names a
 /// revision to roll back to).
-pub fn rollout_steps(before: &RevisionHistory, after: &RevisionHistory) -> Vec<RolloutStep> {
-    rollout_step_records(before, after)
-        .into_iter()
-        .map(|(s, _)| s)
-        .collect()
-}
-
-/// [`rollout_steps`], each with the record it is a step of (for events).
+/// Each step comes with the record it is a step of (for events).
 pub fn rollout_step_records<'a>(
     before: &RevisionHistory,
     after: &'a RevisionHistory,
@@ -200,6 +193,13 @@ pub fn rollout_step_records<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rollout_steps(before: &RevisionHistory, after: &RevisionHistory) -> Vec<RolloutStep> {
+        rollout_step_records(before, after)
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect()
+    }
 
     fn record(rev: &str, outcome: Outcome) -> RevisionRecord {
         RevisionRecord {

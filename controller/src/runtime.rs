@@ -203,7 +203,9 @@ impl Runtime {
         let cause = action.cause();
         let key = match &action {
             Action::Launch { task_id, .. } => sextant_api::app_key(&task_id.namespace, &task_id.app),
-            Action::Kill { task_id, .. } => task_id.split('.').take(2).collect::<Vec<_>>().join("/"),
+            Action::Kill { task_id, .. } => sextant_api::TaskId::parse(task_id)
+                .map(|id| sextant_api::app_key(&id.namespace, &id.app))
+                .unwrap_or_default(),
         };
         let done = self.call(action).await?;
         self.metrics.corrected(cause);

@@ -29,8 +29,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderValue;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sextant_api::contract::MAX_LOG_READ_BYTES;
@@ -74,27 +74,18 @@ pub fn routes(index: Index, agent: AgentClient<Channel>) -> Router {
         .with_state(Logs { index, agent })
 }
 
-/// An error: the kind of refusal as an HTTP status, and the words.
+/// An error: its code (which gives the status) and the words.
 #[derive(Debug)]
-struct LogsError(StatusCode, String);
+struct LogsError(ErrorCode, String);
 
 impl IntoResponse for LogsError {
-    /// The API's error shape; the agent or a Mesos agent out of reach (or
-    /// too slow) is `Unavailable`.
     fn into_response(self) -> Response {
-        let code = match self.0 {
-            StatusCode::BAD_REQUEST => ErrorCode::BadRequest,
-            StatusCode::NOT_FOUND => ErrorCode::NotFound,
-            StatusCode::CONFLICT => ErrorCode::Conflict,
-            StatusCode::INTERNAL_SERVER_ERROR => ErrorCode::Internal,
-            _ => ErrorCode::Unavailable,
-        };
-        ApiError::new(code, self.1).into_response()
+        ApiError::new(self.0, self.1).into_response()
     }
 }
 
 fn bad(message: String) -> LogsError {
-    LogsError(StatusCode::BAD_REQUEST, message)
+    LogsError(ErrorCode::BadRequest, message)
 }
 
 /// What the query asks for.
@@ -154,7 +145,7 @@ fn choose(index: &Index, namespace: &str, name: &str, wanted: Option<&str>) -> R
         )
     });
     let app = format!("{namespace}/{name}");
-    let not_found = |message: String| LogsError(StatusCode::NOT_FOUND, message);
+    let not_found = |message: String| LogsError(ErrorCode::NotFound, message);
     if let Some(id) = wanted {
         // The index forgets ended tasks before the agent does: an id of
         // this app is asked for even when the index no longer has it.
@@ -228,7 +219,7 @@ impl Reader {
         // A status made on this side (no answer came) carries its cause.
         if std::error::Error::source(status).is_some() {
             return LogsError(
-                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
                 format!(
                     "cannot reach the Sextant agent at {} to read task {}'s log: {}",
                     self.agent_url,
@@ -238,16 +229,16 @@ impl Reader {
             );
         }
         let code = match status.code() {
-            Code::NotFound => StatusCode::NOT_FOUND,
-            Code::FailedPrecondition => StatusCode::CONFLICT,
-            Code::InvalidArgument => StatusCode::BAD_REQUEST,
+            Code::NotFound => ErrorCode::NotFound,
+            Code::FailedPrecondition => ErrorCode::Conflict,
+            Code::InvalidArgument => ErrorCode::BadRequest,
             Code::DeadlineExceeded => {
                 return LogsError(
-                    StatusCode::GATEWAY_TIMEOUT,
+                    ErrorCode::Unavailable,
                     format!("the agent did not read task {}'s log in time", self.task_id),
                 );
             }
-            _ => StatusCode::BAD_GATEWAY,
+            _ => ErrorCode::Unavailable,
         };
         LogsError(code, status.message().to_string())
     }
@@ -329,7 +320,7 @@ impl Stream {
                     tokio::time::sleep(FOLLOW_POLL).await;
                 }
                 // Followed to its end: the sandbox went with the task.
-                Err(LogsError(StatusCode::NOT_FOUND, _)) if self.end.is_none() => return None,
+                Err(LogsError(ErrorCode::NotFound, _)) if self.end.is_none() => return None,
                 Err(LogsError(_, message)) => {
                     debug!(task = %self.reader.task_id, %message, "a log stream broke off");
                     self.done = true;
@@ -434,7 +425,7 @@ mod tests {
             (vec![("follow", "yes")], "follow must be true or false"),
         ] {
             let error = parse(&query(&pairs)).expect_err("refused");
-            assert_eq!(error.0, StatusCode::BAD_REQUEST);
+            assert_eq!(error.0, ErrorCode::BadRequest);
             assert!(error.1.starts_with(why), "{pairs:?}: {}", error.1);
         }
     }
@@ -510,7 +501,7 @@ mod tests {
         let error = choose(&index, "default", "web", None).expect_err("no such app");
         assert_eq!(
             (error.0, error.1.as_str()),
-            (StatusCode::NOT_FOUND, "app default/web not found")
+            (ErrorCode::NotFound, "app default/web not found")
         );
         assert_eq!(
             choose(&index, "default", "web", Some("default.web.0a1b2c3d4e.a")).expect("an id of the app"),
