@@ -217,21 +217,8 @@ struct AppRow {
     /// STATUS in words, said by the controller (`status_summary`).
     #[serde(default)]
     summary: String,
-    /// For a controller too old to say `summary`.
-    #[serde(default)]
-    conditions: Vec<RowCondition>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
-}
-
-/// What the STATUS column reads of a condition.
-#[derive(Debug, Deserialize)]
-struct RowCondition {
-    #[serde(rename = "type")]
-    type_: String,
-    status: String,
-    #[serde(default)]
-    reason: Option<String>,
 }
 
 fn apps_table(apps: &[&AppRow], now: SystemTime, wide: bool) -> String {
@@ -278,23 +265,13 @@ fn apps_table(apps: &[&AppRow], now: SystemTime, wide: bool) -> String {
     table(&rows, "")
 }
 
-/// One word for where an app stands: what is wrong if something is
-/// (the `Degraded` reason, then why it is not synced), else how its
-/// rollout stands.
+/// The STATUS column: the controller's words (`-` before its first
+/// reconcile says any).
 fn status_word(app: &AppRow) -> String {
-    if !app.summary.is_empty() {
-        return app.summary.clone();
-    }
-    let find = |t: &str| app.conditions.iter().find(|c| c.type_ == t);
-    if let Some(c) = find("Degraded").filter(|c| c.status == "True") {
-        return c.reason.clone().unwrap_or_else(|| "Degraded".into());
-    }
-    if let Some(c) = find("Synced").filter(|c| c.status == "False") {
-        return c.reason.clone().unwrap_or_else(|| "OutOfSync".into());
-    }
-    match find("Progressing") {
-        Some(c) => c.reason.clone().unwrap_or_else(|| "-".into()),
-        None => "-".into(),
+    if app.summary.is_empty() {
+        "-".into()
+    } else {
+        app.summary.clone()
     }
 }
 
