@@ -71,64 +71,9 @@ const SETUP_DEADLINE: Duration = Duration::from_secs(120);
 
 // ---------------------------------------------------------------- git
 
-/// A bare repository and a working clone that commits and pushes to it.
-struct Repo {
-    bare: PathBuf,
-    work: PathBuf,
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
-        .env("GIT_COMMITTER_NAME", "Bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .expect("run git (is it installed?)");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-impl Repo {
-    fn new(root: &Path) -> Repo {
-        let bare = root.join("remote.git");
-        let work = root.join("work");
-        std::fs::create_dir_all(&work).expect("create the working clone");
-        let bare_arg = bare.to_str().expect("temporary path is UTF-8");
-        git(root, &["init", "-q", "--bare", "-b", "main", bare_arg]);
-        git(&work, &["init", "-q", "-b", "main"]);
-        git(&work, &["remote", "add", "origin", bare_arg]);
-        Repo { bare, work }
-    }
-
-    fn url(&self) -> String {
-        format!("file://{}", self.bare.display())
-    }
-
-    fn write(&self, file: &str, text: &str) {
-        let path = self.work.join(file);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).expect("create a manifest directory");
-        }
-        std::fs::write(path, text).expect("write a manifest");
-    }
-
-    /// Commits everything and pushes; returns the commit's sha.
-    fn commit(&self, subject: &str) -> String {
-        git(&self.work, &["add", "-A"]);
-        git(&self.work, &["commit", "-q", "-m", subject]);
-        git(&self.work, &["push", "-q", "origin", "HEAD:main"]);
-        git(&self.work, &["rev-parse", "HEAD"])
-    }
-}
+#[path = "../tests/common/git_repo.rs"]
+mod git_repo;
+use git_repo::Repo;
 
 /// A long-running app of tiny resources and no ports; `tag` is echoed, so
 /// a new tag is a new revision.
@@ -380,7 +325,7 @@ struct BigRun {
 
 fn big_commit_run(http: &Http, run: usize) -> BigRun {
     let dir = tempfile::tempdir().expect("create a temporary directory");
-    let repo = Repo::new(dir.path());
+    let repo = Repo::in_dir(dir.path());
     repo.write("apps/app-0000.yaml", &sleeper("app-0000", "v1"));
     repo.commit("one app");
     let up_dir = dir.path().join("up");
@@ -535,7 +480,7 @@ fn webhook(http: &Http) -> bool {
         loadavg()
     );
     let dir = tempfile::tempdir().expect("create a temporary directory");
-    let repo = Repo::new(dir.path());
+    let repo = Repo::in_dir(dir.path());
     let names: Vec<String> = (0..HOOK_APPS).map(|n| format!("web-{n}")).collect();
     for name in &names {
         repo.write(&format!("apps/{name}.yaml"), &sleeper(name, "v0"));

@@ -4,79 +4,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use common::git_repo::{Repo, git};
 use common::{Up, get_json};
 use serde_json::Value;
-
-/// A bare repository and a working clone that commits and pushes to it.
-struct Repo {
-    _dir: tempfile::TempDir,
-    bare: PathBuf,
-    work: PathBuf,
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Ada Lovelace")
-        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-        .env("GIT_COMMITTER_NAME", "Ada Lovelace")
-        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-impl Repo {
-    fn new() -> Repo {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let bare = dir.path().join("remote.git");
-        let work = dir.path().join("work");
-        std::fs::create_dir_all(&work).expect("mkdir");
-        git(
-            dir.path(),
-            &["init", "-q", "--bare", "-b", "main", bare.to_str().expect("utf-8")],
-        );
-        git(&work, &["init", "-q", "-b", "main"]);
-        git(&work, &["remote", "add", "origin", bare.to_str().expect("utf-8")]);
-        Repo { _dir: dir, bare, work }
-    }
-
-    fn url(&self) -> String {
-        format!("file://{}", self.bare.display())
-    }
-
-    fn write(&self, file: &str, text: &str) {
-        let path = self.work.join(file);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).expect("mkdir");
-        }
-        std::fs::write(path, text).expect("write");
-    }
-
-    fn remove(&self, file: &str) {
-        git(&self.work, &["rm", "-q", file]);
-    }
-
-    /// Commits everything and pushes; returns the commit's sha.
-    fn commit(&self, subject: &str) -> String {
-        git(&self.work, &["add", "-A"]);
-        git(&self.work, &["commit", "-q", "--allow-empty", "-m", subject]);
-        git(&self.work, &["push", "-q", "--force", "origin", "HEAD:main"]);
-        git(&self.work, &["rev-parse", "HEAD"])
-    }
-}
 
 fn sleeper(name: &str, instances: u32, tag: &str) -> String {
     format!(

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod git_repo;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
