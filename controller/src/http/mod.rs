@@ -268,37 +268,12 @@ async fn list_sources(State(index): State<Index>) -> Json<Vec<SourceView>> {
 mod tests {
     use std::sync::Arc;
 
+    use super::test_api::{desired, task};
     use super::*;
-    use crate::desired::DesiredApp;
-    use crate::observed::ObservedTask;
     use crate::observed::{HostPort, TaskState};
     use crate::store::SourceStatus;
-    use sextant_api::App;
+    use sextant_api::AppStatus;
     use sextant_api::app::Condition;
-    use sextant_api::{AppSpec, AppStatus};
-
-    fn desired(ns: &str, name: &str, instances: u32) -> DesiredApp {
-        let spec: AppSpec =
-            serde_json::from_value(serde_json::json!({"instances": instances, "command": "sleep 1"})).expect("spec");
-        let mut app = App::new(name, spec);
-        app.metadata.namespace = Some(ns.into());
-        let mut d = DesiredApp::new(app, "dir:/m", Some("/m/x.yaml".into()), Some(3));
-        d.created_at = 1_700_000_000.0;
-        d
-    }
-
-    fn task(d: &DesiredApp, unique: &str, state: TaskState) -> ObservedTask {
-        ObservedTask::from(sextant_api::proto::Task {
-            task_id: format!("{}.{}.{}.{unique}", d.namespace(), d.name(), d.revision),
-            namespace: d.namespace().into(),
-            app: d.name().into(),
-            revision: d.revision.clone(),
-            state: state as i32,
-            created_at: 1_700_000_000.0,
-            updated_at: 1_700_000_001.0,
-            ..Default::default()
-        })
-    }
 
     async fn serve(index: Index) -> (String, tokio::task::JoinHandle<()>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -67,3 +67,33 @@ pub async fn serve_router(router: axum::Router) -> String {
     });
     format!("http://{addr}")
 }
+
+/// A desired app `ns/name` of `instances` (`sleep 1`) from `dir:/m`'s
+/// `x.yaml` line 3, first seen at a fixed time.
+pub fn desired(ns: &str, name: &str, instances: u32) -> crate::desired::DesiredApp {
+    let spec: sextant_api::AppSpec =
+        serde_json::from_value(serde_json::json!({"instances": instances, "command": "sleep 1"})).expect("spec");
+    let mut app = sextant_api::App::new(name, spec);
+    app.metadata.namespace = Some(ns.into());
+    let mut d = crate::desired::DesiredApp::new(app, "dir:/m", Some("/m/x.yaml".into()), Some(3));
+    d.created_at = 1_700_000_000.0;
+    d
+}
+
+/// A task of `d`'s revision in `state`.
+pub fn task(
+    d: &crate::desired::DesiredApp,
+    unique: &str,
+    state: crate::observed::TaskState,
+) -> crate::observed::ObservedTask {
+    crate::observed::ObservedTask::from(sextant_api::proto::Task {
+        task_id: format!("{}.{}.{}.{unique}", d.namespace(), d.name(), d.revision),
+        namespace: d.namespace().into(),
+        app: d.name().into(),
+        revision: d.revision.clone(),
+        state: state as i32,
+        created_at: 1_700_000_000.0,
+        updated_at: 1_700_000_001.0,
+        ..Default::default()
+    })
+}

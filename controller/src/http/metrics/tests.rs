@@ -4,32 +4,20 @@
 
 use std::collections::BTreeMap;
 
+use sextant_api::AppStatus;
 use sextant_api::app::Condition;
-use sextant_api::{AppSpec, AppStatus};
 
 use super::*;
 use crate::desired::DesiredApp;
 use crate::index::Index;
-use crate::observed::{ObservedTask, TaskState};
+use crate::observed::TaskState;
 use crate::store::SourceStatus;
 
 fn desired(name: &str) -> DesiredApp {
-    let spec: AppSpec =
-        serde_json::from_value(serde_json::json!({"instances": 2, "command": "sleep 1"})).expect("spec");
-    let app = sextant_api::App::new(name, spec);
-    DesiredApp::new(app, "dir:/m", None, None)
+    crate::http::test_api::desired("default", name, 2)
 }
 
-fn task(d: &DesiredApp, unique: &str, state: TaskState) -> ObservedTask {
-    ObservedTask::from(sextant_api::proto::Task {
-        task_id: format!("{}.{}.{}.{unique}", d.namespace(), d.name(), d.revision),
-        namespace: d.namespace().into(),
-        app: d.name().into(),
-        revision: d.revision.clone(),
-        state: state as i32,
-        ..Default::default()
-    })
-}
+use crate::http::test_api::task;
 
 fn condition(type_: &str, status: &str) -> Condition {
     Condition {
