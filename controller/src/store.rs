@@ -350,10 +350,16 @@ impl Store {
     pub fn load(&self) -> Result<JournalContents, StoreError> {
         let mut skipped = Vec::new();
         let apps: Vec<DesiredApp> = decode_all(&self.inner.apps, &mut skipped, |k, v| from_json("apps", k, v))?;
+        // The operations tree read once, not looked up per app.
+        let mut ops: BTreeMap<String, AppOps> = decode_all(&self.inner.ops, &mut skipped, |k, v| {
+            Ok((String::from_utf8_lossy(k).into_owned(), from_json("ops", k, v)?))
+        })?
+        .into_iter()
+        .collect();
         let apps = apps
             .into_iter()
             .map(|a| {
-                let ops = self.get_ops(&a.key()).unwrap_or_default();
+                let ops = ops.remove(&a.key()).unwrap_or_default();
                 a.with_ops(ops)
             })
             .collect();
@@ -776,6 +782,44 @@ mod tests {
             state: state as i32,
             ..Default::default()
         }
+    }
+
+    /// Guards the operations by hand across a restart: a pause and a
+    /// restart's revision come back with the app when the journal is
+    /// loaded, and a deleted app takes its operations with it.
+    #[test]
+    fn operations_survive_a_restart_and_go_with_their_app() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec_revision = {
+            let store = Store::open(dir.path()).expect("open");
+            store.put_app(desired("default", "web", 2)).expect("put");
+            let mark = crate::ops::Mark {
+                by: "ci".into(),
+                at: 1_764_500_000.0,
+            };
+            store
+                .change_ops("default/web", |app, ops| {
+                    ops.paused = Some(mark.clone());
+                    ops.restart = Some(mark);
+                    Ok::<_, ()>(app.revision.clone())
+                })
+                .expect("journal")
+                .expect("changed")
+        };
+        let store = Store::open(dir.path()).expect("reopen");
+        let loaded = store.load().expect("load");
+        let web = loaded.apps.iter().find(|a| a.key() == "default/web").expect("web");
+        assert!(web.ops.paused.is_some(), "the pause is back");
+        assert_ne!(web.revision, spec_revision, "the restart's revision is back");
+        assert_eq!(
+            store.get_app_by_key("default/web").expect("get").expect("web").revision,
+            web.revision
+        );
+        assert!(store.delete_app("default", "web").expect("delete"));
+        assert_eq!(
+            store.get_ops("default/web").expect("ops"),
+            crate::ops::AppOps::default()
+        );
     }
 
     #[test]
