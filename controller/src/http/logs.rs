@@ -44,9 +44,9 @@ use super::error::ApiError;
 use super::openapi::documented;
 use crate::index::Index;
 use crate::observed::ObservedTask;
-use sextant_api::wire::ErrorCode;
+use sextant_api::wire::{ErrorBody, ErrorCode};
 
-pub use sextant_api::wire::{LOG_OFFSET_HEADER as OFFSET_HEADER, LOG_TASK_HEADER as TASK_HEADER};
+use sextant_api::wire::{LOG_OFFSET_HEADER, LOG_TASK_HEADER};
 /// Bytes asked for per read while streaming.
 const READ_CHUNK: u32 = 256 * 1024;
 /// Bytes asked for per read while looking back for lines.
@@ -74,18 +74,8 @@ pub fn routes(index: Index, agent: AgentClient<Channel>) -> Router {
         .with_state(Logs { index, agent })
 }
 
-/// An error: its code (which gives the status) and the words.
-#[derive(Debug)]
-struct LogsError(ErrorCode, String);
-
-impl IntoResponse for LogsError {
-    fn into_response(self) -> Response {
-        ApiError::new(self.0, self.1).into_response()
-    }
-}
-
-fn bad(message: String) -> LogsError {
-    LogsError(ErrorCode::BadRequest, message)
+fn bad(message: String) -> ApiError {
+    ApiError::new(ErrorCode::BadRequest, message)
 }
 
 /// What the query asks for.
@@ -98,13 +88,13 @@ struct Ask {
     follow: bool,
 }
 
-fn parse(query: &HashMap<String, String>) -> Result<Ask, LogsError> {
+fn parse(query: &HashMap<String, String>) -> Result<Ask, ApiError> {
     let file = match query.get("stream").map(String::as_str) {
         None | Some("stdout") => TaskLogFile::Stdout,
         Some("stderr") => TaskLogFile::Stderr,
         Some(other) => return Err(bad(format!("stream must be stdout or stderr, not {other:?}"))),
     };
-    let number = |name: &str, what: &str| -> Result<Option<u64>, LogsError> {
+    let number = |name: &str, what: &str| -> Result<Option<u64>, ApiError> {
         query
             .get(name)
             .map(|text| {
@@ -136,7 +126,7 @@ fn parse(query: &HashMap<String, String>) -> Result<Ask, LogsError> {
 /// The task to read: the one asked for, if it is the app's; else the
 /// app's newest live task that reached a node, else its newest ended one
 /// (why it ended is often in its log), else its newest.
-fn choose(index: &Index, namespace: &str, name: &str, wanted: Option<&str>) -> Result<String, LogsError> {
+fn choose(index: &Index, namespace: &str, name: &str, wanted: Option<&str>) -> Result<String, ApiError> {
     let key = app_key(namespace, name);
     let (desired, tasks) = index.read(|s| {
         (
@@ -145,7 +135,7 @@ fn choose(index: &Index, namespace: &str, name: &str, wanted: Option<&str>) -> R
         )
     });
     let app = format!("{namespace}/{name}");
-    let not_found = |message: String| LogsError(ErrorCode::NotFound, message);
+    let not_found = |message: String| ApiError::new(ErrorCode::NotFound, message);
     if let Some(id) = wanted {
         // The index forgets ended tasks before the agent does: an id of
         // this app is asked for even when the index no longer has it.
@@ -188,7 +178,7 @@ struct Reader {
 }
 
 impl Reader {
-    async fn read(&self, offset: i64, length: u32) -> Result<(Vec<u8>, i64), LogsError> {
+    async fn read(&self, offset: i64, length: u32) -> Result<(Vec<u8>, i64), ApiError> {
         let request = ReadTaskLogRequest {
             task_id: self.task_id.clone(),
             file: self.file as i32,
@@ -202,23 +192,23 @@ impl Reader {
     }
 
     /// The file's size now.
-    async fn size(&self) -> Result<u64, LogsError> {
+    async fn size(&self) -> Result<u64, ApiError> {
         let (_, size) = self.read(-1, 0).await?;
         Ok(size.max(0).unsigned_abs())
     }
 
     /// Up to `length` bytes from `at` (none at or past the end).
-    async fn at(&self, at: u64, length: u32) -> Result<Vec<u8>, LogsError> {
+    async fn at(&self, at: u64, length: u32) -> Result<Vec<u8>, ApiError> {
         let offset = i64::try_from(at).unwrap_or(i64::MAX);
         Ok(self.read(offset, length).await?.0)
     }
 
     /// A refusal of the agent as an HTTP error, in its words.
-    fn refusal(&self, status: &tonic::Status) -> LogsError {
+    fn refusal(&self, status: &tonic::Status) -> ApiError {
         use tonic::Code;
         // A status made on this side (no answer came) carries its cause.
         if std::error::Error::source(status).is_some() {
-            return LogsError(
+            return ApiError::new(
                 ErrorCode::Unavailable,
                 format!(
                     "cannot reach the Sextant agent at {} to read task {}'s log: {}",
@@ -233,24 +223,24 @@ impl Reader {
             Code::FailedPrecondition => ErrorCode::Conflict,
             Code::InvalidArgument => ErrorCode::BadRequest,
             Code::DeadlineExceeded => {
-                return LogsError(
+                return ApiError::new(
                     ErrorCode::Unavailable,
                     format!("the agent did not read task {}'s log in time", self.task_id),
                 );
             }
             _ => ErrorCode::Unavailable,
         };
-        LogsError(code, status.message().to_string())
+        ApiError::new(code, status.message().to_string())
     }
 }
 
 /// Where the last `lines` lines of a file of `size` bytes start, reading
 /// back with `read(at, length)` at most `MAX_TAIL_SCAN` bytes (then where
 /// the scan stopped). A final newline ends the last line; it starts none.
-async fn tail_start<F, Fut>(size: u64, lines: u64, mut read: F) -> Result<u64, LogsError>
+async fn tail_start<F, Fut>(size: u64, lines: u64, mut read: F) -> Result<u64, ApiError>
 where
     F: FnMut(u64, u32) -> Fut,
-    Fut: std::future::Future<Output = Result<Vec<u8>, LogsError>>,
+    Fut: std::future::Future<Output = Result<Vec<u8>, ApiError>>,
 {
     if lines == 0 {
         return Ok(size);
@@ -320,8 +310,8 @@ impl Stream {
                     tokio::time::sleep(FOLLOW_POLL).await;
                 }
                 // Followed to its end: the sandbox went with the task.
-                Err(LogsError(ErrorCode::NotFound, _)) if self.end.is_none() => return None,
-                Err(LogsError(_, message)) => {
+                Err(e) if e.0.code == ErrorCode::NotFound && self.end.is_none() => return None,
+                Err(ApiError(ErrorBody { message, .. })) => {
                     debug!(task = %self.reader.task_id, %message, "a log stream broke off");
                     self.done = true;
                     return Some(Err(std::io::Error::other(message)));
@@ -346,7 +336,7 @@ async fn logs(
     State(logs): State<Logs>,
     Path((namespace, name)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Response, LogsError> {
+) -> Result<Response, ApiError> {
     let ask = parse(&query)?;
     let task_id = choose(&logs.index, &namespace, &name, ask.task.as_deref())?;
     let reader = Reader {
@@ -380,9 +370,9 @@ async fn logs(
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Ok(value) = HeaderValue::from_str(&task_id) {
-        headers.insert(TASK_HEADER, value);
+        headers.insert(LOG_TASK_HEADER, value);
     }
-    headers.insert(OFFSET_HEADER, HeaderValue::from(start));
+    headers.insert(LOG_OFFSET_HEADER, HeaderValue::from(start));
     Ok(response)
 }
 
@@ -425,8 +415,8 @@ mod tests {
             (vec![("follow", "yes")], "follow must be true or false"),
         ] {
             let error = parse(&query(&pairs)).expect_err("refused");
-            assert_eq!(error.0, ErrorCode::BadRequest);
-            assert!(error.1.starts_with(why), "{pairs:?}: {}", error.1);
+            assert_eq!(error.0.code, ErrorCode::BadRequest);
+            assert!(error.0.message.starts_with(why), "{pairs:?}: {}", error.0.message);
         }
     }
 
@@ -500,7 +490,7 @@ mod tests {
         let index = Index::default();
         let error = choose(&index, "default", "web", None).expect_err("no such app");
         assert_eq!(
-            (error.0, error.1.as_str()),
+            (error.0.code, error.0.message.as_str()),
             (ErrorCode::NotFound, "app default/web not found")
         );
         assert_eq!(
@@ -520,7 +510,7 @@ mod tests {
         });
         let error = choose(&index, "default", "web", Some("default.api.0a1b2c3d4e.a")).expect_err("another app's");
         assert_eq!(
-            error.1,
+            error.0.message,
             "task default.api.0a1b2c3d4e.a is not a task of app default/web"
         );
         assert_eq!(
