@@ -35,6 +35,17 @@ async fn every_documented_route_is_served() {
     let (status, code) = code_of(http.put(format!("{base}/api/v1/apps")).send().await.expect("put")).await;
     assert_eq!((status, code), (405, Some(ErrorCode::MethodNotAllowed)));
 
+    // The document is served, and it is the code's.
+    let served: Value = http
+        .get(format!("{base}/api/v1/openapi.json"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(served, document());
+
     for e in ENDPOINTS {
         let method = reqwest::Method::from_bytes(e.method.as_bytes()).expect("method");
         let url = format!("{base}{}", example_path(e.path));
