@@ -15,6 +15,7 @@
 
 pub mod agent;
 pub mod grpc;
+pub mod launch_queue;
 pub mod link;
 pub mod metrics;
 pub mod nodes;

@@ -1,13 +1,14 @@
 //! The launch queue as `ListQueue` shows it: queued tasks in the order the
-//! agent launches them (placement takes them first-fit in queue order:
-//! the order they were queued, a task whose ACCEPT failed back at the
-//! front; priorities are not in the contract yet), each with what it asks
-//! for, since when it waits, and why, in words: the last offer round's
-//! verdict (`placement`), or, before any, what the agent waits for.
+//! agent launches them (`launch_queue`: production first, fair across
+//! apps; a task whose ACCEPT failed back at the front), each with its
+//! priority, what it asks for, since when it waits, and why, in words: the
+//! last offer round's verdict (`placement`) or preemption under way, or,
+//! before any, what the agent waits for.
 
 use sextant_proto::contract::MAX_LIST_QUEUE;
 use sextant_proto::proto::{ListQueueResponse, QueuedTask};
 
+use crate::launch_queue::Tier;
 use crate::link::MesosLink;
 use crate::tasks::{TaskTable, TrackedTask};
 
@@ -29,7 +30,7 @@ fn entry(task: &TrackedTask, link: &MesosLink) -> QueuedTask {
         namespace: view.namespace.clone(),
         app: view.app.clone(),
         revision: view.revision.clone(),
-        priority: String::new(),
+        priority: Tier::of(spec.priority).as_str().to_string(),
         cpus: spec.cpus,
         mem: spec.mem,
         disk: spec.disk,
@@ -130,6 +131,7 @@ mod tests {
             (0.25, 128.0, 0.0, 1, &[9000][..])
         );
         assert!(b.queued_at > 0.0);
+        assert_eq!(b.priority, "production", "unspecified is production");
         assert_eq!(b.message, "waiting for an offer: none has come since it was queued");
         assert!(listed.tasks[1].message.ends_with("short of cpus"));
         // A task whose ACCEPT failed is launched first.

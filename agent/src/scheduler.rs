@@ -20,7 +20,7 @@ use tracing::{debug, info, warn};
 
 use crate::link::LinkWriter;
 use crate::metrics::AgentMetrics;
-use crate::placement::place;
+use crate::placement::{NodeFacts, RegexCache, place};
 use crate::reconciliation::Reconciliation;
 use crate::tasks::TaskTable;
 
@@ -96,6 +96,8 @@ pub struct Scheduler {
     synced: watch::Sender<bool>,
     /// Offers are counted here.
     metrics: AgentMetrics,
+    /// Constraint patterns, compiled once across offer rounds.
+    regexes: RegexCache,
 }
 
 /// Why one subscription ended.
@@ -138,6 +140,7 @@ impl Scheduler {
             link,
             synced,
             metrics: AgentMetrics::default(),
+            regexes: RegexCache::default(),
         }
     }
 
@@ -369,20 +372,20 @@ impl Scheduler {
 
     /// Places pending launches; accepts what fits, declines the rest.
     /// Returns whether offers are now suppressed.
-    async fn on_offers(&self, caller: &Caller, offers: Vec<Offer>, suppressed: bool) -> bool {
+    async fn on_offers(&mut self, caller: &Caller, offers: Vec<Offer>, suppressed: bool) -> bool {
         self.metrics.offers_received.inc_by(offers.len() as u64);
         let mut tasks = self.tasks.lock().await;
         for offer in &offers {
             tasks.note_hostname(&offer.agent_id, &offer.hostname);
+            tasks.note_facts(&offer.agent_id, NodeFacts::of(offer));
             if let Some(endpoint) = offer.url.as_ref().and_then(AgentEndpoint::from_offer_url) {
                 tasks.note_endpoint(&offer.agent_id, endpoint);
             }
         }
-        let pending = tasks.pending();
-        let round = place(&pending, &offers);
+        let round = place(tasks.pending(), &offers, &*tasks, &mut self.regexes);
         let mut declined = Vec::new();
         let mut accepts = Vec::new();
-        for plan in round.plans.iter().cloned() {
+        for plan in round.plans {
             if plan.tasks.is_empty() {
                 declined.push(plan.offer_id);
                 continue;
@@ -392,13 +395,9 @@ impl Scheduler {
             }
             accepts.push(plan);
         }
-        // What still waits did not fit any offer of this round: say so.
-        if !offers.is_empty() {
-            for request in tasks.pending() {
-                if let Some(spec) = &request.spec {
-                    tasks.note_waiting(&request.task_id, &round.waiting_message(spec));
-                }
-            }
+        // What still waits did not fit any offer of this round: say why.
+        for (task_id, why) in &round.waiting {
+            tasks.note_waiting(task_id, why);
         }
         let still_pending = tasks.has_pending();
         drop(tasks);

@@ -5,7 +5,7 @@
 //! A launched task's first TASK_RUNNING is timed from its `Launch` here
 //! (`sextant_launch_latency_seconds`).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use mesos::agents::AgentEndpoint;
@@ -13,7 +13,9 @@ use mesos::types::{AgentId, TaskState as MesosState, TaskStatus};
 use sextant_proto::proto::{self, LaunchRequest, Task, TaskState};
 use tokio::sync::broadcast;
 
+use crate::launch_queue::{LaunchQueue, Tier};
 use crate::metrics::AgentMetrics;
+use crate::placement::{Known, NodeFacts};
 
 /// Changes buffered for slow watchers; a watcher that lags further gets a
 /// fresh snapshot instead (see `grpc`).
@@ -40,14 +42,19 @@ pub struct TrackedTask {
     /// When its `Launch` queued it, until it first runs (this process's
     /// launches only).
     pub queued_at: Option<Instant>,
+    /// The Mesos agent this task is counted on in `TaskTable::placed`.
+    counted_on: Option<String>,
 }
 
 /// All tasks, by id, and the change feed.
 #[derive(Debug)]
 pub struct TaskTable {
     tasks: BTreeMap<String, TrackedTask>,
-    /// Pending task ids in launch order (FIFO within the queue).
-    queue: VecDeque<String>,
+    /// Pending task ids in launch order (`launch_queue`).
+    queue: LaunchQueue,
+    /// Per app (`namespace/name`), how many of its live launched tasks run
+    /// on each Mesos agent: what placement constraints and spreading count.
+    placed: HashMap<String, HashMap<String, u32>>,
     /// Ended task ids, oldest first, for bounded retention.
     ended: VecDeque<String>,
     /// Hostnames of Mesos agents, learnt from offers: tasks adopted from
@@ -55,6 +62,9 @@ pub struct TaskTable {
     hostnames: BTreeMap<String, String>,
     /// Where Mesos agents serve HTTP (their sandboxes), learnt from offers.
     endpoints: BTreeMap<String, AgentEndpoint>,
+    /// Hostname and attributes of Mesos agents, learnt from offers (what
+    /// placement constraints look at).
+    facts: HashMap<String, NodeFacts>,
     changes: broadcast::Sender<Task>,
     /// Where launch latencies go.
     metrics: AgentMetrics,
@@ -71,10 +81,12 @@ impl TaskTable {
         let (changes, _) = broadcast::channel(BROADCAST_CAPACITY);
         Self {
             tasks: BTreeMap::new(),
-            queue: VecDeque::new(),
+            queue: LaunchQueue::default(),
+            placed: HashMap::new(),
             ended: VecDeque::new(),
             hostnames: BTreeMap::new(),
             endpoints: BTreeMap::new(),
+            facts: HashMap::new(),
             changes,
             metrics: AgentMetrics::default(),
         }
@@ -124,7 +136,9 @@ impl TaskTable {
             updated_at: now,
             ..Task::default()
         };
-        self.queue.push_back(request.task_id.clone());
+        let tier = Tier::of(request.spec.as_ref().map_or(0, |s| s.priority));
+        self.queue
+            .push(&request.task_id, &app_key(&request.namespace, &request.app), tier);
         self.tasks.insert(
             request.task_id.clone(),
             TrackedTask {
@@ -134,6 +148,7 @@ impl TaskTable {
                 executor_id: None,
                 kill_requested: false,
                 queued_at: Some(Instant::now()),
+                counted_on: None,
             },
         );
         self.publish(view);
@@ -159,6 +174,13 @@ impl TaskTable {
         }
     }
 
+    /// Remembers a Mesos agent's hostname and attributes (from an offer).
+    pub fn note_facts(&mut self, agent_id: &AgentId, facts: NodeFacts) {
+        if self.facts.get(&agent_id.value) != Some(&facts) {
+            self.facts.insert(agent_id.value.clone(), facts);
+        }
+    }
+
     /// Remembers where a Mesos agent serves HTTP (from an offer's `url`).
     pub fn note_endpoint(&mut self, agent_id: &AgentId, endpoint: AgentEndpoint) {
         if self.endpoints.get(&agent_id.value) != Some(&endpoint) {
@@ -171,13 +193,12 @@ impl TaskTable {
         self.endpoints.get(agent_id)
     }
 
-    /// Pending launches in queue order.
-    pub fn pending(&self) -> Vec<LaunchRequest> {
+    /// Pending launches in queue order, borrowed.
+    pub fn pending(&self) -> impl Iterator<Item = &LaunchRequest> {
         self.queue
             .iter()
             .filter_map(|id| self.tasks.get(id))
-            .filter_map(|t| t.launch.clone())
-            .collect()
+            .filter_map(|t| t.launch.as_ref())
     }
 
     pub fn has_pending(&self) -> bool {
@@ -196,7 +217,7 @@ impl TaskTable {
 
     /// Records that a pending task was sent to Mesos on `agent_id`.
     pub fn mark_launched(&mut self, task_id: &str, agent_id: &AgentId, hostname: &str, ports: Vec<proto::HostPort>) {
-        self.queue.retain(|id| id != task_id);
+        self.queue.take(task_id);
         if let Some(task) = self.tasks.get_mut(task_id) {
             task.agent_id = Some(agent_id.clone());
             task.view.state = TaskState::Staging as i32;
@@ -207,6 +228,7 @@ impl TaskTable {
             task.view.message.clear();
             task.view.updated_at = now_secs();
             let view = task.view.clone();
+            self.recount(task_id);
             self.publish(view);
         }
     }
@@ -228,10 +250,9 @@ impl TaskTable {
 
     /// Removes a task that never reached Mesos; it ends as KILLED.
     pub fn drop_pending(&mut self, task_id: &str, reason: &str) -> bool {
-        let Some(pos) = self.queue.iter().position(|id| id == task_id) else {
+        if !self.queue.remove(task_id) {
             return false;
-        };
-        self.queue.remove(pos);
+        }
         if let Some(task) = self.tasks.get_mut(task_id) {
             task.view.state = TaskState::Killed as i32;
             task.view.message = format!("killed before launch: {reason}");
@@ -297,6 +318,7 @@ impl TaskTable {
                     executor_id: None,
                     kill_requested: false,
                     queued_at: None,
+                    counted_on: None,
                 },
             );
         }
@@ -345,12 +367,48 @@ impl TaskTable {
         task.view.updated_at = at;
         let view = task.view.clone();
         let ended = is_ended(view.state);
-        self.queue.retain(|q| q != &id);
+        self.queue.remove(&id);
+        self.recount(&id);
         self.publish(view);
         if ended {
             self.remember_ended(&id);
         }
         true
+    }
+
+    /// Brings `placed` in line with the task's state: a live task that
+    /// was sent to a Mesos agent counts on it; a queued or ended one does
+    /// not.
+    fn recount(&mut self, task_id: &str) {
+        let Some(task) = self.tasks.get_mut(task_id) else {
+            return;
+        };
+        let should = task
+            .agent_id
+            .as_ref()
+            .filter(|_| !is_ended(task.view.state) && task.view.state != TaskState::Pending as i32)
+            .map(|a| a.value.clone());
+        if should == task.counted_on {
+            return;
+        }
+        let app = app_key(&task.view.namespace, &task.view.app);
+        let was = std::mem::replace(&mut task.counted_on, should.clone());
+        if let Some(agent) = was
+            && let Some(nodes) = self.placed.get_mut(&app)
+        {
+            if let Some(n) = nodes.get_mut(&agent) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    nodes.remove(&agent);
+                }
+            }
+            if nodes.is_empty() {
+                self.placed.remove(&app);
+            }
+        }
+        if let Some(agent) = should {
+            *self.placed.entry(app).or_default().entry(agent).or_default() += 1;
+        }
     }
 
     fn remember_ended(&mut self, task_id: &str) {
@@ -368,6 +426,20 @@ impl TaskTable {
     fn publish(&self, view: Task) {
         // No receivers is fine: nobody is watching yet.
         let _ = self.changes.send(view);
+    }
+}
+
+impl Known for TaskTable {
+    fn placed(&self, app: &str) -> Option<&HashMap<String, u32>> {
+        self.placed.get(app)
+    }
+
+    fn facts(&self, agent_id: &str) -> Option<&NodeFacts> {
+        self.facts.get(agent_id)
+    }
+
+    fn all_facts(&self) -> Vec<&NodeFacts> {
+        self.facts.values().collect()
     }
 }
 
@@ -398,6 +470,11 @@ fn stamp_since(view: &mut Task, was: i32, at: f64) {
 /// back with its node, its update revives it, as for LOST).
 pub fn is_ended(state: i32) -> bool {
     TaskState::try_from(state).is_ok_and(|s| s.is_terminal() || s == TaskState::Unknown)
+}
+
+/// The key of an app in the queue and in `placed`: `namespace/name`.
+pub fn app_key(namespace: &str, app: &str) -> String {
+    format!("{namespace}/{app}")
 }
 
 /// Maps a Mesos task state onto the contract's.
@@ -443,9 +520,15 @@ impl TaskTable {
         task.view.ports.clear();
         task.view.updated_at = now_secs();
         let view = task.view.clone();
-        if !self.queue.iter().any(|q| q == task_id) {
-            self.queue.push_front(task_id.to_string());
-        }
+        let tier = Tier::of(
+            task.launch
+                .as_ref()
+                .and_then(|l| l.spec.as_ref())
+                .map_or(0, |s| s.priority),
+        );
+        let app = app_key(&task.view.namespace, &task.view.app);
+        self.queue.push_front(task_id, &app, tier);
+        self.recount(task_id);
         self.publish(view);
     }
 }
@@ -511,7 +594,7 @@ mod tests {
         let mut table = TaskTable::new();
         assert!(table.enqueue(launch("default.web.0a1b2c3d4e.a")));
         assert!(!table.enqueue(launch("default.web.0a1b2c3d4e.a")));
-        assert_eq!(table.pending().len(), 1);
+        assert_eq!(table.pending().count(), 1);
     }
 
     /// Guards "terminal states never change": a late, redelivered RUNNING

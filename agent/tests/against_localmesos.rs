@@ -294,7 +294,8 @@ async fn a_task_too_big_for_any_offer_stays_pending_and_can_be_dropped() {
     let id = "default.huge.0a1b2c3d4e.aaaa0003";
     h.client.launch(launch(id, spec)).await.expect("launch");
     until_state(&mut stream, id, TaskState::Pending).await;
-    let expected = "waiting for an offer: needs cpus 64, mem 16 MiB, disk 0 MiB; no offer fitted: short of cpus";
+    // The one node offers its 4 cpus.
+    let expected = "waiting for an offer: needs 64 cpus; the most free on any offered node is 4 cpus";
     let waiting = tokio::time::timeout(DEADLINE, async {
         loop {
             let event = stream.message().await.expect("stream ok").expect("stream open");
@@ -402,7 +403,7 @@ async fn nodes_show_what_runs_and_the_queue_what_waits() {
         (waiting, "huge", 3.0)
     );
     assert!(
-        queued.message.ends_with("no offer fitted: short of cpus"),
+        queued.message == "waiting for an offer: needs 3 cpus; the most free on any offered node is 2.5 cpus",
         "{}",
         queued.message
     );

@@ -19,7 +19,7 @@ use mesos::recordio::RecordIoDecoder;
 use mesos::types::{AgentId, Call, FrameworkId, Offer, OfferId, ReconcileTask, TaskId};
 use prost_reflect::{Cardinality, DescriptorPool, Kind, MessageDescriptor};
 use serde_json::Value;
-use sextant_agent::placement::place;
+use sextant_agent::placement::{NothingKnown, RegexCache, place};
 use sextant_agent::scheduler::{FrameworkSettings, framework_info};
 use sextant_proto::proto::{LaunchRequest, PortSpec, TaskSpec};
 
@@ -222,6 +222,8 @@ fn calls_the_agent_sends() -> Vec<Call> {
             launch_request("default.web.0a1b2c3d4e.a4", command_checked),
         ],
         &[offer()],
+        &NothingKnown,
+        &mut RegexCache::default(),
     );
     let tasks = plans.plans.into_iter().flat_map(|p| p.tasks).collect::<Vec<_>>();
     assert_eq!(tasks.len(), 4, "every task was placed");
@@ -391,6 +393,8 @@ async fn every_event_localmesos_sends_conforms_to_the_protos() {
                 let plans = place(
                     &[launch_request(finished, quick), launch_request(killed, long)],
                     &offers,
+                    &NothingKnown,
+                    &mut RegexCache::default(),
                 );
                 let plan = plans.plans.into_iter().find(|p| !p.tasks.is_empty()).expect("placed");
                 send(stamp(Call::accept(vec![plan.offer_id], plan.tasks, 1.0))).await;

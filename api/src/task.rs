@@ -6,8 +6,8 @@
 //! and rollout progress can always be derived from Mesos alone.
 //! [`task_spec`] resolves an app's spec to what one task runs, in Mesos units.
 
-use crate::app::App;
 use crate::app::health::{HealthCheck, HttpScheme};
+use crate::app::{App, Constraint, Priority};
 use crate::int_or_string::IntOrString;
 use crate::proto;
 use crate::quantity::QuantityError;
@@ -93,7 +93,21 @@ pub fn task_spec(app: &App) -> Result<proto::TaskSpec, TaskSpecError> {
             .collect(),
         labels: spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         health_check: spec.health_check.as_ref().map(health_check_spec),
+        priority: match spec.priority {
+            Priority::Production => proto::Priority::Production,
+            Priority::Preemptible => proto::Priority::Preemptible,
+        } as i32,
+        constraints: spec.placement.constraints.iter().map(constraint_spec).collect(),
     })
+}
+
+/// A placement constraint as the agent evaluates it.
+fn constraint_spec(c: &Constraint) -> proto::Constraint {
+    proto::Constraint {
+        field: c.field.clone(),
+        operator: c.operator.as_str().to_string(),
+        value: c.value.clone().unwrap_or_default(),
+    }
 }
 
 /// The Mesos-native health check of a task; a named port is resolved by the

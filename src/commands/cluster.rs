@@ -233,7 +233,7 @@ mod tests {
             ports: 1,
             host_ports: vec![8080],
             queued_at: Some("2026-11-25T09:00:00Z".into()),
-            message: "waiting for an offer: needs cpus 0.25; no offer fitted: short of cpus".into(),
+            message: "waiting for an offer: needs 0.25 cpus; the most free on any offered node is 0.1 cpus".into(),
             ..QueuedTaskView::default()
         };
         let now = humantime::parse_rfc3339("2026-11-25T09:03:00Z").expect("a time");

@@ -40,7 +40,7 @@ pub struct AppView {
     #[serde(default)]
     pub conditions: Vec<Condition>,
     /// The status in a few words, for a STATUS column (`status_summary`):
-    /// `Running`, `Progressing 2/4`, `Pending: short of cpus`,
+    /// `Running`, `Progressing 2/4`, `Pending: needs 2 cpus`,
     /// `OutOfSync: web.yaml:11`, `CrashLoopBackOff`…
     #[serde(default)]
     pub summary: String,

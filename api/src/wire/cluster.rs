@@ -170,8 +170,8 @@ pub struct QueuedTaskView {
     pub app: String,
     /// The revision of the app it runs.
     pub revision: String,
-    /// Its priority, when the agent orders by one (today it launches in
-    /// the order tasks were queued).
+    /// Its priority: `production` (launched first, may preempt) or
+    /// `preemptible`; absent from an older agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<String>,
     /// Cores it asks for.

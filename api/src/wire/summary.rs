@@ -4,7 +4,7 @@
 //!
 //! In order: a degraded app's reason (`CrashLoopBackOff`, `RolledBack`…);
 //! `OutOfSync: file:line` when its source's latest definition does not
-//! run; `Paused`; a failed rollout's reason; `Pending: short of cpus` while
+//! run; `Paused`; a failed rollout's reason; `Pending: needs 2 cpus` while
 //! tasks wait for resources; `Progressing 2/4` during a rollout; `Running`
 //! (or `ScaledToZero`) once settled.
 
@@ -38,14 +38,38 @@ pub fn status_summary(app: &AppView) -> String {
     match (p.status.as_str(), p.reason.as_deref().unwrap_or_default()) {
         ("Unknown", "Paused") => "Paused".into(),
         ("False", _) => reason(p),
-        _ if waiting > 0 => match p.message.as_deref().and_then(|m| m.split_once("short of ")) {
-            Some((_, short)) => format!("Pending: short of {}", short.split(';').next().unwrap_or(short).trim()),
+        _ if waiting > 0 => match p.message.as_deref().and_then(pending_words) {
+            Some(words) => format!("Pending: {words}"),
             None => "Pending".into(),
         },
         ("True", "RevisionAvailable") if app.instances == 0 => "ScaledToZero".into(),
         ("True", "RevisionAvailable") => "Running".into(),
         _ => format!("Progressing {}/{}", app.available.min(updated), app.instances),
     }
+}
+
+/// The first cause in the agent's words for a waiting task, cut short:
+/// `needs 1024 MiB mem`, `constraint hostname UNIQUE`, `needs host port
+/// 31777`, `preempting 2 tasks on node-b`.
+fn pending_words(message: &str) -> Option<String> {
+    if let Some((_, rest)) = message.split_once("waiting for preemption of ") {
+        let count = rest.split_whitespace().next()?;
+        let node = rest
+            .split_once(" on ")
+            .map(|(_, n)| n.split([';', ' ', ',']).next().unwrap_or(n));
+        return Some(match node {
+            Some(node) => format!("preempting {count} on {node}"),
+            None => format!("preempting {count}"),
+        });
+    }
+    let (_, rest) = message.split_once("waiting for an offer: ")?;
+    let end = [rest.find("; "), rest.find(": ")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(rest.len());
+    let words = rest[..end].trim();
+    (!words.is_empty()).then(|| words.to_string())
 }
 
 /// The first `file:line` in a message (`dir/web.yaml:12:3: spec…`).
@@ -104,13 +128,28 @@ mod tests {
         assert_eq!(status_summary(&app(0, 0, &[ok])), "ScaledToZero");
         let rolling = ("Progressing", "True", "RolloutInProgress", "1 of 4");
         assert_eq!(status_summary(&app(4, 0, &[rolling])), "Progressing 1/4");
-        let waiting = (
-            "Progressing",
-            "True",
-            "RolloutInProgress",
-            "1 new task(s) wait in the agent's queue: waiting for an offer: needs cpus 2, mem 32 MiB, disk 0 MiB; no offer fitted: short of cpus and mem",
-        );
-        assert_eq!(status_summary(&app(4, 1, &[waiting])), "Pending: short of cpus and mem");
+        let waiting = |why: &'static str| ("Progressing", "True", "RolloutInProgress", why);
+        for (why, words) in [
+            (
+                "1 new task(s) wait in the agent's queue: waiting for an offer: needs 2 cpus, 32 MiB mem; the most free on any offered node is 1 cpus, 16 MiB mem",
+                "Pending: needs 2 cpus, 32 MiB mem",
+            ),
+            (
+                "1 new task(s) wait in the agent's queue: waiting for an offer: constraint hostname UNIQUE: all 3 offered nodes already run web",
+                "Pending: constraint hostname UNIQUE",
+            ),
+            (
+                "1 new task(s) wait in the agent's queue: waiting for an offer: needs host port 31777: taken on every offered node",
+                "Pending: needs host port 31777",
+            ),
+            (
+                "1 new task(s) wait in the agent's queue: waiting for preemption of 2 preemptible tasks on node-b (asked 3s ago)",
+                "Pending: preempting 2 on node-b",
+            ),
+            ("1 new task(s) wait in the agent's queue", "Pending"),
+        ] {
+            assert_eq!(status_summary(&app(4, 1, &[waiting(why)])), words);
+        }
         let crash = ("Degraded", "True", "CrashLoopBackOff", "3 failures");
         assert_eq!(status_summary(&app(4, 0, &[rolling, crash])), "CrashLoopBackOff");
         let rolled = ("Progressing", "False", "RolledBack", "RolledBack to x");

@@ -202,16 +202,17 @@ mod tests {
                 app: "web".into(),
                 cpus: 0.5,
                 queued_at: 1_700_000_000.0,
-                message: "waiting for an offer: …; no offer fitted: short of cpus".into(),
+                priority: "preemptible".into(),
+                message: "waiting for an offer: needs 2 cpus; the most free on any offered node is 1 cpus".into(),
                 ..Default::default()
             }],
             total: 7,
         });
         assert_eq!(list.total, 7);
         let task = &list.tasks[0];
-        assert_eq!((task.cpus, task.priority.as_deref()), (0.5, None));
+        assert_eq!((task.cpus, task.priority.as_deref()), (0.5, Some("preemptible")));
         assert_eq!(task.queued_at.as_deref(), Some("2023-11-14T22:13:20Z"));
-        assert!(task.message.ends_with("short of cpus"));
+        assert!(task.message.ends_with("is 1 cpus"));
     }
 
     /// An agent that does not answer is `Unavailable`, in words naming it.
