@@ -168,6 +168,25 @@ pub struct UpArgs {
     pub agent_addr: SocketAddr,
     #[command(flatten)]
     pub node: NodeArgs,
+    #[command(flatten)]
+    pub scheduling: SchedulingArgs,
+}
+
+/// How the agent schedules.
+#[derive(Args, Debug, Clone)]
+pub struct SchedulingArgs {
+    /// How long a production task waits for room before preemptible tasks
+    /// are killed to make it (0s: never preempt).
+    #[arg(long, env = "SEXTANT_PREEMPTION_DELAY", default_value = "10s")]
+    pub preemption_delay: humantime::Duration,
+}
+
+impl SchedulingArgs {
+    /// The delay, `None` when preemption is off.
+    pub fn preemption_delay(&self) -> Option<std::time::Duration> {
+        let delay: std::time::Duration = self.preemption_delay.into();
+        (!delay.is_zero()).then_some(delay)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -203,6 +222,8 @@ pub struct AgentArgs {
     /// where only scrapers reach). Off by default.
     #[arg(long, env = "SEXTANT_AGENT_METRICS_ADDR", value_parser = parse_addr)]
     pub metrics_addr: Option<SocketAddr>,
+    #[command(flatten)]
+    pub scheduling: SchedulingArgs,
 }
 
 #[derive(Args, Debug)]

@@ -41,6 +41,9 @@ pub struct AgentConfig {
     pub state_dir: Option<PathBuf>,
     /// What it counts into (by default, families in no registry).
     pub metrics: AgentMetrics,
+    /// How long a production task waits for room before preemptible tasks
+    /// are killed for it (`None`: never).
+    pub preemption_delay: Option<Duration>,
 }
 
 impl AgentConfig {
@@ -53,6 +56,7 @@ impl AgentConfig {
             failover_timeout: Duration::from_secs(7 * 24 * 3600),
             state_dir: None,
             metrics: AgentMetrics::default(),
+            preemption_delay: Some(crate::scheduler::DEFAULT_PREEMPTION_DELAY),
         }
     }
 }
@@ -161,7 +165,8 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
         link_tx,
         synced_tx,
     )
-    .with_metrics(config.metrics.clone());
+    .with_metrics(config.metrics.clone())
+    .with_preemption_delay(config.preemption_delay);
     let scheduler = tokio::spawn(scheduler.run());
 
     let service = AgentService::new(

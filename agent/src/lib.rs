@@ -20,6 +20,7 @@ pub mod link;
 pub mod metrics;
 pub mod nodes;
 pub mod placement;
+pub mod preemption;
 pub mod queue;
 pub mod reconciliation;
 pub mod sandboxes;

@@ -9,6 +9,8 @@
 //!   nothing waits)
 //! - `sextant_launch_latency_seconds`: from a `Launch` call queueing a task
 //!   to its first TASK_RUNNING
+//! - `sextant_preemptions_total`: preemptible tasks killed to make room for
+//!   production ones
 
 use std::time::Duration;
 
@@ -27,6 +29,8 @@ pub struct AgentMetrics {
     pub offers_declined: Counter,
     /// `sextant_launch_latency_seconds`.
     pub launch_latency: Histogram,
+    /// `sextant_preemptions_total`.
+    pub preemptions: Counter,
 }
 
 impl Default for AgentMetrics {
@@ -38,6 +42,7 @@ impl Default for AgentMetrics {
             offers_declined: Counter::default(),
             // 10 ms to 82 s.
             launch_latency: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
+            preemptions: Counter::default(),
         }
     }
 }
@@ -66,6 +71,11 @@ impl AgentMetrics {
             "From a Launch call queueing a task to the task's first TASK_RUNNING",
             Unit::Seconds,
             m.launch_latency.clone(),
+        );
+        registry.register(
+            "sextant_preemptions",
+            "Preemptible tasks killed to make room for production tasks",
+            m.preemptions.clone(),
         );
         m
     }

@@ -4,9 +4,10 @@
 //! (re)subscription and periodically. It keeps the Mesos link (`link`)
 //! up to date for the controller.
 
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mesos::agents::AgentEndpoint;
 use mesos::client::Caller;
@@ -20,7 +21,8 @@ use tracing::{debug, info, warn};
 
 use crate::link::LinkWriter;
 use crate::metrics::AgentMetrics;
-use crate::placement::{NodeFacts, RegexCache, place};
+use crate::placement::{Free, NodeFacts, RegexCache, place};
+use crate::preemption;
 use crate::reconciliation::Reconciliation;
 use crate::tasks::TaskTable;
 
@@ -41,6 +43,13 @@ const BACKOFF_MAX: Duration = Duration::from_secs(15);
 /// The message a master sends the old stream when another scheduler
 /// instance subscribed with our framework id.
 const FAILED_OVER: &str = "Framework failed over";
+/// How long a production task waits for room before preemptible tasks are
+/// killed for it, by default.
+pub const DEFAULT_PREEMPTION_DELAY: Duration = Duration::from_secs(10);
+/// At most this many victims within `PREEMPTION_WINDOW`, so that the
+/// cluster never thrashes.
+const MAX_PREEMPTIONS_PER_WINDOW: usize = 20;
+const PREEMPTION_WINDOW: Duration = Duration::from_secs(60);
 /// Reason of the updates that answer a RECONCILE.
 const RECONCILIATION: &str = "REASON_RECONCILIATION";
 
@@ -98,6 +107,11 @@ pub struct Scheduler {
     metrics: AgentMetrics,
     /// Constraint patterns, compiled once across offer rounds.
     regexes: RegexCache,
+    /// How long a production task waits before preemption makes room for
+    /// it (`None`: never).
+    preemption_delay: Option<Duration>,
+    /// When recent victims were chosen (rate limit).
+    recent_preemptions: VecDeque<Instant>,
 }
 
 /// Why one subscription ended.
@@ -141,7 +155,15 @@ impl Scheduler {
             synced,
             metrics: AgentMetrics::default(),
             regexes: RegexCache::default(),
+            preemption_delay: Some(DEFAULT_PREEMPTION_DELAY),
+            recent_preemptions: VecDeque::new(),
         }
+    }
+
+    /// Preempts for production tasks queued this long (`None`: never).
+    pub fn with_preemption_delay(mut self, delay: Option<Duration>) -> Self {
+        self.preemption_delay = delay;
+        self
     }
 
     /// Counts offers into `metrics`.
@@ -374,7 +396,8 @@ impl Scheduler {
     /// Returns whether offers are now suppressed.
     async fn on_offers(&mut self, caller: &Caller, offers: Vec<Offer>, suppressed: bool) -> bool {
         self.metrics.offers_received.inc_by(offers.len() as u64);
-        let mut tasks = self.tasks.lock().await;
+        let table = Arc::clone(&self.tasks);
+        let mut tasks = table.lock().await;
         for offer in &offers {
             tasks.note_hostname(&offer.agent_id, &offer.hostname);
             tasks.note_facts(&offer.agent_id, NodeFacts::of(offer));
@@ -383,6 +406,11 @@ impl Scheduler {
             }
         }
         let round = place(tasks.pending(), &offers, &*tasks, &mut self.regexes);
+        let left: HashMap<String, Free> = offers
+            .iter()
+            .zip(&round.left)
+            .map(|(o, f)| (o.agent_id.value.clone(), f.clone()))
+            .collect();
         let mut declined = Vec::new();
         let mut accepts = Vec::new();
         for plan in round.plans {
@@ -399,8 +427,15 @@ impl Scheduler {
         for (task_id, why) in &round.waiting {
             tasks.note_waiting(task_id, why);
         }
+        let preempted = self.preempt(&mut tasks, &left);
         let still_pending = tasks.has_pending();
         drop(tasks);
+
+        for (task_id, agent_id) in preempted {
+            if let Err(e) = caller.kill(TaskId::new(task_id.clone()), agent_id, None).await {
+                warn!(task_id, error = %e, "KILL of a preemption victim failed; it is re-sent after re-subscribing");
+            }
+        }
 
         for plan in accepts {
             let ids: Vec<String> = plan.tasks.iter().map(|t| t.task_id.value.clone()).collect();
@@ -444,6 +479,53 @@ impl Scheduler {
             return caller.revive().await.is_err();
         }
         false
+    }
+
+    /// Makes room for the first production task that has waited longer
+    /// than the preemption delay and can get room on some node; at most
+    /// one per offer round, and within the rate limit. Returns the victims
+    /// to kill.
+    fn preempt(&mut self, tasks: &mut TaskTable, left: &HashMap<String, Free>) -> Vec<(String, Option<AgentId>)> {
+        let Some(delay) = self.preemption_delay else {
+            return Vec::new();
+        };
+        self.recent_preemptions.retain(|at| at.elapsed() < PREEMPTION_WINDOW);
+        let allowed = MAX_PREEMPTIONS_PER_WINDOW.saturating_sub(self.recent_preemptions.len());
+        if allowed == 0 {
+            return Vec::new();
+        }
+        let due = tasks.due_for_preemption(delay);
+        if due.is_empty() {
+            return Vec::new();
+        }
+        let rooms = tasks.rooms(left);
+        if rooms.is_empty() {
+            return Vec::new();
+        }
+        for (task_id, spec) in due {
+            let Some(choice) = preemption::choose(&spec, &rooms) else {
+                continue;
+            };
+            if choice.victims.len() > allowed {
+                debug!(
+                    task_id,
+                    victims = choice.victims.len(),
+                    "preemption held back by the rate limit"
+                );
+                return Vec::new();
+            }
+            info!(
+                task_id,
+                node = %choice.hostname,
+                victims = ?choice.victims,
+                "preempting to make room for a production task"
+            );
+            self.metrics.preemptions.inc_by(choice.victims.len() as u64);
+            self.recent_preemptions
+                .extend(choice.victims.iter().map(|_| Instant::now()));
+            return tasks.preempt(&task_id, &choice.hostname, &choice.victims);
+        }
+        Vec::new()
     }
 
     async fn on_update(&self, caller: &Caller, status: TaskStatus) {

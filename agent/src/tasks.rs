@@ -6,16 +6,17 @@
 //! (`sextant_launch_latency_seconds`).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mesos::agents::AgentEndpoint;
 use mesos::types::{AgentId, TaskState as MesosState, TaskStatus};
-use sextant_proto::proto::{self, LaunchRequest, Task, TaskState};
+use sextant_proto::proto::{self, LaunchRequest, Task, TaskSpec, TaskState};
 use tokio::sync::broadcast;
 
 use crate::launch_queue::{LaunchQueue, Tier};
 use crate::metrics::AgentMetrics;
-use crate::placement::{Known, NodeFacts};
+use crate::placement::{Free, Known, NodeFacts};
+use crate::preemption::{Room, Victim};
 
 /// Changes buffered for slow watchers; a watcher that lags further gets a
 /// fresh snapshot instead (see `grpc`).
@@ -24,6 +25,10 @@ const BROADCAST_CAPACITY: usize = 4096;
 /// Ended tasks kept so that late Launch/Kill calls stay idempotent and the
 /// controller sees how tasks ended.
 const ENDED_TASKS_KEPT: usize = 1000;
+
+/// How long a task that preemption makes room for keeps saying so, before
+/// offer rounds may say why it waits again.
+pub const PREEMPTION_HOLD: Duration = Duration::from_secs(30);
 
 /// One task as the agent tracks it.
 #[derive(Clone, Debug)]
@@ -44,6 +49,11 @@ pub struct TrackedTask {
     pub queued_at: Option<Instant>,
     /// The Mesos agent this task is counted on in `TaskTable::placed`.
     counted_on: Option<String>,
+    /// A queued task that preemption is making room for: since when, so
+    /// that offer rounds do not overwrite why it waits meanwhile.
+    pub preempting_since: Option<Instant>,
+    /// A task killed to make room for this (production) task id.
+    pub preempted_by: Option<String>,
 }
 
 /// All tasks, by id, and the change feed.
@@ -149,6 +159,8 @@ impl TaskTable {
                 kill_requested: false,
                 queued_at: Some(Instant::now()),
                 counted_on: None,
+                preempting_since: None,
+                preempted_by: None,
             },
         );
         self.publish(view);
@@ -220,6 +232,7 @@ impl TaskTable {
         self.queue.take(task_id);
         if let Some(task) = self.tasks.get_mut(task_id) {
             task.agent_id = Some(agent_id.clone());
+            task.preempting_since = None;
             task.view.state = TaskState::Staging as i32;
             task.view.agent_id = agent_id.value.clone();
             task.view.hostname = hostname.to_string();
@@ -240,6 +253,9 @@ impl TaskTable {
             return;
         };
         if task.view.state != TaskState::Pending as i32 || task.view.message == message {
+            return;
+        }
+        if task.preempting_since.is_some_and(|at| at.elapsed() < PREEMPTION_HOLD) {
             return;
         }
         task.view.message = message.to_string();
@@ -319,6 +335,8 @@ impl TaskTable {
                     kill_requested: false,
                     queued_at: None,
                     counted_on: None,
+                    preempting_since: None,
+                    preempted_by: None,
                 },
             );
         }
@@ -339,6 +357,14 @@ impl TaskTable {
         task.view.state = state as i32;
         if let Some(message) = &status.message {
             task.view.message = message.clone();
+        }
+        if let Some(by) = &task.preempted_by {
+            let said = std::mem::take(&mut task.view.message);
+            task.view.message = if said.is_empty() || said.starts_with("preempted by ") {
+                format!("preempted by {by}")
+            } else {
+                format!("preempted by {by}: {said}")
+            };
         }
         task.view.reason = status.reason.clone().unwrap_or_default();
         // Kept when a task ends, so that the controller can tell a task
@@ -426,6 +452,89 @@ impl TaskTable {
     fn publish(&self, view: Task) {
         // No receivers is fine: nobody is watching yet.
         let _ = self.changes.send(view);
+    }
+}
+
+impl TaskTable {
+    /// Every node with preemptible tasks of this agent, with those tasks
+    /// as victims, and what `free` says is free there (nothing for a node
+    /// that made no offer). Tasks already being killed are left out.
+    pub fn rooms(&self, free: &HashMap<String, Free>) -> Vec<Room> {
+        let mut rooms: BTreeMap<&str, Room> = BTreeMap::new();
+        for task in self.tasks.values() {
+            let (Some(agent), Some(spec)) = (&task.agent_id, task.launch.as_ref().and_then(|l| l.spec.as_ref())) else {
+                continue;
+            };
+            if Tier::of(spec.priority) != Tier::Preemptible
+                || task.kill_requested
+                || is_ended(task.view.state)
+                || task.view.state == TaskState::Pending as i32
+            {
+                continue;
+            }
+            let room = rooms.entry(&agent.value).or_insert_with(|| Room {
+                agent_id: agent.value.clone(),
+                hostname: task.view.hostname.clone(),
+                free: free.get(&agent.value).cloned().unwrap_or_default(),
+                victims: Vec::new(),
+            });
+            room.victims.push(Victim {
+                task_id: task.view.task_id.clone(),
+                cpus: spec.cpus,
+                mem: spec.mem,
+                disk: spec.disk,
+                ports: task.view.ports.iter().map(|p| u64::from(p.port)).collect(),
+                running_since: task.view.running_since,
+            });
+        }
+        rooms.into_values().collect()
+    }
+
+    /// Production tasks queued longer than `delay` with no preemption
+    /// under way for them, in launch order.
+    pub fn due_for_preemption(&self, delay: Duration) -> Vec<(String, TaskSpec)> {
+        self.queue
+            .iter()
+            .filter_map(|id| self.tasks.get(id))
+            .filter(|t| t.queued_at.is_some_and(|q| q.elapsed() >= delay))
+            .filter(|t| t.preempting_since.is_none_or(|at| at.elapsed() >= PREEMPTION_HOLD))
+            .filter_map(|t| {
+                t.launch
+                    .as_ref()
+                    .and_then(|l| l.spec.clone())
+                    .map(|s| (t.view.task_id.clone(), s))
+            })
+            .filter(|(_, s)| Tier::of(s.priority) == Tier::Production)
+            .collect()
+    }
+
+    /// Records that `victims` on `hostname` are killed to make room for
+    /// `task_id`: each victim says by whom, and the task why it waits.
+    /// Returns the victims to kill, with their Mesos agents.
+    pub fn preempt(&mut self, task_id: &str, hostname: &str, victims: &[String]) -> Vec<(String, Option<AgentId>)> {
+        let mut kills = Vec::new();
+        for id in victims {
+            let Some(victim) = self.tasks.get_mut(id) else { continue };
+            victim.kill_requested = true;
+            victim.preempted_by = Some(task_id.to_string());
+            victim.view.message = format!("preempted by {task_id} (production) on {hostname}");
+            victim.view.updated_at = now_secs();
+            kills.push((id.clone(), victim.agent_id.clone()));
+            let view = victim.view.clone();
+            self.publish(view);
+        }
+        if let Some(task) = self.tasks.get_mut(task_id) {
+            let n = victims.len();
+            task.view.message = format!(
+                "waiting for preemption of {n} preemptible task{} on {hostname}",
+                if n == 1 { "" } else { "s" }
+            );
+            task.view.updated_at = now_secs();
+            task.preempting_since = Some(Instant::now());
+            let view = task.view.clone();
+            self.publish(view);
+        }
+        kills
     }
 }
 
@@ -751,5 +860,69 @@ mod tests {
         assert!(launched.message.is_empty(), "no longer waiting: {:?}", launched.message);
         table.note_waiting(id, "waiting for an offer: needs cpus 1");
         assert!(changes.try_recv().is_err(), "only queued tasks wait for offers");
+    }
+
+    /// Guards what constraints count: a task counts on its node from its
+    /// launch until it ends, and not while queued again.
+    #[test]
+    fn live_launched_tasks_count_on_their_node_until_they_end() {
+        let mut table = TaskTable::new();
+        let (a, b) = ("default.web.0a1b2c3d4e.a", "default.web.0a1b2c3d4e.b");
+        table.enqueue(launch(a));
+        table.enqueue(launch(b));
+        assert!(
+            Known::placed(&table, "default/web").is_none(),
+            "queued tasks count nowhere"
+        );
+        table.mark_launched(a, &AgentId::new("S1"), "node-1", Vec::new());
+        table.mark_launched(b, &AgentId::new("S1"), "node-1", Vec::new());
+        assert_eq!(Known::placed(&table, "default/web").and_then(|p| p.get("S1")), Some(&2));
+        table.requeue(b);
+        assert_eq!(Known::placed(&table, "default/web").and_then(|p| p.get("S1")), Some(&1));
+        table.apply_status(&status(a, MesosState::TaskRunning));
+        assert_eq!(Known::placed(&table, "default/web").and_then(|p| p.get("S1")), Some(&1));
+        table.apply_status(&status(a, MesosState::TaskFinished));
+        assert!(
+            Known::placed(&table, "default/web").is_none(),
+            "an ended task counts nowhere"
+        );
+        // A task adopted from Mesos counts where Mesos says it runs.
+        table.apply_status(&status("default.web.0a1b2c3d4e.c", MesosState::TaskRunning));
+        assert_eq!(Known::placed(&table, "default/web").and_then(|p| p.get("S1")), Some(&1));
+    }
+
+    /// Guards "a victim says it was preempted and by which task", even
+    /// once Mesos reports it killed.
+    #[test]
+    fn a_preempted_task_says_by_whom_to_the_end() {
+        let mut table = TaskTable::new();
+        let (victim, by) = ("default.batch.0a1b2c3d4e.a", "default.api.0a1b2c3d4e.b");
+        table.enqueue(launch(victim));
+        table.mark_launched(victim, &AgentId::new("S1"), "node-1", Vec::new());
+        table.apply_status(&status(victim, MesosState::TaskRunning));
+        table.enqueue(launch(by));
+        let kills = table.preempt(by, "node-1", &[victim.to_string()]);
+        assert_eq!(kills, vec![(victim.to_string(), Some(AgentId::new("S1")))]);
+        assert_eq!(
+            table.get(by).map(|t| t.view.message.as_str()),
+            Some("waiting for preemption of 1 preemptible task on node-1")
+        );
+        table.note_waiting(
+            by,
+            "waiting for an offer: needs 1 cpus; the most free on any offered node is 0 cpus",
+        );
+        assert!(
+            table
+                .get(by)
+                .is_some_and(|t| t.view.message.starts_with("waiting for preemption")),
+            "offer rounds do not overwrite it while the victims die"
+        );
+        let mut killed = status(victim, MesosState::TaskKilled);
+        killed.message = Some("Command terminated with signal Terminated".into());
+        table.apply_status(&killed);
+        assert_eq!(
+            table.get(victim).map(|t| t.view.message.as_str()),
+            Some("preempted by default.api.0a1b2c3d4e.b: Command terminated with signal Terminated")
+        );
     }
 }

@@ -80,6 +80,7 @@ pub async fn local_mesos(args: LocalMesosArgs) -> Result<()> {
 pub async fn agent(args: AgentArgs) -> Result<()> {
     let mut config = AgentConfig::new(args.master.clone(), args.addr);
     config.framework_name = args.framework_name;
+    config.preemption_delay = args.scheduling.preemption_delay();
     if let Some(user) = args.user {
         config.user = user;
     }

@@ -44,6 +44,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
     let mut registry = prometheus_client::registry::Registry::default();
     let mut agent_config = AgentConfig::new(master.url(), args.agent_addr);
     agent_config.state_dir = Some(data_dir.join("agent"));
+    agent_config.preemption_delay = args.scheduling.preemption_delay();
     agent_config.metrics = AgentMetrics::register(&mut registry);
     let agent = match sextant_agent::start(agent_config).await {
         Ok(agent) => agent,
