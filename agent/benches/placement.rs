@@ -25,7 +25,13 @@ fn offer(i: usize) -> Offer {
         resources: vec![
             Resource::scalar("cpus", 16.0),
             Resource::scalar("mem", 65536.0),
-            Resource::ranges("ports", vec![Range { begin: 31000, end: 32000 }]),
+            Resource::ranges(
+                "ports",
+                vec![Range {
+                    begin: 31000,
+                    end: 32000,
+                }],
+            ),
         ],
         attributes: vec![Attribute {
             name: "rack".into(),

@@ -19,6 +19,7 @@ pub mod launch_queue;
 pub mod link;
 pub mod metrics;
 pub mod nodes;
+pub mod outbox;
 pub mod placement;
 pub mod preemption;
 pub mod queue;

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use mesos::agents::AgentEndpoint;
 use mesos::client::Caller;
 use mesos::types::{
-    AgentId, Event, EventType, FrameworkCapability, FrameworkCapabilityType, FrameworkId, FrameworkInfo, Offer, TaskId,
-    TaskStatus,
+    AgentId, Call, Event, EventType, FrameworkCapability, FrameworkCapabilityType, FrameworkId, FrameworkInfo, Offer,
+    OfferId, TaskId, TaskInfo, TaskStatus,
 };
 use mesos::{Client, ClientError};
 use tokio::sync::{Mutex, mpsc, watch};
@@ -21,6 +21,7 @@ use tracing::{debug, info, warn};
 
 use crate::link::LinkWriter;
 use crate::metrics::AgentMetrics;
+use crate::outbox::{Outbox, Report};
 use crate::placement::{Free, NodeFacts, RegexCache, place};
 use crate::preemption;
 use crate::reconciliation::Reconciliation;
@@ -272,7 +273,9 @@ impl Scheduler {
             }
         });
 
-        let ended = self.serve_events(&caller, &mut event_rx).await;
+        let (report_tx, mut reports) = mpsc::unbounded_channel();
+        let outbox = Outbox::start(caller.clone(), self.metrics.clone(), report_tx);
+        let ended = self.serve_events(&caller, &outbox, &mut reports, &mut event_rx).await;
         reader.abort();
         ended
     }
@@ -280,6 +283,8 @@ impl Scheduler {
     async fn serve_events(
         &mut self,
         caller: &Caller,
+        outbox: &Outbox,
+        reports: &mut mpsc::UnboundedReceiver<Report>,
         event_rx: &mut mpsc::Receiver<Result<Event, ClientError>>,
     ) -> Ended {
         let mut round = self.after_subscribe(caller).await;
@@ -300,30 +305,31 @@ impl Scheduler {
                 _ = tokio::time::sleep_until(round.next_at()), if !round.is_done() => {
                     let unanswered = round.retry(tokio::time::Instant::now());
                     debug!(tasks = unanswered.len(), "re-sending explicit reconciliation");
-                    if let Err(e) = caller.reconcile(unanswered).await {
-                        warn!(error = %e, "explicit reconciliation failed");
-                    }
+                    outbox.push(Call::reconcile(unanswered)).await;
                 }
                 _ = reconcile_timer.tick() => {
-                    if let Err(e) = caller.reconcile(Vec::new()).await {
-                        warn!(error = %e, "implicit reconciliation failed");
-                    }
+                    outbox.push(Call::reconcile(Vec::new())).await;
                 }
                 command = self.commands.recv() => match command {
                     None => return Ended::Shutdown,
                     Some(Command::Wake) => {
                         if suppressed && self.tasks.lock().await.has_pending() {
-                            match caller.revive().await {
-                                Ok(()) => suppressed = false,
-                                Err(e) => warn!(error = %e, "REVIVE failed"),
-                            }
+                            outbox.push(Call::revive()).await;
+                            suppressed = false;
                         }
                     }
                     Some(Command::Kill { task_id, agent_id }) => {
-                        if let Err(e) = caller.kill(TaskId::new(task_id.clone()), agent_id, None).await {
-                            warn!(task_id, error = %e, "KILL failed; it is re-sent after re-subscribing");
+                        outbox.push(Call::kill(TaskId::new(task_id), agent_id, None)).await;
+                    }
+                },
+                Some(report) = reports.recv() => match report {
+                    Report::AcceptFailed { task_ids } => {
+                        let mut tasks = self.tasks.lock().await;
+                        for id in &task_ids {
+                            tasks.requeue(id);
                         }
                     }
+                    Report::ReviveFailed => suppressed = true,
                 },
                 event = event_rx.recv() => {
                     let event = match event {
@@ -334,7 +340,7 @@ impl Scheduler {
                     match event.kind {
                         EventType::Offers => {
                             let offers = event.offers.map(|o| o.offers).unwrap_or_default();
-                            suppressed = self.on_offers(caller, offers, suppressed).await;
+                            suppressed = self.on_offers(outbox, offers, suppressed).await;
                         }
                         EventType::Update => {
                             if let Some(update) = event.update {
@@ -342,7 +348,7 @@ impl Scheduler {
                                 if update.status.reason.as_deref() == Some(RECONCILIATION) {
                                     sync_at = tokio::time::Instant::now() + SYNC_SETTLE;
                                 }
-                                self.on_update(caller, update.status).await;
+                                self.on_update(outbox, update.status).await;
                             }
                         }
                         EventType::Error => {
@@ -394,7 +400,7 @@ impl Scheduler {
 
     /// Places pending launches; accepts what fits, declines the rest.
     /// Returns whether offers are now suppressed.
-    async fn on_offers(&mut self, caller: &Caller, offers: Vec<Offer>, suppressed: bool) -> bool {
+    async fn on_offers(&mut self, outbox: &Outbox, offers: Vec<Offer>, suppressed: bool) -> bool {
         self.metrics.offers_received.inc_by(offers.len() as u64);
         let table = Arc::clone(&self.tasks);
         let mut tasks = table.lock().await;
@@ -432,26 +438,26 @@ impl Scheduler {
         drop(tasks);
 
         for (task_id, agent_id) in preempted {
-            if let Err(e) = caller.kill(TaskId::new(task_id.clone()), agent_id, None).await {
-                warn!(task_id, error = %e, "KILL of a preemption victim failed; it is re-sent after re-subscribing");
+            outbox.push(Call::kill(TaskId::new(task_id), agent_id, None)).await;
+        }
+        // One ACCEPT per Mesos agent, with every offer and task of it.
+        let mut by_agent: Vec<(AgentId, Vec<OfferId>, Vec<TaskInfo>)> = Vec::new();
+        for plan in accepts {
+            match by_agent.iter_mut().find(|(agent, _, _)| *agent == plan.agent_id) {
+                Some((_, offers, tasks)) => {
+                    offers.push(plan.offer_id);
+                    tasks.extend(plan.tasks);
+                }
+                None => by_agent.push((plan.agent_id, vec![plan.offer_id], plan.tasks)),
             }
         }
-
-        for plan in accepts {
-            let ids: Vec<String> = plan.tasks.iter().map(|t| t.task_id.value.clone()).collect();
-            info!(offer = %plan.offer_id, agent = %plan.agent_id, tasks = ?ids, "launching");
-            if let Err(e) = caller
-                .accept(vec![plan.offer_id.clone()], plan.tasks, REFUSE_WHILE_PENDING_SECS)
-                .await
-            {
-                warn!(error = %e, "ACCEPT failed; tasks go back to the queue");
-                let mut tasks = self.tasks.lock().await;
-                for id in &ids {
-                    tasks.requeue(id);
-                }
-            } else {
-                self.metrics.offers_accepted.inc();
-            }
+        for (agent, offer_ids, infos) in by_agent {
+            let ids: Vec<String> = infos.iter().map(|t| t.task_id.value.clone()).collect();
+            info!(offers = ?offer_ids, %agent, tasks = ids.len(), "launching");
+            debug!(tasks = ?ids, "launching");
+            outbox
+                .accept(Call::accept(offer_ids, infos, REFUSE_WHILE_PENDING_SECS), ids)
+                .await;
         }
         if !declined.is_empty() {
             let refuse = if still_pending {
@@ -460,23 +466,18 @@ impl Scheduler {
                 REFUSE_WHILE_IDLE_SECS
             };
             let count = declined.len() as u64;
-            match caller.decline(declined, refuse).await {
-                Ok(()) => {
-                    self.metrics.offers_declined.inc_by(count);
-                }
-                Err(e) => warn!(error = %e, "DECLINE failed"),
-            }
+            outbox.decline(Call::decline(declined, refuse), count).await;
         }
         // "Suppressed" here means offers are held back (SUPPRESS, or declined
         // for the idle period): a new launch must REVIVE.
         if !still_pending {
-            if !suppressed && let Err(e) = caller.suppress().await {
-                warn!(error = %e, "SUPPRESS failed");
+            if !suppressed {
+                outbox.push(Call::suppress()).await;
             }
             return true;
         }
         if suppressed {
-            return caller.revive().await.is_err();
+            outbox.push(Call::revive()).await;
         }
         false
     }
@@ -528,7 +529,7 @@ impl Scheduler {
         Vec::new()
     }
 
-    async fn on_update(&self, caller: &Caller, status: TaskStatus) {
+    async fn on_update(&self, outbox: &Outbox, status: TaskStatus) {
         let applied = self.tasks.lock().await.apply_status(&status);
         debug!(
             task_id = %status.task_id,
@@ -537,11 +538,12 @@ impl Scheduler {
             "status update"
         );
         // Every copy of a reliable update is acknowledged, even ignored ones,
-        // or Mesos redelivers it forever and holds back later updates.
-        if let (Some(uuid), Some(agent_id)) = (status.uuid.clone(), status.agent_id.clone())
-            && let Err(e) = caller.acknowledge(agent_id, status.task_id.clone(), uuid).await
-        {
-            warn!(task_id = %status.task_id, error = %e, "ACKNOWLEDGE failed; Mesos will redeliver");
+        // or Mesos redelivers it forever and holds back later updates. It is
+        // queued once the update is in the table and published to watchers.
+        if let (Some(uuid), Some(agent_id)) = (status.uuid.clone(), status.agent_id.clone()) {
+            outbox
+                .push(Call::acknowledge(agent_id, status.task_id.clone(), uuid))
+                .await;
         }
     }
 }

@@ -1,0 +1,300 @@
+//! The Mesos calls of one subscription, sent from their own tasks so that
+//! the event loop never waits on HTTP.
+//!
+//! Two lanes, each a bounded queue:
+//! - **ordered** (SUPPRESS, REVIVE, RECONCILE): one at a time, in order,
+//!   since a REVIVE overtaking the SUPPRESS before it would leave offers
+//!   off;
+//! - **pipelined** (ACCEPT, DECLINE, KILL, ACKNOWLEDGE): up to
+//!   `MAX_IN_FLIGHT` at once, each independent (an ACKNOWLEDGE is queued
+//!   only once its update is recorded and published, and Mesos sends a
+//!   task's next update only after the previous one is acknowledged, so
+//!   they never race for one task).
+//!
+//! What the loop must know of a failure comes back as a [`Report`]: an
+//! ACCEPT that failed puts its tasks back in the queue; a REVIVE that
+//! failed leaves offers suppressed. The rest is logged (Mesos redelivers
+//! unacknowledged updates; KILLs are re-sent after re-subscribing).
+//!
+//! [`MesosCalls`] is the seam: the real client's `Caller`, or a scripted
+//! Mesos in tests.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use mesos::ClientError;
+use mesos::client::Caller;
+use mesos::types::Call;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::ReceiverStream;
+use tracing::warn;
+
+use crate::metrics::AgentMetrics;
+
+/// Calls queued per lane before queueing waits.
+const LANE_CAPACITY: usize = 4096;
+/// Pipelined calls in flight at once.
+pub const MAX_IN_FLIGHT: usize = 32;
+
+/// Sends one call to the Mesos master.
+pub trait MesosCalls: Clone + Send + Sync + 'static {
+    fn send(&self, call: Call) -> impl Future<Output = Result<(), ClientError>> + Send;
+}
+
+impl MesosCalls for Caller {
+    fn send(&self, call: Call) -> impl Future<Output = Result<(), ClientError>> + Send {
+        let caller = self.clone();
+        async move { caller.call(call).await }
+    }
+}
+
+/// What the event loop must act on.
+#[derive(Debug)]
+pub enum Report {
+    /// These tasks' ACCEPT failed: queue them again.
+    AcceptFailed { task_ids: Vec<String> },
+    /// REVIVE failed: offers are still suppressed.
+    ReviveFailed,
+}
+
+/// One call and what to make of its outcome.
+struct Outgoing {
+    call: Call,
+    /// For an ACCEPT, its tasks; for a DECLINE, how many offers.
+    tasks: Vec<String>,
+    offers: u64,
+}
+
+/// The lanes of one subscription. Dropping it stops sending (calls in
+/// flight are abandoned).
+pub struct Outbox {
+    ordered: mpsc::Sender<Outgoing>,
+    pipelined: mpsc::Sender<Outgoing>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Outbox {
+    /// Starts the lanes over `mesos`; reports go to `reports`.
+    pub fn start<M: MesosCalls>(mesos: M, metrics: AgentMetrics, reports: mpsc::UnboundedSender<Report>) -> Outbox {
+        let (ordered, ordered_rx) = mpsc::channel::<Outgoing>(LANE_CAPACITY);
+        let (pipelined, pipelined_rx) = mpsc::channel::<Outgoing>(LANE_CAPACITY);
+        let context = Arc::new((mesos, metrics, reports));
+        let sequential = {
+            let context = Arc::clone(&context);
+            tokio::spawn(async move {
+                let mut rx = ordered_rx;
+                while let Some(outgoing) = rx.recv().await {
+                    send(&context, outgoing).await;
+                }
+            })
+        };
+        let concurrent = tokio::spawn(async move {
+            ReceiverStream::new(pipelined_rx)
+                .for_each_concurrent(MAX_IN_FLIGHT, |outgoing| {
+                    let context = Arc::clone(&context);
+                    async move { send(&context, outgoing).await }
+                })
+                .await;
+        });
+        Outbox {
+            ordered,
+            pipelined,
+            workers: vec![sequential, concurrent],
+        }
+    }
+
+    /// Queues a call on its lane; waits only while the lane is full.
+    pub async fn push(&self, call: Call) {
+        self.enqueue(call, Vec::new(), 0).await;
+    }
+
+    /// Queues an ACCEPT of `tasks`.
+    pub async fn accept(&self, call: Call, tasks: Vec<String>) {
+        self.enqueue(call, tasks, 0).await;
+    }
+
+    /// Queues a DECLINE of `offers` offers.
+    pub async fn decline(&self, call: Call, offers: u64) {
+        self.enqueue(call, Vec::new(), offers).await;
+    }
+
+    async fn enqueue(&self, call: Call, tasks: Vec<String>, offers: u64) {
+        let lane = if is_ordered(&call) {
+            &self.ordered
+        } else {
+            &self.pipelined
+        };
+        // A closed lane means the subscription is over: nothing to send.
+        let _ = lane.send(Outgoing { call, tasks, offers }).await;
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        for worker in &self.workers {
+            worker.abort();
+        }
+    }
+}
+
+fn is_ordered(call: &Call) -> bool {
+    matches!(call.name(), "SUPPRESS" | "REVIVE" | "RECONCILE" | "TEARDOWN")
+}
+
+async fn send<M: MesosCalls>(context: &(M, AgentMetrics, mpsc::UnboundedSender<Report>), outgoing: Outgoing) {
+    let (mesos, metrics, reports) = context;
+    let name = outgoing.call.name();
+    match mesos.send(outgoing.call).await {
+        Ok(()) => match name {
+            "ACCEPT" => metrics.offers_accepted.inc(),
+            "DECLINE" => metrics.offers_declined.inc_by(outgoing.offers),
+            _ => 0,
+        },
+        Err(error) => {
+            match name {
+                "ACCEPT" => {
+                    warn!(%error, tasks = ?outgoing.tasks, "ACCEPT failed; its tasks go back to the queue");
+                    let _ = reports.send(Report::AcceptFailed {
+                        task_ids: outgoing.tasks,
+                    });
+                }
+                "REVIVE" => {
+                    warn!(%error, "REVIVE failed");
+                    let _ = reports.send(Report::ReviveFailed);
+                }
+                "ACKNOWLEDGE" => warn!(%error, "ACKNOWLEDGE failed; Mesos will redeliver"),
+                "KILL" => warn!(%error, "KILL failed; it is re-sent after re-subscribing"),
+                _ => warn!(%error, call = name, "Mesos call failed"),
+            }
+            0
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use mesos::types::{AgentId, OfferId, TaskId};
+    use tokio::sync::Notify;
+
+    use super::*;
+
+    /// A scripted Mesos: records calls in the order they arrive; ACCEPTs
+    /// hang until released, when `hold_accepts`; calls named in `fail`
+    /// fail.
+    #[derive(Clone, Default)]
+    struct Scripted {
+        calls: Arc<Mutex<Vec<&'static str>>>,
+        hold_accepts: Option<Arc<Notify>>,
+        fail: Vec<&'static str>,
+    }
+
+    impl MesosCalls for Scripted {
+        fn send(&self, call: Call) -> impl Future<Output = Result<(), ClientError>> + Send {
+            let me = self.clone();
+            async move {
+                let name = call.name();
+                if name == "ACCEPT"
+                    && let Some(hold) = &me.hold_accepts
+                {
+                    hold.notified().await;
+                }
+                me.calls.lock().expect("lock").push(name);
+                if me.fail.contains(&name) {
+                    return Err(ClientError::StreamEnded);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn until(calls: &Arc<Mutex<Vec<&'static str>>>, n: usize) -> Vec<&'static str> {
+        for _ in 0..200 {
+            let seen = calls.lock().expect("lock").clone();
+            if seen.len() >= n {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("only {:?}", calls.lock().expect("lock"));
+    }
+
+    /// Guards "KILLs and acknowledgements never wait behind a slow call":
+    /// 300 KILLs went out over ~2 s when each waited for the one before.
+    #[tokio::test]
+    async fn kills_and_acknowledgements_do_not_wait_behind_a_slow_accept() {
+        let hold = Arc::new(Notify::new());
+        let mesos = Scripted {
+            hold_accepts: Some(Arc::clone(&hold)),
+            ..Scripted::default()
+        };
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let outbox = Outbox::start(mesos.clone(), AgentMetrics::default(), tx);
+        outbox
+            .accept(Call::accept(vec![OfferId::new("O1")], vec![], 1.0), vec!["t".into()])
+            .await;
+        for i in 0..100 {
+            outbox.push(Call::kill(TaskId::new(format!("k{i}")), None, None)).await;
+        }
+        outbox
+            .push(Call::acknowledge(
+                AgentId::new("S1"),
+                TaskId::new("a"),
+                "dXVpZA==".into(),
+            ))
+            .await;
+        let seen = until(&mesos.calls, 101).await;
+        assert!(!seen.contains(&"ACCEPT"), "the ACCEPT still hangs");
+        assert_eq!(seen.iter().filter(|c| **c == "KILL").count(), 100);
+        hold.notify_one();
+        assert_eq!(until(&mesos.calls, 102).await.last(), Some(&"ACCEPT"));
+    }
+
+    #[tokio::test]
+    async fn suppress_and_revive_keep_their_order() {
+        let mesos = Scripted::default();
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let outbox = Outbox::start(mesos.clone(), AgentMetrics::default(), tx);
+        for _ in 0..10 {
+            outbox.push(Call::suppress()).await;
+            outbox.push(Call::revive()).await;
+        }
+        let seen = until(&mesos.calls, 20).await;
+        assert!(seen.chunks(2).all(|pair| pair == ["SUPPRESS", "REVIVE"]), "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_accept_and_a_failed_revive_are_reported() {
+        let mesos = Scripted {
+            fail: vec!["ACCEPT", "REVIVE", "KILL"],
+            ..Scripted::default()
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let outbox = Outbox::start(mesos, AgentMetrics::default(), tx);
+        outbox
+            .accept(
+                Call::accept(vec![OfferId::new("O1")], vec![], 1.0),
+                vec!["a".into(), "b".into()],
+            )
+            .await;
+        outbox.push(Call::kill(TaskId::new("k"), None, None)).await;
+        outbox.push(Call::revive()).await;
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            got.push(
+                tokio::time::timeout(Duration::from_secs(5), rx.recv())
+                    .await
+                    .expect("a report"),
+            );
+        }
+        assert!(
+            got.iter()
+                .any(|r| matches!(r, Some(Report::AcceptFailed { task_ids }) if task_ids == &["a", "b"]))
+        );
+        assert!(got.iter().any(|r| matches!(r, Some(Report::ReviveFailed))));
+    }
+}
