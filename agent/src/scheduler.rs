@@ -51,6 +51,11 @@ pub const DEFAULT_PREEMPTION_DELAY: Duration = Duration::from_secs(10);
 /// cluster never thrashes.
 const MAX_PREEMPTIONS_PER_WINDOW: usize = 20;
 const PREEMPTION_WINDOW: Duration = Duration::from_secs(60);
+/// Offers that come while `Launch` calls keep arriving are held until
+/// none has come for this long...
+const BURST_QUIET: Duration = Duration::from_millis(25);
+/// ...but never longer than this.
+const MAX_HOLD: Duration = Duration::from_millis(500);
 /// Reason of the updates that answer a RECONCILE.
 const RECONCILIATION: &str = "REASON_RECONCILIATION";
 
@@ -123,6 +128,13 @@ enum Ended {
     /// The master removed the framework: forget the id, subscribe anew.
     Removed(String),
     Error(ClientError),
+}
+
+/// When held offers are placed: once launches have been quiet for
+/// `BURST_QUIET`, and at the latest `MAX_HOLD` after the first was held.
+fn hold_until(held_since: tokio::time::Instant, last_wake: Option<tokio::time::Instant>) -> tokio::time::Instant {
+    let quiet = last_wake.map_or(held_since, |at| at + BURST_QUIET);
+    quiet.min(held_since + MAX_HOLD)
 }
 
 impl Scheduler {
@@ -289,6 +301,11 @@ impl Scheduler {
     ) -> Ended {
         let mut round = self.after_subscribe(caller).await;
         let mut suppressed = false;
+        // Offers held while launches arrive in a burst, so that the burst
+        // goes out in as few ACCEPTs as the offers allow.
+        let mut held: Vec<Offer> = Vec::new();
+        let mut held_since = tokio::time::Instant::now();
+        let mut last_wake: Option<tokio::time::Instant> = None;
         let sync_limit = tokio::time::Instant::now() + SYNC_MAX;
         let mut sync_at = tokio::time::Instant::now() + SYNC_SETTLE;
         let mut reconcile_timer = tokio::time::interval(RECONCILE_PERIOD);
@@ -313,6 +330,7 @@ impl Scheduler {
                 command = self.commands.recv() => match command {
                     None => return Ended::Shutdown,
                     Some(Command::Wake) => {
+                        last_wake = Some(tokio::time::Instant::now());
                         if suppressed && self.tasks.lock().await.has_pending() {
                             outbox.push(Call::revive()).await;
                             suppressed = false;
@@ -322,6 +340,10 @@ impl Scheduler {
                         outbox.push(Call::kill(TaskId::new(task_id), agent_id, None)).await;
                     }
                 },
+                _ = tokio::time::sleep_until(hold_until(held_since, last_wake)), if !held.is_empty() => {
+                    let offers = std::mem::take(&mut held);
+                    suppressed = self.on_offers(outbox, offers, suppressed).await;
+                }
                 Some(report) = reports.recv() => match report {
                     Report::AcceptFailed { task_ids } => {
                         let mut tasks = self.tasks.lock().await;
@@ -340,7 +362,15 @@ impl Scheduler {
                     match event.kind {
                         EventType::Offers => {
                             let offers = event.offers.map(|o| o.offers).unwrap_or_default();
-                            suppressed = self.on_offers(outbox, offers, suppressed).await;
+                            let now = tokio::time::Instant::now();
+                            if last_wake.is_some_and(|at| now - at < BURST_QUIET) || !held.is_empty() {
+                                if held.is_empty() {
+                                    held_since = now;
+                                }
+                                held.extend(offers);
+                            } else {
+                                suppressed = self.on_offers(outbox, offers, suppressed).await;
+                            }
                         }
                         EventType::Update => {
                             if let Some(update) = event.update {
@@ -366,7 +396,12 @@ impl Scheduler {
                                 debug!(?failure, "Mesos FAILURE event");
                             }
                         }
-                        EventType::Rescind | EventType::Heartbeat => {}
+                        EventType::Rescind => {
+                            if let Some(rescind) = event.rescind {
+                                held.retain(|o| o.id != rescind.offer_id);
+                            }
+                        }
+                        EventType::Heartbeat => {}
                         other => debug!(?other, "ignoring Mesos event"),
                     }
                 }

@@ -26,6 +26,16 @@ const BROADCAST_CAPACITY: usize = 4096;
 /// controller sees how tasks ended.
 const ENDED_TASKS_KEPT: usize = 1000;
 
+/// How often a waiting task's message is published when only its figures
+/// changed.
+const WAITING_FIGURES_EVERY: Duration = Duration::from_secs(10);
+
+/// A message with its numbers taken out, to tell a new cause from new
+/// figures.
+fn without_figures(message: &str) -> String {
+    message.chars().filter(|c| !c.is_ascii_digit() && *c != '.').collect()
+}
+
 /// How long a task that preemption makes room for keeps saying so, before
 /// offer rounds may say why it waits again.
 pub const PREEMPTION_HOLD: Duration = Duration::from_secs(30);
@@ -54,6 +64,8 @@ pub struct TrackedTask {
     pub preempting_since: Option<Instant>,
     /// A task killed to make room for this (production) task id.
     pub preempted_by: Option<String>,
+    /// When why it waits was last published.
+    waiting_published_at: Option<Instant>,
 }
 
 /// All tasks, by id, and the change feed.
@@ -161,6 +173,7 @@ impl TaskTable {
                 counted_on: None,
                 preempting_since: None,
                 preempted_by: None,
+                waiting_published_at: None,
             },
         );
         self.publish(view);
@@ -258,6 +271,20 @@ impl TaskTable {
         if task.preempting_since.is_some_and(|at| at.elapsed() < PREEMPTION_HOLD) {
             return;
         }
+        // The figures in it (what is free) change with every round: a
+        // change of figures alone is kept (ListQueue shows it) but
+        // published at most every WAITING_FIGURES_EVERY, or every round
+        // would flood the watchers with every waiting task.
+        let figures_only = without_figures(&task.view.message) == without_figures(message);
+        if figures_only
+            && task
+                .waiting_published_at
+                .is_some_and(|at| at.elapsed() < WAITING_FIGURES_EVERY)
+        {
+            task.view.message = message.to_string();
+            return;
+        }
+        task.waiting_published_at = Some(Instant::now());
         task.view.message = message.to_string();
         task.view.updated_at = now_secs();
         let view = task.view.clone();
@@ -337,6 +364,7 @@ impl TaskTable {
                     counted_on: None,
                     preempting_since: None,
                     preempted_by: None,
+                    waiting_published_at: None,
                 },
             );
         }
@@ -924,5 +952,35 @@ mod tests {
             table.get(victim).map(|t| t.view.message.as_str()),
             Some("preempted by default.api.0a1b2c3d4e.b: Command terminated with signal Terminated")
         );
+    }
+
+    /// Guards the watchers against a flood: every offer round changes the
+    /// figures of every waiting task's message.
+    #[test]
+    fn new_figures_alone_are_kept_but_not_published_every_round() {
+        let mut table = TaskTable::new();
+        let id = "default.web.0a1b2c3d4e.k";
+        table.enqueue(launch(id));
+        let (_, mut changes) = table.watch();
+        let said = |free: u32| {
+            format!("waiting for an offer: needs 1024 MiB mem; the most free on any offered node is {free} MiB")
+        };
+        table.note_waiting(id, &said(512));
+        assert!(changes.try_recv().is_ok(), "the first verdict is published");
+        table.note_waiting(id, &said(256));
+        assert!(
+            changes.try_recv().is_err(),
+            "new figures alone are not published at once"
+        );
+        assert_eq!(
+            table.get(id).map(|t| t.view.message.clone()),
+            Some(said(256)),
+            "but kept"
+        );
+        table.note_waiting(
+            id,
+            "waiting for an offer: needs host port 8080: taken on every offered node",
+        );
+        assert!(changes.try_recv().is_ok(), "a new cause is published at once");
     }
 }
