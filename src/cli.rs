@@ -139,6 +139,10 @@ pub struct SourceArgs {
     /// refused: a wrong --path or an emptied repository deletes nothing).
     #[arg(long, env = "SEXTANT_ALLOW_EMPTY", value_parser = BoolishValueParser::new())]
     pub allow_empty: bool,
+    /// Production quota per namespace (`namespaces: {NS: {cpus, mem}}`): a
+    /// sync, apply or scale over it is refused for the apps that grow it.
+    #[arg(long, env = "SEXTANT_QUOTA")]
+    pub quota: Option<PathBuf>,
     /// Never remove apps that are no longer defined.
     #[arg(long, env = "SEXTANT_NO_PRUNE", value_parser = BoolishValueParser::new())]
     pub no_prune: bool,

@@ -40,6 +40,8 @@ pub struct ControllerConfig {
     pub git: Option<GitConfig>,
     /// How the file sources sync (pruning, empty syncs).
     pub rules: Rules,
+    /// The production quota per namespace (empty: none).
+    pub quota: crate::quota::Quota,
     /// The shared secret of the git webhook; without it the webhook is off.
     pub webhook_secret_file: Option<PathBuf>,
     /// The API's bearer tokens; without them every request is allowed.
@@ -187,6 +189,7 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
     let store = tokio::task::spawn_blocking(move || Store::open(&data_dir))
         .await
         .map_err(|e| ControllerError::Join(e.to_string()))??;
+    store.set_quota(config.quota.clone());
     let channel = agent_channel(&config.agent_url)?;
     if config.manifests_dir.is_none() && config.git.is_none() {
         return Err(ControllerError::NoSource);
@@ -420,6 +423,7 @@ mod tests {
             manifests_dir: Some(manifests.to_path_buf()),
             git: None,
             rules: Rules::default(),
+            quota: crate::quota::Quota::default(),
             webhook_secret_file: None,
             tokens: None,
             hooks: Vec::new(),

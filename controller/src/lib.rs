@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod observed;
 pub mod ops;
 pub mod queue;
+pub mod quota;
 pub mod reconcile;
 pub mod runtime;
 pub mod source;

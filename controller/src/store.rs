@@ -41,6 +41,7 @@ use tokio::sync::mpsc;
 
 use crate::history::RevisionHistory;
 use crate::ops::AppOps;
+use crate::quota::Quota;
 
 /// Terminal tasks whose last change is older than this are pruned.
 pub const TERMINAL_TASK_RETENTION_SECS: f64 = 300.0;
@@ -256,6 +257,9 @@ struct Inner {
     listener: Mutex<Option<mpsc::UnboundedSender<StoreChange>>>,
     /// Serializes read-modify-write of the `apps` tree.
     apps_lock: Mutex<()>,
+    /// The production quota every writer of apps judges by (none by
+    /// default); set once at start.
+    quota: std::sync::RwLock<Arc<Quota>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -288,6 +292,18 @@ fn decode_task(key: &[u8], bytes: &[u8]) -> Result<Task, StoreError> {
 }
 
 impl Store {
+    /// Sets the production quota sources, apply and scale judge by.
+    pub fn set_quota(&self, quota: Quota) {
+        if let Ok(mut q) = self.inner.quota.write() {
+            *q = Arc::new(quota);
+        }
+    }
+
+    /// The production quota in force.
+    pub fn quota(&self) -> Arc<Quota> {
+        self.inner.quota.read().map(|q| Arc::clone(&q)).unwrap_or_default()
+    }
+
     /// Opens (or creates) the store under `data_dir`. A journal held by
     /// another process, corrupt, or of another format is a clear error.
     pub fn open(data_dir: impl AsRef<Path>) -> Result<Self, StoreError> {
@@ -326,6 +342,7 @@ impl Store {
                 db,
                 listener: Mutex::new(None),
                 apps_lock: Mutex::new(()),
+                quota: std::sync::RwLock::new(Arc::new(Quota::default())),
             }),
         })
     }

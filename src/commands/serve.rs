@@ -151,6 +151,10 @@ pub fn controller_config(
             keep_empty_files: false,
         },
         webhook_secret_file: source.webhook_secret_file.clone(),
+        quota: match &source.quota {
+            Some(path) => sextant_controller::quota::Quota::load(path)?,
+            None => sextant_controller::quota::Quota::default(),
+        },
         tokens,
         hooks: match &access.hooks {
             Some(path) => sextant_controller::hooks::load(path)?,

@@ -86,16 +86,19 @@ pub enum ProblemKind {
     DefinedTwice,
     /// An app is owned by another source.
     OwnedElsewhere,
+    /// An app would put its namespace over its production quota.
+    OverQuota,
 }
 
 impl ProblemKind {
     /// Every kind.
-    pub const ALL: [ProblemKind; 5] = [
+    pub const ALL: [ProblemKind; 6] = [
         ProblemKind::Invalid,
         ProblemKind::Unreadable,
         ProblemKind::Empty,
         ProblemKind::DefinedTwice,
         ProblemKind::OwnedElsewhere,
+        ProblemKind::OverQuota,
     ];
 
     /// Its name, as serialized (and the `problem` label of the metrics).
@@ -106,6 +109,7 @@ impl ProblemKind {
             Self::Empty => "Empty",
             Self::DefinedTwice => "DefinedTwice",
             Self::OwnedElsewhere => "OwnedElsewhere",
+            Self::OverQuota => "OverQuota",
         }
     }
 
@@ -117,6 +121,7 @@ impl ProblemKind {
             Self::Empty => "EmptyManifest",
             Self::DefinedTwice => "DefinedTwice",
             Self::OwnedElsewhere => "OwnedElsewhere",
+            Self::OverQuota => "OverQuota",
         }
     }
 }

@@ -253,6 +253,7 @@ async fn scale_app(
         Ok(Err(e @ apply::ScaleError::NotFound(_))) => error(ErrorCode::NotFound, e.to_string()),
         Ok(Err(e @ apply::ScaleError::Owned(_))) => error(ErrorCode::Conflict, e.to_string()),
         Ok(Err(e @ apply::ScaleError::TooMany { .. })) => error(ErrorCode::InvalidManifest, e.to_string()),
+        Ok(Err(e @ apply::ScaleError::OverQuota(_))) => error(ErrorCode::OverLimit, e.to_string()),
         Ok(Err(e)) => error(ErrorCode::Internal, e.to_string()),
         Err(e) => error(ErrorCode::Internal, format!("scale failed: {e}")),
     }

@@ -40,8 +40,16 @@ pub enum ApplyError {
 /// Applies `text` (multi-document YAML or JSON) as the `apply` source.
 pub fn apply(store: &Store, configured: &Configured, text: &str, dry_run: bool) -> Result<ApplyResult, ApplyError> {
     let apps = loaded(text)?;
+    let quota = store.quota();
     let (_, objects) = store.change_apps(dry_run, |existing| {
-        let objects: Vec<ObjectResult> = apps.iter().map(|a| judge(a, existing, configured, false)).collect();
+        let mut objects: Vec<ObjectResult> = apps.iter().map(|a| judge(a, existing, configured, false)).collect();
+        let over = quota.refusals(existing, &apps, &[]);
+        for (object, app) in objects.iter_mut().zip(&apps) {
+            if let Some(why) = over.get(&app.key()) {
+                object.outcome = Outcome::Error;
+                object.message = Some(why.clone());
+            }
+        }
         let ok = objects.iter().all(|o| o.outcome != Outcome::Error);
         let writes = if ok { apps.clone() } else { Vec::new() };
         (writes, Vec::new(), objects)
@@ -115,6 +123,9 @@ pub enum ScaleError {
     /// A directory or repository owns it.
     #[error("{0}")]
     Owned(String),
+    /// Over the namespace's production quota.
+    #[error("{0}")]
+    OverQuota(String),
     /// Over the maximum.
     #[error("at most {max} instances per app; asked for {asked}")]
     TooMany {
@@ -138,6 +149,7 @@ pub fn scale(store: &Store, namespace: &str, name: &str, instances: u32) -> Resu
         return Err(ScaleError::TooMany { asked: instances, max });
     }
     let key = sextant_api::app_key(namespace, name);
+    let quota = store.quota();
     let (_, verdict) = store.change_apps(false, |existing| {
         let verdict = match existing.get(&key) {
             None => Err(ScaleError::NotFound(key.clone())),
@@ -153,7 +165,10 @@ pub fn scale(store: &Store, namespace: &str, name: &str, instances: u32) -> Resu
             Some(app) => {
                 let mut scaled = app.clone();
                 scaled.app.spec.instances = instances;
-                Ok(scaled)
+                match quota.refusals(existing, std::slice::from_ref(&scaled), &[]).remove(&key) {
+                    Some(why) => Err(ScaleError::OverQuota(why)),
+                    None => Ok(scaled),
+                }
             }
         };
         match verdict {

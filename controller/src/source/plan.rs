@@ -28,6 +28,7 @@ use sextant_api::load::{FileLoad, LoadError};
 use super::git_repo::CommitInfo;
 use super::ownership::{SourceKind, defined_at, may_write};
 use crate::desired::DesiredApp;
+use crate::quota::Quota;
 
 /// How a source syncs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -258,6 +259,48 @@ pub fn plan(
     out.problems
         .sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
     out
+}
+
+/// Takes out of `plan` the writes the production quota refuses: each
+/// keeps its last good version (a new app is not created) and is reported
+/// at its file and line.
+pub fn refuse_over_quota(plan: &mut SyncPlan, quota: &Quota, existing: &BTreeMap<String, DesiredApp>) {
+    let refused = quota.refusals(existing, &plan.writes, &plan.removes);
+    if refused.is_empty() {
+        return;
+    }
+    let mut kept = Vec::with_capacity(plan.writes.len());
+    for app in std::mem::take(&mut plan.writes) {
+        let key = app.key();
+        let Some(why) = refused.get(&key) else {
+            kept.push(app);
+            continue;
+        };
+        let exists = existing.contains_key(&key);
+        if !exists {
+            plan.owned = plan.owned.saturating_sub(1);
+        }
+        plan.problems.push(Problem {
+            kind: ProblemKind::OverQuota,
+            file: app.file.clone(),
+            line: app.line.and_then(|l| usize::try_from(l).ok()).unwrap_or(0),
+            col: 1,
+            field: Some("spec.instances".into()),
+            message: format!(
+                "app {key}: {why}; {}",
+                if exists {
+                    "the last good version is kept"
+                } else {
+                    "it is not created"
+                }
+            ),
+            apps: vec![key],
+            commit: None,
+        });
+    }
+    plan.writes = kept;
+    plan.problems
+        .sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
 }
 
 /// Whether `app`'s current version comes from `path` (a file, or a

@@ -12,7 +12,7 @@ use sextant_api::load::FileLoad;
 use tracing::{debug, info, warn};
 
 use super::git_repo::CommitInfo;
-use super::plan::{Rules, plan, short_sha};
+use super::plan::{Rules, plan, refuse_over_quota, short_sha};
 use crate::desired::DesiredApp;
 use crate::metrics::SourceMetrics;
 use crate::reconcile::Synced;
@@ -128,10 +128,15 @@ impl Syncer {
             }
         };
         let configured = self.configured.clone();
+        let quota = self.store.quota();
         let (outcome, plan) = self.store.change_apps(false, |existing| {
             let mut p = plan(&self.name, files, commit, self.rules, existing, &|s| {
                 configured.contains(s)
             });
+            refuse_over_quota(&mut p, &quota, existing);
+            for problem in p.problems.iter_mut().filter(|p| p.commit.is_none()) {
+                problem.commit = commit.map(|c| c.sha.clone());
+            }
             (std::mem::take(&mut p.writes), std::mem::take(&mut p.removes), p)
         })?;
 
