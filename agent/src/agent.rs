@@ -1,6 +1,9 @@
-//! Wiring: the task table, the Mesos scheduler loop and the gRPC server
-//! (with its reader of sandboxes and its lister of nodes), started
-//! together and stopped together.
+//! Wiring: the journal, the task table (with the journal's launches
+//! restored), the Mesos scheduler loop and the gRPC server (with its reader
+//! of sandboxes and its lister of nodes), started together and stopped
+//! together. When the scheduler stops for good (another instance took over
+//! the framework, the journal failed), the gRPC server stops too and
+//! `AgentHandle::wait` says why.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,11 +18,12 @@ use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::grpc::AgentService;
+use crate::journal::{Journal, JournalError};
 use crate::link::{LinkWriter, MesosLink};
 use crate::metrics::AgentMetrics;
 use crate::nodes::Nodes;
 use crate::sandboxes::Sandboxes;
-use crate::scheduler::{FrameworkSettings, Scheduler};
+use crate::scheduler::{FrameworkSettings, Scheduler, Stopped};
 use crate::tasks::TaskTable;
 
 /// How long shutdown waits for open gRPC calls to finish.
@@ -37,7 +41,8 @@ pub struct AgentConfig {
     pub user: String,
     /// How long Mesos keeps our tasks while we are disconnected.
     pub failover_timeout: Duration,
-    /// Directory for the framework id (none: kept in memory only).
+    /// Directory of the journal: the framework id, the launches (none:
+    /// kept in memory only).
     pub state_dir: Option<PathBuf>,
     /// What it counts into (by default, families in no registry).
     pub metrics: AgentMetrics,
@@ -84,6 +89,13 @@ pub enum AgentError {
     Listen { addr: SocketAddr, cause: std::io::Error },
     #[error("cannot set up the HTTP client for the Mesos master and agents: {0}")]
     HttpClient(reqwest::Error),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The scheduler stopped for good while the agent ran.
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
+    #[error("the agent's Mesos scheduler ended abnormally: {0}")]
+    Crashed(String),
 }
 
 /// A running agent.
@@ -91,7 +103,8 @@ pub struct AgentHandle {
     grpc_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     link: watch::Receiver<MesosLink>,
-    scheduler: JoinHandle<()>,
+    /// `None` once `wait` has seen it end.
+    scheduler: Option<JoinHandle<Result<(), Stopped>>>,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
 }
 
@@ -110,11 +123,29 @@ impl AgentHandle {
         let _ = self.link.wait_for(|l| l.connected).await;
     }
 
+    /// Resolves when the agent stops on its own: an error says why (another
+    /// instance took over the framework: "Framework failed over"; the
+    /// journal failed). `Ok` after a shutdown. Cancel-safe.
+    pub async fn wait(&mut self) -> Result<(), AgentError> {
+        let Some(scheduler) = self.scheduler.as_mut() else {
+            return Ok(());
+        };
+        let ended = scheduler.await;
+        self.scheduler = None;
+        match ended {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(stopped)) => Err(stopped.into()),
+            Err(join) => Err(AgentError::Crashed(join.to_string())),
+        }
+    }
+
     /// Stops serving and closes the Mesos subscription. Tasks keep running
     /// on Mesos (for `failover_timeout`), as for any framework restart.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
-        let _ = self.scheduler.await;
+        if let Some(scheduler) = self.scheduler {
+            let _ = scheduler.await;
+        }
         // Graceful, but bounded: a client that keeps a call open must not
         // hold the process.
         let mut server = self.server;
@@ -140,7 +171,25 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
 
     let sandboxes = Arc::new(Sandboxes::new(config.master_url.clone()).map_err(AgentError::HttpClient)?);
     let nodes = Arc::new(Nodes::new(config.master_url.clone()).map_err(AgentError::HttpClient)?);
-    let tasks = Arc::new(Mutex::new(TaskTable::new().with_metrics(config.metrics.clone())));
+    // Before anything listens: a journal that cannot be trusted stops the
+    // agent here, in words.
+    let journal = match &config.state_dir {
+        Some(dir) => Journal::open(dir)?,
+        None => Journal::temporary()?,
+    };
+    let mut table = TaskTable::new().with_metrics(config.metrics.clone());
+    let restored = journal.launches()?;
+    let count = restored.len();
+    for launch in restored {
+        table.restore(launch);
+    }
+    if count > 0 {
+        tracing::info!(
+            tasks = count,
+            "tasks restored from the journal, to be reconciled with Mesos"
+        );
+    }
+    let tasks = Arc::new(Mutex::new(table));
     let (command_tx, command_rx) = mpsc::unbounded_channel();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (link_tx, link_rx) = LinkWriter::new(config.master_url.clone());
@@ -150,19 +199,28 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
         name: config.framework_name.clone(),
         user: config.user.clone(),
         failover_timeout: config.failover_timeout,
-        id_file: config.state_dir.as_ref().map(|d| d.join("framework-id")),
+        principal: None,
     };
     let scheduler = Scheduler::new(
         client,
         settings,
+        journal,
         Arc::clone(&tasks),
         command_rx,
         shutdown_rx.clone(),
         link_tx,
         synced_tx,
-    )
+    )?
     .with_metrics(config.metrics.clone());
-    let scheduler = tokio::spawn(scheduler.run());
+    let stop_all = shutdown_tx.clone();
+    let scheduler = tokio::spawn(async move {
+        let ended = scheduler.run().await;
+        if ended.is_err() {
+            // Nobody schedules any more: answering Launch would lie.
+            let _ = stop_all.send(true);
+        }
+        ended
+    });
 
     let service = AgentService::new(
         tasks,
@@ -185,7 +243,7 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
         grpc_addr,
         shutdown: shutdown_tx,
         link: link_rx,
-        scheduler,
+        scheduler: Some(scheduler),
         server,
     })
 }

@@ -15,6 +15,7 @@
 
 pub mod agent;
 pub mod grpc;
+pub mod journal;
 pub mod link;
 pub mod metrics;
 pub mod nodes;

@@ -4,7 +4,6 @@
 //! (re)subscription and periodically. It keeps the Mesos link (`link`)
 //! up to date for the controller.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,8 +15,9 @@ use mesos::types::{
 };
 use mesos::{Client, ClientError};
 use tokio::sync::{Mutex, mpsc, watch};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
+use crate::journal::{Journal, JournalError};
 use crate::link::LinkWriter;
 use crate::metrics::AgentMetrics;
 use crate::placement::place;
@@ -59,8 +59,9 @@ pub struct FrameworkSettings {
     pub name: String,
     pub user: String,
     pub failover_timeout: Duration,
-    /// Where the framework id is kept across restarts (none: memory only).
-    pub id_file: Option<PathBuf>,
+    /// Who the framework authenticates as (`FrameworkInfo.principal`);
+    /// the client sends the secret.
+    pub principal: Option<String>,
 }
 
 /// The FrameworkInfo Sextant subscribes with: role `*`, checkpointing, a
@@ -73,6 +74,7 @@ pub fn framework_info(settings: &FrameworkSettings, id: Option<FrameworkId>) -> 
         id,
         failover_timeout: Some(settings.failover_timeout.as_secs_f64()),
         checkpoint: Some(true),
+        principal: settings.principal.clone(),
         capabilities: vec![
             capability(FrameworkCapabilityType::TaskKillingState),
             capability(FrameworkCapabilityType::PartitionAware),
@@ -84,6 +86,8 @@ pub fn framework_info(settings: &FrameworkSettings, id: Option<FrameworkId>) -> 
 pub struct Scheduler {
     client: Client,
     settings: FrameworkSettings,
+    /// Where the framework id is kept across restarts.
+    journal: Journal,
     framework_id: Option<FrameworkId>,
     tasks: Arc<Mutex<TaskTable>>,
     commands: mpsc::UnboundedReceiver<Command>,
@@ -98,9 +102,23 @@ pub struct Scheduler {
     metrics: AgentMetrics,
 }
 
+/// Why the scheduler stopped for good, short of a shutdown: the agent
+/// must then exit non-zero, so that a supervisor sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum Stopped {
+    #[error(
+        "Framework failed over: another scheduler subscribed to the Mesos master with this agent's framework id {framework_id}, so this agent stopped (two instances must never schedule one framework; stop the other before starting this one again)"
+    )]
+    FailedOver { framework_id: String },
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
 /// Why one subscription ended.
 enum Ended {
     Shutdown,
+    /// The subscription was never made.
+    NotSubscribed(ClientError),
     /// Another instance took over the framework id: stop for good.
     FailedOver,
     /// The master removed the framework: forget the id, subscribe anew.
@@ -109,28 +127,32 @@ enum Ended {
 }
 
 impl Scheduler {
+    /// A scheduler subscribing with the journal's framework id (a new
+    /// framework if it has none). An id that cannot be read is an error:
+    /// registering anew would orphan the old framework's tasks.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: Client,
         settings: FrameworkSettings,
+        journal: Journal,
         tasks: Arc<Mutex<TaskTable>>,
         commands: mpsc::UnboundedReceiver<Command>,
         shutdown: watch::Receiver<bool>,
         link: LinkWriter,
         synced: watch::Sender<bool>,
-    ) -> Self {
-        let framework_id = settings
-            .id_file
-            .as_ref()
-            .and_then(|path| std::fs::read_to_string(path).ok())
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .map(FrameworkId::new);
-        if let Some(id) = &framework_id {
-            link.set_framework_id(&id.value);
+    ) -> Result<Self, JournalError> {
+        let framework_id = journal.framework_id()?;
+        match &framework_id {
+            Some(id) => {
+                info!(framework_id = %id.value, journal = %journal.path().display(), "re-subscribing with the journal's framework id");
+                link.set_framework_id(&id.value);
+            }
+            None => info!(journal = %journal.path().display(), "no framework id yet: registering as a new framework"),
         }
-        Self {
+        Ok(Self {
             client,
             settings,
+            journal,
             framework_id,
             tasks,
             commands,
@@ -138,7 +160,7 @@ impl Scheduler {
             link,
             synced,
             metrics: AgentMetrics::default(),
-        }
+        })
     }
 
     /// Counts offers into `metrics`.
@@ -151,46 +173,59 @@ impl Scheduler {
         framework_info(&self.settings, self.framework_id.clone())
     }
 
-    /// Runs until shutdown, or until another instance takes over.
-    pub async fn run(mut self) {
+    /// Runs until shutdown (`Ok`), or until it must stop for good: another
+    /// instance took over the framework, or its id cannot be persisted.
+    pub async fn run(mut self) -> Result<(), Stopped> {
         let mut backoff = BACKOFF_MIN;
         loop {
             if *self.shutdown.borrow() {
-                return;
+                return Ok(());
             }
             let attempt = tokio::select! {
                 r = self.client.subscribe(self.framework_info()) => r,
-                _ = self.shutdown.changed() => return,
+                _ = self.shutdown.changed() => return Ok(()),
             };
             let ended = match attempt {
                 Ok(subscription) => {
                     backoff = BACKOFF_MIN;
+                    // Kept before anything is launched under it: tasks of
+                    // an id we forget would run unmanaged for a week.
+                    self.persist_id(&subscription.subscribed.framework_id)?;
                     self.serve(subscription).await
                 }
                 Err(ClientError::SubscribeRefused(message)) if message.contains("removed") => Ended::Removed(message),
-                Err(e) => Ended::Error(e),
+                Err(e) => Ended::NotSubscribed(e),
             };
             self.link.disconnected(self.why(&ended));
             match ended {
-                Ended::Shutdown => return,
+                Ended::Shutdown => return Ok(()),
                 Ended::FailedOver => {
-                    warn!(
-                        "another scheduler took over framework {:?}; stopping",
-                        self.framework_id
-                    );
-                    return;
+                    let stopped = Stopped::FailedOver {
+                        framework_id: self
+                            .framework_id
+                            .as_ref()
+                            .map(|id| id.value.clone())
+                            .unwrap_or_default(),
+                    };
+                    error!("{stopped}");
+                    return Err(stopped);
                 }
                 Ended::Removed(message) => {
                     warn!(%message, "framework removed by the master; subscribing as a new framework");
                     self.framework_id = None;
-                    self.persist_id();
+                    self.journal.clear_framework_id()?;
                     self.link.set_framework_id("");
                 }
-                Ended::Error(e) => warn!(error = %e, retry_in = ?backoff, "Mesos subscription lost"),
+                Ended::NotSubscribed(e) => {
+                    warn!(error = %self.link.describe(&e), retry_in = ?backoff, "cannot subscribe to Mesos")
+                }
+                Ended::Error(e) => {
+                    warn!(error = %self.link.describe(&e), retry_in = ?backoff, "Mesos subscription lost")
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
-                _ = self.shutdown.changed() => return,
+                _ = self.shutdown.changed() => return Ok(()),
             }
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
@@ -202,25 +237,22 @@ impl Scheduler {
             Ended::Shutdown => "the agent is shutting down".to_string(),
             Ended::FailedOver => "another scheduler instance subscribed with this framework id".to_string(),
             Ended::Removed(message) => format!("the Mesos master removed the framework: {message}"),
-            Ended::Error(e) => self.link.describe(e),
+            Ended::NotSubscribed(e) | Ended::Error(e) => self.link.describe(e),
         }
     }
 
-    fn persist_id(&self) {
-        let Some(path) = &self.settings.id_file else { return };
-        let text = self
-            .framework_id
-            .as_ref()
-            .map(|id| id.value.clone())
-            .unwrap_or_default();
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
+    /// Adopts the id SUBSCRIBED gave; a new one is on disk before it is
+    /// used. Failing to keep it is fatal: the next start would register
+    /// anew and run every task twice.
+    fn persist_id(&mut self, id: &FrameworkId) -> Result<(), JournalError> {
+        if self.framework_id.as_ref() != Some(id) {
+            if let Err(e) = self.journal.set_framework_id(id) {
+                error!(framework_id = %id.value, error = %e, "cannot persist the framework id; stopping");
+                return Err(e);
+            }
+            self.framework_id = Some(id.clone());
         }
-        let tmp = path.with_extension("tmp");
-        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
-        if let Err(e) = written {
-            warn!(path = %path.display(), error = %e, "cannot persist the framework id");
-        }
+        Ok(())
     }
 
     async fn serve(&mut self, subscription: mesos::Subscription) -> Ended {
@@ -230,8 +262,6 @@ impl Scheduler {
             mut events,
         } = subscription;
         info!(framework_id = %subscribed.framework_id, "subscribed to Mesos");
-        self.framework_id = Some(subscribed.framework_id.clone());
-        self.persist_id();
         self.link.connected(&subscribed.framework_id.value);
 
         // Events are read by their own task so the heartbeat timer is never
@@ -343,9 +373,16 @@ impl Scheduler {
         }
     }
 
-    /// After every (re)subscription: reconcile what we know explicitly, then
-    /// implicitly (to adopt tasks we forgot), and re-send pending kills.
+    /// After every (re)subscription: REVIVE, reconcile what we know
+    /// explicitly, then implicitly (to adopt tasks we forgot), and re-send
+    /// pending kills.
     async fn after_subscribe(&self, caller: &Caller) -> Reconciliation {
+        // The master keeps a previous instance's decline filters (30 s when
+        // it was idle) across a failover: without REVIVE, launches queued
+        // now would wait them out.
+        if let Err(e) = caller.revive().await {
+            warn!(error = %self.link.describe(&e), "REVIVE after subscribing failed");
+        }
         let (known, kills) = {
             let tasks = self.tasks.lock().await;
             (tasks.live_launched(), tasks.kills_to_resend())

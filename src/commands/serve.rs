@@ -96,18 +96,23 @@ pub async fn agent(args: AgentArgs) -> Result<()> {
         ),
         None => None,
     };
-    let agent = sextant_agent::start(config).await.context("cannot start the agent")?;
+    let mut agent = sextant_agent::start(config).await.context("cannot start the agent")?;
     let served = metrics
         .as_ref()
         .map(|m| format!(", metrics on http://{}/metrics", m.addr()))
         .unwrap_or_default();
     println!("agent: gRPC on {}, Mesos master {}{served}", agent.url(), args.master);
-    shutdown_signal().await?;
+    // A signal stops it cleanly; the agent may also stop on its own
+    // (another instance took over the framework): then exit non-zero.
+    let ended = tokio::select! {
+        waited = shutdown_signal() => waited,
+        stopped = agent.wait() => stopped.context("the agent stopped"),
+    };
     agent.shutdown().await;
     if let Some(metrics) = metrics {
         metrics.shutdown().await;
     }
-    Ok(())
+    ended
 }
 
 /// The controller's configuration from the source flags; `manifests` is

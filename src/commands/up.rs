@@ -45,7 +45,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
     let mut agent_config = AgentConfig::new(master.url(), args.agent_addr);
     agent_config.state_dir = Some(data_dir.join("agent"));
     agent_config.metrics = AgentMetrics::register(&mut registry);
-    let agent = match sextant_agent::start(agent_config).await {
+    let mut agent = match sextant_agent::start(agent_config).await {
         Ok(agent) => agent,
         Err(e) => {
             master.shutdown().await;
@@ -85,7 +85,12 @@ pub async fn run(args: UpArgs) -> Result<()> {
     println!("data:       {}", data_dir.display());
     println!("ready: `sextant get apps --server {api}`; Ctrl-C stops everything");
 
-    let waited = shutdown_signal().await;
+    // A signal stops everything; so does the agent stopping on its own
+    // (another instance took over its framework): then exit non-zero.
+    let waited = tokio::select! {
+        waited = shutdown_signal() => waited,
+        stopped = agent.wait() => stopped.context("the agent stopped"),
+    };
     println!("stopping: controller, agent, then every task");
     controller.shutdown().await;
     agent.shutdown().await;
