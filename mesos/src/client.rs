@@ -13,6 +13,7 @@ use futures::{Stream, StreamExt};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 
+use crate::cause::http_cause;
 use crate::recordio::{RecordIoDecoder, RecordIoError};
 use crate::types::*;
 
@@ -32,12 +33,12 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(75);
 pub enum ClientError {
     #[error("invalid master URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
-    #[error("cannot reach the Mesos master at {url}: {source}")]
-    Http {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
+    // The cause is said in words (refused, timed out, DNS, TLS), not as a
+    // `#[source]`: a chain printed with `{:#}` would state it twice.
+    #[error("cannot reach the Mesos master at {url}: {}", http_cause(cause))]
+    Http { url: String, cause: reqwest::Error },
+    #[error("lost the event stream from the Mesos master: {}", http_cause(.0))]
+    Stream(reqwest::Error),
     #[error("Mesos master refused {call} with {status}: {body}")]
     Refused {
         call: &'static str,
@@ -80,9 +81,9 @@ impl Client {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .build()
-            .map_err(|source| ClientError::Http {
+            .map_err(|cause| ClientError::Http {
                 url: master.to_string(),
-                source,
+                cause,
             })?;
         Ok(Self { http, endpoint })
     }
@@ -150,10 +151,10 @@ impl Client {
         })
     }
 
-    fn http_error(&self, source: reqwest::Error) -> ClientError {
+    fn http_error(&self, cause: reqwest::Error) -> ClientError {
         ClientError::Http {
             url: self.endpoint.to_string(),
-            source,
+            cause,
         }
     }
 }
@@ -192,12 +193,7 @@ impl EventStream {
                     self.decoder.finish()?;
                     return Err(ClientError::StreamEnded);
                 }
-                Ok(Some(Err(source))) => {
-                    return Err(ClientError::Http {
-                        url: "event stream".to_string(),
-                        source,
-                    });
-                }
+                Ok(Some(Err(cause))) => return Err(ClientError::Stream(cause)),
                 Ok(Some(Ok(chunk))) => self.decoder.feed(&chunk),
             }
         }
@@ -247,9 +243,9 @@ impl Caller {
             .body(body)
             .send()
             .await
-            .map_err(|source| ClientError::Http {
+            .map_err(|cause| ClientError::Http {
                 url: self.endpoint.to_string(),
-                source,
+                cause,
             })?;
         let status = response.status();
         if status.is_success() {

@@ -1,0 +1,115 @@
+//! `sextant agent` as a process: what its log and its exit say when the
+//! master is unreachable, when its framework id is corrupt, and when
+//! another scheduler takes its framework over.
+
+mod common;
+
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use common::{Process, agent_args, free_addr, get_json, local_mesos_args, strs};
+use nix::sys::signal::Signal;
+
+/// Waits (bounded) for the process to exit on its own.
+fn exit_of(process: &mut Process, within: Duration) -> Option<ExitStatus> {
+    let child = process.0.as_mut()?;
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn an_unreachable_master_is_logged_as_refused_not_as_a_lost_subscription() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (closed, grpc) = (free_addr(), free_addr());
+    let log = dir.path().join("agent.log");
+    let mut agent = Process::spawn(&strs(&agent_args(closed, grpc, &dir.path().join("agent"))), &log);
+    std::thread::sleep(Duration::from_secs(2));
+    agent.stop_with(Signal::SIGINT);
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains("cannot subscribe to Mesos"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "cannot reach the Mesos master at http://{closed}: connection refused"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("subscription lost"), "there never was one: {text}");
+    assert!(!text.contains("error sending request"), "{text}");
+}
+
+#[test]
+fn a_corrupt_framework_id_stops_the_agent_at_start_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("agent");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let file = data.join("framework-id");
+    std::fs::write(&file, vec![b'x'; 10 * 1024]).expect("write");
+    let log = dir.path().join("agent.log");
+    let mut agent = Process::spawn(&strs(&agent_args(free_addr(), free_addr(), &data)), &log);
+    let status = exit_of(&mut agent, Duration::from_secs(20)).expect("the agent exits");
+    assert!(!status.success(), "{status:?}");
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        text.contains(&format!(
+            "error: cannot start the agent: the framework id in {}",
+            file.display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("10240 bytes long"), "{text}");
+}
+
+#[test]
+fn a_takeover_of_the_framework_makes_the_agent_exit_non_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mesos, grpc) = (free_addr(), free_addr());
+    let _master = Process::spawn(
+        &strs(&local_mesos_args(mesos, &dir.path().join("mesos"))),
+        &dir.path().join("mesos.log"),
+    );
+    let log = dir.path().join("agent.log");
+    let mut agent = Process::spawn(&strs(&agent_args(mesos, grpc, &dir.path().join("agent"))), &log);
+    let start = Instant::now();
+    let framework_id = loop {
+        let id = get_json(&format!("http://{mesos}/master/state")).and_then(|state| {
+            let framework = state["frameworks"]
+                .as_array()?
+                .iter()
+                .find(|f| f["active"] == true)?
+                .clone();
+            Some(framework["id"].as_str()?.to_string())
+        });
+        if let Some(id) = id {
+            break id;
+        }
+        assert!(start.elapsed() < common::DEADLINE, "the agent never subscribed");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let _intruder = runtime.block_on(async {
+        let client = mesos::Client::new(&format!("http://{mesos}")).expect("client");
+        let info = mesos::types::FrameworkInfo {
+            user: "nobody".into(),
+            name: "intruder".into(),
+            id: Some(mesos::types::FrameworkId::new(framework_id.clone())),
+            failover_timeout: Some(60.0),
+            ..mesos::types::FrameworkInfo::default()
+        };
+        client.subscribe(info).await.expect("the intruder subscribes")
+    });
+    let status = exit_of(&mut agent, common::DEADLINE).expect("the agent exits on its own");
+    assert!(!status.success(), "{status:?}");
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        text.contains("error: the agent stopped: Framework failed over"),
+        "{text}"
+    );
+    assert!(text.contains(&framework_id), "{text}");
+}
