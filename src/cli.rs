@@ -203,6 +203,17 @@ pub struct AgentArgs {
     /// where only scrapers reach). Off by default.
     #[arg(long, env = "SEXTANT_AGENT_METRICS_ADDR", value_parser = parse_addr)]
     pub metrics_addr: Option<SocketAddr>,
+    /// The token every gRPC call must carry (one line, 16+ characters);
+    /// without it the agent serves loopback only.
+    #[arg(long, env = "SEXTANT_AGENT_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Mesos framework authentication: the principal to register as (the
+    /// master's --credentials lists it), with --secret-file.
+    #[arg(long, env = "SEXTANT_MESOS_PRINCIPAL", requires = "secret_file")]
+    pub principal: Option<String>,
+    /// The file holding the principal's secret (its one line).
+    #[arg(long, env = "SEXTANT_MESOS_SECRET_FILE", requires = "principal")]
+    pub secret_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -223,6 +234,9 @@ pub struct ControllerArgs {
     /// Where the controller keeps its store.
     #[arg(long, env = "SEXTANT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The agent's token (its --token-file), sent on every call to it.
+    #[arg(long, env = "SEXTANT_AGENT_TOKEN_FILE")]
+    pub agent_token_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -113,3 +113,57 @@ fn a_takeover_of_the_framework_makes_the_agent_exit_non_zero() {
     );
     assert!(text.contains(&framework_id), "{text}");
 }
+
+/// The agent with `--token-file` and the controller with
+/// `--agent-token-file` work together; a caller without the token is
+/// refused in words.
+#[test]
+fn the_controller_reaches_an_agent_that_needs_a_token_and_strangers_do_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir_all(&manifests).expect("manifests dir");
+    std::fs::write(
+        manifests.join("app.yaml"),
+        "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata:\n  name: guarded\nspec:\n  instances: 1\n  command: \"exec sleep 3600\"\n  resources: {cpus: 0.1, mem: 16}\n",
+    )
+    .expect("write manifest");
+    let token_file = dir.path().join("agent-token");
+    std::fs::write(&token_file, "a-token-only-the-two-know\n").expect("token");
+    let (mesos, grpc, api) = (free_addr(), free_addr(), free_addr());
+    let _master = Process::spawn(
+        &strs(&local_mesos_args(mesos, &dir.path().join("mesos"))),
+        &dir.path().join("mesos.log"),
+    );
+    let mut agent = agent_args(mesos, grpc, &dir.path().join("agent"));
+    agent.extend(["--token-file".to_string(), token_file.display().to_string()]);
+    let _agent = Process::spawn(&strs(&agent), &dir.path().join("agent.log"));
+    let mut controller = common::controller_args(&manifests, grpc, api, &dir.path().join("controller"));
+    controller.extend(["--agent-token-file".to_string(), token_file.display().to_string()]);
+    let _controller = Process::spawn(&strs(&controller), &dir.path().join("controller.log"));
+
+    let start = Instant::now();
+    while common::running_in_mesos(&format!("http://{mesos}"), "guarded").len() != 1 {
+        assert!(
+            start.elapsed() < common::DEADLINE,
+            "the app never ran; controller log:\n{}",
+            std::fs::read_to_string(dir.path().join("controller.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let refused = runtime.block_on(async {
+        let mut stranger = sextant_api::proto::agent_client::AgentClient::connect(format!("http://{grpc}"))
+            .await
+            .expect("connects");
+        stranger
+            .kill(sextant_api::proto::KillRequest {
+                task_id: "default.guarded.0a1b2c3d4e.x".into(),
+                reason: "attack".into(),
+            })
+            .await
+            .expect_err("no token, no kill")
+    });
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    assert!(refused.message().contains("needs a token"), "{}", refused.message());
+}

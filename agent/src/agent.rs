@@ -17,6 +17,7 @@ use tokio::sync::{Mutex, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 
+use crate::auth::{RequireToken, Token};
 use crate::grpc::AgentService;
 use crate::journal::{Journal, JournalError};
 use crate::link::{LinkWriter, MesosLink};
@@ -46,6 +47,12 @@ pub struct AgentConfig {
     pub state_dir: Option<PathBuf>,
     /// What it counts into (by default, families in no registry).
     pub metrics: AgentMetrics,
+    /// The token every gRPC call must carry; without one the agent serves
+    /// loopback only.
+    pub token: Option<Token>,
+    /// Mesos framework authentication: principal and secret, sent with
+    /// HTTP Basic on every scheduler call, the principal in FrameworkInfo.
+    pub credential: Option<mesos::Credential>,
 }
 
 impl AgentConfig {
@@ -58,6 +65,8 @@ impl AgentConfig {
             failover_timeout: Duration::from_secs(7 * 24 * 3600),
             state_dir: None,
             metrics: AgentMetrics::default(),
+            token: None,
+            credential: None,
         }
     }
 }
@@ -89,6 +98,10 @@ pub enum AgentError {
     Listen { addr: SocketAddr, cause: std::io::Error },
     #[error("cannot set up the HTTP client for the Mesos master and agents: {0}")]
     HttpClient(reqwest::Error),
+    #[error(
+        "the agent's gRPC on {0} would be open to the network with no token: anyone reaching it could launch any command; pass --token-file FILE, or a loopback address"
+    )]
+    OpenToNetwork(SocketAddr),
     #[error(transparent)]
     Journal(#[from] JournalError),
     /// The scheduler stopped for good while the agent ran.
@@ -157,7 +170,13 @@ impl AgentHandle {
 
 /// Starts the agent: subscribes to Mesos in the background and serves gRPC.
 pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
-    let client = mesos::Client::new(&config.master_url)?;
+    if config.token.is_none() && !config.grpc_addr.ip().is_loopback() {
+        return Err(AgentError::OpenToNetwork(config.grpc_addr));
+    }
+    let mut client = mesos::Client::new(&config.master_url)?;
+    if let Some(credential) = &config.credential {
+        client = client.with_credential(credential);
+    }
     let listener = TcpListener::bind(config.grpc_addr)
         .await
         .map_err(|cause| AgentError::Listen {
@@ -199,7 +218,7 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
         name: config.framework_name.clone(),
         user: config.user.clone(),
         failover_timeout: config.failover_timeout,
-        principal: None,
+        principal: config.credential.as_ref().map(|c| c.principal.clone()),
     };
     let scheduler = Scheduler::new(
         client,
@@ -234,7 +253,10 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
     let mut stop = shutdown_rx;
     let server = tokio::spawn(
         tonic::transport::Server::builder()
-            .add_service(agent_server(service))
+            .add_service(tonic::service::interceptor::InterceptedService::new(
+                agent_server(service),
+                RequireToken::new(config.token.clone()),
+            ))
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
                 let _ = stop.wait_for(|s| *s).await;
             }),

@@ -25,5 +25,5 @@ pub mod summary;
 pub mod types;
 
 pub use cause::{HttpCause, http_cause};
-pub use client::{Client, ClientError, Subscription};
+pub use client::{Client, ClientError, Credential, Subscription};
 pub use recordio::{RecordIoDecoder, RecordIoError};

@@ -84,6 +84,18 @@ pub async fn agent(args: AgentArgs) -> Result<()> {
         config.user = user;
     }
     config.state_dir = Some(args.data_dir.unwrap_or_else(|| default_data_dir().join("agent")));
+    config.token = match &args.token_file {
+        Some(path) => Some(sextant_agent::auth::Token::load(path)?),
+        None => None,
+    };
+    if let (Some(principal), Some(path)) = (&args.principal, &args.secret_file) {
+        config.credential = Some(mesos_credential(principal, path)?);
+    }
+    let access = if config.token.is_some() {
+        "token required (--token-file)"
+    } else {
+        "no token: local users only (loopback)"
+    };
     // Its own registry: the agent's families and the process's.
     let mut registry = prometheus_client::registry::Registry::default();
     config.metrics = AgentMetrics::register(&mut registry);
@@ -101,7 +113,11 @@ pub async fn agent(args: AgentArgs) -> Result<()> {
         .as_ref()
         .map(|m| format!(", metrics on http://{}/metrics", m.addr()))
         .unwrap_or_default();
-    println!("agent: gRPC on {}, Mesos master {}{served}", agent.url(), args.master);
+    println!(
+        "agent: gRPC on {} ({access}), Mesos master {}{served}",
+        agent.url(),
+        args.master
+    );
     // A signal stops it cleanly; the agent may also stop on its own
     // (another instance took over the framework): then exit non-zero.
     let ended = tokio::select! {
@@ -113,6 +129,23 @@ pub async fn agent(args: AgentArgs) -> Result<()> {
         metrics.shutdown().await;
     }
     ended
+}
+
+/// `--principal` with the secret in `path` (its first line, without the
+/// line end).
+fn mesos_credential(principal: &str, path: &std::path::Path) -> Result<mesos::Credential> {
+    anyhow::ensure!(
+        !principal.trim().is_empty() && !principal.contains(':'),
+        "--principal {principal:?}: a principal is not empty and holds no ':'"
+    );
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read --secret-file {}", path.display()))?;
+    let secret = text.lines().next().unwrap_or_default().trim_end_matches('\r');
+    anyhow::ensure!(!secret.is_empty(), "--secret-file {} is empty", path.display());
+    Ok(mesos::Credential {
+        principal: principal.to_string(),
+        secret: secret.to_string(),
+    })
 }
 
 /// The controller's configuration from the source flags; `manifests` is
@@ -228,6 +261,10 @@ pub fn sources_line(config: &ControllerConfig) -> String {
 }
 
 pub async fn controller(args: ControllerArgs) -> Result<()> {
+    if let Some(path) = &args.agent_token_file {
+        let token = sextant_agent::auth::Token::load(path)?;
+        sextant_controller::agent_link::set_agent_token(Some(token.expose()))?;
+    }
     let config = controller_config(
         args.manifests.clone(),
         &args.source,

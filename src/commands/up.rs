@@ -45,6 +45,11 @@ pub async fn run(args: UpArgs) -> Result<()> {
     let mut agent_config = AgentConfig::new(master.url(), args.agent_addr);
     agent_config.state_dir = Some(data_dir.join("agent"));
     agent_config.metrics = AgentMetrics::register(&mut registry);
+    // The agent's gRPC takes calls from this controller only: a fresh
+    // token, shared in process.
+    let token = sextant_agent::auth::Token::generate();
+    sextant_controller::agent_link::set_agent_token(Some(token.expose()))?;
+    agent_config.token = Some(token);
     let mut agent = match sextant_agent::start(agent_config).await {
         Ok(agent) => agent,
         Err(e) => {
