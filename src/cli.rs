@@ -214,6 +214,12 @@ pub struct AgentArgs {
     /// The file holding the principal's secret (its one line).
     #[arg(long, env = "SEXTANT_MESOS_SECRET_FILE", requires = "principal")]
     pub secret_file: Option<PathBuf>,
+    /// Serve the gRPC over TLS with this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "SEXTANT_AGENT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "SEXTANT_AGENT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -237,6 +243,9 @@ pub struct ControllerArgs {
     /// The agent's token (its --token-file), sent on every call to it.
     #[arg(long, env = "SEXTANT_AGENT_TOKEN_FILE")]
     pub agent_token_file: Option<PathBuf>,
+    /// The CA (PEM) that signed an `https://` agent's certificate.
+    #[arg(long, env = "SEXTANT_AGENT_CA_CERT")]
+    pub agent_ca_cert: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

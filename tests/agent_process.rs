@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 use common::{Process, agent_args, free_addr, get_json, local_mesos_args, strs};
 use nix::sys::signal::Signal;
 
+fn strs_owned(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
 /// Waits (bounded) for the process to exit on its own.
 fn exit_of(process: &mut Process, within: Duration) -> Option<ExitStatus> {
     let child = process.0.as_mut()?;
@@ -114,11 +118,11 @@ fn a_takeover_of_the_framework_makes_the_agent_exit_non_zero() {
     assert!(text.contains(&framework_id), "{text}");
 }
 
-/// The agent with `--token-file` and the controller with
-/// `--agent-token-file` work together; a caller without the token is
-/// refused in words.
+/// The agent with `--token-file` and TLS, and the controller with
+/// `--agent-token-file` and `--agent-ca-cert`, work together; a caller
+/// without the token is refused in words, even over TLS.
 #[test]
-fn the_controller_reaches_an_agent_that_needs_a_token_and_strangers_do_not() {
+fn the_controller_reaches_an_agent_that_needs_a_token_over_tls_and_strangers_do_not() {
     let dir = tempfile::tempdir().expect("tempdir");
     let manifests = dir.path().join("manifests");
     std::fs::create_dir_all(&manifests).expect("manifests dir");
@@ -129,16 +133,36 @@ fn the_controller_reaches_an_agent_that_needs_a_token_and_strangers_do_not() {
     .expect("write manifest");
     let token_file = dir.path().join("agent-token");
     std::fs::write(&token_file, "a-token-only-the-two-know\n").expect("token");
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
+    let (cert, key) = (dir.path().join("agent.pem"), dir.path().join("agent.key"));
+    std::fs::write(&cert, certified.cert.pem()).expect("write cert");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write key");
     let (mesos, grpc, api) = (free_addr(), free_addr(), free_addr());
     let _master = Process::spawn(
         &strs(&local_mesos_args(mesos, &dir.path().join("mesos"))),
         &dir.path().join("mesos.log"),
     );
     let mut agent = agent_args(mesos, grpc, &dir.path().join("agent"));
-    agent.extend(["--token-file".to_string(), token_file.display().to_string()]);
+    agent.extend(strs_owned(&[
+        "--token-file",
+        &token_file.display().to_string(),
+        "--tls-cert",
+        &cert.display().to_string(),
+        "--tls-key",
+        &key.display().to_string(),
+    ]));
     let _agent = Process::spawn(&strs(&agent), &dir.path().join("agent.log"));
     let mut controller = common::controller_args(&manifests, grpc, api, &dir.path().join("controller"));
-    controller.extend(["--agent-token-file".to_string(), token_file.display().to_string()]);
+    // The agent is https now.
+    for arg in controller.iter_mut().filter(|a| **a == format!("http://{grpc}")) {
+        *arg = format!("https://{grpc}");
+    }
+    controller.extend(strs_owned(&[
+        "--agent-token-file",
+        &token_file.display().to_string(),
+        "--agent-ca-cert",
+        &cert.display().to_string(),
+    ]));
     let _controller = Process::spawn(&strs(&controller), &dir.path().join("controller.log"));
 
     let start = Instant::now();
@@ -153,9 +177,16 @@ fn the_controller_reaches_an_agent_that_needs_a_token_and_strangers_do_not() {
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let refused = runtime.block_on(async {
-        let mut stranger = sextant_api::proto::agent_client::AgentClient::connect(format!("http://{grpc}"))
+        let tls = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(certified.cert.pem()));
+        let channel = tonic::transport::Endpoint::from_shared(format!("https://{grpc}"))
+            .expect("endpoint")
+            .tls_config(tls)
+            .expect("tls")
+            .connect()
             .await
-            .expect("connects");
+            .expect("connects over TLS");
+        let mut stranger = sextant_api::proto::agent_client::AgentClient::new(channel);
         stranger
             .kill(sextant_api::proto::KillRequest {
                 task_id: "default.guarded.0a1b2c3d4e.x".into(),

@@ -17,7 +17,7 @@ use tokio::sync::{Mutex, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 
-use crate::auth::{RequireToken, Token};
+use crate::auth::{RequireToken, ServerIdentity, Token};
 use crate::grpc::AgentService;
 use crate::journal::{Journal, JournalError};
 use crate::link::{LinkWriter, MesosLink};
@@ -53,6 +53,8 @@ pub struct AgentConfig {
     /// Mesos framework authentication: principal and secret, sent with
     /// HTTP Basic on every scheduler call, the principal in FrameworkInfo.
     pub credential: Option<mesos::Credential>,
+    /// Serve the gRPC over TLS with this certificate and key.
+    pub tls: Option<ServerIdentity>,
 }
 
 impl AgentConfig {
@@ -67,6 +69,7 @@ impl AgentConfig {
             metrics: AgentMetrics::default(),
             token: None,
             credential: None,
+            tls: None,
         }
     }
 }
@@ -96,6 +99,8 @@ pub enum AgentError {
     // with `{:#}` would state it twice.
     #[error("cannot listen for gRPC on {addr}: {cause}{}", in_use_hint(cause))]
     Listen { addr: SocketAddr, cause: std::io::Error },
+    #[error("cannot serve the agent's gRPC over TLS: {0}")]
+    Tls(String),
     #[error("cannot set up the HTTP client for the Mesos master and agents: {0}")]
     HttpClient(reqwest::Error),
     #[error(
@@ -114,6 +119,8 @@ pub enum AgentError {
 /// A running agent.
 pub struct AgentHandle {
     grpc_addr: SocketAddr,
+    /// `https` with TLS.
+    scheme: &'static str,
     shutdown: watch::Sender<bool>,
     link: watch::Receiver<MesosLink>,
     /// `None` once `wait` has seen it end.
@@ -126,9 +133,9 @@ impl AgentHandle {
         self.grpc_addr
     }
 
-    /// `http://addr`, for the controller's `--agent`.
+    /// `http://addr` (`https://` with TLS), for the controller's `--agent`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.grpc_addr)
+        format!("{}://{}", self.scheme, self.grpc_addr)
     }
 
     /// Resolves once subscribed to Mesos (or never, if it cannot).
@@ -188,6 +195,12 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
         cause,
     })?;
 
+    // Before anything is spawned: a bad identity fails the start alone.
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(identity) = &config.tls {
+        let tls = tonic::transport::ServerTlsConfig::new().identity(identity.0.clone());
+        builder = builder.tls_config(tls).map_err(|e| AgentError::Tls(e.to_string()))?;
+    }
     let sandboxes = Arc::new(Sandboxes::new(config.master_url.clone()).map_err(AgentError::HttpClient)?);
     let nodes = Arc::new(Nodes::new(config.master_url.clone()).map_err(AgentError::HttpClient)?);
     // Before anything listens: a journal that cannot be trusted stops the
@@ -252,7 +265,7 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
     );
     let mut stop = shutdown_rx;
     let server = tokio::spawn(
-        tonic::transport::Server::builder()
+        builder
             .add_service(tonic::service::interceptor::InterceptedService::new(
                 agent_server(service),
                 RequireToken::new(config.token.clone()),
@@ -263,6 +276,7 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
     );
     Ok(AgentHandle {
         grpc_addr,
+        scheme: if config.tls.is_some() { "https" } else { "http" },
         shutdown: shutdown_tx,
         link: link_rx,
         scheduler: Some(scheduler),

@@ -1,7 +1,8 @@
 //! Who may call the agent's gRPC: the holder of a shared token, sent as
 //! `authorization: Bearer <token>` on every call and compared in constant
 //! time. Without a token the agent serves loopback only (`agent::start`
-//! refuses anything else), since a caller can launch any command.
+//! refuses anything else), since a caller can launch any command. With a
+//! `ServerIdentity`, the gRPC is served over TLS (rustls, aws-lc-rs).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -84,6 +85,17 @@ impl Token {
 
     fn matches(&self, given: &str) -> bool {
         self.0.as_bytes().ct_eq(given.as_bytes()).into()
+    }
+}
+
+/// The certificate and key the gRPC is served with over TLS. Its `Debug`
+/// never shows the key.
+#[derive(Clone)]
+pub struct ServerIdentity(pub tonic::transport::Identity);
+
+impl std::fmt::Debug for ServerIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerIdentity(<certificate and key>)")
     }
 }
 

@@ -176,3 +176,56 @@ async fn watch_streams_are_bounded_and_released_when_the_caller_hangs_up() {
     }
     agent.shutdown().await;
 }
+
+/// Over TLS (with the token): a client trusting the agent's CA gets in;
+/// a plain-text client does not.
+#[tokio::test]
+async fn the_grpc_can_be_served_over_tls() {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let (cert, key) = (certified.cert.pem(), certified.signing_key.serialize_pem());
+    let token = Token::generate();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut config = AgentConfig::new(format!("http://{closed}"), "127.0.0.1:0".parse().unwrap());
+    config.token = Some(token.clone());
+    config.tls = Some(sextant_agent::auth::ServerIdentity(
+        tonic::transport::Identity::from_pem(&cert, &key),
+    ));
+    let agent = sextant_agent::start(config).await.unwrap();
+    assert!(agent.url().starts_with("https://127.0.0.1:"), "{}", agent.url());
+
+    let tls = tonic::transport::ClientTlsConfig::new().ca_certificate(tonic::transport::Certificate::from_pem(&cert));
+    let channel = tonic::transport::Endpoint::from_shared(agent.url())
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .expect("a TLS connection to the agent");
+    let mut client = AgentClient::with_interceptor(channel, SendToken::new(&token));
+    client.list_queue(ListQueueRequest {}).await.expect("served over TLS");
+
+    let plain = format!("http://{}", agent.grpc_addr());
+    let refused = async {
+        let channel = tonic::transport::Endpoint::from_shared(plain)
+            .unwrap()
+            .connect()
+            .await?;
+        let mut client = AgentClient::with_interceptor(channel, SendToken::new(&token));
+        client
+            .list_queue(ListQueueRequest {})
+            .await
+            .map_err(|status| Box::new(status) as Box<dyn std::error::Error>)?;
+        Ok::<(), Box<dyn std::error::Error>>(())
+    };
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), refused)
+            .await
+            .expect("answers in time")
+            .is_err(),
+        "plain text is not served"
+    );
+    agent.shutdown().await;
+}

@@ -88,6 +88,9 @@ pub async fn agent(args: AgentArgs) -> Result<()> {
         Some(path) => Some(sextant_agent::auth::Token::load(path)?),
         None => None,
     };
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.tls = Some(grpc_identity(cert, key)?);
+    }
     if let (Some(principal), Some(path)) = (&args.principal, &args.secret_file) {
         config.credential = Some(mesos_credential(principal, path)?);
     }
@@ -129,6 +132,20 @@ pub async fn agent(args: AgentArgs) -> Result<()> {
         metrics.shutdown().await;
     }
     ended
+}
+
+/// The agent's TLS identity, checked as the API's is (errors name the
+/// file and what is wrong) before tonic takes the PEM.
+fn grpc_identity(cert: &std::path::Path, key: &std::path::Path) -> Result<sextant_agent::auth::ServerIdentity> {
+    sextant_controller::http::tls::TlsFiles {
+        cert: cert.to_path_buf(),
+        key: key.to_path_buf(),
+    }
+    .load()?;
+    let read = |path: &std::path::Path| std::fs::read(path).with_context(|| format!("cannot read {}", path.display()));
+    Ok(sextant_agent::auth::ServerIdentity(
+        tonic::transport::Identity::from_pem(read(cert)?, read(key)?),
+    ))
 }
 
 /// `--principal` with the secret in `path` (its first line, without the
@@ -204,6 +221,7 @@ pub fn controller_config(
             }),
             _ => None,
         },
+        agent_ca_cert: None,
     })
 }
 
@@ -265,7 +283,7 @@ pub async fn controller(args: ControllerArgs) -> Result<()> {
         let token = sextant_agent::auth::Token::load(path)?;
         sextant_controller::agent_link::set_agent_token(Some(token.expose()))?;
     }
-    let config = controller_config(
+    let mut config = controller_config(
         args.manifests.clone(),
         &args.source,
         &args.access,
@@ -274,6 +292,7 @@ pub async fn controller(args: ControllerArgs) -> Result<()> {
         args.api_addr,
         Metrics::default(),
     )?;
+    config.agent_ca_cert = args.agent_ca_cert.clone();
     let sources = sources_line(&config);
     let access = access_line(config.tokens.is_some(), config.api_addr, false)?;
     let scheme = api_scheme(&config);
