@@ -198,3 +198,40 @@ fn the_controller_reaches_an_agent_that_needs_a_token_over_tls_and_strangers_do_
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
     assert!(refused.message().contains("needs a token"), "{}", refused.message());
 }
+
+/// Under `sextant up`, a takeover stops everything (controller, agent,
+/// master and its tasks) and `sextant up` exits non-zero, saying why.
+#[test]
+fn sextant_up_stops_as_a_whole_when_its_framework_is_taken_over() {
+    let mut up = common::Up::start();
+    up.write_app("web.yaml", "web", 1);
+    let pid = up.wait_for_task_pids(1)[0];
+    let state = get_json(&format!("{}/master/state", up.mesos)).expect("master state");
+    let framework_id = state["frameworks"][0]["id"].as_str().expect("a framework").to_string();
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let _intruder = runtime.block_on(async {
+        let client = mesos::Client::new(&up.mesos).expect("client");
+        let info = mesos::types::FrameworkInfo {
+            user: "nobody".into(),
+            name: "intruder".into(),
+            id: Some(mesos::types::FrameworkId::new(framework_id.clone())),
+            failover_timeout: Some(60.0),
+            ..mesos::types::FrameworkInfo::default()
+        };
+        client.subscribe(info).await.expect("the intruder subscribes")
+    });
+    let mut child = up.child.take().expect("sextant up");
+    let start = Instant::now();
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status;
+        }
+        assert!(start.elapsed() < common::DEADLINE, "sextant up kept running");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success(), "{status:?}");
+    let log = std::fs::read_to_string(up.dir.path().join("sextant.log")).expect("log");
+    assert!(log.contains("error: the agent stopped: Framework failed over"), "{log}");
+    assert!(!common::alive(pid), "its task stopped with it");
+}
