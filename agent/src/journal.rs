@@ -53,14 +53,6 @@ pub enum JournalError {
         action: &'static str,
         cause: sled::Error,
     },
-    #[error(
-        "the agent's journal at {path}: the record of task {task_id:?} is corrupt ({cause}); remove the journal directory to forget the specs of running tasks (they are adopted from Mesos anyway)"
-    )]
-    Decode {
-        path: PathBuf,
-        task_id: String,
-        cause: String,
-    },
 }
 
 /// One launch as the journal keeps it.
@@ -225,23 +217,24 @@ impl Journal {
         Ok(())
     }
 
-    /// Every launch recorded and not forgotten, by task id.
+    /// Every launch recorded and not forgotten, by task id. A record that
+    /// cannot be read is skipped with a warning, not an error: its task is
+    /// still adopted from Mesos, only without its spec.
     pub fn launches(&self) -> Result<Vec<JournaledLaunch>, JournalError> {
         let mut launches = Vec::with_capacity(self.launches.len());
         for entry in self.launches.iter() {
             let (key, value) = entry.map_err(self.sled("read the launches"))?;
             let task_id = String::from_utf8_lossy(&key).into_owned();
-            let record = LaunchRecord::decode(value.as_ref()).map_err(|cause| JournalError::Decode {
-                path: self.path.clone(),
-                task_id: task_id.clone(),
-                cause: cause.to_string(),
-            })?;
-            let Some(request) = record.request.filter(|r| r.task_id == task_id) else {
-                return Err(JournalError::Decode {
-                    path: self.path.clone(),
-                    task_id,
-                    cause: "the launch request is missing or names another task".to_string(),
-                });
+            let readable = match LaunchRecord::decode(value.as_ref()) {
+                Ok(record) => match &record.request {
+                    Some(request) if request.task_id == task_id => Some((request.clone(), record)),
+                    _ => None,
+                },
+                Err(_) => None,
+            };
+            let Some((request, record)) = readable else {
+                tracing::warn!(journal = %self.path.display(), task_id, "skipping an unreadable launch record; the task is adopted from Mesos without its spec");
+                continue;
             };
             launches.push(JournaledLaunch {
                 request,
@@ -494,6 +487,35 @@ mod tests {
         // sled's lock is per process in the same process too (flock).
         let message = Journal::open(dir.path()).map(drop).unwrap_err().to_string();
         assert!(message.contains("another `sextant agent`"), "{message}");
+    }
+
+    #[test]
+    fn an_unreadable_launch_record_is_skipped_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        journal
+            .record_launch(&request("default.web.0a1b2c3d4e.a"), "S1", "n", &[])
+            .unwrap();
+        journal
+            .launches
+            .insert("default.web.0a1b2c3d4e.b", &b"\xff\xff\xff"[..])
+            .unwrap();
+        // A readable record filed under another task's id.
+        let misfiled = LaunchRecord {
+            request: Some(request("default.web.0a1b2c3d4e.a")),
+            ..LaunchRecord::default()
+        };
+        journal
+            .launches
+            .insert("default.web.0a1b2c3d4e.c", misfiled.encode_to_vec())
+            .unwrap();
+        let ids: Vec<String> = journal
+            .launches()
+            .unwrap()
+            .into_iter()
+            .map(|l| l.request.task_id)
+            .collect();
+        assert_eq!(ids, ["default.web.0a1b2c3d4e.a"]);
     }
 
     #[test]
