@@ -2,8 +2,11 @@
 //! embedded master over real HTTP and gRPC: a restart keeps the framework
 //! and does not inherit the previous instance's decline filter; a journal
 //! launch keeps its spec and host ports across a restart; an id that
-//! cannot be trusted stops the agent at start; another instance taking
-//! over the framework stops it, saying so.
+//! cannot be trusted stops the agent at start, and one that cannot be
+//! persisted stops it; another instance taking over the framework stops
+//! it, saying so.
+
+mod common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -250,4 +253,28 @@ async fn a_takeover_of_the_framework_id_stops_the_agent_with_that_message() {
     assert_ne!(served.code(), tonic::Code::Ok);
     agent.shutdown().await;
     master.shutdown().await;
+}
+
+/// An id from the master that could not be read back is never persisted:
+/// the agent stops with the error rather than run tasks under an id the
+/// next start would not know.
+#[tokio::test]
+async fn failing_to_persist_a_new_framework_id_stops_the_agent() {
+    let (master, _, server) = common::stand_in::serve("../../etc/passwd").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = AgentConfig::new(&master, "127.0.0.1:0".parse().unwrap());
+    config.state_dir = Some(dir.path().join("agent"));
+    let mut agent = sextant_agent::start(config).await.unwrap();
+    let stopped = tokio::time::timeout(DEADLINE, agent.wait())
+        .await
+        .expect("the agent stops on its own");
+    let message = stopped.expect_err("an id that cannot be kept is fatal").to_string();
+    assert!(
+        message.contains("from the master") && message.contains("agent.sled"),
+        "{message}"
+    );
+    agent.shutdown().await;
+    server.abort();
+    let journal = Journal::open(dir.path().join("agent")).unwrap();
+    assert_eq!(journal.framework_id().unwrap(), None, "nothing was persisted");
 }

@@ -3,64 +3,17 @@
 //! check credentials): `Authorization: Basic` on SUBSCRIBE and on every
 //! later call, and the principal in FrameworkInfo.
 
-use std::sync::{Arc, Mutex};
+mod common;
+
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::StatusCode;
 use base64::Engine as _;
 use sextant_agent::AgentConfig;
 
-/// One call as the stand-in saw it: its `Authorization` and its body.
-type Seen = Arc<Mutex<Vec<(Option<String>, serde_json::Value)>>>;
-
-async fn scheduler(seen: Seen, headers: HeaderMap, body: String) -> Response {
-    let call: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    let authorization = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let subscribe = call["type"] == "SUBSCRIBE";
-    seen.lock().unwrap().push((authorization, call));
-    if !subscribe {
-        return Response::builder()
-            .status(StatusCode::ACCEPTED)
-            .body(Body::empty())
-            .unwrap();
-    }
-    let event = serde_json::json!({
-        "type": "SUBSCRIBED",
-        "subscribed": {"framework_id": {"value": "fw-0001"}, "heartbeat_interval_seconds": 15.0}
-    })
-    .to_string();
-    let record = format!("{}\n{event}", event.len());
-    // The SUBSCRIBED record, then a stream that stays open.
-    let stream =
-        futures::stream::once(async move { Ok::<_, std::io::Error>(record) }).chain(futures::stream::pending());
-    Response::builder()
-        .status(StatusCode::OK)
-        .header("content-type", "application/json")
-        .header("Mesos-Stream-Id", "stream-1")
-        .body(Body::from_stream(stream))
-        .unwrap()
-}
-
-use futures::StreamExt as _;
-
 #[tokio::test]
 async fn every_scheduler_call_carries_the_principal_and_secret() {
-    let seen: Seen = Arc::default();
-    let app = axum::Router::new().route(
-        "/api/v1/scheduler",
-        axum::routing::post({
-            let seen = Arc::clone(&seen);
-            move |headers: HeaderMap, body: String| scheduler(Arc::clone(&seen), headers, body)
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let master = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (master, seen, server) = common::stand_in::serve("fw-0001").await;
 
     let mut config = AgentConfig::new(&master, "127.0.0.1:0".parse().unwrap());
     config.credential = Some(mesos::Credential {
