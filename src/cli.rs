@@ -228,6 +228,23 @@ pub struct AgentArgs {
     pub metrics_addr: Option<SocketAddr>,
     #[command(flatten)]
     pub scheduling: SchedulingArgs,
+    /// The token every gRPC call must carry (one line, 16+ characters);
+    /// without it the agent serves loopback only.
+    #[arg(long, env = "SEXTANT_AGENT_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Mesos framework authentication: the principal to register as (the
+    /// master's --credentials lists it), with --secret-file.
+    #[arg(long, env = "SEXTANT_MESOS_PRINCIPAL", requires = "secret_file")]
+    pub principal: Option<String>,
+    /// The file holding the principal's secret (its one line).
+    #[arg(long, env = "SEXTANT_MESOS_SECRET_FILE", requires = "principal")]
+    pub secret_file: Option<PathBuf>,
+    /// Serve the gRPC over TLS with this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "SEXTANT_AGENT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "SEXTANT_AGENT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -248,6 +265,12 @@ pub struct ControllerArgs {
     /// Where the controller keeps its store.
     #[arg(long, env = "SEXTANT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The agent's token (its --token-file), sent on every call to it.
+    #[arg(long, env = "SEXTANT_AGENT_TOKEN_FILE")]
+    pub agent_token_file: Option<PathBuf>,
+    /// The CA (PEM) that signed an `https://` agent's certificate.
+    #[arg(long, env = "SEXTANT_AGENT_CA_CERT")]
+    pub agent_ca_cert: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -75,7 +75,7 @@ fn local_mesos_agent_and_controller_run_as_separate_processes() {
         "{controller_vars}"
     );
     assert!(
-        std::fs::read_to_string(agent_data.join("framework-id")).is_ok_and(|id| !id.trim().is_empty()),
+        agent_data.join("agent.sled").is_dir(),
         "the agent keeps its framework id"
     );
     let tasks_before = mesos_task_ids(&mesos.to_string());

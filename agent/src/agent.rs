@@ -1,6 +1,9 @@
-//! Wiring: the task table, the Mesos scheduler loop and the gRPC server
-//! (with its reader of sandboxes and its lister of nodes), started
-//! together and stopped together.
+//! Wiring: the journal, the task table (with the journal's launches
+//! restored), the Mesos scheduler loop and the gRPC server (with its reader
+//! of sandboxes and its lister of nodes), started together and stopped
+//! together. When the scheduler stops for good (another instance took over
+//! the framework, the journal failed), the gRPC server stops too and
+//! `AgentHandle::wait` says why.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,12 +17,14 @@ use tokio::sync::{Mutex, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 
+use crate::auth::{RequireToken, ServerIdentity, Token};
 use crate::grpc::AgentService;
+use crate::journal::{Journal, JournalError};
 use crate::link::{LinkWriter, MesosLink};
 use crate::metrics::AgentMetrics;
 use crate::nodes::Nodes;
 use crate::sandboxes::Sandboxes;
-use crate::scheduler::{FrameworkSettings, Scheduler};
+use crate::scheduler::{FrameworkSettings, Scheduler, Stopped};
 use crate::tasks::TaskTable;
 
 /// How long shutdown waits for open gRPC calls to finish.
@@ -37,13 +42,22 @@ pub struct AgentConfig {
     pub user: String,
     /// How long Mesos keeps our tasks while we are disconnected.
     pub failover_timeout: Duration,
-    /// Directory for the framework id (none: kept in memory only).
+    /// Directory of the journal: the framework id, the launches (none:
+    /// kept in memory only).
     pub state_dir: Option<PathBuf>,
     /// What it counts into (by default, families in no registry).
     pub metrics: AgentMetrics,
     /// How long a production task waits for room before preemptible tasks
     /// are killed for it (`None`: never).
     pub preemption_delay: Option<Duration>,
+    /// The token every gRPC call must carry; without one the agent serves
+    /// loopback only.
+    pub token: Option<Token>,
+    /// Mesos framework authentication: principal and secret, sent with
+    /// HTTP Basic on every scheduler call, the principal in FrameworkInfo.
+    pub credential: Option<mesos::Credential>,
+    /// Serve the gRPC over TLS with this certificate and key.
+    pub tls: Option<ServerIdentity>,
 }
 
 impl AgentConfig {
@@ -57,6 +71,9 @@ impl AgentConfig {
             state_dir: None,
             metrics: AgentMetrics::default(),
             preemption_delay: Some(crate::scheduler::DEFAULT_PREEMPTION_DELAY),
+            token: None,
+            credential: None,
+            tls: None,
         }
     }
 }
@@ -86,16 +103,32 @@ pub enum AgentError {
     // with `{:#}` would state it twice.
     #[error("cannot listen for gRPC on {addr}: {cause}{}", in_use_hint(cause))]
     Listen { addr: SocketAddr, cause: std::io::Error },
+    #[error("cannot serve the agent's gRPC over TLS: {0}")]
+    Tls(String),
     #[error("cannot set up the HTTP client for the Mesos master and agents: {0}")]
     HttpClient(reqwest::Error),
+    #[error(
+        "the agent's gRPC on {0} would be open to the network with no token: anyone reaching it could launch any command; pass --token-file FILE, or a loopback address"
+    )]
+    OpenToNetwork(SocketAddr),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The scheduler stopped for good while the agent ran.
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
+    #[error("the agent's Mesos scheduler ended abnormally: {0}")]
+    Crashed(String),
 }
 
 /// A running agent.
 pub struct AgentHandle {
     grpc_addr: SocketAddr,
+    /// `https` with TLS.
+    scheme: &'static str,
     shutdown: watch::Sender<bool>,
     link: watch::Receiver<MesosLink>,
-    scheduler: JoinHandle<()>,
+    /// `None` once `wait` has seen it end.
+    scheduler: Option<JoinHandle<Result<(), Stopped>>>,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
 }
 
@@ -104,9 +137,9 @@ impl AgentHandle {
         self.grpc_addr
     }
 
-    /// `http://addr`, for the controller's `--agent`.
+    /// `http://addr` (`https://` with TLS), for the controller's `--agent`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.grpc_addr)
+        format!("{}://{}", self.scheme, self.grpc_addr)
     }
 
     /// Resolves once subscribed to Mesos (or never, if it cannot).
@@ -114,11 +147,29 @@ impl AgentHandle {
         let _ = self.link.wait_for(|l| l.connected).await;
     }
 
+    /// Resolves when the agent stops on its own: an error says why (another
+    /// instance took over the framework: "Framework failed over"; the
+    /// journal failed). `Ok` after a shutdown. Cancel-safe.
+    pub async fn wait(&mut self) -> Result<(), AgentError> {
+        let Some(scheduler) = self.scheduler.as_mut() else {
+            return Ok(());
+        };
+        let ended = scheduler.await;
+        self.scheduler = None;
+        match ended {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(stopped)) => Err(stopped.into()),
+            Err(join) => Err(AgentError::Crashed(join.to_string())),
+        }
+    }
+
     /// Stops serving and closes the Mesos subscription. Tasks keep running
     /// on Mesos (for `failover_timeout`), as for any framework restart.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
-        let _ = self.scheduler.await;
+        if let Some(scheduler) = self.scheduler {
+            let _ = scheduler.await;
+        }
         // Graceful, but bounded: a client that keeps a call open must not
         // hold the process.
         let mut server = self.server;
@@ -130,7 +181,13 @@ impl AgentHandle {
 
 /// Starts the agent: subscribes to Mesos in the background and serves gRPC.
 pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
-    let client = mesos::Client::new(&config.master_url)?;
+    if config.token.is_none() && !config.grpc_addr.ip().is_loopback() {
+        return Err(AgentError::OpenToNetwork(config.grpc_addr));
+    }
+    let mut client = mesos::Client::new(&config.master_url)?;
+    if let Some(credential) = &config.credential {
+        client = client.with_credential(credential);
+    }
     let listener = TcpListener::bind(config.grpc_addr)
         .await
         .map_err(|cause| AgentError::Listen {
@@ -142,9 +199,33 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
         cause,
     })?;
 
+    // Before anything is spawned: a bad identity fails the start alone.
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(identity) = &config.tls {
+        let tls = tonic::transport::ServerTlsConfig::new().identity(identity.0.clone());
+        builder = builder.tls_config(tls).map_err(|e| AgentError::Tls(e.to_string()))?;
+    }
     let sandboxes = Arc::new(Sandboxes::new(config.master_url.clone()).map_err(AgentError::HttpClient)?);
     let nodes = Arc::new(Nodes::new(config.master_url.clone()).map_err(AgentError::HttpClient)?);
-    let tasks = Arc::new(Mutex::new(TaskTable::new().with_metrics(config.metrics.clone())));
+    // Before anything listens: a journal that cannot be trusted stops the
+    // agent here, in words.
+    let journal = match &config.state_dir {
+        Some(dir) => Journal::open(dir)?,
+        None => Journal::temporary()?,
+    };
+    let mut table = TaskTable::new().with_metrics(config.metrics.clone());
+    let restored = journal.launches()?;
+    let count = restored.len();
+    for launch in restored {
+        table.restore(launch);
+    }
+    if count > 0 {
+        tracing::info!(
+            tasks = count,
+            "tasks restored from the journal, to be reconciled with Mesos"
+        );
+    }
+    let tasks = Arc::new(Mutex::new(table));
     let (command_tx, command_rx) = mpsc::unbounded_channel();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (link_tx, link_rx) = LinkWriter::new(config.master_url.clone());
@@ -154,20 +235,29 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
         name: config.framework_name.clone(),
         user: config.user.clone(),
         failover_timeout: config.failover_timeout,
-        id_file: config.state_dir.as_ref().map(|d| d.join("framework-id")),
+        principal: config.credential.as_ref().map(|c| c.principal.clone()),
     };
     let scheduler = Scheduler::new(
         client,
         settings,
+        journal,
         Arc::clone(&tasks),
         command_rx,
         shutdown_rx.clone(),
         link_tx,
         synced_tx,
-    )
+    )?
     .with_metrics(config.metrics.clone())
     .with_preemption_delay(config.preemption_delay);
-    let scheduler = tokio::spawn(scheduler.run());
+    let stop_all = shutdown_tx.clone();
+    let scheduler = tokio::spawn(async move {
+        let ended = scheduler.run().await;
+        if ended.is_err() {
+            // Nobody schedules any more: answering Launch would lie.
+            let _ = stop_all.send(true);
+        }
+        ended
+    });
 
     let service = AgentService::new(
         tasks,
@@ -180,17 +270,21 @@ pub async fn start(config: AgentConfig) -> Result<AgentHandle, AgentError> {
     );
     let mut stop = shutdown_rx;
     let server = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(agent_server(service))
+        builder
+            .add_service(tonic::service::interceptor::InterceptedService::new(
+                agent_server(service),
+                RequireToken::new(config.token.clone()),
+            ))
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
                 let _ = stop.wait_for(|s| *s).await;
             }),
     );
     Ok(AgentHandle {
         grpc_addr,
+        scheme: if config.tls.is_some() { "https" } else { "http" },
         shutdown: shutdown_tx,
         link: link_rx,
-        scheduler,
+        scheduler: Some(scheduler),
         server,
     })
 }

@@ -5,7 +5,11 @@
 //!
 //! A watch stream is: the snapshot, in chunks; the agent's Mesos link
 //! (`AgentStatus`); then every task change and every link change. A
-//! watcher that falls behind gets a fresh snapshot (and link) again.
+//! watcher that falls behind gets a fresh snapshot (and link) again. At
+//! most `MAX_WATCHES` streams are open at once, each with a bounded
+//! buffer, and a stream's task ends as soon as its caller hangs up.
+//!
+//! Every call is authenticated before it gets here (`auth`).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -32,6 +36,9 @@ use crate::tasks::TaskTable;
 
 /// Events buffered per watcher before back-pressure applies.
 const WATCH_BUFFER: usize = 256;
+/// Watch streams open at once; more are refused with RESOURCE_EXHAUSTED
+/// (the controller needs one).
+pub const MAX_WATCHES: usize = 64;
 
 pub struct AgentService {
     tasks: Arc<Mutex<TaskTable>>,
@@ -47,6 +54,8 @@ pub struct AgentService {
     sandboxes: Arc<Sandboxes>,
     /// Asks the master for its nodes.
     nodes: Arc<Nodes>,
+    /// One permit per open watch stream.
+    watches: Arc<tokio::sync::Semaphore>,
 }
 
 impl AgentService {
@@ -67,6 +76,7 @@ impl AgentService {
             link,
             sandboxes,
             nodes,
+            watches: Arc::new(tokio::sync::Semaphore::new(MAX_WATCHES)),
         }
     }
 }
@@ -85,6 +95,22 @@ fn validate_launch(request: &LaunchRequest) -> Result<(), Status> {
         return Err(invalid(format!(
             "task id {id:?} contains '/', '\\' or a control character"
         )));
+    }
+    // The id is the task's identity in Mesos (a restarted agent adopts
+    // tasks by parsing it): the fields must say the same.
+    let parsed = id
+        .parse::<sextant_proto::task::TaskId>()
+        .map_err(|e| invalid(e.to_string()))?;
+    for (field, given, in_id) in [
+        ("namespace", &request.namespace, &parsed.namespace),
+        ("app", &request.app, &parsed.app),
+        ("revision", &request.revision, &parsed.revision),
+    ] {
+        if given != in_id {
+            return Err(invalid(format!(
+                "task {id}: {field} {given:?} disagrees with the task id, whose {field} is {in_id:?}"
+            )));
+        }
     }
     let Some(spec) = &request.spec else {
         return Err(invalid(format!("task {id}: spec is missing")));
@@ -193,12 +219,19 @@ impl Agent for AgentService {
     type WatchTasksStream = WatchStream;
 
     async fn watch_tasks(&self, _request: Request<WatchTasksRequest>) -> Result<Response<WatchStream>, Status> {
+        let permit = Arc::clone(&self.watches).try_acquire_owned().map_err(|_| {
+            Status::resource_exhausted(format!(
+                "the agent serves at most {MAX_WATCHES} task watches at once; close one first"
+            ))
+        })?;
         let (tx, rx) = mpsc::channel(WATCH_BUFFER);
         let tasks = Arc::clone(&self.tasks);
         let mut shutdown = self.shutdown.clone();
         let mut synced = self.synced.clone();
         let mut link = self.link.clone();
         tokio::spawn(async move {
+            // Held as long as the stream: released when the task ends.
+            let _permit = permit;
             // A snapshot must be the truth: wait until Mesos has told us
             // which tasks exist (the watcher just waits; it is never told
             // "no tasks" by mistake).
@@ -226,6 +259,9 @@ impl Agent for AgentService {
                         }
                     },
                     _ = shutdown.wait_for(|stop| *stop) => return,
+                    // The caller hung up: nothing else would notice until
+                    // the next event.
+                    _ = tx.closed() => return,
                 };
                 if send_status(&tx, status).await.is_err() {
                     return;
@@ -255,6 +291,7 @@ impl Agent for AgentService {
                         }
                     },
                     _ = shutdown.wait_for(|stop| *stop) => return,
+                    _ = tx.closed() => return,
                 };
                 let sent = match event {
                     Some(event) => tx.send(Ok(TaskEvent { event: Some(event) })).await.map_err(drop),

@@ -14,7 +14,9 @@
 //! the controller's job. It only runs what it is told to run, where it fits.
 
 pub mod agent;
+pub mod auth;
 pub mod grpc;
+pub mod journal;
 pub mod launch_queue;
 pub mod link;
 pub mod metrics;

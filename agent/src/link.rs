@@ -3,8 +3,6 @@
 //! under which framework id. The scheduler writes it; the gRPC watchers
 //! and `AgentHandle::wait_subscribed` read it.
 
-use std::error::Error as _;
-
 use mesos::ClientError;
 use sextant_proto::proto::AgentStatus;
 use tokio::sync::watch;
@@ -95,17 +93,19 @@ impl LinkWriter {
         });
     }
 
-    /// Why a subscription failed or ended, in words, naming the master.
+    /// Why a subscription failed or ended, in words, naming the master:
+    /// refused, timed out, DNS or TLS, never reqwest's "error sending
+    /// request".
     pub fn describe(&self, error: &ClientError) -> String {
         let master = self.0.borrow().master.clone();
         match error {
-            ClientError::Http { source, .. } if source.is_connect() => {
-                format!("cannot reach the Mesos master at {master}: {}", root_cause(source))
+            ClientError::Http { cause, .. } if cause.is_connect() => {
+                format!("cannot reach the Mesos master at {master}: {}", root_cause(cause))
             }
-            ClientError::Http { source, .. } => {
+            ClientError::Http { cause, .. } | ClientError::Stream(cause) => {
                 format!(
                     "lost the connection to the Mesos master at {master}: {}",
-                    root_cause(source)
+                    root_cause(cause)
                 )
             }
             other => other.to_string(),
@@ -113,21 +113,10 @@ impl LinkWriter {
     }
 }
 
-/// The innermost cause of an HTTP error: "connection refused" rather than
+/// Why an HTTP exchange failed, in words: "connection refused" rather than
 /// reqwest's "error sending request for url (…)".
 pub(crate) fn root_cause(error: &reqwest::Error) -> String {
-    let mut deepest: &dyn std::error::Error = error;
-    let mut next = error.source();
-    while let Some(cause) = next {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>()
-            && io.kind() != std::io::ErrorKind::Other
-        {
-            return io.kind().to_string();
-        }
-        deepest = cause;
-        next = cause.source();
-    }
-    deepest.to_string()
+    mesos::http_cause(error)
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 //! up to date for the controller.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,15 +16,16 @@ use mesos::types::{
 };
 use mesos::{Client, ClientError};
 use tokio::sync::{Mutex, mpsc, watch};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
+use crate::journal::{Journal, JournalError};
 use crate::link::LinkWriter;
 use crate::metrics::AgentMetrics;
 use crate::outbox::{Outbox, Report};
 use crate::placement::{Free, NodeFacts, RegexCache, place};
 use crate::preemption;
 use crate::reconciliation::Reconciliation;
-use crate::tasks::TaskTable;
+use crate::tasks::{TaskTable, is_ended};
 
 /// Offers we cannot use while tasks wait are declined briefly, so that freed
 /// resources come back soon.
@@ -74,8 +74,9 @@ pub struct FrameworkSettings {
     pub name: String,
     pub user: String,
     pub failover_timeout: Duration,
-    /// Where the framework id is kept across restarts (none: memory only).
-    pub id_file: Option<PathBuf>,
+    /// Who the framework authenticates as (`FrameworkInfo.principal`);
+    /// the client sends the secret.
+    pub principal: Option<String>,
 }
 
 /// The FrameworkInfo Sextant subscribes with: role `*`, checkpointing, a
@@ -88,6 +89,7 @@ pub fn framework_info(settings: &FrameworkSettings, id: Option<FrameworkId>) -> 
         id,
         failover_timeout: Some(settings.failover_timeout.as_secs_f64()),
         checkpoint: Some(true),
+        principal: settings.principal.clone(),
         capabilities: vec![
             capability(FrameworkCapabilityType::TaskKillingState),
             capability(FrameworkCapabilityType::PartitionAware),
@@ -99,6 +101,8 @@ pub fn framework_info(settings: &FrameworkSettings, id: Option<FrameworkId>) -> 
 pub struct Scheduler {
     client: Client,
     settings: FrameworkSettings,
+    /// Where the framework id is kept across restarts.
+    journal: Journal,
     framework_id: Option<FrameworkId>,
     tasks: Arc<Mutex<TaskTable>>,
     commands: mpsc::UnboundedReceiver<Command>,
@@ -120,9 +124,23 @@ pub struct Scheduler {
     recent_preemptions: VecDeque<Instant>,
 }
 
+/// Why the scheduler stopped for good, short of a shutdown: the agent
+/// must then exit non-zero, so that a supervisor sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum Stopped {
+    #[error(
+        "Framework failed over: another scheduler subscribed to the Mesos master with this agent's framework id {framework_id}, so this agent stopped (two instances must never schedule one framework; stop the other before starting this one again)"
+    )]
+    FailedOver { framework_id: String },
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
 /// Why one subscription ended.
 enum Ended {
     Shutdown,
+    /// The subscription was never made.
+    NotSubscribed(ClientError),
     /// Another instance took over the framework id: stop for good.
     FailedOver,
     /// The master removed the framework: forget the id, subscribe anew.
@@ -138,28 +156,32 @@ fn hold_until(held_since: tokio::time::Instant, last_wake: Option<tokio::time::I
 }
 
 impl Scheduler {
+    /// A scheduler subscribing with the journal's framework id (a new
+    /// framework if it has none). An id that cannot be read is an error:
+    /// registering anew would orphan the old framework's tasks.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: Client,
         settings: FrameworkSettings,
+        journal: Journal,
         tasks: Arc<Mutex<TaskTable>>,
         commands: mpsc::UnboundedReceiver<Command>,
         shutdown: watch::Receiver<bool>,
         link: LinkWriter,
         synced: watch::Sender<bool>,
-    ) -> Self {
-        let framework_id = settings
-            .id_file
-            .as_ref()
-            .and_then(|path| std::fs::read_to_string(path).ok())
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .map(FrameworkId::new);
-        if let Some(id) = &framework_id {
-            link.set_framework_id(&id.value);
+    ) -> Result<Self, JournalError> {
+        let framework_id = journal.framework_id()?;
+        match &framework_id {
+            Some(id) => {
+                info!(framework_id = %id.value, journal = %journal.path().display(), "re-subscribing with the journal's framework id");
+                link.set_framework_id(&id.value);
+            }
+            None => info!(journal = %journal.path().display(), "no framework id yet: registering as a new framework"),
         }
-        Self {
+        Ok(Self {
             client,
             settings,
+            journal,
             framework_id,
             tasks,
             commands,
@@ -170,7 +192,7 @@ impl Scheduler {
             regexes: RegexCache::default(),
             preemption_delay: Some(DEFAULT_PREEMPTION_DELAY),
             recent_preemptions: VecDeque::new(),
-        }
+        })
     }
 
     /// Preempts for production tasks queued this long (`None`: never).
@@ -189,46 +211,59 @@ impl Scheduler {
         framework_info(&self.settings, self.framework_id.clone())
     }
 
-    /// Runs until shutdown, or until another instance takes over.
-    pub async fn run(mut self) {
+    /// Runs until shutdown (`Ok`), or until it must stop for good: another
+    /// instance took over the framework, or its id cannot be persisted.
+    pub async fn run(mut self) -> Result<(), Stopped> {
         let mut backoff = BACKOFF_MIN;
         loop {
             if *self.shutdown.borrow() {
-                return;
+                return Ok(());
             }
             let attempt = tokio::select! {
                 r = self.client.subscribe(self.framework_info()) => r,
-                _ = self.shutdown.changed() => return,
+                _ = self.shutdown.changed() => return Ok(()),
             };
             let ended = match attempt {
                 Ok(subscription) => {
                     backoff = BACKOFF_MIN;
+                    // Kept before anything is launched under it: tasks of
+                    // an id we forget would run unmanaged for a week.
+                    self.persist_id(&subscription.subscribed.framework_id)?;
                     self.serve(subscription).await
                 }
                 Err(ClientError::SubscribeRefused(message)) if message.contains("removed") => Ended::Removed(message),
-                Err(e) => Ended::Error(e),
+                Err(e) => Ended::NotSubscribed(e),
             };
             self.link.disconnected(self.why(&ended));
             match ended {
-                Ended::Shutdown => return,
+                Ended::Shutdown => return Ok(()),
                 Ended::FailedOver => {
-                    warn!(
-                        "another scheduler took over framework {:?}; stopping",
-                        self.framework_id
-                    );
-                    return;
+                    let stopped = Stopped::FailedOver {
+                        framework_id: self
+                            .framework_id
+                            .as_ref()
+                            .map(|id| id.value.clone())
+                            .unwrap_or_default(),
+                    };
+                    error!("{stopped}");
+                    return Err(stopped);
                 }
                 Ended::Removed(message) => {
                     warn!(%message, "framework removed by the master; subscribing as a new framework");
                     self.framework_id = None;
-                    self.persist_id();
+                    self.journal.clear_framework_id()?;
                     self.link.set_framework_id("");
                 }
-                Ended::Error(e) => warn!(error = %e, retry_in = ?backoff, "Mesos subscription lost"),
+                Ended::NotSubscribed(e) => {
+                    warn!(error = %self.link.describe(&e), retry_in = ?backoff, "cannot subscribe to Mesos")
+                }
+                Ended::Error(e) => {
+                    warn!(error = %self.link.describe(&e), retry_in = ?backoff, "Mesos subscription lost")
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
-                _ = self.shutdown.changed() => return,
+                _ = self.shutdown.changed() => return Ok(()),
             }
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
@@ -240,25 +275,22 @@ impl Scheduler {
             Ended::Shutdown => "the agent is shutting down".to_string(),
             Ended::FailedOver => "another scheduler instance subscribed with this framework id".to_string(),
             Ended::Removed(message) => format!("the Mesos master removed the framework: {message}"),
-            Ended::Error(e) => self.link.describe(e),
+            Ended::NotSubscribed(e) | Ended::Error(e) => self.link.describe(e),
         }
     }
 
-    fn persist_id(&self) {
-        let Some(path) = &self.settings.id_file else { return };
-        let text = self
-            .framework_id
-            .as_ref()
-            .map(|id| id.value.clone())
-            .unwrap_or_default();
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
+    /// Adopts the id SUBSCRIBED gave; a new one is on disk before it is
+    /// used. Failing to keep it is fatal: the next start would register
+    /// anew and run every task twice.
+    fn persist_id(&mut self, id: &FrameworkId) -> Result<(), JournalError> {
+        if self.framework_id.as_ref() != Some(id) {
+            if let Err(e) = self.journal.set_framework_id(id) {
+                error!(framework_id = %id.value, error = %e, "cannot persist the framework id; stopping");
+                return Err(e);
+            }
+            self.framework_id = Some(id.clone());
         }
-        let tmp = path.with_extension("tmp");
-        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
-        if let Err(e) = written {
-            warn!(path = %path.display(), error = %e, "cannot persist the framework id");
-        }
+        Ok(())
     }
 
     async fn serve(&mut self, subscription: mesos::Subscription) -> Ended {
@@ -268,8 +300,6 @@ impl Scheduler {
             mut events,
         } = subscription;
         info!(framework_id = %subscribed.framework_id, "subscribed to Mesos");
-        self.framework_id = Some(subscribed.framework_id.clone());
-        self.persist_id();
         self.link.connected(&subscribed.framework_id.value);
 
         // Events are read by their own task so the heartbeat timer is never
@@ -409,9 +439,16 @@ impl Scheduler {
         }
     }
 
-    /// After every (re)subscription: reconcile what we know explicitly, then
-    /// implicitly (to adopt tasks we forgot), and re-send pending kills.
+    /// After every (re)subscription: REVIVE, reconcile what we know
+    /// explicitly, then implicitly (to adopt tasks we forgot), and re-send
+    /// pending kills.
     async fn after_subscribe(&self, caller: &Caller) -> Reconciliation {
+        // The master keeps a previous instance's decline filters (30 s when
+        // it was idle) across a failover: without REVIVE, launches queued
+        // now would wait them out.
+        if let Err(e) = caller.revive().await {
+            warn!(error = %self.link.describe(&e), "REVIVE after subscribing failed");
+        }
         let (known, kills) = {
             let tasks = self.tasks.lock().await;
             (tasks.live_launched(), tasks.kills_to_resend())
@@ -461,6 +498,15 @@ impl Scheduler {
             }
             for (task_id, ports) in &plan.ports {
                 tasks.mark_launched(task_id, &plan.agent_id, &plan.hostname, ports.clone());
+                // Kept before the ACCEPT goes out, so that a restarted agent
+                // adopts the task with its spec and resources.
+                if let Some(request) = tasks.get(task_id).and_then(|t| t.launch.as_ref())
+                    && let Err(e) = self
+                        .journal
+                        .record_launch(request, &plan.agent_id.value, &plan.hostname, ports)
+                {
+                    warn!(task_id, error = %e, "cannot record the launch in the journal");
+                }
             }
             accepts.push(plan);
         }
@@ -565,7 +611,18 @@ impl Scheduler {
     }
 
     async fn on_update(&self, outbox: &Outbox, status: TaskStatus) {
-        let applied = self.tasks.lock().await.apply_status(&status);
+        let (applied, ended) = {
+            let mut tasks = self.tasks.lock().await;
+            let applied = tasks.apply_status(&status);
+            let ended = tasks.get(&status.task_id.value).is_some_and(|t| is_ended(t.view.state));
+            (applied, ended)
+        };
+        if applied
+            && ended
+            && let Err(e) = self.journal.forget(&status.task_id.value)
+        {
+            warn!(task_id = %status.task_id, error = %e, "cannot forget an ended task in the journal");
+        }
         debug!(
             task_id = %status.task_id,
             state = status.state.as_str(),

@@ -670,6 +670,61 @@ impl TaskTable {
     }
 }
 
+impl TaskTable {
+    /// Takes back a task the journal says this agent launched, with its
+    /// spec and what placement gave it, before Mesos reports on it: its
+    /// state is STAGING until reconciliation says what became of it.
+    /// Returns false (and changes nothing) if the id is known.
+    pub fn restore(&mut self, launch: crate::journal::JournaledLaunch) -> bool {
+        let crate::journal::JournaledLaunch {
+            request,
+            agent_id,
+            hostname,
+            ports,
+        } = launch;
+        if self.tasks.contains_key(&request.task_id) {
+            return false;
+        }
+        let now = now_secs();
+        let view = Task {
+            task_id: request.task_id.clone(),
+            namespace: request.namespace.clone(),
+            app: request.app.clone(),
+            revision: request.revision.clone(),
+            state: TaskState::Staging as i32,
+            agent_id: agent_id.clone(),
+            hostname: if hostname.is_empty() {
+                self.hostnames.get(&agent_id).cloned().unwrap_or_default()
+            } else {
+                hostname
+            },
+            ports,
+            created_at: now,
+            updated_at: now,
+            ..Task::default()
+        };
+        let agent_id = (!agent_id.is_empty()).then(|| AgentId::new(agent_id));
+        self.tasks.insert(
+            request.task_id.clone(),
+            TrackedTask {
+                launch: Some(request),
+                view: view.clone(),
+                agent_id,
+                executor_id: None,
+                kill_requested: false,
+                queued_at: None,
+                counted_on: None,
+                preempting_since: None,
+                preempted_by: None,
+                waiting_published_at: None,
+            },
+        );
+        self.recount(&view.task_id);
+        self.publish(view);
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -157,7 +157,7 @@ fn calls_the_agent_sends() -> Vec<Call> {
         name: "sextant".into(),
         user: "root".into(),
         failover_timeout: Duration::from_secs(604_800),
-        id_file: None,
+        principal: None,
     };
     let id = FrameworkId::new("F-0000");
     let shell = TaskSpec {
@@ -306,7 +306,7 @@ async fn every_event_localmesos_sends_conforms_to_the_protos() {
         name: "conformance".into(),
         user: "root".into(),
         failover_timeout: Duration::from_secs(60),
-        id_file: None,
+        principal: None,
     };
     let response = http
         .post(&endpoint)

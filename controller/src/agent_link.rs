@@ -2,8 +2,10 @@
 //! events, reconnecting forever. Tasks are converted to the domain type
 //! here, once; a snapshot arrives in chunks and is applied only whole.
 //! Also the one way to call the agent's `ReadTaskLog` (`read_task_log`),
-//! `ListNodes` (`list_nodes`) and `ListQueue` (`list_queue`).
+//! `ListNodes` (`list_nodes`) and `ListQueue` (`list_queue`), and the one
+//! place a call to the agent gets its token (`request`).
 
+use std::sync::RwLock;
 use std::time::Duration;
 
 use sextant_api::contract::MAX_MESSAGE_BYTES;
@@ -14,6 +16,7 @@ use sextant_api::proto::{
 };
 use tokio::sync::{mpsc, watch};
 use tonic::Status;
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
 use tracing::{debug, info, warn};
 
@@ -45,6 +48,45 @@ impl Backoff {
     }
 }
 
+/// The `authorization` value every call to the agent carries when the
+/// agent needs a token (`--agent-token-file`). Kept per process, not per
+/// channel: the agent's clients are plain `AgentClient<Channel>` wherever
+/// they are held, and a tonic channel cannot add metadata by itself.
+static AGENT_AUTHORIZATION: RwLock<Option<MetadataValue<Ascii>>> = RwLock::new(None);
+
+/// A token that cannot travel in gRPC metadata.
+#[derive(Debug, thiserror::Error)]
+#[error("the agent token holds characters that cannot be sent (only visible ASCII can)")]
+pub struct InvalidAgentToken;
+
+/// Sets (or, with `None`, clears) the token sent to the agent.
+pub fn set_agent_token(token: Option<&str>) -> Result<(), InvalidAgentToken> {
+    let value = match token {
+        Some(token) => {
+            Some(MetadataValue::try_from(format!("Bearer {}", token.trim())).map_err(|_| InvalidAgentToken)?)
+        }
+        None => None,
+    };
+    match AGENT_AUTHORIZATION.write() {
+        Ok(mut slot) => *slot = value,
+        Err(poisoned) => *poisoned.into_inner() = value,
+    }
+    Ok(())
+}
+
+/// A request to the agent, with the token when one is set.
+pub fn request<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let value = match AGENT_AUTHORIZATION.read() {
+        Ok(slot) => slot.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    };
+    if let Some(value) = value {
+        request.metadata_mut().insert("authorization", value);
+    }
+    request
+}
+
 /// A client for the agent with the contract's explicit message limits.
 pub fn client(channel: Channel) -> AgentClient<Channel> {
     AgentClient::new(channel)
@@ -69,7 +111,7 @@ pub async fn read_task_log(
     client: &AgentClient<Channel>,
     request: ReadTaskLogRequest,
 ) -> Result<ReadTaskLogResponse, Status> {
-    let mut request = tonic::Request::new(request);
+    let mut request = self::request(request);
     request.set_timeout(READ_TASK_LOG_TIMEOUT);
     let mut client = client.clone();
     Ok(client.read_task_log(request).await?.into_inner())
@@ -84,7 +126,7 @@ const LIST_QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The Mesos agents (nodes) as the agent's master lists them (see the
 /// contract's `ListNodes`); a refusal is a status whose message says why.
 pub async fn list_nodes(client: &AgentClient<Channel>) -> Result<ListNodesResponse, Status> {
-    let mut request = tonic::Request::new(ListNodesRequest {});
+    let mut request = request(ListNodesRequest {});
     request.set_timeout(LIST_NODES_TIMEOUT);
     let mut client = client.clone();
     Ok(client.list_nodes(request).await?.into_inner())
@@ -92,7 +134,7 @@ pub async fn list_nodes(client: &AgentClient<Channel>) -> Result<ListNodesRespon
 
 /// The agent's launch queue (see the contract's `ListQueue`).
 pub async fn list_queue(client: &AgentClient<Channel>) -> Result<ListQueueResponse, Status> {
-    let mut request = tonic::Request::new(ListQueueRequest {});
+    let mut request = request(ListQueueRequest {});
     request.set_timeout(LIST_QUEUE_TIMEOUT);
     let mut client = client.clone();
     Ok(client.list_queue(request).await?.into_inner())
@@ -110,7 +152,7 @@ pub async fn watch_agent(
         let mut agent = client(channel.clone());
         let call = tokio::select! {
             _ = shutdown.changed() => return,
-            r = agent.watch_tasks(WatchTasksRequest {}) => r,
+            r = agent.watch_tasks(request(WatchTasksRequest {})) => r,
         };
         match call {
             Ok(resp) => {

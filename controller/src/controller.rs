@@ -56,6 +56,8 @@ pub struct ControllerConfig {
     pub api_addr: SocketAddr,
     /// Serve the API over TLS with this certificate and key.
     pub tls: Option<crate::http::tls::TlsFiles>,
+    /// The CA (PEM) that signed an `https://` agent's certificate.
+    pub agent_ca_cert: Option<PathBuf>,
     /// The metrics, served at `/metrics` and `/vars` (their registry may
     /// hold other parts' families too: the agent's under `sextant up`).
     pub metrics: crate::metrics::Metrics,
@@ -99,6 +101,14 @@ pub enum ControllerError {
     #[error("the webhook secret file {0} is empty")]
     EmptyWebhookSecret(PathBuf),
     /// The agent URL is not a valid URI.
+    /// TLS to the agent could not be set up.
+    #[error("TLS to the agent at {url}: {reason}")]
+    AgentTls {
+        /// The URL as given.
+        url: String,
+        /// What is wrong, in words.
+        reason: String,
+    },
     #[error("invalid agent url {url:?}: {cause}")]
     AgentUrl {
         /// The URL as given.
@@ -166,14 +176,44 @@ impl ControllerHandle {
     }
 }
 
-/// A channel to the agent that connects lazily and reconnects by itself.
-fn agent_channel(url: &str) -> Result<Channel, ControllerError> {
+/// A channel to the agent that connects lazily and reconnects by itself;
+/// over TLS for an `https://` agent, trusting `ca_cert` (PEM).
+fn agent_channel(url: &str, ca_cert: Option<&std::path::Path>) -> Result<Channel, ControllerError> {
     let url = if url.contains("://") {
         url.to_string()
     } else {
         format!("http://{url}")
     };
-    let endpoint = Endpoint::from_shared(url.clone()).map_err(|cause| ControllerError::AgentUrl { url, cause })?;
+    let tls_error = |reason: String| ControllerError::AgentTls {
+        url: url.clone(),
+        reason,
+    };
+    let mut endpoint = Endpoint::from_shared(url.clone()).map_err(|cause| ControllerError::AgentUrl {
+        url: url.clone(),
+        cause,
+    })?;
+    match (url.starts_with("https://"), ca_cert) {
+        (true, Some(path)) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| tls_error(format!("cannot read --agent-ca-cert {}: {e}", path.display())))?;
+            let tls =
+                tonic::transport::ClientTlsConfig::new().ca_certificate(tonic::transport::Certificate::from_pem(pem));
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| tls_error(format!("{} is not a usable CA: {e}", path.display())))?;
+        }
+        (true, None) => {
+            return Err(tls_error(
+                "an https:// agent needs --agent-ca-cert, the CA that signed its certificate".to_string(),
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(tls_error(
+                "--agent-ca-cert is for an https:// agent; this one is plain http".to_string(),
+            ));
+        }
+        (false, None) => {}
+    }
     Ok(endpoint
         .connect_timeout(Duration::from_secs(3))
         .http2_keep_alive_interval(Duration::from_secs(10))
@@ -190,7 +230,7 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
         .await
         .map_err(|e| ControllerError::Join(e.to_string()))??;
     store.set_quota(config.quota.clone());
-    let channel = agent_channel(&config.agent_url)?;
+    let channel = agent_channel(&config.agent_url, config.agent_ca_cert.as_deref())?;
     if config.manifests_dir.is_none() && config.git.is_none() {
         return Err(ControllerError::NoSource);
     }
@@ -413,7 +453,7 @@ mod tests {
             .enable_all()
             .build()
             .expect("rt");
-        rt.block_on(async { agent_channel(url).is_ok() })
+        rt.block_on(async { agent_channel(url, None).is_ok() })
     }
 
     /// A controller watching `manifests`, for an agent that is not there
@@ -432,6 +472,7 @@ mod tests {
             api_addr,
             metrics: crate::metrics::Metrics::default(),
             tls: None,
+            agent_ca_cert: None,
         }
     }
 
@@ -523,6 +564,34 @@ mod tests {
         assert!(agent_url_ok("http://127.0.0.1:7070"));
         assert!(agent_url_ok("127.0.0.1:7070"));
         assert!(!agent_url_ok("http://exa mple:1"));
+    }
+
+    /// TLS to the agent: an https agent needs the CA, an http one refuses
+    /// it, and an unreadable CA file is named.
+    #[test]
+    fn an_https_agent_needs_its_ca_and_the_errors_say_so() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt");
+        let error = |url: &str, ca: Option<&std::path::Path>| {
+            rt.block_on(async { agent_channel(url, ca).err().map(|e| e.to_string()) })
+        };
+        assert!(
+            error("https://agent:7071", None).is_some_and(|e| e.contains("needs --agent-ca-cert")),
+            "https without a CA"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("ca.pem");
+        assert!(
+            error("http://agent:7071", Some(&missing)).is_some_and(|e| e.contains("plain http")),
+            "a CA for plain http"
+        );
+        let message = error("https://agent:7071", Some(&missing)).unwrap_or_default();
+        assert!(
+            message.contains("cannot read --agent-ca-cert") && message.contains("ca.pem"),
+            "{message}"
+        );
     }
 
     fn degraded_reason(s: &AppStatus) -> Option<String> {

@@ -229,7 +229,7 @@ impl Runtime {
         match action {
             Action::Launch { task_id, spec, .. } => {
                 let id = task_id.to_string();
-                let mut req = tonic::Request::new(LaunchRequest {
+                let mut req = crate::agent_link::request(LaunchRequest {
                     task_id: id.clone(),
                     namespace: task_id.namespace,
                     app: task_id.app,
@@ -248,7 +248,7 @@ impl Runtime {
                 })
             }
             Action::Kill { task_id, reason, .. } => {
-                let mut req = tonic::Request::new(KillRequest {
+                let mut req = crate::agent_link::request(KillRequest {
                     task_id: task_id.clone(),
                     reason: reason.clone(),
                 });

@@ -4,15 +4,19 @@
 //! Leader redirects (307 with a scheme-relative `Location`) are followed;
 //! the URL that finally answered becomes the endpoint for later calls. A
 //! silent stream is detected with the heartbeat interval the master gave.
+//! With a credential (a master running with HTTP framework authentication),
+//! every request carries `Authorization: Basic` with principal and secret.
 
 use std::pin::Pin;
 use std::time::Duration;
 
+use base64::Engine as _;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 
+use crate::cause::http_cause;
 use crate::recordio::{RecordIoDecoder, RecordIoError};
 use crate::types::*;
 
@@ -32,13 +36,13 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(75);
 pub enum ClientError {
     #[error("invalid master URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
-    #[error("cannot reach the Mesos master at {url}: {source}")]
-    Http {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    #[error("Mesos master refused {call} with {status}: {body}")]
+    // The cause is said in words (refused, timed out, DNS, TLS), not as a
+    // `#[source]`: a chain printed with `{:#}` would state it twice.
+    #[error("cannot reach the Mesos master at {url}: {}", http_cause(cause))]
+    Http { url: String, cause: reqwest::Error },
+    #[error("lost the event stream from the Mesos master: {}", http_cause(.0))]
+    Stream(reqwest::Error),
+    #[error("Mesos master refused {call} with {status}: {body}{}", refused_hint(*status))]
     Refused {
         call: &'static str,
         status: StatusCode,
@@ -58,11 +62,52 @@ pub enum ClientError {
     HeartbeatTimeout(Duration),
 }
 
+/// What to do about a refusal, when its status says.
+fn refused_hint(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::UNAUTHORIZED => {
+            " (the master requires framework authentication: give the agent --principal and --secret-file, as the master's --credentials lists them)"
+        }
+        StatusCode::FORBIDDEN => " (the master's ACLs do not allow this principal)",
+        _ => "",
+    }
+}
+
+/// Who a framework authenticates as, with HTTP Basic (Mesos's HTTP
+/// framework authentication). `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub principal: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("principal", &self.principal)
+            .field("secret", &"<hidden>")
+            .finish()
+    }
+}
+
+impl Credential {
+    /// `Basic base64(principal:secret)`, marked sensitive (never logged by
+    /// the HTTP stack); `None` if it cannot be a header value.
+    fn header(&self) -> Option<HeaderValue> {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.principal, self.secret));
+        let mut value = HeaderValue::from_str(&format!("Basic {encoded}")).ok()?;
+        value.set_sensitive(true);
+        Some(value)
+    }
+}
+
 /// A connection-less handle on a Mesos master.
 #[derive(Clone, Debug)]
 pub struct Client {
     http: reqwest::Client,
     endpoint: Url,
+    /// `Authorization` for every request, with a credential.
+    authorization: Option<HeaderValue>,
 }
 
 impl Client {
@@ -80,11 +125,31 @@ impl Client {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .build()
-            .map_err(|source| ClientError::Http {
+            .map_err(|cause| ClientError::Http {
                 url: master.to_string(),
-                source,
+                cause,
             })?;
-        Ok(Self { http, endpoint })
+        Ok(Self {
+            http,
+            endpoint,
+            authorization: None,
+        })
+    }
+
+    /// Authenticates every request with `credential` (HTTP Basic). Set
+    /// `FrameworkInfo.principal` to the same principal: Mesos checks both.
+    pub fn with_credential(mut self, credential: &Credential) -> Self {
+        self.authorization = credential.header();
+        self
+    }
+
+    /// The request headers: JSON, and the credential if any.
+    fn headers(&self) -> HeaderMap {
+        let mut headers = json_headers();
+        if let Some(value) = &self.authorization {
+            headers.insert(AUTHORIZATION, value.clone());
+        }
+        headers
     }
 
     /// Subscribes (a new framework when `framework_info.id` is unset, a
@@ -95,7 +160,7 @@ impl Client {
         let response = self
             .http
             .post(self.endpoint.clone())
-            .headers(json_headers())
+            .headers(self.headers())
             .body(body)
             .send()
             .await
@@ -140,6 +205,7 @@ impl Client {
         let caller = Caller {
             http: self.http.clone(),
             endpoint,
+            headers: self.headers(),
             stream_id,
             framework_id: subscribed.framework_id.clone(),
         };
@@ -150,10 +216,10 @@ impl Client {
         })
     }
 
-    fn http_error(&self, source: reqwest::Error) -> ClientError {
+    fn http_error(&self, cause: reqwest::Error) -> ClientError {
         ClientError::Http {
             url: self.endpoint.to_string(),
-            source,
+            cause,
         }
     }
 }
@@ -192,12 +258,7 @@ impl EventStream {
                     self.decoder.finish()?;
                     return Err(ClientError::StreamEnded);
                 }
-                Ok(Some(Err(source))) => {
-                    return Err(ClientError::Http {
-                        url: "event stream".to_string(),
-                        source,
-                    });
-                }
+                Ok(Some(Err(cause))) => return Err(ClientError::Stream(cause)),
                 Ok(Some(Ok(chunk))) => self.decoder.feed(&chunk),
             }
         }
@@ -217,6 +278,8 @@ pub struct Subscription {
 pub struct Caller {
     http: reqwest::Client,
     endpoint: Url,
+    /// JSON and the credential, if any.
+    headers: HeaderMap,
     stream_id: String,
     framework_id: FrameworkId,
 }
@@ -235,7 +298,7 @@ impl Caller {
         call.framework_id = Some(self.framework_id.clone());
         let name = call.name();
         let body = serde_json::to_vec(&call)?;
-        let mut headers = json_headers();
+        let mut headers = self.headers.clone();
         if let Ok(value) = HeaderValue::from_str(&self.stream_id) {
             headers.insert(STREAM_ID_HEADER, value);
         }
@@ -247,9 +310,9 @@ impl Caller {
             .body(body)
             .send()
             .await
-            .map_err(|source| ClientError::Http {
+            .map_err(|cause| ClientError::Http {
                 url: self.endpoint.to_string(),
-                source,
+                cause,
             })?;
         let status = response.status();
         if status.is_success() {

@@ -7,7 +7,8 @@
 //! and, beside the scheduler API, the master's agents as `/master/slaves`
 //! lists them (`slaves`, their resources as summary objects in `summary`),
 //! where an agent serves HTTP (`agents`) and reading a task's sandbox files
-//! from it (`files`, the agent's `/files/read`).
+//! from it (`files`, the agent's `/files/read`); why an HTTP exchange failed,
+//! in words (`cause`).
 //!
 //! It must not know about Sextant's apps or manifests, and must not decide
 //! anything: placement, retries of launches and acknowledgement policy belong
@@ -15,6 +16,7 @@
 
 pub mod agents;
 pub mod calls;
+pub mod cause;
 pub mod client;
 pub mod files;
 pub mod recordio;
@@ -22,5 +24,6 @@ pub mod slaves;
 pub mod summary;
 pub mod types;
 
-pub use client::{Client, ClientError, Subscription};
+pub use cause::{HttpCause, http_cause};
+pub use client::{Client, ClientError, Credential, Subscription};
 pub use recordio::{RecordIoDecoder, RecordIoError};

@@ -85,6 +85,21 @@ pub async fn agent(args: AgentArgs) -> Result<()> {
         config.user = user;
     }
     config.state_dir = Some(args.data_dir.unwrap_or_else(|| default_data_dir().join("agent")));
+    config.token = match &args.token_file {
+        Some(path) => Some(sextant_agent::auth::Token::load(path)?),
+        None => None,
+    };
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.tls = Some(grpc_identity(cert, key)?);
+    }
+    if let (Some(principal), Some(path)) = (&args.principal, &args.secret_file) {
+        config.credential = Some(mesos_credential(principal, path)?);
+    }
+    let access = if config.token.is_some() {
+        "token required (--token-file)"
+    } else {
+        "no token: local users only (loopback)"
+    };
     // Its own registry: the agent's families and the process's.
     let mut registry = prometheus_client::registry::Registry::default();
     config.metrics = AgentMetrics::register(&mut registry);
@@ -97,18 +112,58 @@ pub async fn agent(args: AgentArgs) -> Result<()> {
         ),
         None => None,
     };
-    let agent = sextant_agent::start(config).await.context("cannot start the agent")?;
+    let mut agent = sextant_agent::start(config).await.context("cannot start the agent")?;
     let served = metrics
         .as_ref()
         .map(|m| format!(", metrics on http://{}/metrics", m.addr()))
         .unwrap_or_default();
-    println!("agent: gRPC on {}, Mesos master {}{served}", agent.url(), args.master);
-    shutdown_signal().await?;
+    println!(
+        "agent: gRPC on {} ({access}), Mesos master {}{served}",
+        agent.url(),
+        args.master
+    );
+    // A signal stops it cleanly; the agent may also stop on its own
+    // (another instance took over the framework): then exit non-zero.
+    let ended = tokio::select! {
+        waited = shutdown_signal() => waited,
+        stopped = agent.wait() => stopped.context("the agent stopped"),
+    };
     agent.shutdown().await;
     if let Some(metrics) = metrics {
         metrics.shutdown().await;
     }
-    Ok(())
+    ended
+}
+
+/// The agent's TLS identity, checked as the API's is (errors name the
+/// file and what is wrong) before tonic takes the PEM.
+fn grpc_identity(cert: &std::path::Path, key: &std::path::Path) -> Result<sextant_agent::auth::ServerIdentity> {
+    sextant_controller::http::tls::TlsFiles {
+        cert: cert.to_path_buf(),
+        key: key.to_path_buf(),
+    }
+    .load()?;
+    let read = |path: &std::path::Path| std::fs::read(path).with_context(|| format!("cannot read {}", path.display()));
+    Ok(sextant_agent::auth::ServerIdentity(
+        tonic::transport::Identity::from_pem(read(cert)?, read(key)?),
+    ))
+}
+
+/// `--principal` with the secret in `path` (its first line, without the
+/// line end).
+fn mesos_credential(principal: &str, path: &std::path::Path) -> Result<mesos::Credential> {
+    anyhow::ensure!(
+        !principal.trim().is_empty() && !principal.contains(':'),
+        "--principal {principal:?}: a principal is not empty and holds no ':'"
+    );
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read --secret-file {}", path.display()))?;
+    let secret = text.lines().next().unwrap_or_default().trim_end_matches('\r');
+    anyhow::ensure!(!secret.is_empty(), "--secret-file {} is empty", path.display());
+    Ok(mesos::Credential {
+        principal: principal.to_string(),
+        secret: secret.to_string(),
+    })
 }
 
 /// The controller's configuration from the source flags; `manifests` is
@@ -171,6 +226,7 @@ pub fn controller_config(
             }),
             _ => None,
         },
+        agent_ca_cert: None,
     })
 }
 
@@ -228,7 +284,11 @@ pub fn sources_line(config: &ControllerConfig) -> String {
 }
 
 pub async fn controller(args: ControllerArgs) -> Result<()> {
-    let config = controller_config(
+    if let Some(path) = &args.agent_token_file {
+        let token = sextant_agent::auth::Token::load(path)?;
+        sextant_controller::agent_link::set_agent_token(Some(token.expose()))?;
+    }
+    let mut config = controller_config(
         args.manifests.clone(),
         &args.source,
         &args.access,
@@ -237,6 +297,7 @@ pub async fn controller(args: ControllerArgs) -> Result<()> {
         args.api_addr,
         Metrics::default(),
     )?;
+    config.agent_ca_cert = args.agent_ca_cert.clone();
     let sources = sources_line(&config);
     let access = access_line(config.tokens.is_some(), config.api_addr, false)?;
     let scheme = api_scheme(&config);

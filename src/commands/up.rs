@@ -46,7 +46,12 @@ pub async fn run(args: UpArgs) -> Result<()> {
     agent_config.state_dir = Some(data_dir.join("agent"));
     agent_config.preemption_delay = args.scheduling.preemption_delay();
     agent_config.metrics = AgentMetrics::register(&mut registry);
-    let agent = match sextant_agent::start(agent_config).await {
+    // The agent's gRPC takes calls from this controller only: a fresh
+    // token, shared in process.
+    let token = sextant_agent::auth::Token::generate();
+    sextant_controller::agent_link::set_agent_token(Some(token.expose()))?;
+    agent_config.token = Some(token);
+    let mut agent = match sextant_agent::start(agent_config).await {
         Ok(agent) => agent,
         Err(e) => {
             master.shutdown().await;
@@ -86,7 +91,12 @@ pub async fn run(args: UpArgs) -> Result<()> {
     println!("data:       {}", data_dir.display());
     println!("ready: `sextant get apps --server {api}`; Ctrl-C stops everything");
 
-    let waited = shutdown_signal().await;
+    // A signal stops everything; so does the agent stopping on its own
+    // (another instance took over its framework): then exit non-zero.
+    let waited = tokio::select! {
+        waited = shutdown_signal() => waited,
+        stopped = agent.wait() => stopped.context("the agent stopped"),
+    };
     println!("stopping: controller, agent, then every task");
     controller.shutdown().await;
     agent.shutdown().await;
