@@ -7,7 +7,7 @@
 //! [`task_spec`] resolves an app's spec to what one task runs, in Mesos units.
 
 use crate::app::health::{HealthCheck, HttpScheme};
-use crate::app::{App, Constraint, Priority};
+use crate::app::{App, Constraint, Container, NetworkMode, Priority};
 use crate::int_or_string::IntOrString;
 use crate::proto;
 use crate::quantity::QuantityError;
@@ -46,14 +46,11 @@ pub enum TaskSpecError {
 /// defaulted to 30 s.
 pub fn task_spec(app: &App) -> Result<proto::TaskSpec, TaskSpecError> {
     let spec = &app.spec;
-    if spec.container.is_some() {
-        return Err(TaskSpecError::Unsupported {
-            field: "spec.container",
-        });
-    }
     let (command, args) = match (&spec.command, &spec.args) {
         (Some(c), None) => (c.clone(), Vec::new()),
         (None, Some(a)) if !a.is_empty() => (String::new(), a.clone()),
+        // A Docker app without either runs its image's own command.
+        (None, None) if spec.container.is_some() => (String::new(), Vec::new()),
         _ => return Err(TaskSpecError::Command),
     };
     let quantity = |field, q: &crate::Quantity, cpus: bool| {
@@ -98,7 +95,33 @@ pub fn task_spec(app: &App) -> Result<proto::TaskSpec, TaskSpecError> {
             Priority::Preemptible => proto::Priority::Preemptible,
         } as i32,
         constraints: spec.placement.constraints.iter().map(constraint_spec).collect(),
+        container: spec.container.as_ref().map(container_spec),
     })
+}
+
+/// The Docker container of a task, as the agent turns it into a Mesos
+/// `ContainerInfo`.
+fn container_spec(c: &Container) -> proto::ContainerSpec {
+    let docker = &c.docker;
+    proto::ContainerSpec {
+        docker: Some(proto::DockerSpec {
+            image: docker.image.clone(),
+            network: match docker.network {
+                NetworkMode::Host => "HOST",
+                NetworkMode::Bridge => "BRIDGE",
+            }
+            .into(),
+            force_pull_image: docker.force_pull,
+            parameters: docker
+                .parameters
+                .iter()
+                .map(|p| proto::DockerParameter {
+                    key: p.key.clone(),
+                    value: p.value.clone(),
+                })
+                .collect(),
+        }),
+    }
 }
 
 /// A placement constraint as the agent evaluates it.
@@ -241,17 +264,24 @@ mod tests {
     }
 
     /// Guards against running a Docker app as a plain command without its
-    /// container: this release cannot run containers, so it says so.
+    /// container: the container goes to the agent with the command.
     #[test]
-    fn containers_are_refused_until_supported() {
+    fn a_docker_container_goes_with_the_task_and_may_have_no_command() {
         let mut s = spec();
-        s.container = serde_json::from_value(serde_json::json!({"docker": {"image": "busybox"}})).unwrap();
+        s.container = serde_json::from_value(serde_json::json!({"docker": {
+            "image": "busybox", "network": "bridge", "forcePull": true,
+            "parameters": [{"key": "label", "value": "a=b"}]
+        }}))
+        .unwrap();
+        s.command = None;
+        let t = task_spec(&app(s)).unwrap();
+        let docker = t.container.and_then(|c| c.docker).expect("docker");
         assert_eq!(
-            task_spec(&app(s)),
-            Err(TaskSpecError::Unsupported {
-                field: "spec.container"
-            })
+            (docker.image.as_str(), docker.network.as_str(), docker.force_pull_image),
+            ("busybox", "BRIDGE", true)
         );
+        assert_eq!(docker.parameters[0].key, "label");
+        assert!(t.command.is_empty() && t.args.is_empty(), "the image's own command runs");
     }
 
     #[test]
