@@ -53,14 +53,20 @@
 //! ```
 
 mod call;
+pub mod containerizer;
 mod executor;
 mod files;
 mod health;
+mod host_ports;
 mod http;
 mod master;
+pub mod node_flags;
 mod operator;
 mod resources;
 mod scheduler_api;
+
+pub use containerizer::ContainerizerKind;
+pub use node_flags::{NodeFlagError, NodeFlags};
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -89,9 +95,12 @@ pub struct NodeConfig {
     pub mem: f64,
     /// MB.
     pub disk: f64,
-    pub ports: RangeInclusive<u16>,
+    /// Host port ranges (inclusive, disjoint).
+    pub ports: Vec<RangeInclusive<u16>>,
     /// Offered as TEXT attributes.
     pub attributes: BTreeMap<String, String>,
+    /// How the node runs its tasks.
+    pub containerizer: ContainerizerKind,
 }
 
 impl Default for NodeConfig {
@@ -101,8 +110,9 @@ impl Default for NodeConfig {
             cpus: 4.0,
             mem: 4096.0,
             disk: 10240.0,
-            ports: 31000..=32000,
+            ports: vec![31000..=32000],
             attributes: BTreeMap::new(),
+            containerizer: ContainerizerKind::Process,
         }
     }
 }
@@ -123,6 +133,9 @@ pub struct LocalMesosConfig {
     /// How often unused resources are (re)offered (Mesos' allocation
     /// interval: 1 s).
     pub offer_interval: Duration,
+    /// Leave out of offers the host ports some process already listens on
+    /// (read from `/proc/net/tcp{,6}` at each allocation; see `host_ports`).
+    pub skip_bound_ports: bool,
 }
 
 impl LocalMesosConfig {
@@ -135,6 +148,7 @@ impl LocalMesosConfig {
             heartbeat_interval: Duration::from_secs(15),
             update_retry_initial: Duration::from_secs(10),
             offer_interval: Duration::from_secs(1),
+            skip_bound_ports: true,
         }
     }
 }
@@ -186,6 +200,7 @@ fn validate(config: &LocalMesosConfig) -> Result<(), LocalMesosError> {
             return invalid(format!("{name} must be positive and at most a day"));
         }
     }
+    let mut hostnames = std::collections::HashSet::new();
     for node in &config.nodes {
         for (name, value) in [("cpus", node.cpus), ("mem", node.mem), ("disk", node.disk)] {
             if !value.is_finite() || value < 0.0 {
@@ -195,8 +210,14 @@ fn validate(config: &LocalMesosConfig) -> Result<(), LocalMesosError> {
                 ));
             }
         }
-        if node.hostname.is_empty() {
-            return invalid("a node needs a hostname".to_string());
+        if let Err(reason) = node_flags::validate_hostname(&node.hostname) {
+            return invalid(format!("node {:?}: {reason}", node.hostname));
+        }
+        if !hostnames.insert(node.hostname.as_str()) {
+            return invalid(format!(
+                "two nodes are named {:?}; each needs its own hostname",
+                node.hostname
+            ));
         }
     }
     Ok(())
@@ -243,7 +264,9 @@ pub async fn start(config: LocalMesosConfig) -> Result<LocalMesos, LocalMesosErr
         offer_interval: config.offer_interval,
     };
     info!(%addr, id = %identity.id, nodes = config.nodes.len(), "localmesos master starting");
-    let master = Arc::new(Master::new(identity, timing, work_dir, &config.nodes));
+    let mut master = Master::new(identity, timing, work_dir, &config.nodes);
+    master.skip_bound_ports = config.skip_bound_ports;
+    let master = Arc::new(master);
     let (stop, stopped) = watch::channel(false);
     let server = tokio::spawn(http::serve(listener, http::router(Arc::clone(&master)), stopped));
     let driver = tokio::spawn(Arc::clone(&master).drive());

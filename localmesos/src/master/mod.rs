@@ -102,6 +102,8 @@ pub struct Master {
     pub work_dir: PathBuf,
     pub start_time: f64,
     pub executors: Arc<executor::Registry>,
+    /// Whether offers leave out host ports already listened on.
+    pub skip_bound_ports: bool,
     state: Mutex<State>,
     wake: Notify,
 }
@@ -350,6 +352,7 @@ impl Master {
             work_dir,
             start_time: registered_time,
             executors: Arc::new(executor::Registry::default()),
+            skip_bound_ports: true,
             state: Mutex::new(state),
             wake: Notify::new(),
         }
