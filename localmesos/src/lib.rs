@@ -39,7 +39,9 @@
 //! - Custom executors, Docker and container images fail at launch
 //!   (TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED); LAUNCH_GROUP gets
 //!   TASK_ERROR; reservation and volume operations are ignored.
-//! - Always the leader, no authentication, agents never disconnect; no v1
+//! - Always the leader, no authentication; agents are partitioned,
+//!   removed, or the master restarted without its state only on demand
+//!   (`POST /fault/…`, see `master::faults`); no v1
 //!   operator API (`/api/v1`) and, of the agent endpoints, only
 //!   `/files/read` and `/files/browse` (see `files`).
 //!
@@ -55,6 +57,7 @@
 mod call;
 pub mod containerizer;
 mod executor;
+mod fault_api;
 mod files;
 mod health;
 mod host_ports;

@@ -123,6 +123,9 @@ impl Master {
             let multi_role = framework.multi_role();
             let mut batch = Vec::new();
             for (index, agent) in agents.iter().enumerate() {
+                if agent.reach != super::faults::Reach::Reachable {
+                    continue;
+                }
                 let mut free = agent.total.clone();
                 free.subtract(&agent.used);
                 free.subtract(&offered[index]);

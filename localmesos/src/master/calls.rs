@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::allocator::add_filter;
+use super::faults::{Reach, unreachable_status};
 use super::status_update::{self, Acked};
 use super::{
     DEFAULT_KILL_GRACE, ExecutorLink, Framework, Master, State, Task, UpdateQueue, failure_event, master_status,
@@ -433,7 +434,8 @@ impl Master {
     // -------------------------------------------------------------- KILL ---
 
     fn kill(&self, state: &mut State, fid: &str, kill: Kill) {
-        let Some(framework) = state.frameworks.get_mut(fid) else {
+        let State { frameworks, agents, .. } = state;
+        let Some(framework) = frameworks.get_mut(fid) else {
             return;
         };
         let Some(task) = framework.tasks.get_mut(&kill.task_id.value) else {
@@ -447,6 +449,10 @@ impl Master {
         };
         if task.state.is_terminal() {
             debug!(task = %kill.task_id, "ignoring KILL of a terminated task");
+            return;
+        }
+        if agents.get(task.agent).is_some_and(|a| a.reach != Reach::Reachable) {
+            info!(framework = %fid, task = %kill.task_id, "cannot kill a task on an unreachable agent");
             return;
         }
         let grace = grace_of(kill.kill_policy.as_ref()).unwrap_or(task.kill_grace);
@@ -467,8 +473,13 @@ impl Master {
             counters,
             ..
         } = state;
-        if !agents.iter().any(|a| a.id == ack.agent_id) {
+        let Some(agent) = agents.iter().find(|a| a.id == ack.agent_id) else {
             counters.invalid_acks += 1;
+            return;
+        };
+        if agent.reach != Reach::Reachable {
+            // The agent cannot be told; its update will come again.
+            debug!(agent = %ack.agent_id, "acknowledgement for an unreachable agent dropped");
             return;
         }
         let Some(framework) = frameworks.get_mut(fid) else {
@@ -565,6 +576,15 @@ fn reconcile(state: &State, fid: &str, tasks: &[ReconcileTask]) {
     };
     let partition_aware = framework.partition_aware();
     let known = |task: &Task| {
+        if let Some(Reach::Partitioned { since }) = state.agents.get(task.agent).map(|a| a.reach) {
+            return unreachable_status(
+                task,
+                partition_aware,
+                since,
+                "Reconciliation: Task is unreachable",
+                "REASON_RECONCILIATION",
+            );
+        }
         let state = task.status_update_state.unwrap_or(TaskState::TaskStaging);
         let mut status = master_status(
             &task.info.task_id,
@@ -588,6 +608,19 @@ fn reconcile(state: &State, fid: &str, tasks: &[ReconcileTask]) {
             .map(|request| match framework.tasks.get(&request.task_id.value) {
                 Some(task) => known(task),
                 None => match &request.agent_id {
+                    Some(agent_id) if state.agents.iter().any(|a| a.id == *agent_id && a.reach == Reach::Gone) => {
+                        master_status(
+                            &request.task_id,
+                            if partition_aware {
+                                TaskState::TaskGoneByOperator
+                            } else {
+                                TaskState::TaskLost
+                            },
+                            "Reconciliation: Task is on an agent the operator removed",
+                            "REASON_RECONCILIATION",
+                            Some(agent_id.clone()),
+                        )
+                    }
                     Some(agent_id) if state.agents.iter().any(|a| a.id == *agent_id) => master_status(
                         &request.task_id,
                         if partition_aware {

@@ -9,6 +9,7 @@
 
 mod allocator;
 pub mod calls;
+pub mod faults;
 mod status_update;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
@@ -211,6 +212,8 @@ pub struct Task {
 
 pub struct Agent {
     pub id: AgentId,
+    /// Whether the node can reach the master (see `faults`).
+    pub reach: faults::Reach,
     pub config: NodeConfig,
     pub total: Resources,
     /// Resources of tasks not yet known to be terminal.
@@ -256,6 +259,8 @@ pub struct State {
     pub counters: Counters,
     next_framework: u64,
     next_offer: u64,
+    /// The number in the next agent id (`<master id>-S<n>`).
+    next_agent: u64,
     allocation_requested: bool,
     next_allocation: Instant,
     shutting_down: bool,
@@ -326,6 +331,7 @@ impl Master {
             .enumerate()
             .map(|(i, node)| Agent {
                 id: AgentId::new(format!("{}-S{i}", identity.id)),
+                reach: faults::Reach::Reachable,
                 config: node.clone(),
                 total: Resources::node(node.cpus, node.mem, node.disk, &node.ports),
                 used: Resources::default(),
@@ -342,6 +348,7 @@ impl Master {
             counters: Counters::default(),
             next_framework: 0,
             next_offer: 0,
+            next_agent: nodes.len() as u64,
             allocation_requested: false,
             next_allocation: Instant::now(),
             shutting_down: false,
@@ -567,6 +574,7 @@ impl Master {
     fn tick(&self, state: &mut State, now: Instant) -> Instant {
         let heartbeat = Event::of(EventType::Heartbeat);
         let mut expired = Vec::new();
+        let cut_off: Vec<bool> = (0..state.agents.len()).map(|i| state.partitioned(i)).collect();
         for framework in state.frameworks.values_mut() {
             if let Some(stream) = &mut framework.stream
                 && now >= stream.next_heartbeat
@@ -579,7 +587,10 @@ impl Master {
             }
             let Framework { stream, tasks, .. } = framework;
             for task in tasks.values_mut() {
-                status_update::retry_if_due(stream.as_ref(), task, now);
+                // Updates wait on a partitioned node until it heals.
+                if !cut_off.get(task.agent).copied().unwrap_or(false) {
+                    status_update::retry_if_due(stream.as_ref(), task, now);
+                }
             }
         }
         for id in expired {
@@ -640,13 +651,19 @@ impl Master {
         }
         let retry = self.timing.update_retry_initial;
         let mut released = false;
+        // A partitioned node keeps its updates until it heals.
+        let partitioned = state
+            .agents
+            .get(task.agent)
+            .is_some_and(|a| matches!(a.reach, faults::Reach::Partitioned { .. }));
+        let stream = if partitioned { None } else { stream.as_ref() };
         for status in status_update::statuses_for(task, container_id, &event, killing_state) {
             if status.state.is_terminal() {
                 *state.counters.terminal.entry(status.state.as_str()).or_default() += 1;
                 released |= release_resources(&mut state.agents, task);
             }
             debug!(task = %task_id, state = status.state.as_str(), "status update");
-            status_update::enqueue(stream.as_ref(), task, status, now, retry);
+            status_update::enqueue(stream, task, status, now, retry);
         }
         if released {
             self.request_allocation(state);

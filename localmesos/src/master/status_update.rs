@@ -41,6 +41,11 @@ impl UpdateQueue {
         self.retry_at
     }
 
+    /// Whether every update was acknowledged.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
     pub fn reset_backoff(&mut self, initial: Duration) {
         self.backoff = initial;
     }
