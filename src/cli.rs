@@ -88,11 +88,12 @@ pub struct NodeArgs {
     #[arg(long, env = "SEXTANT_NODE_ATTRIBUTES")]
     pub node_attributes: Option<String>,
     /// One node that differs, once per node:
-    /// 'name=a;resources=cpus:2;mem:1024;attributes=rack:r1;containerizer=process'
+    /// 'name=a;resources=cpus:2;mem:1024;attributes=rack:r1;containerizer=simulated;simulate=exit-after:5s'
     /// (every key optional; unset ones come from the other node flags).
     #[arg(long = "node", env = "SEXTANT_NODE", value_name = "SPEC")]
     pub node: Vec<String>,
-    /// How nodes run tasks, unless a --node says otherwise: process.
+    /// How nodes run tasks, unless a --node says otherwise: process (a
+    /// local process per task) or simulated (no process; scripted by labels).
     #[arg(long, env = "SEXTANT_CONTAINERIZER", value_parser = parse_containerizer)]
     pub containerizer: Option<localmesos::ContainerizerKind>,
     /// Shorthand for cpus in --node-resources (default 4).

@@ -451,16 +451,19 @@ async fn every_event_localmesos_sends_conforms_to_the_protos() {
     master.shutdown().await;
 }
 
-/// Raw events of localmesos's faults: a partition (RESCIND of the node's
-/// offers, UPDATE TASK_UNREACHABLE with `unreachable_time`, FAILURE naming
-/// only the agent), its heal (UPDATE with REASON_AGENT_REREGISTERED) and
-/// the node's removal (UPDATE TASK_GONE_BY_OPERATOR).
+/// Raw events of localmesos's faults, on a node of the `simulated`
+/// containerizer (so that its updates are checked too; the test above
+/// runs `process` tasks): a partition (RESCIND of the node's offers,
+/// UPDATE TASK_UNREACHABLE with `unreachable_time`, FAILURE naming only
+/// the agent), its heal (UPDATE with REASON_AGENT_REREGISTERED) and the
+/// node's removal (UPDATE TASK_GONE_BY_OPERATOR).
 #[tokio::test]
 async fn every_fault_event_localmesos_sends_conforms_to_the_protos() {
     let Some(pool) = mesos_protos() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = localmesos::LocalMesosConfig::new("127.0.0.1:0".parse().expect("addr"), dir.path().into());
     config.offer_interval = Duration::from_millis(100);
+    config.nodes[0].containerizer = localmesos::ContainerizerKind::Simulated;
     let master = localmesos::start(config).await.expect("localmesos");
     let endpoint = format!("{}/api/v1/scheduler", master.url());
     let http = reqwest::Client::new();

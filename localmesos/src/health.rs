@@ -327,7 +327,7 @@ struct GroupGuard(i32);
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
-        crate::executor::kill_group(self.0, Signal::SIGKILL);
+        crate::containerizer::kill_group(self.0, Signal::SIGKILL);
     }
 }
 

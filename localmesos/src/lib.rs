@@ -9,7 +9,9 @@
 //! same port (the offers' `url` points there);
 //! the master's state (frameworks, agents, offers, tasks); an allocator that
 //! offers the nodes' resources; and, standing in for agents, "nodes" that run
-//! each task as a local process in its own process group and sandbox, with
+//! tasks through a containerizer chosen per node (`containerizer`:
+//! `process` runs each task as a local process in its own process group and
+//! sandbox; `simulated` runs none and follows a script), with
 //! reliable status update delivery and the command executor's Mesos-native
 //! health checks (`TaskInfo.health_check`: HTTP, TCP and COMMAND probes
 //! against 127.0.0.1; health changes as reliable TASK_RUNNING updates with
@@ -104,6 +106,8 @@ pub struct NodeConfig {
     pub attributes: BTreeMap<String, String>,
     /// How the node runs its tasks.
     pub containerizer: ContainerizerKind,
+    /// What its simulated tasks do unless their labels say otherwise.
+    pub simulation: containerizer::Script,
 }
 
 impl Default for NodeConfig {
@@ -116,6 +120,7 @@ impl Default for NodeConfig {
             ports: vec![31000..=32000],
             attributes: BTreeMap::new(),
             containerizer: ContainerizerKind::Process,
+            simulation: containerizer::Script::default(),
         }
     }
 }

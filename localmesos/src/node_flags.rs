@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 
 use crate::NodeConfig;
-use crate::containerizer::ContainerizerKind;
+use crate::containerizer::{ContainerizerKind, Script};
 
 /// Most nodes one master starts (each is cheap, but not free).
 pub const MAX_NODES: usize = 10_000;
@@ -195,12 +195,13 @@ pub struct NodeSpec {
     pub resources: NodeResources,
     pub attributes: BTreeMap<String, String>,
     pub containerizer: Option<ContainerizerKind>,
+    pub simulation: Option<Script>,
 }
 
 /// The keys of `--node`, in the order documented.
-const NODE_KEYS: [&str; 4] = ["name", "resources", "attributes", "containerizer"];
+const NODE_KEYS: [&str; 5] = ["name", "resources", "attributes", "containerizer", "simulate"];
 
-/// Parses `name=a;resources=cpus:2;mem:1024;attributes=rack:r1;containerizer=simulated`.
+/// Parses `name=a;resources=cpus:2;mem:1024;attributes=rack:r1;containerizer=simulated;simulate=exit-after:5s`.
 /// A part without `KEY=` continues the value before it, so resources and
 /// attributes keep their own `;`-separated syntax.
 pub fn parse_node(flag: &str, value: &str) -> Result<NodeSpec, NodeFlagError> {
@@ -241,6 +242,10 @@ pub fn parse_node(flag: &str, value: &str) -> Result<NodeSpec, NodeFlagError> {
             }
             "resources" => spec.resources = parse_resources(&nested, &text)?,
             "attributes" => spec.attributes = parse_attributes(&nested, &text)?,
+            "simulate" => {
+                spec.simulation =
+                    Some(Script::parse(&text).map_err(|reason| NodeFlagError::new(&nested, &text, "", reason))?);
+            }
             _ => {
                 spec.containerizer = Some(
                     text.parse()
@@ -390,6 +395,9 @@ impl NodeFlags {
                 node.attributes.extend(spec.attributes);
                 if let Some(kind) = spec.containerizer {
                     node.containerizer = kind;
+                }
+                if let Some(script) = spec.simulation {
+                    node.simulation = script;
                 }
                 if !names.insert(node.hostname.clone()) {
                     return Err(NodeFlagError::new(

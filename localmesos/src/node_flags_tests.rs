@@ -60,7 +60,16 @@ fn one_node_in_one_string() {
     assert_eq!(spec.resources.mem, Some(1024.0));
     assert_eq!(spec.resources.ports, Some(vec![40000..=40009]));
     assert_eq!(spec.attributes.len(), 2);
+    let simulated = parse_node(
+        "--node",
+        "name=sim;containerizer=simulated;simulate=start-delay:1s,exit-code:2",
+    )
+    .unwrap();
+    assert_eq!(simulated.containerizer, Some(ContainerizerKind::Simulated));
+    assert_eq!(simulated.simulation.and_then(|s| s.exit_code), Some(2));
     let message = |text: &str| parse_node("--node", text).unwrap_err().to_string();
+    assert!(message("containerizer=vm").contains("unknown containerizer \"vm\"; expected one of process, simulated"));
+    assert!(message("simulate=speed:1").starts_with("--node simulate \"speed:1\": `speed:1`: unknown simulation key"));
     assert!(message("name=a;size=big").contains("unknown key \"size\""));
     assert!(message("name=a b").contains("' ' is not allowed in a node's name"));
     assert!(message("name=a;name=b").contains("name is given twice"));

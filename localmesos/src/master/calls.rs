@@ -316,6 +316,8 @@ impl Master {
             return;
         };
         let agent_id = agent_state.id.clone();
+        let containerizer = agent_state.config.containerizer;
+        let simulation = agent_state.config.simulation.clone();
         let Some(framework) = state.frameworks.get_mut(fid) else {
             return;
         };
@@ -417,6 +419,14 @@ impl Master {
             checkpoint,
             health_check: task.info.health_check.clone(),
             kill_grace: task.kill_grace,
+            labels: task
+                .info
+                .labels
+                .iter()
+                .flat_map(|l| l.labels.iter())
+                .map(|l| (l.key.clone(), l.value.clone().unwrap_or_default()))
+                .collect(),
+            simulation,
         };
         let master: Weak<Master> = Arc::downgrade(self);
         let (report_fid, report_task, report_container) = (fid.to_string(), task_id.clone(), container_id.clone());
@@ -425,7 +435,7 @@ impl Master {
                 master.executor_event(&report_fid, &report_task, &report_container, event);
             }
         });
-        if let Some(tx) = self.executors.launch(spec, report) {
+        if let Some(tx) = self.containerizers.of(containerizer).launch(spec, report) {
             task.executor = Some(ExecutorLink { container_id, tx });
         }
         framework.tasks.insert(task_id, task);

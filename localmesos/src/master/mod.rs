@@ -29,6 +29,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::NodeConfig;
+use crate::containerizer::Containerizers;
 use crate::executor::{self, ExecutorCommand};
 use crate::resources::Resources;
 
@@ -102,7 +103,8 @@ pub struct Master {
     pub timing: Timing,
     pub work_dir: PathBuf,
     pub start_time: f64,
-    pub executors: Arc<executor::Registry>,
+    /// What runs the tasks, by kind (each node names its own).
+    pub containerizers: Containerizers,
     /// Whether offers leave out host ports already listened on.
     pub skip_bound_ports: bool,
     state: Mutex<State>,
@@ -263,6 +265,8 @@ pub struct State {
     next_agent: u64,
     allocation_requested: bool,
     next_allocation: Instant,
+    /// When the driver next looks for status updates due to be resent.
+    next_retry_scan: Instant,
     shutting_down: bool,
 }
 
@@ -351,6 +355,7 @@ impl Master {
             next_agent: nodes.len() as u64,
             allocation_requested: false,
             next_allocation: Instant::now(),
+            next_retry_scan: Instant::now(),
             shutting_down: false,
         };
         Self {
@@ -358,7 +363,7 @@ impl Master {
             timing,
             work_dir,
             start_time: registered_time,
-            executors: Arc::new(executor::Registry::default()),
+            containerizers: Containerizers::default(),
             skip_bound_ports: true,
             state: Mutex::new(state),
             wake: Notify::new(),
@@ -575,6 +580,13 @@ impl Master {
         let heartbeat = Event::of(EventType::Heartbeat);
         let mut expired = Vec::new();
         let cut_off: Vec<bool> = (0..state.agents.len()).map(|i| state.partitioned(i)).collect();
+        // Retries are looked for on a coarse period, not at each one's
+        // own time: with thousands of tasks the driver would otherwise
+        // wake (and scan every task under the lock) once per task.
+        let scan_retries = now >= state.next_retry_scan;
+        if scan_retries {
+            state.next_retry_scan = now + retry_scan_period(self.timing.update_retry_initial);
+        }
         for framework in state.frameworks.values_mut() {
             if let Some(stream) = &mut framework.stream
                 && now >= stream.next_heartbeat
@@ -584,6 +596,9 @@ impl Master {
             }
             if framework.failover_deadline.is_some_and(|d| now >= d) {
                 expired.push(framework.id.value.clone());
+            }
+            if !scan_retries {
+                continue;
             }
             let Framework { stream, tasks, .. } = framework;
             for task in tasks.values_mut() {
@@ -603,20 +618,13 @@ impl Master {
             self.allocate(state, now);
         }
 
-        let mut next = state.next_allocation;
+        let mut next = state.next_allocation.min(state.next_retry_scan);
         for framework in state.frameworks.values() {
             if let Some(stream) = &framework.stream {
                 next = next.min(stream.next_heartbeat);
             }
             if let Some(deadline) = framework.failover_deadline {
                 next = next.min(deadline);
-            }
-            if framework.connected() {
-                for task in framework.tasks.values() {
-                    if let Some(at) = task.updates.retry_at() {
-                        next = next.min(at);
-                    }
-                }
             }
         }
         next.max(now + Duration::from_millis(1))
@@ -647,7 +655,7 @@ impl Master {
             return;
         }
         if let executor::ExecutorEvent::Started { pid } = event {
-            task.pid = Some(pid);
+            task.pid = pid;
         }
         let retry = self.timing.update_retry_initial;
         let mut released = false;
@@ -688,15 +696,21 @@ impl Master {
     /// Kills every task: SIGTERM to each process group, `grace`, SIGKILL;
     /// waits for all of them.
     pub async fn stop_tasks(&self, grace: Duration) {
-        self.executors.shutdown(grace).await;
+        self.containerizers.shutdown(grace).await;
     }
 
     /// Synchronous last resort (used by `Drop`): SIGKILL every task's
     /// process group at once.
     pub fn kill_all_now(&self) {
         self.close();
-        self.executors.kill_all_now();
+        self.containerizers.kill_all_now();
     }
+}
+
+/// How often unacknowledged updates are looked at: a fifth of the first
+/// retry delay (so a resend comes at most 20 % late), at least every 10 ms.
+fn retry_scan_period(update_retry_initial: Duration) -> Duration {
+    (update_retry_initial / 5).max(Duration::from_millis(10))
 }
 
 /// Gives a task's resources back to its agent, once. Returns whether it
