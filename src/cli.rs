@@ -93,7 +93,8 @@ pub struct NodeArgs {
     #[arg(long = "node", env = "SEXTANT_NODE", value_name = "SPEC")]
     pub node: Vec<String>,
     /// How nodes run tasks, unless a --node says otherwise: process (a
-    /// local process per task) or simulated (no process; scripted by labels).
+    /// local process per task), simulated (no process; scripted by labels)
+    /// or docker (DOCKER containers on the local Docker engine).
     #[arg(long, env = "SEXTANT_CONTAINERIZER", value_parser = parse_containerizer)]
     pub containerizer: Option<localmesos::ContainerizerKind>,
     /// Shorthand for cpus in --node-resources (default 4).

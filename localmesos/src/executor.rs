@@ -64,6 +64,8 @@ pub struct LaunchSpec {
     pub labels: Vec<(String, String)>,
     /// The node's script for simulated tasks (labels override it).
     pub simulation: crate::containerizer::Script,
+    /// `TaskInfo.container` (a Docker task's image, network, ports).
+    pub container: Option<mesos::types::ContainerInfo>,
 }
 
 /// Where reports go.

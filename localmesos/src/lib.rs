@@ -11,7 +11,8 @@
 //! offers the nodes' resources; and, standing in for agents, "nodes" that run
 //! tasks through a containerizer chosen per node (`containerizer`:
 //! `process` runs each task as a local process in its own process group and
-//! sandbox; `simulated` runs none and follows a script), with
+//! sandbox; `simulated` runs none and follows a script; `docker` runs DOCKER
+//! containers on the Docker engine), with
 //! reliable status update delivery and the command executor's Mesos-native
 //! health checks (`TaskInfo.health_check`: HTTP, TCP and COMMAND probes
 //! against 127.0.0.1; health changes as reliable TASK_RUNNING updates with
@@ -38,8 +39,9 @@
 //!   message "HTTPS health checks are not supported by localmesos" in
 //!   their unhealthy updates. As in Mesos' built-in executors,
 //!   `HTTPCheckInfo.statuses` is ignored.
-//! - Custom executors, Docker and container images fail at launch
-//!   (TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED); LAUNCH_GROUP gets
+//! - Custom executors, Mesos container images, and Docker containers on a
+//!   node without the `docker` containerizer fail at launch (TASK_FAILED,
+//!   REASON_CONTAINER_LAUNCH_FAILED); LAUNCH_GROUP gets
 //!   TASK_ERROR; reservation and volume operations are ignored.
 //! - Always the leader, no authentication; agents are partitioned,
 //!   removed, or the master restarted without its state only on demand

@@ -8,7 +8,11 @@
 //!   executor's behaviour).
 //! - `simulated` (`simulated.rs`): no process; a scripted timeline
 //!   (`script.rs`) for scale and fault tests.
+//! - `docker` (`docker.rs`): DOCKER containers on a real Docker engine;
+//!   a docker node runs its other tasks as processes, as an agent with
+//!   `--containerizers=docker,mesos`.
 
+mod docker;
 mod process;
 mod script;
 mod simulated;
@@ -41,6 +45,7 @@ pub trait Containerizer: Send + Sync {
 pub struct Containerizers {
     process: Arc<process::ProcessContainerizer>,
     simulated: simulated::SimulatedContainerizer,
+    docker: Arc<docker::DockerContainerizer>,
 }
 
 impl Default for Containerizers {
@@ -48,20 +53,33 @@ impl Default for Containerizers {
         Self {
             process: Arc::new(process::ProcessContainerizer::default()),
             simulated: simulated::SimulatedContainerizer::default(),
+            docker: Arc::new(docker::DockerContainerizer::default()),
         }
     }
 }
 
+/// What runs a task, or why the node cannot.
+pub enum Choice<'a> {
+    Run(&'a dyn Containerizer),
+    Unsupported(String),
+}
+
 impl Containerizers {
-    pub fn of(&self, kind: ContainerizerKind) -> &dyn Containerizer {
-        match kind {
-            ContainerizerKind::Process => &self.process,
-            ContainerizerKind::Simulated => &self.simulated,
+    /// The containerizer of a node of `kind` for a task that is (or not)
+    /// a DOCKER container.
+    pub fn for_task(&self, kind: ContainerizerKind, docker_task: bool) -> Choice<'_> {
+        match (kind, docker_task) {
+            (ContainerizerKind::Docker, true) => Choice::Run(&self.docker),
+            (ContainerizerKind::Simulated, _) => Choice::Run(&self.simulated),
+            (ContainerizerKind::Process | ContainerizerKind::Docker, false) => Choice::Run(&self.process),
+            (ContainerizerKind::Process, true) => Choice::Unsupported(
+                "Failed to launch container: Docker containers are not supported by this node's containerizer (process); run the node with containerizer=docker".to_string(),
+            ),
         }
     }
 
-    fn all(&self) -> [&dyn Containerizer; 2] {
-        [&self.process, &self.simulated]
+    fn all(&self) -> [&dyn Containerizer; 3] {
+        [&self.process, &self.simulated, &self.docker]
     }
 
     pub async fn shutdown(&self, grace: Duration) {
@@ -85,15 +103,18 @@ pub enum ContainerizerKind {
     Process,
     /// No process: each task follows a script (labels `localmesos.sim/…`).
     Simulated,
+    /// DOCKER containers on the Docker engine; other tasks as processes.
+    Docker,
 }
 
 impl ContainerizerKind {
-    pub const NAMES: [&'static str; 2] = ["process", "simulated"];
+    pub const NAMES: [&'static str; 3] = ["process", "simulated", "docker"];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ContainerizerKind::Process => "process",
             ContainerizerKind::Simulated => "simulated",
+            ContainerizerKind::Docker => "docker",
         }
     }
 }
@@ -111,6 +132,7 @@ impl FromStr for ContainerizerKind {
         match text {
             "process" => Ok(ContainerizerKind::Process),
             "simulated" => Ok(ContainerizerKind::Simulated),
+            "docker" => Ok(ContainerizerKind::Docker),
             other => Err(format!(
                 "unknown containerizer {other:?}; expected one of {}",
                 Self::NAMES.join(", ")

@@ -145,7 +145,7 @@ pub(crate) fn kill_group(pgid: i32, signal: Signal) {
 }
 
 /// Creates the sandbox and its `stdout` / `stderr` files.
-fn prepare_sandbox(spec: &LaunchSpec) -> std::io::Result<(std::fs::File, std::fs::File)> {
+pub(super) fn prepare_sandbox(spec: &LaunchSpec) -> std::io::Result<(std::fs::File, std::fs::File)> {
     std::fs::create_dir_all(&spec.sandbox)?;
     if let Some(runs) = spec.sandbox.parent() {
         let latest = runs.join("latest");
@@ -383,14 +383,14 @@ async fn run(
 }
 
 /// The running health probe's result; never, without one.
-async fn wait_probe(probe: &mut Option<CheckFuture>) -> crate::health::CheckResult {
+pub(super) async fn wait_probe(probe: &mut Option<CheckFuture>) -> crate::health::CheckResult {
     match probe {
         Some(probe) => probe.await,
         None => std::future::pending().await,
     }
 }
 
-async fn sleep_until_opt(deadline: Option<Instant>) {
+pub(super) async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use mesos::types::{
-    Accept, Acknowledge, AgentId, CallType, Event, EventType, FrameworkInfo, Kill, KillPolicy, OfferId, OperationType,
-    ReconcileTask, Rescind, TaskId, TaskInfo, TaskState, TaskStatusSource,
+    Accept, Acknowledge, AgentId, CallType, ContainerInfo, ContainerType, Event, EventType, FrameworkInfo, Kill,
+    KillPolicy, OfferId, OperationType, ReconcileTask, Rescind, TaskId, TaskInfo, TaskState, TaskStatusSource,
 };
 use serde_json::Value;
 use tokio::time::Instant;
@@ -24,6 +24,7 @@ use super::{
     push_completed, release_resources, update_event, validate_framework_info, validate_id,
 };
 use crate::call::{ParsedCall, decode_uuid};
+use crate::containerizer::Choice;
 use crate::executor::{ExecutorCommand, LaunchSpec};
 use crate::http::ApiError;
 use crate::resources::Resources;
@@ -366,7 +367,18 @@ impl Master {
             .and_then(|c| c.user.clone())
             .unwrap_or_else(|| framework.info.user.clone());
         let checkpoint = framework.info.checkpoint.unwrap_or(false);
-        let unsupported = unsupported_reason(&raw);
+        // Checked by `validate_task`: a container that does not parse is
+        // TASK_ERROR before this.
+        let container: Option<ContainerInfo> = raw
+            .get("container")
+            .filter(|v| !v.is_null())
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
+        let docker_task = container.as_ref().is_some_and(|c| c.kind == ContainerType::Docker);
+        let choice = self.containerizers.for_task(containerizer, docker_task);
+        let unsupported = unsupported_reason(&raw).or_else(|| match &choice {
+            Choice::Unsupported(message) => Some(message.clone()),
+            Choice::Run(_) => None,
+        });
         let command = info.command.clone().unwrap_or_default();
         let mut task = Task {
             kill_grace: grace_of(info.kill_policy.as_ref()).unwrap_or(DEFAULT_KILL_GRACE),
@@ -427,6 +439,7 @@ impl Master {
                 .map(|l| (l.key.clone(), l.value.clone().unwrap_or_default()))
                 .collect(),
             simulation,
+            container,
         };
         let master: Weak<Master> = Arc::downgrade(self);
         let (report_fid, report_task, report_container) = (fid.to_string(), task_id.clone(), container_id.clone());
@@ -435,7 +448,9 @@ impl Master {
                 master.executor_event(&report_fid, &report_task, &report_container, event);
             }
         });
-        if let Some(tx) = self.containerizers.of(containerizer).launch(spec, report) {
+        if let Choice::Run(containerizer) = choice
+            && let Some(tx) = containerizer.launch(spec, report)
+        {
             task.executor = Some(ExecutorLink { container_id, tx });
         }
         framework.tasks.insert(task_id, task);
@@ -773,6 +788,13 @@ fn validate_task(
     if has_executor == task.command.is_some() {
         return Err("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present".to_string());
     }
+    if let Some(container) = raw.get("container").filter(|v| !v.is_null()) {
+        let info: ContainerInfo =
+            serde_json::from_value(container.clone()).map_err(|e| format!("Task's 'container' is invalid: {e}"))?;
+        if info.kind == ContainerType::Docker && info.docker.is_none() {
+            return Err("DockerInfo 'docker' is not set for DOCKER typed ContainerInfo".to_string());
+        }
+    }
     if task.resources.is_empty() {
         return Err("Task uses no resources".to_string());
     }
@@ -805,16 +827,14 @@ fn validate_task(
     Ok(resources)
 }
 
-/// Valid tasks a local node cannot run, with the launch failure an agent
-/// without a suitable containerizer reports.
+/// Valid tasks no local node can run, with the launch failure an agent
+/// without a suitable containerizer reports (a DOCKER task on a node
+/// without Docker: `Containerizers::for_task`).
 fn unsupported_reason(raw: &Value) -> Option<String> {
     if raw.get("executor").is_some_and(|v| !v.is_null()) {
         return Some("Failed to launch container: custom executors are not supported by localmesos".to_string());
     }
     match raw.pointer("/container/type").and_then(Value::as_str) {
-        Some("DOCKER") => {
-            Some("Failed to launch container: Docker containers are not supported by localmesos".to_string())
-        }
         Some("MESOS") if raw.pointer("/container/mesos/image").is_some_and(|v| !v.is_null()) => {
             Some("Failed to launch container: container images are not supported by localmesos".to_string())
         }
