@@ -280,3 +280,22 @@ async fn a_docker_task_on_a_process_node_fails_in_words() {
     );
     master.mesos.shutdown().await;
 }
+
+#[tokio::test]
+#[cfg_attr(
+    not(has_docker),
+    ignore = "needs a Docker engine (apt-get install docker.io; dockerd)"
+)]
+async fn stopping_localmesos_stops_and_removes_its_containers() {
+    let master = start_with(docker_node).await;
+    let sub = subscribe(&master, framework_info("docker-stop")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    let task = shell_task("long", &AgentId::new(""), "exec sleep 300");
+    launch_container(&master, &caller, &mut events, task, docker("HOST", json!({}))).await;
+    let statuses = updates_until(&caller, &mut events, |s| s.state == TaskState::TaskRunning).await;
+    let running = statuses.last().expect("running").clone();
+    assert_eq!(running.state, TaskState::TaskRunning);
+    assert!(!containers_of(&running).is_empty());
+    master.mesos.shutdown().await;
+    assert_eq!(containers_of(&running), "", "no container outlives localmesos");
+}
