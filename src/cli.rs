@@ -74,15 +74,43 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct NodeArgs {
-    /// CPUs each local node offers.
-    #[arg(long, env = "SEXTANT_NODE_CPUS", default_value_t = 4.0)]
-    pub node_cpus: f64,
-    /// Memory (MiB) each local node offers.
-    #[arg(long, env = "SEXTANT_NODE_MEM", default_value_t = 4096.0)]
-    pub node_mem: f64,
-    /// Host port range each local node offers, as FIRST-LAST.
-    #[arg(long, env = "SEXTANT_NODE_PORTS", default_value = "31000-32000")]
-    pub node_ports: String,
+    /// How many alike local nodes (agents) to run; with more than one they
+    /// are named node-1, node-2, … (one node is `localhost`).
+    #[arg(long, env = "SEXTANT_NODES", conflicts_with = "node")]
+    pub nodes: Option<usize>,
+    /// What each node offers, in the Mesos agent's --resources syntax:
+    /// 'cpus:4;mem:8192;disk:20480;ports:[31000-31999]' (unnamed resources
+    /// keep their defaults: cpus 4, mem 4096, disk 10240, ports 31000-32000).
+    #[arg(long, env = "SEXTANT_NODE_RESOURCES")]
+    pub node_resources: Option<String>,
+    /// Each node's attributes, in the Mesos agent's --attributes syntax:
+    /// 'rack:r1;zone:west' (offered as TEXT).
+    #[arg(long, env = "SEXTANT_NODE_ATTRIBUTES")]
+    pub node_attributes: Option<String>,
+    /// One node that differs, once per node:
+    /// 'name=a;resources=cpus:2;mem:1024;attributes=rack:r1;containerizer=simulated;simulate=exit-after:5s'
+    /// (every key optional; unset ones come from the other node flags).
+    #[arg(long = "node", env = "SEXTANT_NODE", value_name = "SPEC")]
+    pub node: Vec<String>,
+    /// How nodes run tasks, unless a --node says otherwise: process (a
+    /// local process per task), simulated (no process; scripted by labels)
+    /// or docker (DOCKER containers on the local Docker engine).
+    #[arg(long, env = "SEXTANT_CONTAINERIZER", value_parser = parse_containerizer)]
+    pub containerizer: Option<localmesos::ContainerizerKind>,
+    /// Shorthand for cpus in --node-resources (default 4).
+    #[arg(long, env = "SEXTANT_NODE_CPUS")]
+    pub node_cpus: Option<f64>,
+    /// Shorthand for mem (MiB) in --node-resources (default 4096).
+    #[arg(long, env = "SEXTANT_NODE_MEM")]
+    pub node_mem: Option<f64>,
+    /// Shorthand for ports in --node-resources, as FIRST-LAST (default
+    /// 31000-32000).
+    #[arg(long, env = "SEXTANT_NODE_PORTS")]
+    pub node_ports: Option<String>,
+}
+
+fn parse_containerizer(text: &str) -> Result<localmesos::ContainerizerKind, String> {
+    text.parse()
 }
 
 /// Who may use the controller's API.

@@ -95,13 +95,23 @@ fn check(message: &MessageDescriptor, value: &Value, path: &str, errors: &mut Ve
     }
 }
 
+/// Enum values of Mesos 1.11's protos that mesos-go's older copy lacks
+/// (`include/mesos/v1/mesos.proto`: reasons 31 and 32, sent by a 1.11
+/// master for an agent marked gone and one that re-registered).
+const NEWER_THAN_MESOS_GO: &[(&str, &str)] = &[
+    ("mesos.TaskStatus.Reason", "REASON_AGENT_REMOVED_BY_OPERATOR"),
+    ("mesos.TaskStatus.Reason", "REASON_AGENT_REREGISTERED"),
+];
+
 fn check_kind(kind: &Kind, v: &Value, path: &str, errors: &mut Vec<String>) {
     let ok = match kind {
         Kind::Message(m) => {
             check(m, v, path, errors);
             true
         }
-        Kind::Enum(e) => v.as_str().is_some_and(|name| e.get_value_by_name(name).is_some()),
+        Kind::Enum(e) => v.as_str().is_some_and(|name| {
+            e.get_value_by_name(name).is_some() || NEWER_THAN_MESOS_GO.contains(&(e.full_name(), name))
+        }),
         Kind::Double | Kind::Float => v.is_number(),
         Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 | Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => v.is_i64(),
         Kind::Uint32 | Kind::Fixed32 | Kind::Uint64 | Kind::Fixed64 => v.is_u64(),
@@ -214,8 +224,30 @@ fn calls_the_agent_sends() -> Vec<Call> {
         args: vec!["sleep".into(), "60".into()],
         ..shell.clone()
     };
+    let docker = TaskSpec {
+        command: String::new(),
+        ports: vec![PortSpec {
+            name: "http".into(),
+            container_port: 80,
+            protocol: "tcp".into(),
+            ..PortSpec::default()
+        }],
+        container: Some(sextant_proto::proto::ContainerSpec {
+            docker: Some(sextant_proto::proto::DockerSpec {
+                image: "registry.example/web:1.4".into(),
+                network: "BRIDGE".into(),
+                force_pull_image: true,
+                parameters: vec![sextant_proto::proto::DockerParameter {
+                    key: "label".into(),
+                    value: "tier=web".into(),
+                }],
+            }),
+        }),
+        ..shell.clone()
+    };
     let plans = place(
         &[
+            launch_request("default.web.0a1b2c3d4e.a5", docker),
             launch_request("default.web.0a1b2c3d4e.a1", shell),
             launch_request("default.web.0a1b2c3d4e.a2", exec),
             launch_request("default.web.0a1b2c3d4e.a3", tcp_checked),
@@ -226,7 +258,7 @@ fn calls_the_agent_sends() -> Vec<Call> {
         &mut RegexCache::default(),
     );
     let tasks = plans.plans.into_iter().flat_map(|p| p.tasks).collect::<Vec<_>>();
-    assert_eq!(tasks.len(), 4, "every task was placed");
+    assert_eq!(tasks.len(), 5, "every task was placed");
 
     let mut calls = vec![
         Call::accept(vec![OfferId::new("F-O1")], tasks, 1.0),
@@ -438,6 +470,151 @@ async fn every_event_localmesos_sends_conforms_to_the_protos() {
         .collect();
     for kind in ["SUBSCRIBED", "HEARTBEAT", "OFFERS", "UPDATE"] {
         assert!(kinds.contains(kind), "saw {kind} (saw {kinds:?})");
+    }
+    for event in &seen {
+        assert_conforms(&pool, "mesos.scheduler.Event", event);
+    }
+    master.shutdown().await;
+}
+
+/// Raw events of localmesos's faults, on a node of the `simulated`
+/// containerizer (so that its updates are checked too; the test above
+/// runs `process` tasks): a partition (RESCIND of the node's offers,
+/// UPDATE TASK_UNREACHABLE with `unreachable_time`, FAILURE naming only
+/// the agent), its heal (UPDATE with REASON_AGENT_REREGISTERED) and the
+/// node's removal (UPDATE TASK_GONE_BY_OPERATOR).
+#[tokio::test]
+async fn every_fault_event_localmesos_sends_conforms_to_the_protos() {
+    let Some(pool) = mesos_protos() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = localmesos::LocalMesosConfig::new("127.0.0.1:0".parse().expect("addr"), dir.path().into());
+    config.offer_interval = Duration::from_millis(100);
+    config.nodes[0].containerizer = localmesos::ContainerizerKind::Simulated;
+    let master = localmesos::start(config).await.expect("localmesos");
+    let endpoint = format!("{}/api/v1/scheduler", master.url());
+    let http = reqwest::Client::new();
+    let settings = FrameworkSettings {
+        name: "faults".into(),
+        user: "root".into(),
+        failover_timeout: Duration::from_secs(60),
+        principal: None,
+    };
+    let response = http
+        .post(&endpoint)
+        .header("Content-Type", "application/json")
+        .body(serde_json::to_vec(&Call::subscribe(framework_info(&settings, None))).expect("json"))
+        .send()
+        .await
+        .expect("subscribe");
+    let stream_id = response.headers()["Mesos-Stream-Id"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    let mut body = response.bytes_stream();
+    let mut decoder = RecordIoDecoder::default();
+    let mut seen: Vec<Value> = Vec::new();
+    let mut next_event = async || -> Value {
+        loop {
+            if let Some(record) = decoder.next_record().expect("RecordIO") {
+                return serde_json::from_slice(&record).expect("JSON event");
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(20), body.next())
+                .await
+                .expect("an event in time")
+                .expect("stream open")
+                .expect("chunk");
+            decoder.feed(&chunk);
+        }
+    };
+    let send = async |call: Call| {
+        let status = http
+            .post(&endpoint)
+            .header("Content-Type", "application/json")
+            .header("Mesos-Stream-Id", &stream_id)
+            .body(serde_json::to_vec(&call).expect("json"))
+            .send()
+            .await
+            .expect("call")
+            .status();
+        assert_eq!(status, 202, "{} accepted", call.name());
+    };
+    let fault = async |path: &str| {
+        let response = http
+            .post(format!("{}{path}", master.url()))
+            .send()
+            .await
+            .expect("fault");
+        assert_eq!(response.status(), 200, "{path}");
+    };
+
+    let subscribed = next_event().await;
+    let framework_id = FrameworkId::new(subscribed["subscribed"]["framework_id"]["value"].as_str().expect("id"));
+    seen.push(subscribed);
+    let stamp = |mut call: Call| {
+        call.framework_id = Some(framework_id.clone());
+        call
+    };
+    let task = "default.web.0a1b2c3d4e.p1";
+    // Steps: 0 launch, 1 running (then wait for an offer to rescind),
+    // 2 partitioned, 3 healed, 4 removed.
+    let mut step = 0;
+    let (mut failure, mut rescind, mut unreachable, mut reregistered, mut gone) = (false, false, false, false, false);
+    while !(failure && rescind && unreachable && reregistered && gone) {
+        let event = next_event().await;
+        let status = &event["update"]["status"];
+        match (event["type"].as_str(), step) {
+            (Some("OFFERS"), 0) => {
+                let offers: Vec<Offer> =
+                    serde_json::from_value(event["offers"]["offers"].clone()).expect("offers decode");
+                let spec = TaskSpec {
+                    command: "exec sleep 30".into(),
+                    cpus: 0.1,
+                    mem: 16.0,
+                    kill_grace_period_seconds: 1,
+                    ..TaskSpec::default()
+                };
+                let plans = place(
+                    &[launch_request(task, spec)],
+                    &offers,
+                    &NothingKnown,
+                    &mut RegexCache::default(),
+                );
+                let plan = plans.plans.into_iter().find(|p| !p.tasks.is_empty()).expect("placed");
+                send(stamp(Call::accept(vec![plan.offer_id], plan.tasks, 0.0))).await;
+                step = 1;
+            }
+            (Some("OFFERS"), 1)
+                if status.is_null() && seen.iter().any(|e| e["update"]["status"]["state"] == "TASK_RUNNING") =>
+            {
+                fault("/fault/partition?node=localhost").await;
+                step = 2;
+            }
+            (Some("RESCIND"), _) => rescind = true,
+            (Some("FAILURE"), _) => failure = true,
+            (Some("UPDATE"), _) => {
+                if let (Some(uuid), Some(agent)) = (status["uuid"].as_str(), status["agent_id"]["value"].as_str()) {
+                    send(stamp(Call::acknowledge(
+                        AgentId::new(agent),
+                        TaskId::new(task),
+                        uuid.into(),
+                    )))
+                    .await;
+                }
+                if status["state"] == "TASK_UNREACHABLE" && step == 2 {
+                    unreachable = true;
+                    fault("/fault/heal?node=localhost").await;
+                    step = 3;
+                } else if status["reason"] == "REASON_AGENT_REREGISTERED" && step == 3 {
+                    reregistered = true;
+                    fault("/fault/remove-node?node=localhost").await;
+                    step = 4;
+                } else if status["state"] == "TASK_GONE_BY_OPERATOR" {
+                    gone = true;
+                }
+            }
+            _ => {}
+        }
+        seen.push(event);
     }
     for event in &seen {
         assert_conforms(&pool, "mesos.scheduler.Event", event);

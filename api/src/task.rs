@@ -32,13 +32,6 @@ pub enum TaskSpecError {
     /// Neither or both of `command` and `args`, or an empty `args`.
     #[error("spec: set exactly one of command or args (args non-empty)")]
     Command,
-    /// A valid field this release cannot run yet; the app is reported, never
-    /// run without it.
-    #[error("{field}: not supported by this release yet")]
-    Unsupported {
-        /// The field, e.g. `spec.container`.
-        field: &'static str,
-    },
 }
 
 /// What one task of `app` runs, in Mesos units: cpus in cores, mem and disk
@@ -281,7 +274,10 @@ mod tests {
             ("busybox", "BRIDGE", true)
         );
         assert_eq!(docker.parameters[0].key, "label");
-        assert!(t.command.is_empty() && t.args.is_empty(), "the image's own command runs");
+        assert!(
+            t.command.is_empty() && t.args.is_empty(),
+            "the image's own command runs"
+        );
     }
 
     #[test]

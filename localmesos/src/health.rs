@@ -162,6 +162,9 @@ pub struct Checker {
     /// No success yet.
     initializing: bool,
     failures: u32,
+    /// Where HTTP and TCP probes connect (127.0.0.1, or a container's
+    /// address on a bridge network).
+    target: Ipv4Addr,
 }
 
 impl Checker {
@@ -179,7 +182,14 @@ impl Checker {
             started,
             initializing: true,
             failures: 0,
+            target: Ipv4Addr::LOCALHOST,
         }
+    }
+
+    /// Probes `target` instead of 127.0.0.1 (a container's own address).
+    pub fn with_target(mut self, target: Ipv4Addr) -> Self {
+        self.target = target;
+        self
     }
 
     /// When the first probe runs.
@@ -197,7 +207,7 @@ impl Checker {
     pub fn start(&self, command: impl FnOnce(&CommandInfo) -> tokio::process::Command) -> CheckFuture {
         let probe: CheckFuture = match self.check.kind {
             HealthCheckType::Http => {
-                let http = self.check.http.clone();
+                let (http, target) = (self.check.http.clone(), self.target);
                 Box::pin(async move {
                     let Some(http) = http else {
                         return Err("no 'http' in the health check".to_string());
@@ -205,17 +215,17 @@ impl Checker {
                     if http.scheme.as_deref() == Some("https") {
                         return Err(HTTPS_UNSUPPORTED.to_string());
                     }
-                    http_probe(http.port, http.path.as_deref().unwrap_or("/")).await
+                    http_probe(target, http.port, http.path.as_deref().unwrap_or("/")).await
                 })
             }
             HealthCheckType::Tcp => {
-                let port = self.check.tcp.as_ref().map(|tcp| tcp.port);
+                let (port, target) = (self.check.tcp.as_ref().map(|tcp| tcp.port), self.target);
                 Box::pin(async move {
                     let port = port_of(port.ok_or_else(|| "no 'tcp' in the health check".to_string())?)?;
-                    TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+                    TcpStream::connect((target, port))
                         .await
                         .map(drop)
-                        .map_err(|e| format!("cannot connect to 127.0.0.1:{port}: {e}"))
+                        .map_err(|e| format!("cannot connect to {target}:{port}: {e}"))
                 })
             }
             HealthCheckType::Command => match &self.check.command {
@@ -278,15 +288,15 @@ fn port_of(port: u32) -> Result<u16, String> {
     u16::try_from(port).map_err(|_| format!("invalid port {port}"))
 }
 
-/// `GET http://127.0.0.1:port/path`: success for a 200–399 status.
-async fn http_probe(port: u32, path: &str) -> CheckResult {
+/// `GET http://target:port/path`: success for a 200–399 status.
+async fn http_probe(target: Ipv4Addr, port: u32, path: &str) -> CheckResult {
     let port = port_of(port)?;
     let path = if path.is_empty() { "/" } else { path };
-    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+    let mut stream = TcpStream::connect((target, port))
         .await
-        .map_err(|e| format!("cannot connect to 127.0.0.1:{port}: {e}"))?;
+        .map_err(|e| format!("cannot connect to {target}:{port}: {e}"))?;
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: localmesos-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {target}:{port}\r\nUser-Agent: localmesos-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     );
     stream
         .write_all(request.as_bytes())
@@ -327,7 +337,7 @@ struct GroupGuard(i32);
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
-        crate::executor::kill_group(self.0, Signal::SIGKILL);
+        crate::containerizer::kill_group(self.0, Signal::SIGKILL);
     }
 }
 

@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
 use crate::master::Master;
-use crate::{files, operator, scheduler_api};
+use crate::{fault_api, files, operator, scheduler_api};
 
 /// Largest request body accepted (an ACCEPT with many tasks is large).
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -140,6 +140,10 @@ pub fn router(master: Arc<Master>) -> Router {
         .route("/teardown", any(operator::teardown))
         .route("/master/teardown", any(operator::teardown))
         .route("/metrics/snapshot", any(operator::metrics))
+        .route("/fault/partition", any(fault_api::partition))
+        .route("/fault/heal", any(fault_api::heal))
+        .route("/fault/remove-node", any(fault_api::remove_node))
+        .route("/fault/restart-master", any(fault_api::restart_master))
         .route("/files/read", any(files::read))
         .route("/files/read.json", any(files::read))
         .route("/files/browse", any(files::browse))

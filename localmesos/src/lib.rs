@@ -9,7 +9,10 @@
 //! same port (the offers' `url` points there);
 //! the master's state (frameworks, agents, offers, tasks); an allocator that
 //! offers the nodes' resources; and, standing in for agents, "nodes" that run
-//! each task as a local process in its own process group and sandbox, with
+//! tasks through a containerizer chosen per node (`containerizer`:
+//! `process` runs each task as a local process in its own process group and
+//! sandbox; `simulated` runs none and follows a script; `docker` runs DOCKER
+//! containers on the Docker engine), with
 //! reliable status update delivery and the command executor's Mesos-native
 //! health checks (`TaskInfo.health_check`: HTTP, TCP and COMMAND probes
 //! against 127.0.0.1; health changes as reliable TASK_RUNNING updates with
@@ -36,10 +39,13 @@
 //!   message "HTTPS health checks are not supported by localmesos" in
 //!   their unhealthy updates. As in Mesos' built-in executors,
 //!   `HTTPCheckInfo.statuses` is ignored.
-//! - Custom executors, Docker and container images fail at launch
-//!   (TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED); LAUNCH_GROUP gets
+//! - Custom executors, Mesos container images, and Docker containers on a
+//!   node without the `docker` containerizer fail at launch (TASK_FAILED,
+//!   REASON_CONTAINER_LAUNCH_FAILED); LAUNCH_GROUP gets
 //!   TASK_ERROR; reservation and volume operations are ignored.
-//! - Always the leader, no authentication, agents never disconnect; no v1
+//! - Always the leader, no authentication; agents are partitioned,
+//!   removed, or the master restarted without its state only on demand
+//!   (`POST /fault/…`, see `master::faults`); no v1
 //!   operator API (`/api/v1`) and, of the agent endpoints, only
 //!   `/files/read` and `/files/browse` (see `files`).
 //!
@@ -53,14 +59,21 @@
 //! ```
 
 mod call;
+pub mod containerizer;
 mod executor;
+mod fault_api;
 mod files;
 mod health;
+mod host_ports;
 mod http;
 mod master;
+pub mod node_flags;
 mod operator;
 mod resources;
 mod scheduler_api;
+
+pub use containerizer::ContainerizerKind;
+pub use node_flags::{NodeFlagError, NodeFlags};
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -89,9 +102,14 @@ pub struct NodeConfig {
     pub mem: f64,
     /// MB.
     pub disk: f64,
-    pub ports: RangeInclusive<u16>,
+    /// Host port ranges (inclusive, disjoint).
+    pub ports: Vec<RangeInclusive<u16>>,
     /// Offered as TEXT attributes.
     pub attributes: BTreeMap<String, String>,
+    /// How the node runs its tasks.
+    pub containerizer: ContainerizerKind,
+    /// What its simulated tasks do unless their labels say otherwise.
+    pub simulation: containerizer::Script,
 }
 
 impl Default for NodeConfig {
@@ -101,8 +119,10 @@ impl Default for NodeConfig {
             cpus: 4.0,
             mem: 4096.0,
             disk: 10240.0,
-            ports: 31000..=32000,
+            ports: vec![31000..=32000],
             attributes: BTreeMap::new(),
+            containerizer: ContainerizerKind::Process,
+            simulation: containerizer::Script::default(),
         }
     }
 }
@@ -123,6 +143,9 @@ pub struct LocalMesosConfig {
     /// How often unused resources are (re)offered (Mesos' allocation
     /// interval: 1 s).
     pub offer_interval: Duration,
+    /// Leave out of offers the host ports some process already listens on
+    /// (read from `/proc/net/tcp{,6}` at each allocation; see `host_ports`).
+    pub skip_bound_ports: bool,
 }
 
 impl LocalMesosConfig {
@@ -135,6 +158,7 @@ impl LocalMesosConfig {
             heartbeat_interval: Duration::from_secs(15),
             update_retry_initial: Duration::from_secs(10),
             offer_interval: Duration::from_secs(1),
+            skip_bound_ports: true,
         }
     }
 }
@@ -186,6 +210,7 @@ fn validate(config: &LocalMesosConfig) -> Result<(), LocalMesosError> {
             return invalid(format!("{name} must be positive and at most a day"));
         }
     }
+    let mut hostnames = std::collections::HashSet::new();
     for node in &config.nodes {
         for (name, value) in [("cpus", node.cpus), ("mem", node.mem), ("disk", node.disk)] {
             if !value.is_finite() || value < 0.0 {
@@ -195,8 +220,14 @@ fn validate(config: &LocalMesosConfig) -> Result<(), LocalMesosError> {
                 ));
             }
         }
-        if node.hostname.is_empty() {
-            return invalid("a node needs a hostname".to_string());
+        if let Err(reason) = node_flags::validate_hostname(&node.hostname) {
+            return invalid(format!("node {:?}: {reason}", node.hostname));
+        }
+        if !hostnames.insert(node.hostname.as_str()) {
+            return invalid(format!(
+                "two nodes are named {:?}; each needs its own hostname",
+                node.hostname
+            ));
         }
     }
     Ok(())
@@ -243,7 +274,9 @@ pub async fn start(config: LocalMesosConfig) -> Result<LocalMesos, LocalMesosErr
         offer_interval: config.offer_interval,
     };
     info!(%addr, id = %identity.id, nodes = config.nodes.len(), "localmesos master starting");
-    let master = Arc::new(Master::new(identity, timing, work_dir, &config.nodes));
+    let mut master = Master::new(identity, timing, work_dir, &config.nodes);
+    master.skip_bound_ports = config.skip_bound_ports;
+    let master = Arc::new(master);
     let (stop, stopped) = watch::channel(false);
     let server = tokio::spawn(http::serve(listener, http::router(Arc::clone(&master)), stopped));
     let driver = tokio::spawn(Arc::clone(&master).drive());

@@ -19,8 +19,10 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use crate::http::{ApiError, empty_response, json_response, method_not_allowed};
+use crate::master::faults::Reach;
 use crate::master::{Agent, Framework, MESOS_VERSION, Master, State, Task, framework_roles, now_secs};
 use crate::resources::Resources;
+use mesos::types::TaskState;
 
 const BUILD_DATE: &str = "2020-11-24 15:38:37";
 const BUILD_TIME: f64 = 1606232317.0;
@@ -133,6 +135,7 @@ pub async fn slaves(AxumState(master): AxumState<Arc<Master>>) -> Response {
         .agents
         .iter()
         .enumerate()
+        .filter(|(_, a)| a.reach == Reach::Reachable)
         .map(|(i, a)| {
             let mut object = agent_json(&master, &state, i, a);
             if let Some(map) = object.as_object_mut() {
@@ -245,8 +248,14 @@ fn state_json(master: &Master) -> Value {
         .agents
         .iter()
         .enumerate()
+        .filter(|(_, a)| a.reach == Reach::Reachable)
         .map(|(i, a)| agent_json(master, &state, i, a))
         .collect();
+    let unreachable = state
+        .agents
+        .iter()
+        .filter(|a| matches!(a.reach, Reach::Partitioned { .. }))
+        .count();
     let frameworks: Vec<Value> = state.frameworks.values().map(|f| framework_json(&state, f)).collect();
     let completed: Vec<Value> = state
         .completed_frameworks
@@ -254,7 +263,7 @@ fn state_json(master: &Master) -> Value {
         .map(|f| framework_json(&state, f))
         .collect();
     json!({
-        "activated_slaves": state.agents.len() as f64,
+        "activated_slaves": slaves.len() as f64,
         "build_date": BUILD_DATE,
         "build_time": BUILD_TIME,
         "build_user": BUILD_USER,
@@ -284,7 +293,7 @@ fn state_json(master: &Master) -> Value {
         "slaves": slaves,
         "start_time": master.start_time,
         "unregistered_frameworks": [],
-        "unreachable_slaves": 0.0,
+        "unreachable_slaves": unreachable as f64,
         "version": MESOS_VERSION,
     })
 }
@@ -377,8 +386,13 @@ fn framework_json(state: &State, framework: &Framework) -> Value {
         "registered_time": framework.registered_time,
         "resources": total.summary(),
         "roles": framework_roles(info),
-        "tasks": framework.tasks.values().map(task_json).collect::<Vec<_>>(),
-        "unreachable_tasks": [],
+        "tasks": framework.tasks.values().filter(|t| !state.partitioned(t.agent)).map(task_json).collect::<Vec<_>>(),
+        "unreachable_tasks": framework
+            .tasks
+            .values()
+            .filter(|t| state.partitioned(t.agent))
+            .map(|t| task_json_as(t, TaskState::TaskUnreachable))
+            .collect::<Vec<_>>(),
         "used_resources": used.summary(),
         "user": info.user,
         "webui_url": info.webui_url.clone().unwrap_or_default(),
@@ -411,6 +425,12 @@ fn labels_json(labels: &mesos::types::Labels) -> Value {
 }
 
 fn task_json(task: &Task) -> Value {
+    task_json_as(task, task.state)
+}
+
+/// A task as the master lists it, in `state` (TASK_UNREACHABLE for a task
+/// of a partitioned node).
+fn task_json_as(task: &Task, state: TaskState) -> Value {
     let statuses: Vec<Value> = task
         .statuses
         .iter()
@@ -440,7 +460,7 @@ fn task_json(task: &Task) -> Value {
         "resources": task.resources.summary(),
         "role": task.role,
         "slave_id": task.agent_id.value,
-        "state": task.state.as_str(),
+        "state": state.as_str(),
         "statuses": statuses,
         "user": task.user,
     });
@@ -475,19 +495,31 @@ fn metrics_json(master: &Master) -> Value {
     put("frameworks_inactive", total - active);
     put("frameworks_connected", connected);
     put("frameworks_disconnected", total - connected);
-    let agents = state.agents.len() as f64;
+    let agents = state.agents.iter().filter(|a| a.reach == Reach::Reachable).count() as f64;
+    let unreachable = state
+        .agents
+        .iter()
+        .filter(|a| matches!(a.reach, Reach::Partitioned { .. }))
+        .count() as f64;
     put("slaves_active", agents);
     put("slaves_connected", agents);
     put("slaves_disconnected", 0.0);
     put("slaves_inactive", 0.0);
-    put("slaves_unreachable", 0.0);
+    put("slaves_unreachable", unreachable);
     for name in ["staging", "starting", "running", "killing", "unreachable"] {
         let wanted = format!("TASK_{}", name.to_ascii_uppercase());
         let count = state
             .frameworks
             .values()
             .flat_map(|f| f.tasks.values())
-            .filter(|t| t.state.as_str() == wanted)
+            .filter(|t| {
+                let shown = if state.partitioned(t.agent) {
+                    TaskState::TaskUnreachable
+                } else {
+                    t.state
+                };
+                shown.as_str() == wanted
+            })
             .count();
         put(&format!("tasks_{name}"), count as f64);
     }

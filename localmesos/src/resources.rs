@@ -132,13 +132,25 @@ pub fn from_milli(value: i64) -> f64 {
 
 impl Resources {
     /// The total resources of a node.
-    pub fn node(cpus: f64, mem: f64, disk: f64, ports: &std::ops::RangeInclusive<u16>) -> Self {
+    pub fn node(cpus: f64, mem: f64, disk: f64, ports: &[std::ops::RangeInclusive<u16>]) -> Self {
+        let mut set = RangeSet::default();
+        for range in ports {
+            set.insert(u64::from(*range.start()), u64::from(*range.end()));
+        }
         Self {
             cpus: to_milli(cpus).max(0),
             mem: to_milli(mem).max(0),
             disk: to_milli(disk).max(0),
             gpus: 0,
-            ports: RangeSet::interval(u64::from(*ports.start()), u64::from(*ports.end())),
+            ports: set,
+        }
+    }
+
+    /// Only the ports (for taking ports away).
+    pub fn ports(ports: RangeSet) -> Self {
+        Self {
+            ports,
+            ..Self::default()
         }
     }
 
@@ -335,7 +347,7 @@ mod tests {
 
     #[test]
     fn scalars_are_exact_in_thousandths() {
-        let mut node = Resources::node(4.0, 4096.0, 10240.0, &(31000..=32000));
+        let mut node = Resources::node(4.0, 4096.0, 10240.0, &[31000..=32000]);
         let task = Resources::from_request(&[Resource::scalar("cpus", 0.1), Resource::scalar("mem", 32.0)], "*")
             .expect("valid");
         for _ in 0..40 {
@@ -357,7 +369,7 @@ mod tests {
 
     #[test]
     fn offer_resources_in_agent_order() {
-        let node = Resources::node(4.0, 4096.0, 10240.0, &(31000..=32000));
+        let node = Resources::node(4.0, 4096.0, 10240.0, &[31000..=32000]);
         let json = serde_json::to_string(&node.to_offer_resources(Some("*"))).expect("json");
         assert_eq!(
             json,

@@ -20,7 +20,7 @@ fn free_port() -> u16 {
 }
 
 async fn start_with_port(port: u16) -> TestMaster {
-    start_with(|config| config.nodes[0].ports = port..=port).await
+    start_with(|config| config.nodes[0].ports = vec![port..=port]).await
 }
 
 /// The single port of an offer.

@@ -22,8 +22,9 @@ fn node(
         cpus,
         mem,
         disk: 1000.0,
-        ports,
+        ports: vec![ports],
         attributes: attributes(attrs),
+        ..NodeConfig::default()
     }
 }
 

@@ -33,41 +33,25 @@ pub async fn shutdown_signal() -> Result<()> {
     Ok(())
 }
 
-/// One local node from the flags.
-pub fn node_config(args: &NodeArgs) -> Result<localmesos::NodeConfig> {
-    let (first, last) = args
-        .node_ports
-        .split_once('-')
-        .with_context(|| format!("--node-ports {:?}: expected FIRST-LAST", args.node_ports))?;
-    let first: u16 = first
-        .trim()
-        .parse()
-        .with_context(|| format!("--node-ports {:?}: bad first port", args.node_ports))?;
-    let last: u16 = last
-        .trim()
-        .parse()
-        .with_context(|| format!("--node-ports {:?}: bad last port", args.node_ports))?;
-    anyhow::ensure!(
-        first <= last,
-        "--node-ports {:?}: first port is after the last",
-        args.node_ports
-    );
-    anyhow::ensure!(
-        args.node_cpus > 0.0 && args.node_mem > 0.0,
-        "--node-cpus and --node-mem must be positive"
-    );
-    Ok(localmesos::NodeConfig {
+/// The local nodes from the flags (see docs/cli.md for their precedence).
+pub fn node_configs(args: &NodeArgs) -> Result<Vec<localmesos::NodeConfig>> {
+    let flags = localmesos::NodeFlags {
+        count: args.nodes,
+        resources: args.node_resources.clone(),
+        attributes: args.node_attributes.clone(),
+        nodes: args.node.clone(),
+        containerizer: args.containerizer,
         cpus: args.node_cpus,
         mem: args.node_mem,
-        ports: first..=last,
-        ..localmesos::NodeConfig::default()
-    })
+        ports: args.node_ports.clone(),
+    };
+    Ok(flags.build()?)
 }
 
 pub async fn local_mesos(args: LocalMesosArgs) -> Result<()> {
     let work_dir = args.work_dir.unwrap_or_else(|| default_data_dir().join("mesos"));
     let mut config = localmesos::LocalMesosConfig::new(args.addr, work_dir);
-    config.nodes = vec![node_config(&args.node)?];
+    config.nodes = node_configs(&args.node)?;
     let master = localmesos::start(config)
         .await
         .with_context(|| format!("cannot start the embedded Mesos master on {}", args.addr))?;

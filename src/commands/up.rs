@@ -9,7 +9,7 @@ use sextant_controller::metrics::Metrics;
 
 use crate::cli::UpArgs;
 use crate::commands::serve::{
-    access_line, controller_config, default_data_dir, node_config, shutdown_signal, sources_line,
+    access_line, controller_config, default_data_dir, node_configs, shutdown_signal, sources_line,
 };
 
 pub async fn run(args: UpArgs) -> Result<()> {
@@ -34,7 +34,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
     let access = access_line(args.access.tokens.is_some(), args.api_addr, true)?;
 
     let mut mesos_config = localmesos::LocalMesosConfig::new(args.mesos_addr, data_dir.join("mesos"));
-    mesos_config.nodes = vec![node_config(&args.node)?];
+    mesos_config.nodes = node_configs(&args.node)?;
     let master = localmesos::start(mesos_config)
         .await
         .with_context(|| format!("cannot start the embedded Mesos master on {}", args.mesos_addr))?;

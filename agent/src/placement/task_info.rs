@@ -3,10 +3,11 @@
 //! health check on the task's host port, the kill policy.
 
 use mesos::types::{
-    CommandInfo, CommandUri, DurationInfo, Environment, HealthCheck, HealthCheckType, HttpCheckInfo, KillPolicy, Label,
-    Labels, Offer, Range, Resource, TaskId, TaskInfo, TcpCheckInfo,
+    CommandInfo, CommandUri, ContainerInfo, ContainerType, DockerInfo, DockerNetwork, DurationInfo, Environment,
+    HealthCheck, HealthCheckType, HttpCheckInfo, KillPolicy, Label, Labels, Offer, Parameter, PortMapping, Range,
+    Resource, TaskId, TaskInfo, TcpCheckInfo,
 };
-use sextant_proto::proto::{HealthCheck as ProtoHealthCheck, LaunchRequest, PortSpec, TaskSpec};
+use sextant_proto::proto::{DockerSpec, HealthCheck as ProtoHealthCheck, LaunchRequest, PortSpec, TaskSpec};
 
 use crate::launch_queue::Tier;
 
@@ -63,7 +64,14 @@ pub(super) fn task_info(request: &LaunchRequest, spec: &TaskSpec, offer: &Offer,
         user: (!spec.user.is_empty()).then(|| spec.user.clone()),
         ..CommandInfo::default()
     };
-    let command = if spec.args.is_empty() {
+    let docker = spec.container.as_ref().and_then(|c| c.docker.as_ref());
+    let command = if docker.is_some() && spec.args.is_empty() && spec.command.is_empty() {
+        // The image's own entrypoint and command.
+        CommandInfo {
+            shell: Some(false),
+            ..base
+        }
+    } else if spec.args.is_empty() {
         CommandInfo {
             shell: Some(true),
             value: Some(spec.command.clone()),
@@ -102,14 +110,62 @@ pub(super) fn task_info(request: &LaunchRequest, spec: &TaskSpec, offer: &Offer,
         resources,
         command: Some(command),
         labels: Some(Labels { labels }),
-        health_check: spec
-            .health_check
-            .as_ref()
-            .map(|check| health_check(check, &spec.ports, host_ports)),
+        health_check: spec.health_check.as_ref().map(|check| {
+            // In a bridged container the check probes the container's port.
+            let probed: Vec<u64> = if docker.is_some_and(|d| d.network == "BRIDGE") {
+                spec.ports.iter().map(|p| u64::from(p.container_port)).collect()
+            } else {
+                host_ports.to_vec()
+            };
+            health_check(check, &spec.ports, &probed)
+        }),
+        container: docker.map(|d| docker_container(d, &spec.ports, host_ports)),
         kill_policy: Some(KillPolicy {
             grace_period: Some(DurationInfo {
                 nanoseconds: i64::from(grace) * 1_000_000_000,
             }),
+        }),
+    }
+}
+
+/// Mesos `ContainerInfo` of type DOCKER: the image, the network, and in
+/// BRIDGE mode a mapping from each port's host port to its container port.
+fn docker_container(docker: &DockerSpec, ports: &[PortSpec], host_ports: &[u64]) -> ContainerInfo {
+    let network = match docker.network.as_str() {
+        "BRIDGE" => DockerNetwork::Bridge,
+        _ => DockerNetwork::Host,
+    };
+    let port_mappings = if network == DockerNetwork::Bridge {
+        ports
+            .iter()
+            .zip(host_ports)
+            .filter(|(p, _)| p.container_port != 0)
+            .map(|(p, &host)| PortMapping {
+                host_port: u32::try_from(host).unwrap_or(0),
+                container_port: p.container_port,
+                protocol: Some(p.protocol.clone()).filter(|p| !p.is_empty()),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    ContainerInfo {
+        kind: ContainerType::Docker,
+        hostname: None,
+        docker: Some(DockerInfo {
+            image: docker.image.clone(),
+            network: Some(network),
+            port_mappings,
+            privileged: None,
+            parameters: docker
+                .parameters
+                .iter()
+                .map(|p| Parameter {
+                    key: p.key.clone(),
+                    value: p.value.clone(),
+                })
+                .collect(),
+            force_pull_image: Some(docker.force_pull_image),
         }),
     }
 }

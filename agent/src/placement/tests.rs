@@ -415,3 +415,50 @@ fn the_priority_is_a_task_label() {
         Some("preemptible")
     );
 }
+
+/// Guards a Docker app's launch: the container, a bridge's port mappings
+/// from the task's host ports, and a health check on the container port.
+#[test]
+fn a_docker_task_carries_its_container_and_maps_its_ports() {
+    let mut r = request("a", 0.1, 32.0, &[("http", 0)]);
+    if let Some(spec) = r.spec.as_mut() {
+        spec.ports[0].container_port = 80;
+        spec.command.clear();
+        spec.container = Some(sextant_proto::proto::ContainerSpec {
+            docker: Some(sextant_proto::proto::DockerSpec {
+                image: "busybox".into(),
+                network: "BRIDGE".into(),
+                ..Default::default()
+            }),
+        });
+        spec.health_check = Some(ProtoHealthCheck {
+            r#type: "HTTP".into(),
+            port_name: "http".into(),
+            ..Default::default()
+        });
+    }
+    let round = place_all(&[r], &[offer("o1", 1.0, 64.0, (31000, 31010))]);
+    let task = round.plans.iter().flat_map(|p| &p.tasks).next().expect("placed");
+    let docker = task.container.as_ref().and_then(|c| c.docker.as_ref()).expect("docker");
+    assert_eq!(docker.image, "busybox");
+    assert_eq!(docker.network, Some(mesos::types::DockerNetwork::Bridge));
+    assert_eq!(
+        (
+            docker.port_mappings[0].host_port,
+            docker.port_mappings[0].container_port
+        ),
+        (31000, 80)
+    );
+    let http = task
+        .health_check
+        .as_ref()
+        .and_then(|h| h.http.as_ref())
+        .expect("http check");
+    assert_eq!(http.port, 80, "the check probes the container's port");
+    let command = task.command.as_ref().expect("command");
+    assert_eq!(
+        (command.shell, command.value.as_deref()),
+        (Some(false), None),
+        "the image's own command"
+    );
+}

@@ -7,6 +7,7 @@
 //! first. DECLINE and the unused part of an ACCEPT install a filter: the
 //! same (or a smaller) set of resources on that node is not offered to that
 //! framework and role again until `refuse_seconds` pass or it REVIVEs.
+//! Host ports some other program listens on are left out of offers.
 
 use std::time::Duration;
 
@@ -102,6 +103,10 @@ impl Master {
             })
             .collect();
         order.sort();
+        // Ports another program listens on are not offered (read once per
+        // pass, only when someone may get an offer).
+        let taken =
+            (self.skip_bound_ports && !order.is_empty()).then(|| Resources::ports(crate::host_ports::listening()));
 
         for (_, framework_id) in order {
             let Some(framework) = frameworks.get(&framework_id) else {
@@ -118,9 +123,15 @@ impl Master {
             let multi_role = framework.multi_role();
             let mut batch = Vec::new();
             for (index, agent) in agents.iter().enumerate() {
+                if agent.reach != super::faults::Reach::Reachable {
+                    continue;
+                }
                 let mut free = agent.total.clone();
                 free.subtract(&agent.used);
                 free.subtract(&offered[index]);
+                if let Some(taken) = &taken {
+                    free.subtract(taken);
+                }
                 if !free.is_allocatable() {
                     continue;
                 }

@@ -9,20 +9,22 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use mesos::types::{
-    Accept, Acknowledge, AgentId, CallType, Event, EventType, FrameworkInfo, Kill, KillPolicy, OfferId, OperationType,
-    ReconcileTask, Rescind, TaskId, TaskInfo, TaskState, TaskStatusSource,
+    Accept, Acknowledge, AgentId, CallType, ContainerInfo, ContainerType, Event, EventType, FrameworkInfo, Kill,
+    KillPolicy, OfferId, OperationType, ReconcileTask, Rescind, TaskId, TaskInfo, TaskState, TaskStatusSource,
 };
 use serde_json::Value;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::allocator::add_filter;
+use super::faults::{Reach, unreachable_status};
 use super::status_update::{self, Acked};
 use super::{
     DEFAULT_KILL_GRACE, ExecutorLink, Framework, Master, State, Task, UpdateQueue, failure_event, master_status,
     push_completed, release_resources, update_event, validate_framework_info, validate_id,
 };
 use crate::call::{ParsedCall, decode_uuid};
+use crate::containerizer::Choice;
 use crate::executor::{ExecutorCommand, LaunchSpec};
 use crate::http::ApiError;
 use crate::resources::Resources;
@@ -315,6 +317,8 @@ impl Master {
             return;
         };
         let agent_id = agent_state.id.clone();
+        let containerizer = agent_state.config.containerizer;
+        let simulation = agent_state.config.simulation.clone();
         let Some(framework) = state.frameworks.get_mut(fid) else {
             return;
         };
@@ -363,7 +367,18 @@ impl Master {
             .and_then(|c| c.user.clone())
             .unwrap_or_else(|| framework.info.user.clone());
         let checkpoint = framework.info.checkpoint.unwrap_or(false);
-        let unsupported = unsupported_reason(&raw);
+        // Checked by `validate_task`: a container that does not parse is
+        // TASK_ERROR before this.
+        let container: Option<ContainerInfo> = raw
+            .get("container")
+            .filter(|v| !v.is_null())
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
+        let docker_task = container.as_ref().is_some_and(|c| c.kind == ContainerType::Docker);
+        let choice = self.containerizers.for_task(containerizer, docker_task);
+        let unsupported = unsupported_reason(&raw).or_else(|| match &choice {
+            Choice::Unsupported(message) => Some(message.clone()),
+            Choice::Run(_) => None,
+        });
         let command = info.command.clone().unwrap_or_default();
         let mut task = Task {
             kill_grace: grace_of(info.kill_policy.as_ref()).unwrap_or(DEFAULT_KILL_GRACE),
@@ -416,6 +431,15 @@ impl Master {
             checkpoint,
             health_check: task.info.health_check.clone(),
             kill_grace: task.kill_grace,
+            labels: task
+                .info
+                .labels
+                .iter()
+                .flat_map(|l| l.labels.iter())
+                .map(|l| (l.key.clone(), l.value.clone().unwrap_or_default()))
+                .collect(),
+            simulation,
+            container,
         };
         let master: Weak<Master> = Arc::downgrade(self);
         let (report_fid, report_task, report_container) = (fid.to_string(), task_id.clone(), container_id.clone());
@@ -424,7 +448,9 @@ impl Master {
                 master.executor_event(&report_fid, &report_task, &report_container, event);
             }
         });
-        if let Some(tx) = self.executors.launch(spec, report) {
+        if let Choice::Run(containerizer) = choice
+            && let Some(tx) = containerizer.launch(spec, report)
+        {
             task.executor = Some(ExecutorLink { container_id, tx });
         }
         framework.tasks.insert(task_id, task);
@@ -433,7 +459,8 @@ impl Master {
     // -------------------------------------------------------------- KILL ---
 
     fn kill(&self, state: &mut State, fid: &str, kill: Kill) {
-        let Some(framework) = state.frameworks.get_mut(fid) else {
+        let State { frameworks, agents, .. } = state;
+        let Some(framework) = frameworks.get_mut(fid) else {
             return;
         };
         let Some(task) = framework.tasks.get_mut(&kill.task_id.value) else {
@@ -447,6 +474,10 @@ impl Master {
         };
         if task.state.is_terminal() {
             debug!(task = %kill.task_id, "ignoring KILL of a terminated task");
+            return;
+        }
+        if agents.get(task.agent).is_some_and(|a| a.reach != Reach::Reachable) {
+            info!(framework = %fid, task = %kill.task_id, "cannot kill a task on an unreachable agent");
             return;
         }
         let grace = grace_of(kill.kill_policy.as_ref()).unwrap_or(task.kill_grace);
@@ -467,8 +498,13 @@ impl Master {
             counters,
             ..
         } = state;
-        if !agents.iter().any(|a| a.id == ack.agent_id) {
+        let Some(agent) = agents.iter().find(|a| a.id == ack.agent_id) else {
             counters.invalid_acks += 1;
+            return;
+        };
+        if agent.reach != Reach::Reachable {
+            // The agent cannot be told; its update will come again.
+            debug!(agent = %ack.agent_id, "acknowledgement for an unreachable agent dropped");
             return;
         }
         let Some(framework) = frameworks.get_mut(fid) else {
@@ -565,6 +601,15 @@ fn reconcile(state: &State, fid: &str, tasks: &[ReconcileTask]) {
     };
     let partition_aware = framework.partition_aware();
     let known = |task: &Task| {
+        if let Some(Reach::Partitioned { since }) = state.agents.get(task.agent).map(|a| a.reach) {
+            return unreachable_status(
+                task,
+                partition_aware,
+                since,
+                "Reconciliation: Task is unreachable",
+                "REASON_RECONCILIATION",
+            );
+        }
         let state = task.status_update_state.unwrap_or(TaskState::TaskStaging);
         let mut status = master_status(
             &task.info.task_id,
@@ -588,6 +633,19 @@ fn reconcile(state: &State, fid: &str, tasks: &[ReconcileTask]) {
             .map(|request| match framework.tasks.get(&request.task_id.value) {
                 Some(task) => known(task),
                 None => match &request.agent_id {
+                    Some(agent_id) if state.agents.iter().any(|a| a.id == *agent_id && a.reach == Reach::Gone) => {
+                        master_status(
+                            &request.task_id,
+                            if partition_aware {
+                                TaskState::TaskGoneByOperator
+                            } else {
+                                TaskState::TaskLost
+                            },
+                            "Reconciliation: Task is on an agent the operator removed",
+                            "REASON_RECONCILIATION",
+                            Some(agent_id.clone()),
+                        )
+                    }
                     Some(agent_id) if state.agents.iter().any(|a| a.id == *agent_id) => master_status(
                         &request.task_id,
                         if partition_aware {
@@ -730,6 +788,13 @@ fn validate_task(
     if has_executor == task.command.is_some() {
         return Err("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present".to_string());
     }
+    if let Some(container) = raw.get("container").filter(|v| !v.is_null()) {
+        let info: ContainerInfo =
+            serde_json::from_value(container.clone()).map_err(|e| format!("Task's 'container' is invalid: {e}"))?;
+        if info.kind == ContainerType::Docker && info.docker.is_none() {
+            return Err("DockerInfo 'docker' is not set for DOCKER typed ContainerInfo".to_string());
+        }
+    }
     if task.resources.is_empty() {
         return Err("Task uses no resources".to_string());
     }
@@ -762,16 +827,14 @@ fn validate_task(
     Ok(resources)
 }
 
-/// Valid tasks a local node cannot run, with the launch failure an agent
-/// without a suitable containerizer reports.
+/// Valid tasks no local node can run, with the launch failure an agent
+/// without a suitable containerizer reports (a DOCKER task on a node
+/// without Docker: `Containerizers::for_task`).
 fn unsupported_reason(raw: &Value) -> Option<String> {
     if raw.get("executor").is_some_and(|v| !v.is_null()) {
         return Some("Failed to launch container: custom executors are not supported by localmesos".to_string());
     }
     match raw.pointer("/container/type").and_then(Value::as_str) {
-        Some("DOCKER") => {
-            Some("Failed to launch container: Docker containers are not supported by localmesos".to_string())
-        }
         Some("MESOS") if raw.pointer("/container/mesos/image").is_some_and(|v| !v.is_null()) => {
             Some("Failed to launch container: container images are not supported by localmesos".to_string())
         }

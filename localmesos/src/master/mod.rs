@@ -9,6 +9,7 @@
 
 mod allocator;
 pub mod calls;
+pub mod faults;
 mod status_update;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
@@ -28,6 +29,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::NodeConfig;
+use crate::containerizer::Containerizers;
 use crate::executor::{self, ExecutorCommand};
 use crate::resources::Resources;
 
@@ -101,7 +103,10 @@ pub struct Master {
     pub timing: Timing,
     pub work_dir: PathBuf,
     pub start_time: f64,
-    pub executors: Arc<executor::Registry>,
+    /// What runs the tasks, by kind (each node names its own).
+    pub containerizers: Containerizers,
+    /// Whether offers leave out host ports already listened on.
+    pub skip_bound_ports: bool,
     state: Mutex<State>,
     wake: Notify,
 }
@@ -209,6 +214,8 @@ pub struct Task {
 
 pub struct Agent {
     pub id: AgentId,
+    /// Whether the node can reach the master (see `faults`).
+    pub reach: faults::Reach,
     pub config: NodeConfig,
     pub total: Resources,
     /// Resources of tasks not yet known to be terminal.
@@ -254,8 +261,12 @@ pub struct State {
     pub counters: Counters,
     next_framework: u64,
     next_offer: u64,
+    /// The number in the next agent id (`<master id>-S<n>`).
+    next_agent: u64,
     allocation_requested: bool,
     next_allocation: Instant,
+    /// When the driver next looks for status updates due to be resent.
+    next_retry_scan: Instant,
     shutting_down: bool,
 }
 
@@ -324,6 +335,7 @@ impl Master {
             .enumerate()
             .map(|(i, node)| Agent {
                 id: AgentId::new(format!("{}-S{i}", identity.id)),
+                reach: faults::Reach::Reachable,
                 config: node.clone(),
                 total: Resources::node(node.cpus, node.mem, node.disk, &node.ports),
                 used: Resources::default(),
@@ -340,8 +352,10 @@ impl Master {
             counters: Counters::default(),
             next_framework: 0,
             next_offer: 0,
+            next_agent: nodes.len() as u64,
             allocation_requested: false,
             next_allocation: Instant::now(),
+            next_retry_scan: Instant::now(),
             shutting_down: false,
         };
         Self {
@@ -349,7 +363,8 @@ impl Master {
             timing,
             work_dir,
             start_time: registered_time,
-            executors: Arc::new(executor::Registry::default()),
+            containerizers: Containerizers::default(),
+            skip_bound_ports: true,
             state: Mutex::new(state),
             wake: Notify::new(),
         }
@@ -564,6 +579,14 @@ impl Master {
     fn tick(&self, state: &mut State, now: Instant) -> Instant {
         let heartbeat = Event::of(EventType::Heartbeat);
         let mut expired = Vec::new();
+        let cut_off: Vec<bool> = (0..state.agents.len()).map(|i| state.partitioned(i)).collect();
+        // Retries are looked for on a coarse period, not at each one's
+        // own time: with thousands of tasks the driver would otherwise
+        // wake (and scan every task under the lock) once per task.
+        let scan_retries = now >= state.next_retry_scan;
+        if scan_retries {
+            state.next_retry_scan = now + retry_scan_period(self.timing.update_retry_initial);
+        }
         for framework in state.frameworks.values_mut() {
             if let Some(stream) = &mut framework.stream
                 && now >= stream.next_heartbeat
@@ -574,9 +597,15 @@ impl Master {
             if framework.failover_deadline.is_some_and(|d| now >= d) {
                 expired.push(framework.id.value.clone());
             }
+            if !scan_retries {
+                continue;
+            }
             let Framework { stream, tasks, .. } = framework;
             for task in tasks.values_mut() {
-                status_update::retry_if_due(stream.as_ref(), task, now);
+                // Updates wait on a partitioned node until it heals.
+                if !cut_off.get(task.agent).copied().unwrap_or(false) {
+                    status_update::retry_if_due(stream.as_ref(), task, now);
+                }
             }
         }
         for id in expired {
@@ -589,20 +618,13 @@ impl Master {
             self.allocate(state, now);
         }
 
-        let mut next = state.next_allocation;
+        let mut next = state.next_allocation.min(state.next_retry_scan);
         for framework in state.frameworks.values() {
             if let Some(stream) = &framework.stream {
                 next = next.min(stream.next_heartbeat);
             }
             if let Some(deadline) = framework.failover_deadline {
                 next = next.min(deadline);
-            }
-            if framework.connected() {
-                for task in framework.tasks.values() {
-                    if let Some(at) = task.updates.retry_at() {
-                        next = next.min(at);
-                    }
-                }
             }
         }
         next.max(now + Duration::from_millis(1))
@@ -633,17 +655,23 @@ impl Master {
             return;
         }
         if let executor::ExecutorEvent::Started { pid } = event {
-            task.pid = Some(pid);
+            task.pid = pid;
         }
         let retry = self.timing.update_retry_initial;
         let mut released = false;
+        // A partitioned node keeps its updates until it heals.
+        let partitioned = state
+            .agents
+            .get(task.agent)
+            .is_some_and(|a| matches!(a.reach, faults::Reach::Partitioned { .. }));
+        let stream = if partitioned { None } else { stream.as_ref() };
         for status in status_update::statuses_for(task, container_id, &event, killing_state) {
             if status.state.is_terminal() {
                 *state.counters.terminal.entry(status.state.as_str()).or_default() += 1;
                 released |= release_resources(&mut state.agents, task);
             }
             debug!(task = %task_id, state = status.state.as_str(), "status update");
-            status_update::enqueue(stream.as_ref(), task, status, now, retry);
+            status_update::enqueue(stream, task, status, now, retry);
         }
         if released {
             self.request_allocation(state);
@@ -668,15 +696,21 @@ impl Master {
     /// Kills every task: SIGTERM to each process group, `grace`, SIGKILL;
     /// waits for all of them.
     pub async fn stop_tasks(&self, grace: Duration) {
-        self.executors.shutdown(grace).await;
+        self.containerizers.shutdown(grace).await;
     }
 
     /// Synchronous last resort (used by `Drop`): SIGKILL every task's
     /// process group at once.
     pub fn kill_all_now(&self) {
         self.close();
-        self.executors.kill_all_now();
+        self.containerizers.kill_all_now();
     }
+}
+
+/// How often unacknowledged updates are looked at: a fifth of the first
+/// retry delay (so a resend comes at most 20 % late), at least every 10 ms.
+fn retry_scan_period(update_retry_initial: Duration) -> Duration {
+    (update_retry_initial / 5).max(Duration::from_millis(10))
 }
 
 /// Gives a task's resources back to its agent, once. Returns whether it

@@ -3,7 +3,9 @@
 //! Per task, updates queue up and only the head is forwarded to the
 //! scheduler; an ACKNOWLEDGE carrying the head's uuid releases the next one.
 //! An unacknowledged head is resent after `update_retry_initial`, then with
-//! a doubling backoff capped at 10 minutes; nothing is sent while the
+//! a doubling backoff capped at 10 minutes (the driver looks for due
+//! resends every fifth of `update_retry_initial`, so one may come that
+//! much late); nothing is sent while the
 //! framework is disconnected, and every head is resent on re-subscription.
 
 use std::collections::VecDeque;
@@ -36,9 +38,9 @@ impl UpdateQueue {
         }
     }
 
-    /// When the head is due to be resent.
-    pub fn retry_at(&self) -> Option<Instant> {
-        self.retry_at
+    /// Whether every update was acknowledged.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
     }
 
     pub fn reset_backoff(&mut self, initial: Duration) {
@@ -173,9 +175,9 @@ pub fn statuses_for(task: &Task, container_id: &str, event: &ExecutorEvent, kill
     match event {
         ExecutorEvent::Started { pid } => {
             let mut starting = executor_status(task, TaskState::TaskStarting, TaskStatusSource::SourceExecutor);
-            starting.container_status = Some(container_status(container_id, Some(*pid)));
+            starting.container_status = Some(container_status(container_id, *pid));
             let mut running = executor_status(task, TaskState::TaskRunning, TaskStatusSource::SourceExecutor);
-            running.container_status = Some(container_status(container_id, Some(*pid)));
+            running.container_status = Some(container_status(container_id, *pid));
             vec![starting, running]
         }
         ExecutorEvent::Killing if killing_state => vec![running(TaskState::TaskKilling)],

@@ -142,6 +142,7 @@ pub fn shell_task(id: &str, agent_id: &AgentId, command: &str) -> TaskInfo {
         labels: None,
         health_check: None,
         kill_policy: None,
+        container: None,
     }
 }
 

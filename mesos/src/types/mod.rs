@@ -7,6 +7,7 @@
 //! ignored and unknown enum values decode to an `Unrecognized` variant.
 
 mod call;
+mod container;
 mod event;
 mod ids;
 mod resource;
@@ -16,6 +17,7 @@ mod task;
 mod tests;
 
 pub use call::*;
+pub use container::*;
 pub use event::*;
 pub use ids::*;
 pub use resource::*;

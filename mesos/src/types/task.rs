@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AgentId, KillPolicy, Resource, TaskId};
+use super::{AgentId, ContainerInfo, KillPolicy, Resource, TaskId};
 
 /// `mesos.v1.TaskInfo` (the fields Sextant uses).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -22,6 +22,9 @@ pub struct TaskInfo {
     pub health_check: Option<HealthCheck>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kill_policy: Option<KillPolicy>,
+    /// The container it runs in (Docker); none: the command executor's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerInfo>,
 }
 
 /// `mesos.v1.HealthCheck`: run next to the task by the executor.

@@ -1,0 +1,95 @@
+//! `sextant up` with several local nodes: `--nodes 3` gives three nodes,
+//! each named and listed on its own in `sextant get nodes`, with the
+//! attributes given, and an app's tasks run on them.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{Up, get_json};
+
+const SPREAD: &str = "apiVersion: sextant.dev/v1alpha1
+kind: App
+metadata:
+  name: spread
+spec:
+  instances: 3
+  command: \"exec sleep 3600\"
+  resources: {cpus: 0.1, mem: 16}
+  killGracePeriodSeconds: 1
+";
+
+/// The hostnames the Mesos master says `app`'s running tasks are on.
+fn hosts_of(up: &Up, app: &str) -> Vec<String> {
+    let Some(state) = get_json(&format!("{}/master/state", up.mesos)) else {
+        return Vec::new();
+    };
+    let host_of = |agent: &str| {
+        state["slaves"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["id"] == agent)
+            .and_then(|s| s["hostname"].as_str())
+            .map(str::to_string)
+    };
+    state["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["tasks"].as_array().into_iter().flatten())
+        .filter(|t| t["state"] == "TASK_RUNNING")
+        .filter(|t| t["id"].as_str().and_then(|id| id.split('.').nth(1)) == Some(app))
+        .filter_map(|t| host_of(t["slave_id"].as_str().unwrap_or_default()))
+        .collect()
+}
+
+/// Guards "can I try a cluster of several machines on my laptop?".
+#[test]
+fn up_with_three_nodes_lists_them_and_runs_tasks_on_them() {
+    let up = Up::start_with(&["--nodes", "3", "--node-attributes", "zone:west"]);
+    let (code, out, err) = up.cli(&["get", "nodes", "-o", "name"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "node/node-1\nnode/node-2\nnode/node-3");
+    let nodes = get_json(&format!("{}/api/v1/cluster/nodes", up.api)).expect("GET /api/v1/cluster/nodes");
+    assert_eq!(nodes["total"], 3, "{nodes}");
+    assert!(
+        nodes["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|n| n["attributes"]["zone"] == "west"),
+        "{nodes}"
+    );
+
+    up.write_manifest("spread.yaml", SPREAD);
+    let mut hosts = Vec::new();
+    up.wait_for("three tasks running", || {
+        hosts = hosts_of(&up, "spread");
+        hosts.len() == 3
+    });
+    let known: BTreeSet<&str> = ["node-1", "node-2", "node-3"].into();
+    assert!(hosts.iter().all(|h| known.contains(h.as_str())), "{hosts:?}");
+}
+
+/// Guards a typo in a node flag: `sextant up` says which flag and which
+/// part, and does not start.
+#[test]
+fn a_bad_node_flag_is_refused_in_words() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args([
+            "local-mesos",
+            "--addr",
+            "127.0.0.1:0",
+            "--node-resources",
+            "cpus:4;mem:lots",
+        ])
+        .output()
+        .expect("run sextant");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--node-resources \"cpus:4;mem:lots\": `mem:lots`: mem must be a non-negative number"),
+        "{stderr}"
+    );
+}
