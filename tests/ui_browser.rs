@@ -164,6 +164,19 @@ fn deploy_fix_scale_and_roll_back_from_the_browser() {
         .await;
         b.wait_text(".app-body", "rolled back", WAIT).await;
         b.shot("rolled-back").await;
+
+        // A narrow window: the list fits its width (no sideways scroll).
+        b.client.set_window_size(420, 860).await.expect("resize");
+        b.open(&format!("{api}/#/apps")).await;
+        b.wait_text("#apps-body", "web", WAIT).await;
+        let fits = b
+            .js(
+                "return document.documentElement.scrollWidth <= window.innerWidth;",
+                vec![],
+            )
+            .await;
+        b.shot("narrow-apps").await;
+        assert_eq!(fits, Value::Bool(true), "the apps list is wider than a 420 px window");
         b.close().await;
     });
 }

@@ -9,6 +9,17 @@ import { ago, badge, fill, h, notice, short, span } from "./dom.js";
 
 const MAX_EVENTS = 50;
 
+const ENDED = new Set(["TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"]);
+// Shown at most: every live task, and this many of the latest ended ones.
+const ENDED_SHOWN = 20;
+
+// Live tasks first (by id), then the latest ended ones.
+function ordered(tasks) {
+  const live = tasks.filter((t) => !ENDED.has(t.state));
+  const ended = tasks.filter((t) => ENDED.has(t.state)).sort((a, b) => (b.updatedAt || "").localeCompare(a.updatedAt || ""));
+  return [...live, ...ended.slice(0, ENDED_SHOWN)];
+}
+
 function owner(d) {
   const src = d.source || "";
   if (src === "apply") return null;
@@ -84,12 +95,16 @@ export async function appPage({ view, onEvent }, ns, name) {
   const logTitle = h("span", "Logs");
   fill(view, head, actionsMsg, body);
   let detail = null;
+  const scale = h("input#scale-instances", { type: "number", min: 0, max: 10000, title: "instances", oninput: () => (scaleTouched = true) });
+  let scaleTouched = false;
+  const undoSelect = h("select#undo-revision", { title: "revision to roll back to" });
 
   async function act(what, opts) {
     notice(actionsMsg, "info", `${what}…`);
     try {
       const r = await api(`${path}${opts.path}`, { method: "POST", json: opts.json });
       notice(actionsMsg, "ok", r.message || `${what}: ${r.outcome || "done"}${r.change ? " (" + r.change + ")" : ""}`);
+      scaleTouched = false;
       await load();
     } catch (e) {
       notice(actionsMsg, "bad", `${what} refused: ${e.message}`);
@@ -112,15 +127,20 @@ export async function appPage({ view, onEvent }, ns, name) {
     const a = d;
     const own = owner(d);
     const paused = (a.conditions || []).some((c) => c.type === "Progressing" && c.reason === "Paused");
-    const scale = h("input#scale-instances", { type: "number", min: 0, max: 10000, value: a.instances, title: "instances" });
+    // The fields keep what a person typed or picked across live redraws.
+    if (!scaleTouched) scale.value = a.instances;
     const completed = d.revisions.filter((r) => r.outcome === "Completed" && r.revision !== a.revision);
-    const undoSelect = h(
-      "select#undo-revision",
-      { title: "revision to roll back to" },
+    const picked = undoSelect.value;
+    fill(
+      undoSelect,
       h("option", { value: "" }, "last completed"),
       completed.reverse().map((r) => h("option", { value: r.revision }, `${short(r.revision)} (${ago(r.firstSeen)})`)),
     );
-    fill(
+    if ([...undoSelect.options].some((o) => o.value === picked)) undoSelect.value = picked;
+    // Not while a person is in one of its fields (a redraw would take the focus).
+    const focus = document.activeElement;
+    if (!(head.contains(focus) && focus.matches("input, select")))
+      fill(
       head,
       h("h1", h("a", { href: "#/apps" }, "Apps"), " / ", h("span.muted", ns + " / "), name),
       badge(a.summary),
@@ -185,7 +205,7 @@ export async function appPage({ view, onEvent }, ns, name) {
             h(
               "tbody",
               d.tasks.length
-                ? d.tasks.map((t) =>
+                ? ordered(d.tasks).map((t) =>
                     h(
                       "tr",
                       h("td.mono.clip", { title: t.taskId }, t.taskId.split(".").slice(2).join(".")),

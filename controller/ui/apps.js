@@ -255,6 +255,7 @@ export async function appsPage({ view, onEvent }) {
   document.addEventListener("keydown", keys);
 
   await reload();
+  // When the list was first drawn, for the UI bench (benches/ui.rs).
   document.body.dataset.appsReady = String(performance.now());
   return () => {
     stop();

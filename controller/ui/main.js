@@ -88,6 +88,8 @@ streamEvents(
     for (const f of listeners) f(e);
   },
   (state) => {
+    // When the page first went live, for the UI bench (benches/ui.rs).
+    if (state === "live" && !document.body.dataset.liveAt) document.body.dataset.liveAt = String(performance.now());
     live.textContent = state === "live" ? "● live" : state;
     live.classList.toggle("ok", state === "live");
   },
