@@ -61,7 +61,7 @@ export function span(s) {
 export function tone(summary) {
   const s = summary || "";
   if (/^(Running|Completed)\b/.test(s)) return "ok";
-  if (/(Failed|CrashLoop|Degraded|Invalid|OutOfSync|Error|Unavailable)/i.test(s)) return "bad";
+  if (/(Fail|CrashLoop|Degraded|Invalid|OutOfSync|Error|Unavailable|Exceeded|Exhausted|Refused)/i.test(s)) return "bad";
   return "warn";
 }
 
