@@ -2,7 +2,7 @@
 // (the controller's `summary`, the words `sextant get apps` prints),
 // filtered by namespace, label selector, status and name, 100 rows a
 // page. Events update it live: each event names its app, and the apps
-// named in 100 ms are read again together (one small request per app,
+// named within 25 ms are read again together (one small request per app,
 // or the whole list when many changed), never the whole list per event.
 
 import { api, enc } from "./api.js";
@@ -11,6 +11,9 @@ import { badge, fill, h, short } from "./dom.js";
 const PAGE = 100;
 // Past this many apps changed at once, one read of the list is cheaper.
 const MANY = 40;
+// How long events are gathered before their apps are read: one change
+// brings a few events at once (desired, action, task), read as one.
+const BATCH_MS = 25;
 
 const state = {
   apps: new Map(), // "ns/name" -> AppView
@@ -222,7 +225,7 @@ export async function appsPage({ view, onEvent }) {
   const stop = onEvent((e) => {
     if (!e.app) return;
     dirty.add(e.app);
-    if (!timer) timer = setTimeout(flush, 100);
+    if (!timer) timer = setTimeout(flush, BATCH_MS);
   });
 
   function keys(e) {

@@ -46,6 +46,20 @@ logout.onclick = () => {
   location.reload();
 };
 
+// Errors the page did not expect: said at the top, and kept in
+// window.sextantErrors (the browser tests check it stays empty).
+window.sextantErrors = [];
+function unexpected(text) {
+  window.sextantErrors.push(text);
+  console.error(text);
+  const bar = document.getElementById("page-error") || document.body.insertBefore(document.createElement("div"), view);
+  bar.id = "page-error";
+  bar.className = "notice bad";
+  bar.textContent = `The page hit an error (reload to recover): ${text}`;
+}
+window.addEventListener("error", (e) => unexpected(e.message));
+window.addEventListener("unhandledrejection", (e) => unexpected(String(e.reason?.message || e.reason)));
+
 let leave = null;
 async function route() {
   const path = (location.hash || "#/apps").slice(1).split("/").filter(Boolean).map(decodeURIComponent);

@@ -173,8 +173,17 @@ impl Browser {
             .expect("run a script in the page")
     }
 
-    /// Ends the session and chromedriver.
+    /// Errors the page did not expect (`window.sextantErrors`, kept by
+    /// `main.js`): none, or the test fails naming them.
+    pub async fn assert_no_page_errors(&self) {
+        let errors = self.js("return window.sextantErrors || [];", vec![]).await;
+        assert_eq!(errors, serde_json::json!([]), "the page raised errors");
+    }
+
+    /// Checks the page raised no error, then ends the session and
+    /// chromedriver.
     pub async fn close(mut self) {
+        self.assert_no_page_errors().await;
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
