@@ -136,7 +136,7 @@ export async function sourcesPage({ view, onEvent }) {
               h("tr", h("th", "Last sync"), h("td", s.lastSuccessAt ? ago(s.lastSuccessAt) : "never")),
               h("tr", h("th", "Apps"), h("td", s.apps)),
               s.lastError ? h("tr", h("th", "Last error"), h("td.message.bad-text", s.lastError, s.lastErrorAt ? ` (${ago(s.lastErrorAt)})` : "")) : null,
-              s.nextAttemptAt ? h("tr", h("th", "Next attempt"), h("td", ago(s.nextAttemptAt))) : null,
+              s.nextAttemptAt ? h("tr", h("th", "Next attempt"), h("td", ago(s.nextAttemptAt).startsWith("in ") ? ago(s.nextAttemptAt) : "due now")) : null,
               s.refused ? h("tr", h("th", "Refused"), h("td.message", s.refused)) : null,
               s.unpruned?.length ? h("tr", h("th", "Not pruned"), h("td", s.unpruned.join(", "))) : null,
             ),

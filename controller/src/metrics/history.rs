@@ -105,6 +105,13 @@ impl History {
         for (name, v) in summed {
             if !rings.series.contains_key(name) {
                 if rings.series.len() >= MAX_SERIES {
+                    if rings.dropped == 0 {
+                        tracing::warn!(
+                            series = name,
+                            max = MAX_SERIES,
+                            "the metrics history is full: new series are not kept (they stay in /metrics)"
+                        );
+                    }
                     rings.dropped += 1;
                     continue;
                 }
