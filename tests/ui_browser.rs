@@ -177,6 +177,27 @@ fn deploy_fix_scale_and_roll_back_from_the_browser() {
             .await;
         b.shot("narrow-apps").await;
         assert_eq!(fits, Value::Bool(true), "the apps list is wider than a 420 px window");
+
+        // Live: a change made elsewhere reaches the row, with no reload
+        // (a reload would drop the marker).
+        b.js("window.__sameDocument = true;", vec![]).await;
+        let scaled = reqwest::Client::new()
+            .post(format!("{api}/api/v1/apps/default/web/scale"))
+            .json(&serde_json::json!({"instances": 3}))
+            .send()
+            .await
+            .expect("scale");
+        assert!(scaled.status().is_success());
+        b.wait_text("#apps-body tr[data-key='default/web']", "/3", WAIT).await;
+        assert_eq!(
+            b.js("return window.__sameDocument === true;", vec![]).await,
+            Value::Bool(true),
+            "the page reloaded"
+        );
+        b.type_into("#f-text", "nothing-like-this").await;
+        b.wait_text("#apps-body", "No app matches the filter.", WAIT).await;
+        b.type_into("#f-text", "we").await;
+        b.wait_text("#apps-body", "web", WAIT).await;
         b.close().await;
     });
 }
