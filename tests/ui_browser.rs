@@ -274,6 +274,20 @@ fn the_graphs_page_draws_a_series() {
         let d = line.attr("d").await.expect("attr").unwrap_or_default();
         assert!(d.matches('L').count() >= 1, "a line of at least two points: {d}");
         b.shot("graphs").await;
+        // The transforms themselves: a rate between neighbours (a counter
+        // that went down counts its new value), a sum at each time.
+        let maths = b
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\
+                 import('/ui/graphs.js').then((m) => done([\
+                   m.rate([[0, 0], [10, 5], [20, 2]]),\
+                   m.sum([{points: [[0, 1], [10, 2]]}, {points: [[0, 3]]}])]));",
+                vec![],
+            )
+            .await
+            .expect("run the transforms");
+        assert_eq!(maths, serde_json::json!([[[10, 0.5], [20, 0.2]], [[0, 4], [10, 2]]]));
         b.select("#transform", "rate").await;
         b.wait_text(".legend", "rate(", WAIT).await;
         b.shot("graphs-rate").await;
