@@ -319,6 +319,7 @@ pub async fn start(config: ControllerConfig) -> Result<ControllerHandle, Control
     let mut stop = shutdown_rx.clone();
     let metrics = config.metrics.clone();
     metrics.watch_index(index.clone());
+    tasks.push(metrics.history().start(metrics.registry(), shutdown_rx.clone()));
     tasks.extend(crate::hooks::start(
         config.hooks.clone(),
         &events,

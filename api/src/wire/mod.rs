@@ -9,6 +9,7 @@ mod apps;
 mod cluster;
 mod error;
 mod events;
+mod history;
 mod sources;
 mod summary;
 mod writes;
@@ -23,6 +24,7 @@ pub use apps::{AppDetail, AppView, PortView, RevisionView, TaskView};
 pub use cluster::{NodeList, NodeStatus, NodeView, PortRange, QueueList, QueuedTaskView, ResourcesView};
 pub use error::{ErrorBody, ErrorCode};
 pub use events::{Event, event_kinds};
+pub use history::{HistoryView, SeriesView};
 pub use sources::{CommitInfo, Problem, ProblemKind, SourceView, short_sha};
 pub use summary::status_summary;
 pub use writes::{

@@ -7,6 +7,9 @@
 //!   `Last-Event-ID`.
 //! - Otherwise: the held events as a JSON array (for `sextant get events`).
 //! - `?app=namespace/name` and `?kind=task,condition` filter both.
+//! - `?live=true` (without `after` or `Last-Event-ID`): none of the held
+//!   events, only those from now on (a page that has just read the state,
+//!   such as the web UI's, wants no replay).
 
 use std::convert::Infallible;
 
@@ -30,6 +33,9 @@ pub struct EventsQuery {
     pub kind: Option<String>,
     /// Only events after this id (`Last-Event-ID` wins).
     pub after: Option<u64>,
+    /// Without `after` or `Last-Event-ID`: only events from now on.
+    #[serde(default)]
+    pub live: bool,
 }
 
 /// The handler.
@@ -43,7 +49,7 @@ pub async fn events(State(bus): State<Events>, headers: HeaderMap, Query(q): Que
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
         .or(q.after)
-        .unwrap_or(0);
+        .unwrap_or_else(|| if q.live { bus.last_id() } else { 0 });
     let stream = headers
         .get(axum::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -72,4 +78,63 @@ pub async fn events(State(bus): State<Events>, headers: HeaderMap, Query(q): Que
         Ok::<_, Infallible>(sse)
     });
     Sse::new(events).keep_alive(KeepAlive::default()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::routing::get;
+
+    use crate::events::{Events, NewEvent};
+
+    fn emit(bus: &Events, message: &str) {
+        bus.emit(NewEvent {
+            kind: "desired",
+            app: Some("default/web".into()),
+            task: None,
+            source: None,
+            reason: "Created".into(),
+            message: message.into(),
+        });
+    }
+
+    /// Guards the web UI's stream: `live=true` replays nothing held, then
+    /// sends what happens next.
+    #[tokio::test]
+    async fn live_skips_the_held_events() {
+        let bus = Events::default();
+        emit(&bus, "before");
+        let router = Router::new()
+            .route("/api/v1/events", get(super::events))
+            .with_state(bus.clone());
+        let base = crate::http::test_api::serve_router(router).await;
+        let http = reqwest::Client::new();
+        let list: Vec<sextant_api::wire::Event> = http
+            .get(format!("{base}/api/v1/events?live=true"))
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        assert!(list.is_empty(), "{list:?}");
+        let mut stream = http
+            .get(format!("{base}/api/v1/events?live=true"))
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .expect("stream");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        emit(&bus, "after");
+        let mut text = String::new();
+        while !text.contains("\n\n") {
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), stream.chunk())
+                .await
+                .expect("in time")
+                .expect("chunk")
+                .expect("more");
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        assert!(text.contains("\"after\"") && !text.contains("\"before\""), "{text}");
+    }
 }

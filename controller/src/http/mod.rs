@@ -19,6 +19,8 @@
 //! - `GET /api/v1/events` -> events, as a stream or a list (`events`)
 //! - `GET /api/v1/cluster/{nodes,queue}` -> the Mesos agents and the
 //!   launch queue, asked of the agent (`cluster`)
+//! - `GET /api/v1/metrics/history` -> the metrics' recent past (`history`)
+//! - `GET /`, `GET /ui/{file}` -> the web UI's files, without a token (`ui`)
 //!
 //! JSON field names are camelCase, Kubernetes style. Errors are
 //! `{code, message, details}` (`error`), the status given by the code.
@@ -35,6 +37,7 @@ pub mod auth;
 pub mod cluster;
 pub mod error;
 pub mod events;
+pub mod history;
 pub mod listener;
 pub mod logs;
 pub mod metrics;
@@ -43,6 +46,7 @@ pub mod rollout;
 #[cfg(test)]
 pub(crate) mod test_api;
 pub mod tls;
+pub mod ui;
 pub mod views;
 pub mod write;
 
@@ -79,9 +83,13 @@ pub fn api(
         .merge(metrics::routes(metrics.registry()))
         .merge(logs::routes(index.clone(), agent.clone()))
         .merge(cluster::routes(index.clone(), agent))
+        .merge(history::routes(metrics.history()))
         .merge(router(index))
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(tokens, auth::check))
+        // The UI's files hold no data: served without a token, so the page
+        // can ask for one.
+        .merge(ui::routes())
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::count_requests))
 }
 

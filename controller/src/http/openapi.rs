@@ -10,8 +10,8 @@ use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value, json};
 use sextant_api::wire::{
-    AppDetail, AppView, ApplyResult, DeletedView, ErrorBody, Event, NodeList, ObjectResult, QueueList, RevisionView,
-    RolloutResult, ScaleRequest, SourceView, TaskView, TriggeredView, UndoRequest,
+    AppDetail, AppView, ApplyResult, DeletedView, ErrorBody, Event, HistoryView, NodeList, ObjectResult, QueueList,
+    RevisionView, RolloutResult, ScaleRequest, SourceView, TaskView, TriggeredView, UndoRequest,
 };
 
 /// Who may call an endpoint once tokens are configured.
@@ -78,6 +78,26 @@ const APP_PATH: &str = "/api/v1/apps/{namespace}/{name}";
 
 /// Every endpoint the API serves.
 pub const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        method: "GET",
+        path: "/",
+        summary: "The web UI (docs/ui.md): its page, built into the binary; no token needed (the page asks for one).",
+        access: Access::Public,
+        query: &[],
+        request: None,
+        ok: (200, Body::Text("text/html")),
+        errors: &[],
+    },
+    Endpoint {
+        method: "GET",
+        path: "/ui/{file}",
+        summary: "One file of the web UI (script, style, icon), with an ETag; no token needed.",
+        access: Access::Public,
+        query: &[],
+        request: None,
+        ok: (200, Body::Text("text/javascript")),
+        errors: &[404],
+    },
     Endpoint {
         method: "GET",
         path: "/healthz",
@@ -403,10 +423,36 @@ pub const ENDPOINTS: &[Endpoint] = &[
                 kind: "integer",
                 about: "only events after this id (Last-Event-ID wins)",
             },
+            Query {
+                name: "live",
+                kind: "boolean",
+                about: "without after or Last-Event-ID: none of the held events, only those from now on",
+            },
         ],
         request: None,
         ok: (200, Body::List(schema::<Event>)),
         errors: &[],
+    },
+    Endpoint {
+        method: "GET",
+        path: "/api/v1/metrics/history",
+        summary: "The metrics' recent past kept in memory (the last 3 hours, sampled every 10 s): every series' name, and the points of those asked for.",
+        access: Access::Read,
+        query: &[
+            Query {
+                name: "series",
+                kind: "string",
+                about: "series names (as /vars prints them), comma-separated, at most 64",
+            },
+            Query {
+                name: "since",
+                kind: "number",
+                about: "only points after this time, Unix seconds",
+            },
+        ],
+        request: None,
+        ok: (200, Body::Json(schema::<HistoryView>)),
+        errors: &[400, 404],
     },
 ];
 

@@ -7,11 +7,13 @@
 //! the sources' records) are not counted: [`index`] derives them from the
 //! index at each scrape, so they cannot drift from what the API shows.
 //! [`process`] adds uptime and memory; [`exposition`] turns the registry
-//! into `/metrics` and `/vars`. Every family is listed in docs/metrics.md.
+//! into `/metrics` and `/vars`; [`history`] keeps their recent past for
+//! graphs. Every family is listed in docs/metrics.md.
 //!
 //! [`Metrics`] is cheap to clone (one `Arc`).
 
 pub mod exposition;
+pub mod history;
 mod index;
 pub mod process;
 
@@ -208,6 +210,8 @@ struct Inner {
     http_duration: HistogramFamily<RouteLabels>,
     sources: SourceMetrics,
     hooks: HookMetrics,
+    /// The figures' recent past (`GET /api/v1/metrics/history`).
+    history: history::History,
     /// The index the scrape-time figures are read from, once there is one.
     index: Arc<RwLock<Option<Index>>>,
 }
@@ -305,6 +309,7 @@ impl Metrics {
                 http_duration,
                 sources,
                 hooks,
+                history: history::History::default(),
                 index,
             }),
         }
@@ -372,6 +377,11 @@ impl Metrics {
     /// What the sources count into.
     pub fn sources(&self) -> SourceMetrics {
         self.inner.sources.clone()
+    }
+
+    /// The figures' recent past, sampled once [`history::History::start`]ed.
+    pub fn history(&self) -> history::History {
+        self.inner.history.clone()
     }
 
     /// What the hooks count into.
