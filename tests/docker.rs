@@ -51,7 +51,7 @@ fn http_get(port: u64, path: &str) -> Option<String> {
 #[cfg_attr(not(has_docker), ignore = "no Docker engine on this machine (/var/run/docker.sock)")]
 fn a_docker_app_runs_in_its_container_bridged_and_healthy_and_goes_when_deleted() {
     let mark = format!("{}-{}", std::process::id(), line!());
-    let up = Up::start_with(&["--containerizer", "docker"]);
+    let up = Up::start_with(&["--containerizer", "docker", "--allow-empty"]);
     up.write_manifest(
         "boxweb.yaml",
         &format!(
