@@ -192,9 +192,12 @@ fn up_without_tokens_refuses_a_network_address() {
     assert!(err.contains("--tokens"), "{err}");
 }
 
+/// `minReadySeconds: 2`: a task that runs for a moment and exits is never
+/// available, however late its exit is seen on a loaded machine (without
+/// it, a RUNNING seen before the exit completed the rollout).
 fn rolling(tag: &str, command: &str) -> String {
     format!(
-        "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata: {{name: roll}}\nspec:\n  instances: 1\n  command: \"echo {tag}; {command}\"\n  resources: {{cpus: 0.1, mem: 16}}\n  strategy: {{failureBudget: 0, autoRollback: true}}\n  restartBackoff: {{initialSeconds: 1, factor: 1, maxSeconds: 1}}\n  killGracePeriodSeconds: 1\n"
+        "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata: {{name: roll}}\nspec:\n  instances: 1\n  command: \"echo {tag}; {command}\"\n  resources: {{cpus: 0.1, mem: 16}}\n  strategy: {{failureBudget: 0, autoRollback: true, minReadySeconds: 2}}\n  restartBackoff: {{initialSeconds: 1, factor: 1, maxSeconds: 1}}\n  killGracePeriodSeconds: 1\n"
     )
 }
 
