@@ -47,6 +47,10 @@ pub enum Command {
     /// Show one app in full: spec, source and commit, status, conditions,
     /// revisions, and its tasks with why any waits.
     Describe(DescribeArgs),
+    /// The cluster at a glance: the agent's link to Mesos (framework id,
+    /// connected or why not), the nodes with what is free, and the tasks
+    /// that wait with why.
+    ClusterInfo(ClusterInfoArgs),
     /// Follow or list an app's rollouts: `status` waits until the current
     /// one completes (exit 1 if it fails), `history` lists the revisions.
     Rollout(RolloutArgs),
@@ -329,6 +333,20 @@ pub struct GetArgs {
     /// Output format.
     #[arg(short, long, env = "SEXTANT_OUTPUT", value_enum, default_value_t = GetOutput::Table)]
     pub output: GetOutput,
+}
+
+#[derive(Args, Debug)]
+pub struct ClusterInfoArgs {
+    /// Output format: `text`, or the whole answer as `json` or `yaml`.
+    #[arg(short, long, env = "SEXTANT_CLUSTER_INFO_OUTPUT", value_enum, default_value_t = InfoOutput::Text)]
+    pub output: InfoOutput,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InfoOutput {
+    Text,
+    Json,
+    Yaml,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

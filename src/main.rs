@@ -31,6 +31,7 @@ async fn talk(command: Command, client: &sextant_api::client::Client) -> anyhow:
     match command {
         Command::Get(args) => success(commands::get::run(args, client).await),
         Command::Describe(args) => success(commands::describe::run(args, client).await),
+        Command::ClusterInfo(args) => success(commands::cluster_info::run(args, client).await),
         Command::Rollout(args) => commands::rollout::run(args, client).await,
         Command::Logs(args) => success(commands::logs::run(args, client).await),
         Command::Apply(args) => commands::apply::apply(args, client).await,

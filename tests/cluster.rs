@@ -1,7 +1,9 @@
 //! `sextant get nodes` and `sextant get queue` (and their API routes)
 //! under `sextant up`, on a node too small for all of an app's tasks: the
 //! node's used and free resources are what runs on it, and the task that
-//! does not fit waits in the queue with a reason naming what it lacks.
+//! does not fit waits in the queue with a reason naming what it lacks;
+//! `sextant cluster-info` (`GET /api/v1/cluster`) says all that and the
+//! framework's link to Mesos in one answer.
 
 mod common;
 
@@ -149,4 +151,29 @@ fn nodes_show_what_runs_and_the_queue_what_does_not_fit() {
         1,
         "only the header for an app with nothing queued: {out}"
     );
+
+    // The cluster in one answer: the framework's link, the nodes, the queue.
+    let cluster = get_json(&format!("{}/api/v1/cluster", up.api)).expect("GET /api/v1/cluster");
+    let framework = &cluster["framework"];
+    assert_eq!(framework["connected"], true, "{cluster}");
+    assert_eq!(framework["master"].as_str(), Some(up.mesos.as_str()));
+    let framework_id = framework["frameworkId"].as_str().unwrap_or_default().to_string();
+    let state = get_json(&format!("{}/master/state", up.mesos)).expect("GET /master/state");
+    assert_eq!(
+        state["frameworks"][0]["id"].as_str(),
+        Some(framework_id.as_str()),
+        "the framework id is the one the master knows"
+    );
+    assert_eq!(cluster["nodes"]["total"], 1, "{cluster}");
+    assert_eq!(cluster["queue"]["total"], 1, "{cluster}");
+    assert_eq!(
+        cluster["queue"]["tasks"][0]["taskId"].as_str(),
+        Some(waiting_id.as_str())
+    );
+    let (code, out, err) = sextant(&up, &["cluster-info"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("Framework: {framework_id}")), "{out}");
+    assert!(out.contains("Link:      subscribed for "), "{out}");
+    assert!(out.contains("Nodes:     1 (1 ready); free 0.1 of 0.4 cpus"), "{out}");
+    assert!(out.contains("Waiting:   1 tasks") && out.contains(&waiting_id), "{out}");
 }

@@ -295,6 +295,70 @@ fn the_graphs_page_draws_a_series() {
     });
 }
 
+/// Guards the cluster page: the framework's link, the nodes, the queue with
+/// why a task waits, from one `GET /api/v1/cluster`, and a preemption (a
+/// production app takes the room of a preemptible one) in its panel.
+#[test]
+#[cfg_attr(
+    not(has_chromium),
+    ignore = "needs chromium and chromedriver (apt-get install chromium chromium-driver)"
+)]
+fn the_cluster_page_shows_the_link_the_nodes_why_a_task_waits_and_preemptions() {
+    let up = Up::start_with(&["--node-cpus", "0.4", "--preemption-delay", "1s"]);
+    let app = |name: &str, cpus: &str, priority: &str| {
+        format!(
+            "apiVersion: sextant.dev/v1alpha1
+kind: App
+metadata:
+  name: {name}
+spec:
+  instances: 1
+  command: \"exec sleep 3600\"
+  resources: {{cpus: {cpus}, mem: 16}}
+  priority: {priority}
+  killGracePeriodSeconds: 1
+"
+        )
+    };
+    up.write_manifest("filler.yaml", &app("filler", "0.3", "preemptible"));
+    up.wait_for("the preemptible filler running", || {
+        up.running_in_mesos("filler").len() == 1
+    });
+    up.write_manifest("big.yaml", &app("big", "2", "production"));
+    up.write_manifest("prod.yaml", &app("prod", "0.3", "production"));
+    let api = up.api.clone();
+    runtime().block_on(async {
+        until("prod running in the filler's room, big waiting", || async {
+            let queue = get(&api, "/api/v1/cluster/queue", None).await;
+            let waits = |app: &str| queue["tasks"].as_array().into_iter().flatten().any(|t| t["app"] == app);
+            let tasks = get(&api, "/api/v1/tasks", None).await;
+            let prod_running = tasks
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|t| t["app"] == "prod" && t["state"] == "TASK_RUNNING");
+            prod_running && waits("big")
+        })
+        .await;
+        let framework_id = get(&api, "/api/v1/cluster", None).await["framework"]["frameworkId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(!framework_id.is_empty());
+        let mut b = Browser::start("cluster", 1280, 900).await;
+        b.open(&format!("{api}/#/cluster")).await;
+        let link = b.wait_text("#framework", "Subscribed", WAIT).await;
+        assert!(link.contains(&framework_id), "{link}");
+        b.wait_text("#nodes", "localhost", WAIT).await;
+        b.wait_text("#queue", "needs 2 cpus", WAIT).await;
+        let preempted = b.wait_text("#preemptions", "preempted by default.prod.", WAIT).await;
+        assert!(preempted.contains("filler"), "{preempted}");
+        b.shot("cluster").await;
+        b.assert_no_page_errors().await;
+        b.close().await;
+    });
+}
+
 /// Guards access in the browser: with tokens the page asks for one, a
 /// read token reads, and its deploy is refused in the server's words with
 /// nothing applied.

@@ -1,7 +1,7 @@
 //! The gRPC service the controller calls: Launch, Kill, WatchTasks,
 //! ReadTaskLog (a task's stdout or stderr, read from its Mesos agent: see
-//! `sandboxes`), ListNodes (the master's agents: `nodes`) and ListQueue
-//! (the launch queue: `queue`).
+//! `sandboxes`), ListNodes (the master's agents: `nodes`), ListQueue
+//! (the launch queue: `queue`) and Cluster (those two and the Mesos link).
 //!
 //! A watch stream is: the snapshot, in chunks; the agent's Mesos link
 //! (`AgentStatus`); then every task change and every link change. A
@@ -19,9 +19,9 @@ use sextant_proto::contract::SNAPSHOT_CHUNK_TASKS;
 use sextant_proto::proto::agent_server::Agent;
 use sextant_proto::proto::task_event::Event;
 use sextant_proto::proto::{
-    AgentStatus, KillRequest, KillResponse, LaunchRequest, LaunchResponse, ListNodesRequest, ListNodesResponse,
-    ListQueueRequest, ListQueueResponse, ReadTaskLogRequest, ReadTaskLogResponse, Task, TaskEvent, TaskLogFile,
-    TaskSnapshot, WatchTasksRequest,
+    AgentStatus, ClusterRequest, ClusterResponse, KillRequest, KillResponse, LaunchRequest, LaunchResponse,
+    ListNodesRequest, ListNodesResponse, ListQueueRequest, ListQueueResponse, ReadTaskLogRequest, ReadTaskLogResponse,
+    Task, TaskEvent, TaskLogFile, TaskSnapshot, WatchTasksRequest,
 };
 use tokio::sync::{Mutex, broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -214,6 +214,27 @@ impl Agent for AgentService {
         let link = self.link.borrow().clone();
         let tasks = self.tasks.lock().await;
         Ok(Response::new(crate::queue::list(&tasks, &link)))
+    }
+
+    async fn cluster(&self, _request: Request<ClusterRequest>) -> Result<Response<ClusterResponse>, Status> {
+        // The master is asked first and outside the lock, as in list_nodes;
+        // its failure is part of the answer, not the answer's failure.
+        let nodes = self.nodes.fetch().await;
+        let link = self.link.borrow().clone();
+        let tasks = self.tasks.lock().await;
+        let (nodes, nodes_error) = match nodes {
+            Ok(answer) => (
+                Some(crate::nodes::response(&answer, &tasks, self.nodes.master())),
+                String::new(),
+            ),
+            Err(status) => (None, status.message().to_string()),
+        };
+        Ok(Response::new(ClusterResponse {
+            link: Some(link.status()),
+            nodes,
+            nodes_error,
+            queue: Some(crate::queue::list(&tasks, &link)),
+        }))
     }
 
     type WatchTasksStream = WatchStream;

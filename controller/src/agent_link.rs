@@ -11,8 +11,8 @@ use std::time::Duration;
 use sextant_api::contract::MAX_MESSAGE_BYTES;
 use sextant_api::proto::agent_client::AgentClient;
 use sextant_api::proto::{
-    ListNodesRequest, ListNodesResponse, ListQueueRequest, ListQueueResponse, ReadTaskLogRequest, ReadTaskLogResponse,
-    WatchTasksRequest, task_event,
+    ClusterRequest, ClusterResponse, ListNodesRequest, ListNodesResponse, ListQueueRequest, ListQueueResponse,
+    ReadTaskLogRequest, ReadTaskLogResponse, WatchTasksRequest, task_event,
 };
 use tokio::sync::{mpsc, watch};
 use tonic::Status;
@@ -140,6 +140,15 @@ pub async fn list_queue(client: &AgentClient<Channel>) -> Result<ListQueueRespon
     Ok(client.list_queue(request).await?.into_inner())
 }
 
+/// The cluster in one answer (see the contract's `Cluster`): as slow as
+/// its slowest part, the master's node list.
+pub async fn cluster(client: &AgentClient<Channel>) -> Result<ClusterResponse, Status> {
+    let mut request = request(ClusterRequest {});
+    request.set_timeout(LIST_NODES_TIMEOUT);
+    let mut client = client.clone();
+    Ok(client.cluster(request).await?.into_inner())
+}
+
 /// Streams the agent's tasks into `events` until shutdown.
 pub async fn watch_agent(
     channel: Channel,
@@ -257,6 +266,10 @@ mod tests {
         }
 
         async fn list_queue(&self, _: Request<ListQueueRequest>) -> Result<Response<ListQueueResponse>, Status> {
+            Err(Status::unimplemented("scripted"))
+        }
+
+        async fn cluster(&self, _: Request<ClusterRequest>) -> Result<Response<ClusterResponse>, Status> {
             Err(Status::unimplemented("scripted"))
         }
 

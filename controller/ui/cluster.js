@@ -1,5 +1,7 @@
-// The cluster (nodes with total / used / free, attributes; the launch
-// queue with why each task waits; preemptions from the events) and the
+// The cluster (the framework's link to Mesos; nodes with total / used /
+// free, attributes; the launch queue with why each task waits; preemptions
+// from the events), all but the preemptions from one GET /api/v1/cluster,
+// and the
 // sources (URL, branch, commit, last sync, last error at its file and
 // line, and "sync now").
 
@@ -10,19 +12,45 @@ const res = (r) => (r ? `${num(r.cpus)} cpu · ${num(r.mem, 0)} MiB · ${num(r.d
 const ports = (r) => (r?.ports || []).map((p) => (p.begin === p.end ? p.begin : `${p.begin}-${p.end}`)).join(",");
 
 export async function clusterPage({ view, onEvent }) {
+  const link = h("div");
   const nodes = h("div");
   const queue = h("div");
-  const preempt = h("ul.events");
+  const preempt = h("ul.events#preemptions");
   fill(
     view,
     h("div.toolbar", h("h1", "Cluster"), h("span.spacer"), h("button", { onclick: () => load() }, "Refresh")),
+    h("section.card", h("h2", "Framework"), link),
     h("section.card", h("h2", "Nodes"), nodes),
     h("section.card", h("h2", "Waiting queue"), queue),
     h("section.card", h("h2", "Preemptions"), preempt),
   );
   async function load() {
+    let cluster;
     try {
-      const list = await api("/api/v1/cluster/nodes");
+      cluster = await api("/api/v1/cluster");
+    } catch (e) {
+      notice(link, "bad", e.message);
+      notice(nodes, "bad", e.message);
+      notice(queue, "bad", e.message);
+    }
+    if (cluster) {
+      const f = cluster.framework;
+      fill(
+        link,
+        h(
+          "p#framework",
+          badge(f.connected ? "Subscribed" : "Not subscribed", f.connected ? "ok" : "bad"),
+          ` to ${f.master}`,
+          f.since ? `, since ${ago(f.since)}` : "",
+          f.frameworkId ? h("span.mono", ` as ${f.frameworkId}`) : h("span.muted", " (no framework id yet)"),
+        ),
+        f.message ? h("p.message", f.message) : "",
+      );
+    }
+    if (cluster && !cluster.nodes) {
+      notice(nodes, "bad", cluster.nodesError || "The master did not list its nodes.");
+    } else if (cluster) {
+      const list = cluster.nodes;
       fill(
         nodes,
         h("p.muted", `${list.total} node(s) listed by ${list.master}`),
@@ -50,11 +78,9 @@ export async function clusterPage({ view, onEvent }) {
           ),
         ),
       );
-    } catch (e) {
-      notice(nodes, "bad", e.message);
     }
-    try {
-      const q = await api("/api/v1/cluster/queue");
+    if (cluster) {
+      const q = cluster.queue;
       fill(
         queue,
         q.tasks.length
@@ -80,12 +106,11 @@ export async function clusterPage({ view, onEvent }) {
             )
           : h("p.muted", "Nothing waits: every task has been placed."),
       );
-    } catch (e) {
-      notice(queue, "bad", e.message);
     }
     try {
-      const events = await api("/api/v1/events?kind=action");
-      const hits = events.filter((e) => /preempt/i.test(`${e.reason} ${e.message}`)).slice(-50);
+      // A victim's task event says "preempted by <task> (production) on <node>".
+      const events = await api("/api/v1/events?kind=task");
+      const hits = events.filter((e) => /preempted by /.test(e.message)).slice(-50);
       fill(preempt, hits.length ? hits.reverse().map((e) => h("li", h("span.time", ago(e.time)), " ", h("b", e.app), " ", e.message)) : h("li.muted", "No task has been preempted recently."));
     } catch (e) {
       fill(preempt, h("li", e.message));
@@ -93,7 +118,7 @@ export async function clusterPage({ view, onEvent }) {
   }
   await load();
   const tick = setInterval(load, 5000);
-  const stop = onEvent((e) => e.kind === "action" && /preempt/i.test(e.reason) && load());
+  const stop = onEvent((e) => e.kind === "task" && /preempted by /.test(e.message || "") && load());
   return () => {
     clearInterval(tick);
     stop();

@@ -111,7 +111,7 @@ fn nodes_table(nodes: &[&NodeView], wide: bool) -> String {
 
 /// `TASK APP PRIORITY WAITING CPUS MEM WHY`; wide adds the disk and
 /// ports asked for, before the why.
-fn queue_table(tasks: &[&QueuedTaskView], now: SystemTime, wide: bool) -> String {
+pub fn queue_table(tasks: &[&QueuedTaskView], now: SystemTime, wide: bool) -> String {
     let mut header: Vec<String> = ["TASK", "APP", "PRIORITY", "WAITING", "CPUS", "MEM"]
         .map(String::from)
         .to_vec();
@@ -156,13 +156,13 @@ fn ports(free: &ResourcesView, total: &ResourcesView) -> String {
 }
 
 /// A scalar as Mesos keeps it (three decimals), without trailing zeros.
-fn number(value: f64) -> String {
+pub fn number(value: f64) -> String {
     let rounded = (value * 1000.0).round() / 1000.0;
     rounded.to_string()
 }
 
 /// MiB, as `512Mi` or, from 1 GiB, `3.9Gi`.
-fn mib(value: f64) -> String {
+pub fn mib(value: f64) -> String {
     if value >= 1024.0 {
         let gib = (value / 1024.0 * 10.0).round() / 10.0;
         format!("{gib}Gi")

@@ -18,6 +18,7 @@ macro_rules! out {
 pub mod apply;
 pub mod client;
 pub mod cluster;
+pub mod cluster_info;
 pub mod describe;
 pub mod events;
 pub mod get;

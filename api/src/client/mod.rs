@@ -15,8 +15,8 @@ use serde::de::DeserializeOwned;
 
 use crate::selector::Selector;
 use crate::wire::{
-    AppDetail, AppView, ApplyResult, DeletedView, ErrorBody, ErrorCode, Event, NodeList, ObjectResult, QueueList,
-    RevisionView, RolloutResult, ScaleRequest, SourceView, TaskView, TriggeredView, UndoRequest,
+    AppDetail, AppView, ApplyResult, ClusterView, DeletedView, ErrorBody, ErrorCode, Event, NodeList, ObjectResult,
+    QueueList, RevisionView, RolloutResult, ScaleRequest, SourceView, TaskView, TriggeredView, UndoRequest,
 };
 use crate::wire::{LOG_OFFSET_HEADER, LOG_TASK_HEADER};
 
@@ -230,6 +230,12 @@ impl Client {
     pub async fn nodes(&self) -> Result<NodeList, ClientError> {
         self.json(Method::GET, self.url(&["api", "v1", "cluster", "nodes"]), None)
             .await
+    }
+
+    /// The cluster in one answer: the agent's link to Mesos, the nodes and
+    /// the launch queue.
+    pub async fn cluster(&self) -> Result<ClusterView, ClientError> {
+        self.json(Method::GET, self.url(&["api", "v1", "cluster"]), None).await
     }
 
     /// The agent's launch queue, in launch order, with why each task waits.

@@ -1,7 +1,8 @@
 //! The cluster as the API shows it: the Mesos agents (nodes) with what
 //! they have, what any framework uses, what is offered and what is free
 //! (`GET /api/v1/cluster/nodes`), and the agent's launch queue with why
-//! each task in it waits (`GET /api/v1/cluster/queue`).
+//! each task in it waits (`GET /api/v1/cluster/queue`); both with the
+//! agent's link to Mesos in one answer (`GET /api/v1/cluster`).
 //!
 //! Resources are in Mesos units: cpus as a fraction of cores, mem and
 //! disk in MiB (Mesos' "MB"), ports as inclusive ranges.
@@ -10,6 +11,44 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+/// The cluster in one answer: the agent's link to Mesos, the nodes and the
+/// launch queue.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterView {
+    /// The Sextant agent's link to the Mesos master.
+    pub framework: FrameworkLink,
+    /// The nodes; absent when the master could not list them
+    /// (`nodesError` says why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<NodeList>,
+    /// Why `nodes` is absent, in words naming the master.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes_error: Option<String>,
+    /// The launch queue, with why each task waits.
+    pub queue: QueueList,
+}
+
+/// The Sextant agent as a Mesos framework.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FrameworkLink {
+    /// The framework id Mesos gave; absent until the first subscription.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framework_id: Option<String>,
+    /// The Mesos master the agent subscribes to.
+    pub master: String,
+    /// Subscribed right now.
+    pub connected: bool,
+    /// Since when it is (or is not) connected (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Why it is not connected, in words (the last error); absent when
+    /// connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
 
 /// Every node the Mesos master lists.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, JsonSchema)]

@@ -21,7 +21,9 @@ pub const LOG_TASK_HEADER: &str = "x-sextant-task";
 pub const LOG_OFFSET_HEADER: &str = "x-sextant-offset";
 
 pub use apps::{AppDetail, AppView, PortView, RevisionView, TaskView};
-pub use cluster::{NodeList, NodeStatus, NodeView, PortRange, QueueList, QueuedTaskView, ResourcesView};
+pub use cluster::{
+    ClusterView, FrameworkLink, NodeList, NodeStatus, NodeView, PortRange, QueueList, QueuedTaskView, ResourcesView,
+};
 pub use error::{ErrorBody, ErrorCode};
 pub use events::{Event, event_kinds};
 pub use history::{HistoryView, SeriesView};

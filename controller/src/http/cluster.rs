@@ -1,8 +1,10 @@
 //! `GET /api/v1/cluster/nodes` and `GET /api/v1/cluster/queue`: the Mesos
 //! agents (nodes) with their total, used, offered and free resources and
-//! attributes, and the agent's launch queue with why each task waits. Both
-//! are asked of the agent (`ListNodes`, `ListQueue`: the controller never
-//! speaks Mesos) at each request; nothing is kept.
+//! attributes, and the agent's launch queue with why each task waits;
+//! `GET /api/v1/cluster`: both and the agent's link to Mesos (framework id,
+//! connected or why not) in one answer. All are asked of the agent
+//! (`ListNodes`, `ListQueue`, `Cluster`: the controller never speaks Mesos)
+//! at each request; nothing is kept.
 //!
 //! Errors are the API's `{code, message}`: `Unavailable` when the agent
 //! cannot be reached or does not answer in time, or when the Mesos master
@@ -12,9 +14,10 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use sextant_api::proto::agent_client::AgentClient;
-use sextant_api::proto::{self, ListNodesResponse, ListQueueResponse};
+use sextant_api::proto::{self, ClusterResponse, ListNodesResponse, ListQueueResponse};
 use sextant_api::wire::{
-    ErrorCode, NodeList, NodeStatus, NodeView, PortRange, QueueList, QueuedTaskView, ResourcesView,
+    ClusterView, ErrorCode, FrameworkLink, NodeList, NodeStatus, NodeView, PortRange, QueueList, QueuedTaskView,
+    ResourcesView,
 };
 use tonic::transport::Channel;
 
@@ -29,9 +32,10 @@ struct Cluster {
     agent: AgentClient<Channel>,
 }
 
-/// The two routes, asking `agent`.
+/// The three routes, asking `agent`.
 pub fn routes(index: Index, agent: AgentClient<Channel>) -> Router {
     Router::new()
+        .route(documented("GET", "/api/v1/cluster"), get(cluster))
         .route(documented("GET", "/api/v1/cluster/nodes"), get(nodes))
         .route(documented("GET", "/api/v1/cluster/queue"), get(queue))
         .with_state(Cluster { index, agent })
@@ -41,6 +45,13 @@ async fn nodes(State(cluster): State<Cluster>) -> Result<Json<NodeList>, ApiErro
     match crate::agent_link::list_nodes(&cluster.agent).await {
         Ok(answer) => Ok(Json(node_list(answer))),
         Err(status) => Err(refusal(&cluster, "list the nodes", &status)),
+    }
+}
+
+async fn cluster(State(cluster): State<Cluster>) -> Result<Json<ClusterView>, ApiError> {
+    match crate::agent_link::cluster(&cluster.agent).await {
+        Ok(answer) => Ok(Json(cluster_view(answer))),
+        Err(status) => Err(refusal(&cluster, "describe the cluster", &status)),
     }
 }
 
@@ -84,6 +95,23 @@ fn deepest(error: &(dyn std::error::Error + 'static)) -> String {
         cause = next;
     }
     cause.to_string()
+}
+
+fn cluster_view(answer: ClusterResponse) -> ClusterView {
+    let link = answer.link.unwrap_or_default();
+    let nodes_error = (!answer.nodes_error.is_empty()).then_some(answer.nodes_error);
+    ClusterView {
+        framework: FrameworkLink {
+            framework_id: (!link.framework_id.is_empty()).then_some(link.framework_id),
+            master: link.master,
+            connected: link.mesos_connected,
+            since: (link.since > 0.0).then(|| rfc3339(link.since)).flatten(),
+            message: (!link.mesos_connected && !link.message.is_empty()).then_some(link.message),
+        },
+        nodes: answer.nodes.map(node_list),
+        nodes_error,
+        queue: queue_list(answer.queue.unwrap_or_default()),
+    }
 }
 
 fn node_list(answer: ListNodesResponse) -> NodeList {

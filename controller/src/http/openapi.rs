@@ -10,8 +10,8 @@ use schemars::generate::{Contract, SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value, json};
 use sextant_api::wire::{
-    AppDetail, AppView, ApplyResult, DeletedView, ErrorBody, Event, HistoryView, NodeList, ObjectResult, QueueList,
-    RevisionView, RolloutResult, ScaleRequest, SourceView, TaskView, TriggeredView, UndoRequest,
+    AppDetail, AppView, ApplyResult, ClusterView, DeletedView, ErrorBody, Event, HistoryView, NodeList, ObjectResult,
+    QueueList, RevisionView, RolloutResult, ScaleRequest, SourceView, TaskView, TriggeredView, UndoRequest,
 };
 
 /// Who may call an endpoint once tokens are configured.
@@ -336,6 +336,16 @@ pub const ENDPOINTS: &[Endpoint] = &[
         query: &[],
         request: None,
         ok: (200, Body::Json(schema::<NodeList>)),
+        errors: &[503],
+    },
+    Endpoint {
+        method: "GET",
+        path: "/api/v1/cluster",
+        summary: "The cluster in one answer: the agent's link to Mesos (framework id, master, connected or why not), the nodes (or why the master could not list them) and the launch queue with why each task waits.",
+        access: Access::Read,
+        query: &[],
+        request: None,
+        ok: (200, Body::Json(schema::<ClusterView>)),
         errors: &[503],
     },
     Endpoint {
