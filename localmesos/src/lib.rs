@@ -65,6 +65,7 @@ mod fault_api;
 mod fetcher;
 mod files;
 mod health;
+mod health_tls;
 mod host_ports;
 mod http;
 mod master;

@@ -443,22 +443,96 @@ async fn invalid_health_checks_are_task_errors() {
     master.mesos.shutdown().await;
 }
 
+/// Serves HTTPS on a loopback port with a fresh self-signed certificate:
+/// every request gets `200 OK`.
+async fn self_signed_https_server() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let config =
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("protocols")
+            .with_no_client_auth()
+            .with_single_cert(vec![certified.cert.der().clone()], key)
+            .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = tls
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                    .await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
+/// An HTTPS check probes with TLS and accepts a self-signed certificate
+/// (as Mesos's `curl -k`): the task becomes healthy.
 #[tokio::test]
-async fn https_checks_fail_clearly_and_timeouts_count_as_failures() {
+async fn https_check_against_a_self_signed_server_is_healthy() {
+    let port = self_signed_https_server().await;
     let master = start().await;
     let sub = subscribe(&master, framework_info("https-health")).await;
     let (caller, mut events) = (sub.caller, sub.events);
     launch(&caller, &mut events, |agent| {
-        let mut https = shell_task("https", agent, "exec sleep 600");
+        let mut task = shell_task("secure", agent, "exec sleep 600");
         let mut check = health_check(HealthCheckType::Http);
         check.http = Some(HttpCheckInfo {
-            port: 443,
-            path: None,
+            port: u32::from(port),
+            path: Some("/health".to_string()),
             scheme: Some("https".to_string()),
         });
         check.grace_period_seconds = Some(0.0);
         check.consecutive_failures = Some(1);
-        https.health_check = Some(check);
+        task.health_check = Some(check);
+        vec![task]
+    })
+    .await;
+    started(&caller, &mut events).await;
+    let healthy = next_update_acked(&caller, &mut events).await;
+    assert_health_update(&healthy, true);
+    assert_eq!(healthy.message, None);
+    master.mesos.shutdown().await;
+}
+
+/// An HTTPS check against a plain-HTTP server fails (no TLS handshake),
+/// and a probe past its timeout counts as a failure.
+#[tokio::test]
+async fn https_against_plain_http_and_timeouts_count_as_failures() {
+    let port = free_port();
+    let master = start_with_port(port).await;
+    let sub = subscribe(&master, framework_info("https-health")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    launch(&caller, &mut events, |agent| {
+        let mut check = health_check(HealthCheckType::Http);
+        check.http = Some(HttpCheckInfo {
+            port: u32::from(port),
+            path: None,
+            scheme: Some("https".to_string()),
+        });
+        // Failures inside the grace period are hidden; the server is up
+        // well within 1.5 s, so the counted failure is a TLS one.
+        check.grace_period_seconds = Some(1.5);
+        check.consecutive_failures = Some(1);
+        let https = http_server_task("https", agent, port, check);
         let mut slow = shell_task("slow-probe", agent, "exec sleep 600");
         let mut check = health_check(HealthCheckType::Command);
         check.command = Some(command("exec sleep 30"));
@@ -486,10 +560,7 @@ async fn https_checks_fail_clearly_and_timeouts_count_as_failures() {
             other => panic!("unexpected {other:?}: {status:?}"),
         }
     }
-    assert_eq!(
-        unhealthy.get("https"),
-        Some(&Some("HTTPS health checks are not supported by localmesos".to_string()))
-    );
+    assert_eq!(unhealthy.get("https"), Some(&None));
     assert_eq!(unhealthy.get("slow-probe"), Some(&None));
     master.mesos.shutdown().await;
 }
