@@ -106,6 +106,29 @@ fn tar_gz(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
     builder.into_inner().expect("tar").finish().expect("gzip")
 }
 
+fn plain_tar(path: &str, body: &[u8]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(body.len() as u64);
+    header.set_mode(0o644);
+    builder.append_data(&mut header, path, body).expect("append");
+    builder.into_inner().expect("tar")
+}
+
+/// `data` compressed by the `xz` program.
+fn xz(data: &[u8]) -> Vec<u8> {
+    let mut child = std::process::Command::new("xz")
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("xz");
+    child.stdin.take().expect("stdin").write_all(data).expect("write");
+    let output = child.wait_with_output().expect("xz output");
+    assert!(output.status.success());
+    output.stdout
+}
+
 fn zip(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (path, body, mode) in entries {
@@ -181,7 +204,7 @@ async fn executable_uri_is_run_by_the_task() {
     master.mesos.shutdown().await;
 }
 
-/// `.tar.gz`, `.tar.bz2` and `.zip` archives are unpacked into the
+/// `.tar.gz`, `.tar.bz2`, `.tar.xz` and `.zip` archives are unpacked into the
 /// sandbox (modes kept); `extract: false` keeps the archive as it is.
 #[tokio::test]
 async fn archives_are_extracted_into_the_sandbox() {
@@ -209,8 +232,10 @@ async fn archives_are_extracted_into_the_sandbox() {
         encoder.write_all(&tar).expect("bzip2");
         encoder.finish().expect("bzip2");
     }
+    let tar_xz = xz(&plain_tar("x/xz.txt", b"from xz"));
     let addr = serve(vec![
         ("/app.tar.gz", targz.clone()),
+        ("/x.tar.xz", tar_xz),
         ("/z.zip", zipped),
         ("/b.tar.bz2", tar_bz2),
         ("/kept.tgz", targz),
@@ -222,11 +247,12 @@ async fn archives_are_extracted_into_the_sandbox() {
         vec![task_with(
             "unpacks",
             agent,
-            r#"test "$(cat app/data.txt)" = "from tar" && ./app/run.sh && test "$(cat z/data.txt)" = "from zip" && ./z/run.sh && test "$(cat b/bz.txt)" = "from bz" && test -f kept.tgz && test -f app.tar.gz"#,
+            r#"test "$(cat app/data.txt)" = "from tar" && ./app/run.sh && test "$(cat z/data.txt)" = "from zip" && ./z/run.sh && test "$(cat b/bz.txt)" = "from bz" && test "$(cat x/xz.txt)" = "from xz" && test -f kept.tgz && test -f app.tar.gz"#,
             vec![
                 uri(&format!("http://{addr}/app.tar.gz")),
                 uri(&format!("http://{addr}/z.zip")),
                 uri(&format!("http://{addr}/b.tar.bz2")),
+                uri(&format!("http://{addr}/x.tar.xz")),
                 kept,
             ],
         )]
@@ -361,5 +387,122 @@ async fn local_files_are_copied() {
         "{message}"
     );
     assert!(Path::new(&path).exists(), "the source is left alone");
+    master.mesos.shutdown().await;
+}
+
+/// A server that answers with headers promising a 100-byte body, then
+/// never sends it.
+async fn stalling_server() -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+                    .await;
+                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            });
+        }
+    });
+    addr
+}
+
+/// Each URI is bounded: a download past `max_size`, an archive whose
+/// contents exceed it, and a fetch past `timeout` fail the task.
+#[tokio::test]
+async fn fetches_are_bounded_in_size_and_time() {
+    let zeros = tar_gz(&[("zeros", &[0u8; 4000], 0o644)]);
+    assert!(zeros.len() < 1000, "compresses well: {}", zeros.len());
+    let addr = serve(vec![("/big.bin", vec![7u8; 2000]), ("/bomb.tar.gz", zeros)]).await;
+    let stall = stalling_server().await;
+    let master = start_with(|config| {
+        config.fetcher.max_size = 1000;
+        config.fetcher.timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let sub = subscribe(&master, framework_info("fetcher-bounds")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    launch(&caller, &mut events, |agent| {
+        vec![
+            task_with("big", agent, "exit 0", vec![uri(&format!("http://{addr}/big.bin"))]),
+            task_with(
+                "bomb",
+                agent,
+                "exit 0",
+                vec![uri(&format!("http://{addr}/bomb.tar.gz"))],
+            ),
+            task_with("slow", agent, "exit 0", vec![uri(&format!("http://{stall}/slow.bin"))]),
+        ]
+    })
+    .await;
+    let mut terminal = BTreeMap::new();
+    while terminal.len() < 3 {
+        let status = next_update_acked(&caller, &mut events).await;
+        if status.state.is_terminal() {
+            terminal.insert(status.task_id.value.clone(), status);
+        }
+    }
+    let big = fetch_failure(&terminal, "big");
+    assert!(
+        big.ends_with("it is larger than the fetcher's limit of 1000 bytes"),
+        "{big}"
+    );
+    assert!(
+        !sandbox_of(&master, "big").join("big.bin").exists(),
+        "a partial download is removed"
+    );
+    let bomb = fetch_failure(&terminal, "bomb");
+    assert!(
+        bomb.ends_with("the archive holds more than the fetcher's limit of 1000 bytes"),
+        "{bomb}"
+    );
+    let slow = fetch_failure(&terminal, "slow");
+    assert!(
+        slow.ends_with(&format!("cannot fetch 'http://{stall}/slow.bin': timed out after 0.3s")),
+        "{slow}"
+    );
+    master.mesos.shutdown().await;
+}
+
+/// A KILL while the URIs are being fetched stops the fetch: TASK_KILLED
+/// from the agent, REASON_TASK_KILLED_DURING_LAUNCH, and the task never
+/// runs.
+#[tokio::test]
+async fn kill_during_the_fetch_kills_the_task() {
+    let stall = stalling_server().await;
+    let master = start().await;
+    let sub = subscribe(&master, framework_info("fetcher-kill")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    let offer = launch(&caller, &mut events, |agent| {
+        vec![task_with(
+            "stuck",
+            agent,
+            "touch ran",
+            vec![uri(&format!("http://{stall}/slow.bin"))],
+        )]
+    })
+    .await;
+    // The fetch is under way once its sandbox exists.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !master.dir.path().join("slaves").exists() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    caller
+        .kill(TaskId::new("stuck"), Some(offer.agent_id.clone()), None)
+        .await
+        .expect("KILL");
+    let killed = next_update_acked(&caller, &mut events).await;
+    assert_eq!(killed.state, TaskState::TaskKilled, "{killed:?}");
+    assert_eq!(killed.source, Some(TaskStatusSource::SourceAgent));
+    assert_eq!(killed.reason.as_deref(), Some("REASON_TASK_KILLED_DURING_LAUNCH"));
+    assert_eq!(
+        killed.message.as_deref(),
+        Some("Killed before delivery to the executor")
+    );
+    assert!(!sandbox_of(&master, "stuck").join("ran").exists());
     master.mesos.shutdown().await;
 }

@@ -7,7 +7,8 @@
 //! from the agent) with Mesos's "Failed to launch container: Failed to
 //! fetch all URIs for container '…'" and the URI and the cause; the same
 //! text goes to the sandbox's `stderr`. A kill during the fetch stops it
-//! and ends the task TASK_KILLED.
+//! and ends the task TASK_KILLED (REASON_TASK_KILLED_DURING_LAUNCH), as an
+//! agent kills a task not yet delivered to its executor.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -109,7 +110,7 @@ async fn fetch_then_launch(
         command = rx.recv() => {
             shared.pending().remove(&spec.container_id);
             if let Some(ExecutorCommand::Kill { .. }) = command {
-                report(ExecutorEvent::Exited { code: None, signal: None, killed: true, unhealthy: false });
+                report(ExecutorEvent::KilledBeforeStart);
             }
             return;
         }

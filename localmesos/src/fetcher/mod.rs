@@ -62,7 +62,7 @@ pub enum FetchError {
         path: PathBuf,
         cause: std::io::Error,
     },
-    #[error("timed out after {}s", .0.as_secs())]
+    #[error("timed out after {}s", .0.as_secs_f64())]
     Timeout(Duration),
 }
 
