@@ -506,3 +506,29 @@ async fn kill_during_the_fetch_kills_the_task() {
     assert!(!sandbox_of(&master, "stuck").join("ran").exists());
     master.mesos.shutdown().await;
 }
+
+/// An https URI is downloaded with the certificate verified (as the Mesos
+/// fetcher does): a self-signed server fails the task, in words.
+#[tokio::test]
+async fn https_uri_with_an_untrusted_certificate_fails() {
+    let port = self_signed_https_server().await;
+    let (terminal, master) = run(|agent| {
+        vec![task_with(
+            "untrusted",
+            agent,
+            "exit 0",
+            vec![uri(&format!("https://127.0.0.1:{port}/app.txt"))],
+        )]
+    })
+    .await;
+    let message = fetch_failure(&terminal, "untrusted");
+    assert!(
+        message.contains(&format!("cannot fetch 'https://127.0.0.1:{port}/app.txt': ")),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("TLS handshake failed: invalid peer certificate: UnknownIssuer"),
+        "{message}"
+    );
+    master.mesos.shutdown().await;
+}

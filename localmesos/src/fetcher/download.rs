@@ -88,7 +88,7 @@ async fn http(client: &reqwest::Client, url: &Url, to: &Path, limit: u64) -> Res
         .get(url.clone())
         .send()
         .await
-        .map_err(|e| DownloadError::Http(error_chain(&e)))?;
+        .map_err(|e| DownloadError::Http(mesos::http_cause(&e)))?;
     if !response.status().is_success() {
         return Err(DownloadError::Status(response.status()));
     }
@@ -104,7 +104,7 @@ async fn http(client: &reqwest::Client, url: &Url, to: &Path, limit: u64) -> Res
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| DownloadError::Http(error_chain(&e)))?
+        .map_err(|e| DownloadError::Http(mesos::http_cause(&e)))?
     {
         written = written.saturating_add(chunk.len() as u64);
         if written > limit {
@@ -133,22 +133,6 @@ async fn copy(from: &Path, to: &Path, limit: u64) -> Result<(), DownloadError> {
         cause,
     })?;
     Ok(())
-}
-
-/// A reqwest error and its causes in one line ("error sending request:
-/// connection refused"), each said once.
-fn error_chain(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
