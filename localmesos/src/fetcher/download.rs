@@ -63,15 +63,16 @@ impl Source {
     }
 }
 
-/// Writes `source` to `to`, at most `limit` bytes.
-pub async fn download(
-    client: &Result<reqwest::Client, String>,
+/// Writes `source` to `to`, at most `limit` bytes; `client` is asked for
+/// only by http(s).
+pub async fn download<'a>(
+    client: impl FnOnce() -> &'a Result<reqwest::Client, String>,
     source: &Source,
     to: &Path,
     limit: u64,
 ) -> Result<(), DownloadError> {
     let result = match source {
-        Source::Http(url) => match client {
+        Source::Http(url) => match client() {
             Ok(client) => http(client, url, to, limit).await,
             Err(cause) => Err(DownloadError::Http(format!("no HTTP client: {cause}"))),
         },

@@ -14,6 +14,7 @@ mod download;
 mod extract;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use mesos::types::CommandUri;
@@ -69,19 +70,28 @@ pub enum FetchError {
 /// Fetches URIs into sandboxes.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
-    /// Or why there is none (no TLS backend): then http(s) URIs fail.
-    client: Result<reqwest::Client, String>,
+    /// Built at the first http(s) URI (it loads the system's roots), or
+    /// why it cannot be (no TLS backend): then http(s) URIs fail.
+    client: Arc<OnceLock<Result<reqwest::Client, String>>>,
     limits: FetcherLimits,
 }
 
 impl Fetcher {
     pub fn new(limits: FetcherLimits) -> Self {
-        let client = reqwest::Client::builder()
-            .user_agent("localmesos-fetcher")
-            .connect_timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| e.to_string());
-        Self { client, limits }
+        Self {
+            client: Arc::default(),
+            limits,
+        }
+    }
+
+    fn client(&self) -> &Result<reqwest::Client, String> {
+        self.client.get_or_init(|| {
+            reqwest::Client::builder()
+                .user_agent("localmesos-fetcher")
+                .connect_timeout(Duration::from_secs(30))
+                .build()
+                .map_err(|e| e.to_string())
+        })
     }
 
     /// Fetches every URI into `sandbox`, in order; the first failure ends
@@ -116,7 +126,7 @@ impl Fetcher {
                     cause,
                 })?;
         }
-        download::download(&self.client, &source, &destination, self.limits.max_size).await?;
+        download::download(|| self.client(), &source, &destination, self.limits.max_size).await?;
 
         if uri.executable.unwrap_or(false) {
             use std::os::unix::fs::PermissionsExt as _;
