@@ -139,6 +139,14 @@ fn zip(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
     writer.finish().expect("zip").into_inner()
 }
 
+fn symlink_zip(name: &str, target: &str) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    writer
+        .add_symlink(name, target, zip::write::SimpleFileOptions::default())
+        .expect("symlink");
+    writer.finish().expect("zip").into_inner()
+}
+
 /// A tar.gz with one entry whose name is written raw (the builder refuses
 /// `..`), as a hostile archive would be.
 fn hostile_tar_gz(name: &str, body: &[u8]) -> Vec<u8> {
@@ -205,7 +213,8 @@ async fn executable_uri_is_run_by_the_task() {
 }
 
 /// `.tar.gz`, `.tar.bz2`, `.tar.xz` and `.zip` archives are unpacked into the
-/// sandbox (modes kept); `extract: false` keeps the archive as it is.
+/// sandbox (modes kept), a lone `.gz` is decompressed next to itself, and
+/// `extract: false` keeps the archive as it is.
 #[tokio::test]
 async fn archives_are_extracted_into_the_sandbox() {
     let targz = tar_gz(&[
@@ -233,9 +242,15 @@ async fn archives_are_extracted_into_the_sandbox() {
         encoder.finish().expect("bzip2");
     }
     let tar_xz = xz(&plain_tar("x/xz.txt", b"from xz"));
+    let gz = {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(b"from gz").expect("gzip");
+        encoder.finish().expect("gzip")
+    };
     let addr = serve(vec![
         ("/app.tar.gz", targz.clone()),
         ("/x.tar.xz", tar_xz),
+        ("/app.conf.gz", gz),
         ("/z.zip", zipped),
         ("/b.tar.bz2", tar_bz2),
         ("/kept.tgz", targz),
@@ -247,12 +262,13 @@ async fn archives_are_extracted_into_the_sandbox() {
         vec![task_with(
             "unpacks",
             agent,
-            r#"test "$(cat app/data.txt)" = "from tar" && ./app/run.sh && test "$(cat z/data.txt)" = "from zip" && ./z/run.sh && test "$(cat b/bz.txt)" = "from bz" && test "$(cat x/xz.txt)" = "from xz" && test -f kept.tgz && test -f app.tar.gz"#,
+            r#"test "$(cat app/data.txt)" = "from tar" && ./app/run.sh && test "$(cat z/data.txt)" = "from zip" && ./z/run.sh && test "$(cat b/bz.txt)" = "from bz" && test "$(cat x/xz.txt)" = "from xz" && test "$(cat app.conf)" = "from gz" && test -f kept.tgz && test -f app.tar.gz"#,
             vec![
                 uri(&format!("http://{addr}/app.tar.gz")),
                 uri(&format!("http://{addr}/z.zip")),
                 uri(&format!("http://{addr}/b.tar.bz2")),
                 uri(&format!("http://{addr}/x.tar.xz")),
+                uri(&format!("http://{addr}/app.conf.gz")),
                 kept,
             ],
         )]
@@ -327,10 +343,11 @@ async fn archive_escaping_the_sandbox_fails_the_task() {
         ("/evil.tar.gz", hostile_tar_gz("../escape", b"gotcha")),
         ("/link.tar", symlink_tar("etc", "/etc")),
         ("/up.tar", symlink_tar("up", "../..")),
+        ("/link.zip", symlink_zip("etc", "/etc")),
     ])
     .await;
     let (terminal, master) = run(|agent| {
-        ["evil.tar.gz", "link.tar", "up.tar"]
+        ["evil.tar.gz", "link.tar", "up.tar", "link.zip"]
             .iter()
             .map(|name| task_with(name, agent, "exit 0", vec![uri(&format!("http://{addr}/{name}"))]))
             .collect()
@@ -345,6 +362,11 @@ async fn archive_escaping_the_sandbox_fails_the_task() {
     assert!(
         link.ends_with("archive entry 'etc' is a link to '/etc', which leaves the sandbox"),
         "{link}"
+    );
+    let zip_link = fetch_failure(&terminal, "link.zip");
+    assert!(
+        zip_link.ends_with("archive entry 'etc' is a link to '/etc', which leaves the sandbox"),
+        "{zip_link}"
     );
     let up = fetch_failure(&terminal, "up.tar");
     assert!(up.contains("is a link to '../..'"), "{up}");
