@@ -42,6 +42,8 @@ pub enum ExecutorEvent {
         reason: &'static str,
         source: TaskStatusSource,
     },
+    /// Killed before it started (while its URIs were being fetched).
+    KilledBeforeStart,
 }
 
 /// Everything needed to start a task.

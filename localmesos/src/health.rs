@@ -1,6 +1,6 @@
 //! Mesos-native health checks (`TaskInfo.health_check`), as the built-in
-//! command executor runs them: the master's validation, the probes (HTTP,
-//! TCP, COMMAND against 127.0.0.1), and the health checker's bookkeeping
+//! command executor runs them: the master's validation, the probes (HTTP
+//! and HTTPS, TCP, COMMAND against 127.0.0.1), and the health checker's bookkeeping
 //! (delay, interval, timeout, grace period, consecutive failures).
 //!
 //! The executor owns the schedule: it asks [`Checker::start`] for a probe,
@@ -15,7 +15,7 @@ use std::time::Duration;
 use mesos::types::{CommandInfo, HealthCheck, HealthCheckType};
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tracing::{debug, info};
@@ -28,8 +28,6 @@ const DEFAULT_GRACE: f64 = 10.0;
 const DEFAULT_CONSECUTIVE_FAILURES: u32 = 3;
 /// Longest HTTP response head read for the status line.
 const MAX_STATUS_LINE: usize = 8192;
-/// Why an `https` check fails here (sent as the update's message).
-const HTTPS_UNSUPPORTED: &str = "HTTPS health checks are not supported by localmesos";
 
 /// `common::validation::validateHealthCheck`; the master prefixes the
 /// error with "Task uses invalid health check: ".
@@ -212,10 +210,8 @@ impl Checker {
                     let Some(http) = http else {
                         return Err("no 'http' in the health check".to_string());
                     };
-                    if http.scheme.as_deref() == Some("https") {
-                        return Err(HTTPS_UNSUPPORTED.to_string());
-                    }
-                    http_probe(target, http.port, http.path.as_deref().unwrap_or("/")).await
+                    let tls = http.scheme.as_deref() == Some("https");
+                    http_probe(target, http.port, http.path.as_deref().unwrap_or("/"), tls).await
                 })
             }
             HealthCheckType::Tcp => {
@@ -272,12 +268,10 @@ impl Checker {
                 }
                 self.failures = self.failures.saturating_add(1);
                 info!(%error, failures = self.failures, "health check failed");
-                let unsupported = self.check.kind == HealthCheckType::Http
-                    && self.check.http.as_ref().and_then(|h| h.scheme.as_deref()) == Some("https");
                 Some(Verdict {
                     healthy: false,
                     kill: self.failures >= self.max_failures,
-                    message: unsupported.then(|| HTTPS_UNSUPPORTED.to_string()),
+                    message: None,
                 })
             }
         }
@@ -288,13 +282,29 @@ fn port_of(port: u32) -> Result<u16, String> {
     u16::try_from(port).map_err(|_| format!("invalid port {port}"))
 }
 
-/// `GET http://target:port/path`: success for a 200–399 status.
-async fn http_probe(target: Ipv4Addr, port: u32, path: &str) -> CheckResult {
+/// `GET http(s)://target:port/path`: success for a 200–399 status. With
+/// `tls`, any certificate is accepted (`crate::health_tls`).
+async fn http_probe(target: Ipv4Addr, port: u32, path: &str, tls: bool) -> CheckResult {
     let port = port_of(port)?;
     let path = if path.is_empty() { "/" } else { path };
-    let mut stream = TcpStream::connect((target, port))
+    let stream = TcpStream::connect((target, port))
         .await
         .map_err(|e| format!("cannot connect to {target}:{port}: {e}"))?;
+    if tls {
+        let stream = crate::health_tls::connect(target, stream).await?;
+        exchange(stream, target, port, path).await
+    } else {
+        exchange(stream, target, port, path).await
+    }
+}
+
+/// Sends the GET over `stream` and judges the status line.
+async fn exchange(
+    mut stream: impl AsyncRead + AsyncWrite + Unpin,
+    target: Ipv4Addr,
+    port: u16,
+    path: &str,
+) -> CheckResult {
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {target}:{port}\r\nUser-Agent: localmesos-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     );

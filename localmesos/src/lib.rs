@@ -62,8 +62,10 @@ mod call;
 pub mod containerizer;
 mod executor;
 mod fault_api;
+mod fetcher;
 mod files;
 mod health;
+mod health_tls;
 mod host_ports;
 mod http;
 mod master;
@@ -73,6 +75,7 @@ mod resources;
 mod scheduler_api;
 
 pub use containerizer::ContainerizerKind;
+pub use fetcher::FetcherLimits;
 pub use node_flags::{NodeFlagError, NodeFlags};
 
 use std::collections::BTreeMap;
@@ -146,6 +149,8 @@ pub struct LocalMesosConfig {
     /// Leave out of offers the host ports some process already listens on
     /// (read from `/proc/net/tcp{,6}` at each allocation; see `host_ports`).
     pub skip_bound_ports: bool,
+    /// Bounds on each URI a task fetches into its sandbox.
+    pub fetcher: FetcherLimits,
 }
 
 impl LocalMesosConfig {
@@ -159,6 +164,7 @@ impl LocalMesosConfig {
             update_retry_initial: Duration::from_secs(10),
             offer_interval: Duration::from_secs(1),
             skip_bound_ports: true,
+            fetcher: FetcherLimits::DEFAULT,
         }
     }
 }
@@ -276,6 +282,7 @@ pub async fn start(config: LocalMesosConfig) -> Result<LocalMesos, LocalMesosErr
     info!(%addr, id = %identity.id, nodes = config.nodes.len(), "localmesos master starting");
     let mut master = Master::new(identity, timing, work_dir, &config.nodes);
     master.skip_bound_ports = config.skip_bound_ports;
+    master.containerizers = containerizer::Containerizers::new(config.fetcher);
     let master = Arc::new(master);
     let (stop, stopped) = watch::channel(false);
     let server = tokio::spawn(http::serve(listener, http::router(Arc::clone(&master)), stopped));

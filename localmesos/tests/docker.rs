@@ -4,7 +4,8 @@
 //! nothing can be pulled here) with the task's environment and its output
 //! in the sandbox, on HOST or BRIDGE networking with its port mapped,
 //! health-checked against the container, killed with its grace period and
-//! removed; a missing image fails the task in words. Without a Docker
+//! removed; its URIs are fetched into the mounted sandbox; a missing
+//! image fails the task in words. Without a Docker
 //! engine these tests are reported ignored.
 
 mod common;
@@ -298,4 +299,39 @@ async fn stopping_localmesos_stops_and_removes_its_containers() {
     assert!(!containers_of(&running).is_empty());
     master.mesos.shutdown().await;
     assert_eq!(containers_of(&running), "", "no container outlives localmesos");
+}
+
+/// A DOCKER task's URIs are fetched into its sandbox before the container
+/// starts, so the container finds them under `/mnt/mesos/sandbox`.
+#[tokio::test]
+#[cfg_attr(
+    not(has_docker),
+    ignore = "needs a Docker engine (apt-get install docker.io; dockerd)"
+)]
+async fn a_docker_task_finds_its_fetched_uris_in_the_mounted_sandbox() {
+    let source = tempfile::tempdir().expect("tempdir");
+    let file = source.path().join("greeting.txt");
+    std::fs::write(&file, "fetched").expect("write");
+    let master = start_with(docker_node).await;
+    let sub = subscribe(&master, framework_info("docker-fetch")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    let mut task = shell_task(
+        "fetched",
+        &AgentId::new(""),
+        r#"test "$(cat /mnt/mesos/sandbox/greeting.txt)" = fetched"#,
+    );
+    if let Some(command) = &mut task.command {
+        command.uris = vec![CommandUri {
+            value: format!("file://{}", file.display()),
+            executable: None,
+            extract: None,
+            cache: None,
+            output_file: None,
+        }];
+    }
+    launch_container(&master, &caller, &mut events, task, docker("HOST", json!({}))).await;
+    let statuses = updates_until(&caller, &mut events, |_| false).await;
+    let last = statuses.last().expect("a terminal status");
+    assert_eq!(last.state, TaskState::TaskFinished, "{statuses:?}");
+    master.mesos.shutdown().await;
 }

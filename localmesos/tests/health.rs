@@ -443,22 +443,55 @@ async fn invalid_health_checks_are_task_errors() {
     master.mesos.shutdown().await;
 }
 
+/// An HTTPS check probes with TLS and accepts a self-signed certificate
+/// (as Mesos's `curl -k`): the task becomes healthy.
 #[tokio::test]
-async fn https_checks_fail_clearly_and_timeouts_count_as_failures() {
+async fn https_check_against_a_self_signed_server_is_healthy() {
+    let port = self_signed_https_server().await;
     let master = start().await;
     let sub = subscribe(&master, framework_info("https-health")).await;
     let (caller, mut events) = (sub.caller, sub.events);
     launch(&caller, &mut events, |agent| {
-        let mut https = shell_task("https", agent, "exec sleep 600");
+        let mut task = shell_task("secure", agent, "exec sleep 600");
         let mut check = health_check(HealthCheckType::Http);
         check.http = Some(HttpCheckInfo {
-            port: 443,
-            path: None,
+            port: u32::from(port),
+            path: Some("/health".to_string()),
             scheme: Some("https".to_string()),
         });
         check.grace_period_seconds = Some(0.0);
         check.consecutive_failures = Some(1);
-        https.health_check = Some(check);
+        task.health_check = Some(check);
+        vec![task]
+    })
+    .await;
+    started(&caller, &mut events).await;
+    let healthy = next_update_acked(&caller, &mut events).await;
+    assert_health_update(&healthy, true);
+    assert_eq!(healthy.message, None);
+    master.mesos.shutdown().await;
+}
+
+/// An HTTPS check against a plain-HTTP server fails (no TLS handshake),
+/// and a probe past its timeout counts as a failure.
+#[tokio::test]
+async fn https_against_plain_http_and_timeouts_count_as_failures() {
+    let port = free_port();
+    let master = start_with_port(port).await;
+    let sub = subscribe(&master, framework_info("https-health")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    launch(&caller, &mut events, |agent| {
+        let mut check = health_check(HealthCheckType::Http);
+        check.http = Some(HttpCheckInfo {
+            port: u32::from(port),
+            path: None,
+            scheme: Some("https".to_string()),
+        });
+        // Failures inside the grace period are hidden; the server is up
+        // well within 1.5 s, so the counted failure is a TLS one.
+        check.grace_period_seconds = Some(1.5);
+        check.consecutive_failures = Some(1);
+        let https = http_server_task("https", agent, port, check);
         let mut slow = shell_task("slow-probe", agent, "exec sleep 600");
         let mut check = health_check(HealthCheckType::Command);
         check.command = Some(command("exec sleep 30"));
@@ -486,10 +519,7 @@ async fn https_checks_fail_clearly_and_timeouts_count_as_failures() {
             other => panic!("unexpected {other:?}: {status:?}"),
         }
     }
-    assert_eq!(
-        unhealthy.get("https"),
-        Some(&Some("HTTPS health checks are not supported by localmesos".to_string()))
-    );
+    assert_eq!(unhealthy.get("https"), Some(&None));
     assert_eq!(unhealthy.get("slow-probe"), Some(&None));
     master.mesos.shutdown().await;
 }

@@ -11,8 +11,12 @@
 //! - `docker` (`docker.rs`): DOCKER containers on a real Docker engine;
 //!   a docker node runs its other tasks as processes, as an agent with
 //!   `--containerizers=docker,mesos`.
+//!
+//! The process and Docker containerizers fetch a task's URIs into its
+//! sandbox first (`fetching.rs`).
 
 mod docker;
+mod fetching;
 mod process;
 mod script;
 mod simulated;
@@ -26,6 +30,8 @@ use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 
 use crate::executor::{ExecutorCommand, LaunchSpec, Reporter};
+use crate::fetcher::{Fetcher, FetcherLimits};
+use fetching::Fetching;
 pub(crate) use process::kill_group;
 pub use script::{LABEL_PREFIX, Script};
 
@@ -43,18 +49,14 @@ pub trait Containerizer: Send + Sync {
 
 /// One containerizer of each kind, shared by the nodes that use it.
 pub struct Containerizers {
-    process: Arc<process::ProcessContainerizer>,
+    process: Fetching<Arc<process::ProcessContainerizer>>,
     simulated: simulated::SimulatedContainerizer,
-    docker: Arc<docker::DockerContainerizer>,
+    docker: Fetching<Arc<docker::DockerContainerizer>>,
 }
 
 impl Default for Containerizers {
     fn default() -> Self {
-        Self {
-            process: Arc::new(process::ProcessContainerizer::default()),
-            simulated: simulated::SimulatedContainerizer::default(),
-            docker: Arc::new(docker::DockerContainerizer::default()),
-        }
+        Self::new(FetcherLimits::default())
     }
 }
 
@@ -65,6 +67,16 @@ pub enum Choice<'a> {
 }
 
 impl Containerizers {
+    /// Each kind, the process and Docker ones fetching within `limits`.
+    pub fn new(limits: FetcherLimits) -> Self {
+        let fetcher = Fetcher::new(limits);
+        Self {
+            process: Fetching::new(Arc::new(process::ProcessContainerizer::default()), fetcher.clone()),
+            simulated: simulated::SimulatedContainerizer::default(),
+            docker: Fetching::new(Arc::new(docker::DockerContainerizer::default()), fetcher),
+        }
+    }
+
     /// The containerizer of a node of `kind` for a task that is (or not)
     /// a DOCKER container.
     pub fn for_task(&self, kind: ContainerizerKind, docker_task: bool) -> Choice<'_> {

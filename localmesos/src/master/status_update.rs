@@ -224,5 +224,12 @@ pub fn statuses_for(task: &Task, container_id: &str, event: &ExecutorEvent, kill
             status.reason = Some(reason.to_string());
             vec![status]
         }
+        ExecutorEvent::KilledBeforeStart => {
+            // What an agent says of a task killed before its executor ran.
+            let mut status = executor_status(task, TaskState::TaskKilled, TaskStatusSource::SourceAgent);
+            status.message = Some("Killed before delivery to the executor".to_string());
+            status.reason = Some("REASON_TASK_KILLED_DURING_LAUNCH".to_string());
+            vec![status]
+        }
     }
 }
