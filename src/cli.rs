@@ -111,6 +111,23 @@ pub struct NodeArgs {
     /// 31000-32000).
     #[arg(long, env = "SEXTANT_NODE_PORTS")]
     pub node_ports: Option<String>,
+    /// The most one task URI may fetch, in MiB: its download, and the
+    /// unpacked contents of an archive.
+    #[arg(long, env = "SEXTANT_FETCHER_MAX_MIB", default_value_t = 2048)]
+    pub fetcher_max_mib: u64,
+    /// The longest one task URI may take to fetch and unpack.
+    #[arg(long, env = "SEXTANT_FETCHER_TIMEOUT", default_value = "10m")]
+    pub fetcher_timeout: humantime::Duration,
+}
+
+impl NodeArgs {
+    /// The fetcher's limits per URI, from the flags.
+    pub fn fetcher_limits(&self) -> localmesos::FetcherLimits {
+        localmesos::FetcherLimits {
+            max_size: self.fetcher_max_mib.saturating_mul(1 << 20),
+            timeout: self.fetcher_timeout.into(),
+        }
+    }
 }
 
 fn parse_containerizer(text: &str) -> Result<localmesos::ContainerizerKind, String> {

@@ -93,3 +93,43 @@ fn a_bad_node_flag_is_refused_in_words() {
         "{stderr}"
     );
 }
+
+/// Guards `--fetcher-max-mib`: a task URI over the limit fails the task,
+/// saying the limit, and the task never runs.
+#[test]
+fn a_uri_over_the_fetcher_limit_fails_its_task_in_words() {
+    let up = Up::start_with(&["--fetcher-max-mib", "1"]);
+    let big = up.dir.path().join("big.bin");
+    std::fs::write(&big, vec![7u8; 2 << 20]).expect("write a 2 MiB file");
+    up.write_manifest(
+        "fetchy.yaml",
+        &format!(
+            "apiVersion: sextant.dev/v1alpha1
+kind: App
+metadata:
+  name: fetchy
+spec:
+  instances: 1
+  command: \"exec sleep 3600\"
+  uris: [{{value: {}}}]
+  resources: {{cpus: 0.1, mem: 16}}
+",
+            big.display()
+        ),
+    );
+    let mut message = String::new();
+    up.wait_for("the task failed by its fetch", || {
+        message = up
+            .tasks_in_controller("fetchy")
+            .iter()
+            .find(|t| t["state"] == "TASK_FAILED")
+            .and_then(|t| t["message"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        !message.is_empty()
+    });
+    assert!(
+        message.contains("Failed to fetch all URIs") && message.contains(&format!("{}", 1 << 20)),
+        "names the fetch and the limit in bytes: {message}"
+    );
+    assert!(up.running_in_mesos("fetchy").is_empty());
+}

@@ -52,6 +52,7 @@ pub async fn local_mesos(args: LocalMesosArgs) -> Result<()> {
     let work_dir = args.work_dir.unwrap_or_else(|| default_data_dir().join("mesos"));
     let mut config = localmesos::LocalMesosConfig::new(args.addr, work_dir);
     config.nodes = node_configs(&args.node)?;
+    config.fetcher = args.node.fetcher_limits();
     let master = localmesos::start(config)
         .await
         .with_context(|| format!("cannot start the embedded Mesos master on {}", args.addr))?;

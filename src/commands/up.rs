@@ -35,6 +35,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
 
     let mut mesos_config = localmesos::LocalMesosConfig::new(args.mesos_addr, data_dir.join("mesos"));
     mesos_config.nodes = node_configs(&args.node)?;
+    mesos_config.fetcher = args.node.fetcher_limits();
     let master = localmesos::start(mesos_config)
         .await
         .with_context(|| format!("cannot start the embedded Mesos master on {}", args.mesos_addr))?;
