@@ -4,7 +4,8 @@
 //! launch keeps its spec and host ports across a restart; an id that
 //! cannot be trusted stops the agent at start, and one that cannot be
 //! persisted stops it; another instance taking over the framework stops
-//! it, saying so.
+//! it, saying so; a restart in the middle of launches duplicates nothing
+//! and its adopted tasks keep their resources.
 
 mod common;
 
@@ -264,4 +265,138 @@ async fn failing_to_persist_a_new_framework_id_stops_the_agent() {
     server.abort();
     let journal = Journal::open(dir.path().join("agent")).unwrap();
     assert_eq!(journal.framework_id().unwrap(), None, "nothing was persisted");
+}
+
+/// Guards a restart in the middle of launches (the Scheduling issue): the
+/// controller's retries after the restart make no duplicate (a known id
+/// answers created = false), no task is lost or left unreported, the master
+/// runs each task once, and the adopted tasks keep their resources: a
+/// production task that needs their room preempts them, which it could not
+/// if the restarted agent had forgotten what they hold.
+#[tokio::test]
+async fn a_restart_in_the_middle_of_launches_duplicates_nothing_and_adopted_tasks_keep_their_resources() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = localmesos::LocalMesosConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().join("mesos"));
+    config.offer_interval = Duration::from_millis(200);
+    config.nodes = vec![localmesos::NodeConfig {
+        cpus: 2.0,
+        mem: 4096.0,
+        ..localmesos::NodeConfig::default()
+    }];
+    let master = localmesos::start(config).await.unwrap();
+    let state = dir.path().join("agent");
+    let start = |preemption: Option<Duration>| {
+        let mut config = AgentConfig::new(master.url(), "127.0.0.1:0".parse().unwrap());
+        config.state_dir = Some(state.clone());
+        config.preemption_delay = preemption;
+        async move {
+            let mut agent = sextant_agent::start(config).await.unwrap();
+            tokio::time::timeout(DEADLINE, agent.wait_subscribed())
+                .await
+                .expect("the agent subscribes");
+            agent
+        }
+    };
+    let preemptible = |i: usize| {
+        let mut request = launch(&format!("default.batch.0a1b2c3d4e.b{i:02}"), "exec sleep 120");
+        if let Some(spec) = request.spec.as_mut() {
+            spec.cpus = 0.1;
+            spec.ports.clear();
+            spec.priority = sextant_proto::proto::Priority::Preemptible as i32;
+        }
+        request
+    };
+    let ids: Vec<String> = (0..20).map(|i| preemptible(i).task_id).collect();
+
+    let agent = start(None).await;
+    let mut client = AgentClient::connect(agent.url()).await.unwrap();
+    for i in 0..20 {
+        assert!(client.launch(preemptible(i)).await.unwrap().into_inner().created);
+    }
+    // Stopped while the launches are in flight: some are on Mesos, some
+    // still queued.
+    agent.shutdown().await;
+
+    let agent = start(Some(Duration::from_secs(1))).await;
+    let mut client = AgentClient::connect(agent.url()).await.unwrap();
+    let (snapshot, mut stream) = watch(&mut client).await;
+    let known: Vec<&str> = snapshot.iter().map(|t| t.task_id.as_str()).collect();
+    // The controller relaunches what the snapshot lacks; a retry of every
+    // id shows that none it holds is launched again.
+    let restarted = Instant::now();
+    for (i, id) in ids.iter().enumerate() {
+        let created = client.launch(preemptible(i)).await.unwrap().into_inner().created;
+        assert_eq!(created, !known.contains(&id.as_str()), "{id}");
+    }
+    let mut running: std::collections::BTreeSet<String> = snapshot
+        .iter()
+        .filter(|t| t.state() == TaskState::Running)
+        .map(|t| t.task_id.clone())
+        .collect();
+    let all_running = async {
+        while running.len() < ids.len() {
+            let event = stream.message().await.unwrap().expect("stream open");
+            let tasks = match event.event {
+                Some(task_event::Event::Update(task)) => vec![task],
+                Some(task_event::Event::Snapshot(snapshot)) => snapshot.tasks,
+                _ => continue,
+            };
+            for task in tasks {
+                assert_ne!(task.state(), TaskState::Error, "a duplicate launch: {task:?}");
+                if task.state() == TaskState::Running {
+                    running.insert(task.task_id);
+                }
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, all_running)
+        .await
+        .expect("all 20 tasks RUNNING after the restart");
+    eprintln!(
+        "after the restart: {} of 20 tasks adopted, all 20 RUNNING {:?} after the relaunches",
+        known.len(),
+        restarted.elapsed()
+    );
+    let running_on_mesos = |state: &serde_json::Value| -> Vec<String> {
+        state["frameworks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|f| f["tasks"].as_array().into_iter().flatten())
+            .filter(|t| t["state"] == "TASK_RUNNING")
+            .filter_map(|t| t["id"].as_str().map(str::to_string))
+            .collect()
+    };
+    let state: serde_json::Value = reqwest::get(format!("{}/master/state", master.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut on_mesos = running_on_mesos(&state);
+    on_mesos.sort();
+    assert_eq!(on_mesos, ids, "each task runs once on the master");
+
+    // 2 cpus, 20 × 0.1 held by the adopted and the relaunched: a production
+    // task of 1 cpu finds room only by preemption.
+    let mut production = launch("default.api.0a1b2c3d4e.p1", "exec sleep 120");
+    if let Some(spec) = production.spec.as_mut() {
+        spec.cpus = 1.0;
+        spec.ports.clear();
+        spec.priority = sextant_proto::proto::Priority::Production as i32;
+    }
+    client.launch(production).await.unwrap();
+    until_state(&mut stream, "default.api.0a1b2c3d4e.p1", TaskState::Running).await;
+    let (after, _) = watch(&mut client).await;
+    let preempted: Vec<&Task> = after
+        .iter()
+        .filter(|t| t.message.starts_with("preempted by default.api.0a1b2c3d4e.p1"))
+        .collect();
+    assert_eq!(
+        preempted.len(),
+        10,
+        "the fewest victims: 10 × 0.1 cpus for 1 cpu: {preempted:#?}"
+    );
+    agent.shutdown().await;
+    master.shutdown().await;
 }
