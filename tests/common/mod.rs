@@ -533,7 +533,9 @@ pub fn strs(args: &[String]) -> Vec<&str> {
 
 /// An HTTP app: `python3 -m http.server` on its `http` port, checked with an
 /// HTTP health check on `path` (`/` passes, anything else is a 404).
-/// `tag` is echoed first, so a new tag is a new revision.
+/// `tag` is echoed first, so a new tag is a new revision. A grace period
+/// of 5 s: python3 may take over a second to listen on a loaded machine,
+/// and failures before the first success within it do not count.
 pub fn http_app(name: &str, instances: u32, tag: &str, path: &str, strategy: &str) -> String {
     format!(
         "apiVersion: sextant.dev/v1alpha1
@@ -551,7 +553,7 @@ spec:
     periodSeconds: 1
     timeoutSeconds: 1
     failureThreshold: 2
-    gracePeriodSeconds: 0
+    gracePeriodSeconds: 5
   strategy: {strategy}
   killGracePeriodSeconds: 1
 "
