@@ -147,17 +147,7 @@ impl TaskTable {
         if self.tasks.contains_key(&request.task_id) {
             return false;
         }
-        let now = now_secs();
-        let view = Task {
-            task_id: request.task_id.clone(),
-            namespace: request.namespace.clone(),
-            app: request.app.clone(),
-            revision: request.revision.clone(),
-            state: TaskState::Pending as i32,
-            created_at: now,
-            updated_at: now,
-            ..Task::default()
-        };
+        let view = first_view(&request, TaskState::Pending);
         let tier = Tier::of(request.spec.as_ref().map_or(0, |s| s.priority));
         self.queue
             .push(&request.task_id, &app_key(&request.namespace, &request.app), tier);
@@ -670,6 +660,22 @@ impl TaskTable {
     }
 }
 
+/// A task's view when the agent first learns of it from its launch: who it
+/// is, in `state`, created and updated now.
+fn first_view(request: &LaunchRequest, state: TaskState) -> Task {
+    let now = now_secs();
+    Task {
+        task_id: request.task_id.clone(),
+        namespace: request.namespace.clone(),
+        app: request.app.clone(),
+        revision: request.revision.clone(),
+        state: state as i32,
+        created_at: now,
+        updated_at: now,
+        ..Task::default()
+    }
+}
+
 impl TaskTable {
     /// Takes back a task the journal says this agent launched, with its
     /// spec and what placement gave it, before Mesos reports on it: its
@@ -685,13 +691,7 @@ impl TaskTable {
         if self.tasks.contains_key(&request.task_id) {
             return false;
         }
-        let now = now_secs();
         let view = Task {
-            task_id: request.task_id.clone(),
-            namespace: request.namespace.clone(),
-            app: request.app.clone(),
-            revision: request.revision.clone(),
-            state: TaskState::Staging as i32,
             agent_id: agent_id.clone(),
             hostname: if hostname.is_empty() {
                 self.hostnames.get(&agent_id).cloned().unwrap_or_default()
@@ -699,9 +699,7 @@ impl TaskTable {
                 hostname
             },
             ports,
-            created_at: now,
-            updated_at: now,
-            ..Task::default()
+            ..first_view(&request, TaskState::Staging)
         };
         let agent_id = (!agent_id.is_empty()).then(|| AgentId::new(agent_id));
         self.tasks.insert(
