@@ -258,7 +258,7 @@ async fn master_state_lists_framework_agent_tasks_and_offers() {
         let framework = &state["frameworks"][0];
         assert_eq!(framework["id"], fid.as_str());
         assert_eq!(framework["name"], "stateful");
-        assert_eq!(framework["user"], "tester");
+        assert_eq!(framework["user"], current_user().as_str());
         assert_eq!(framework["roles"], json!(["*"]));
         assert_eq!(framework["active"], true);
         assert_eq!(framework["connected"], true);

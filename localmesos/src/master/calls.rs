@@ -427,6 +427,7 @@ impl Master {
             container_id: container_id.clone(),
             sandbox,
             command,
+            user: task.user.clone(),
             agent_endpoint: format!("{}:{}", self.identity.ip, self.identity.port),
             checkpoint,
             health_check: task.info.health_check.clone(),

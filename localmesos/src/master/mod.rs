@@ -693,14 +693,14 @@ impl Master {
         self.wake.notify_one();
     }
 
-    /// Kills every task: SIGTERM to each process group, `grace`, SIGKILL;
+    /// Kills every task: SIGTERM to every process of each task, `grace`, SIGKILL;
     /// waits for all of them.
     pub async fn stop_tasks(&self, grace: Duration) {
         self.containerizers.shutdown(grace).await;
     }
 
     /// Synchronous last resort (used by `Drop`): SIGKILL every task's
-    /// process group at once.
+    /// processes at once.
     pub fn kill_all_now(&self) {
         self.close();
         self.containerizers.kill_all_now();
