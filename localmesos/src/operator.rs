@@ -71,7 +71,7 @@ pub async fn redirect(AxumState(master): AxumState<Arc<Master>>) -> Response {
 }
 
 pub async fn state(AxumState(master): AxumState<Arc<Master>>) -> Response {
-    json_response(&state_json(&master))
+    crate::http::json_text_response(state_text(&master))
 }
 
 pub async fn frameworks(
@@ -81,23 +81,26 @@ pub async fn frameworks(
     let wanted = query.get("framework_id");
     let state = master.lock();
     let keep = |f: &&Framework| wanted.is_none_or(|id| *id == f.id.value);
-    let frameworks: Vec<Value> = state
+    let frameworks = state
         .frameworks
         .values()
         .filter(keep)
-        .map(|f| framework_json(&state, f))
-        .collect();
-    let completed: Vec<Value> = state
+        .map(|f| framework_text(&state, f));
+    let completed = state
         .completed_frameworks
         .iter()
         .filter(keep)
-        .map(|f| framework_json(&state, f))
-        .collect();
-    json_response(&json!({
-        "completed_frameworks": completed,
-        "frameworks": frameworks,
+        .map(|f| framework_text(&state, f));
+    let mut text = serde_json::to_string(&json!({
+        "completed_frameworks": null,
+        "frameworks": null,
         "unregistered_frameworks": [],
     }))
+    .unwrap_or_else(|_| "{}".to_string());
+    splice(&mut text, "completed_frameworks", completed);
+    splice(&mut text, "frameworks", frameworks);
+    drop(state);
+    crate::http::json_text_response(text)
 }
 
 pub async fn tasks(
@@ -240,7 +243,10 @@ pub async fn metrics(AxumState(master): AxumState<Arc<Master>>) -> Response {
 
 // ------------------------------------------------------------- builders ---
 
-fn state_json(master: &Master) -> Value {
+/// `/master/state` as JSON text. Each task's object is kept as text
+/// between changes of the task (`Task::json`), so most of the work under
+/// the lock is copying bytes.
+fn state_text(master: &Master) -> String {
     let state = master.lock();
     let identity = &master.identity;
     let leader_info = serde_json::to_value(identity.master_info()).unwrap_or(Value::Null);
@@ -256,19 +262,13 @@ fn state_json(master: &Master) -> Value {
         .iter()
         .filter(|a| matches!(a.reach, Reach::Partitioned { .. }))
         .count();
-    let frameworks: Vec<Value> = state.frameworks.values().map(|f| framework_json(&state, f)).collect();
-    let completed: Vec<Value> = state
-        .completed_frameworks
-        .iter()
-        .map(|f| framework_json(&state, f))
-        .collect();
-    json!({
+    let mut text = serde_json::to_string(&json!({
         "activated_slaves": slaves.len() as f64,
         "build_date": BUILD_DATE,
         "build_time": BUILD_TIME,
         "build_user": BUILD_USER,
         "capabilities": ["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"],
-        "completed_frameworks": completed,
+        "completed_frameworks": null,
         "deactivated_slaves": 0.0,
         "elected_time": master.start_time,
         "flags": {
@@ -280,7 +280,7 @@ fn state_json(master: &Master) -> Value {
             "port": identity.port.to_string(),
             "work_dir": master.work_dir.to_string_lossy(),
         },
-        "frameworks": frameworks,
+        "frameworks": null,
         "git_sha": GIT_SHA,
         "git_tag": MESOS_VERSION,
         "hostname": identity.hostname,
@@ -295,7 +295,77 @@ fn state_json(master: &Master) -> Value {
         "unregistered_frameworks": [],
         "unreachable_slaves": unreachable as f64,
         "version": MESOS_VERSION,
-    })
+    }))
+    .unwrap_or_else(|_| "{}".to_string());
+    splice(
+        &mut text,
+        "completed_frameworks",
+        state.completed_frameworks.iter().map(|f| framework_text(&state, f)),
+    );
+    splice(
+        &mut text,
+        "frameworks",
+        state.frameworks.values().map(|f| framework_text(&state, f)),
+    );
+    text
+}
+
+/// Replaces the first `"key":null` of `text` (a placeholder the caller
+/// put there: inside a JSON string a quote is escaped, so only a key can
+/// match) with `"key":[items…]`.
+fn splice<T: AsRef<str>>(text: &mut String, key: &str, items: impl Iterator<Item = T>) {
+    let placeholder = format!("\"{key}\":null");
+    let Some(at) = text.find(&placeholder) else { return };
+    let mut list = format!("\"{key}\":[");
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        list.push_str(item.as_ref());
+    }
+    list.push(']');
+    text.replace_range(at..at + placeholder.len(), &list);
+}
+
+/// A framework as `/master/state` and `/master/frameworks` list it, as
+/// JSON text: its task lists from each task's kept text.
+fn framework_text(state: &State, framework: &Framework) -> String {
+    let mut text = serde_json::to_string(&framework_json(state, framework)).unwrap_or_else(|_| "{}".to_string());
+    splice(
+        &mut text,
+        "completed_tasks",
+        framework.completed_tasks.iter().map(task_text),
+    );
+    splice(
+        &mut text,
+        "tasks",
+        framework
+            .tasks
+            .values()
+            .filter(|t| !state.partitioned(t.agent))
+            .map(task_text),
+    );
+    let unreachable = framework
+        .tasks
+        .values()
+        .filter(|t| state.partitioned(t.agent))
+        .map(|t| serde_json::to_string(&task_json_as(t, TaskState::TaskUnreachable)).unwrap_or_default());
+    splice(&mut text, "unreachable_tasks", unreachable);
+    text
+}
+
+/// A task's object as text, kept until its state or statuses change.
+fn task_text(task: &Task) -> Arc<str> {
+    let key = (task.state, task.statuses.len());
+    let mut kept = task.json.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((at, text)) = &*kept
+        && *at == key
+    {
+        return Arc::clone(text);
+    }
+    let text: Arc<str> = serde_json::to_string(&task_json(task)).unwrap_or_default().into();
+    *kept = Some((key, Arc::clone(&text)));
+    text
 }
 
 fn offered_on(state: &State, agent: usize) -> Resources {
@@ -332,6 +402,8 @@ fn agent_json(master: &Master, state: &State, index: usize, agent: &Agent) -> Va
     })
 }
 
+/// A framework's object with `null` for its three task lists (see
+/// `framework_text`).
 fn framework_json(state: &State, framework: &Framework) -> Value {
     let mut used = Resources::default();
     for task in framework.tasks.values().filter(|t| !t.resources_released) {
@@ -373,7 +445,7 @@ fn framework_json(state: &State, framework: &Framework) -> Value {
         "active": framework.active,
         "capabilities": capabilities,
         "checkpoint": info.checkpoint.unwrap_or(false),
-        "completed_tasks": framework.completed_tasks.iter().map(task_json).collect::<Vec<_>>(),
+        "completed_tasks": null,
         "connected": framework.connected(),
         "executors": [],
         "failover_timeout": info.failover_timeout.unwrap_or(0.0),
@@ -386,13 +458,8 @@ fn framework_json(state: &State, framework: &Framework) -> Value {
         "registered_time": framework.registered_time,
         "resources": total.summary(),
         "roles": framework_roles(info),
-        "tasks": framework.tasks.values().filter(|t| !state.partitioned(t.agent)).map(task_json).collect::<Vec<_>>(),
-        "unreachable_tasks": framework
-            .tasks
-            .values()
-            .filter(|t| state.partitioned(t.agent))
-            .map(|t| task_json_as(t, TaskState::TaskUnreachable))
-            .collect::<Vec<_>>(),
+        "tasks": null,
+        "unreachable_tasks": null,
         "used_resources": used.summary(),
         "user": info.user,
         "webui_url": info.webui_url.clone().unwrap_or_default(),

@@ -399,6 +399,7 @@ impl Master {
             kill_sent: false,
             pid: None,
             user,
+            json: std::sync::Mutex::new(None),
         };
         info!(framework = %fid, task = %task_id, agent = %agent_id, "launching task");
 

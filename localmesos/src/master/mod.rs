@@ -210,7 +210,13 @@ pub struct Task {
     pub kill_sent: bool,
     pub pid: Option<u32>,
     pub user: String,
+    /// The task's `/master/state` object as text, with the (state, number
+    /// of statuses) it was written at: kept until either changes.
+    pub json: Mutex<Option<KeptJson>>,
 }
+
+/// A task's JSON text and the (state, number of statuses) it shows.
+pub type KeptJson = ((TaskState, usize), Arc<str>);
 
 pub struct Agent {
     pub id: AgentId,
