@@ -151,6 +151,64 @@ async fn every_descendant_dies_when_the_launcher_dies() {
     master.mesos.shutdown().await;
 }
 
+/// Set for the child process of `every_descendant_dies_when_localmesos_is_killed`.
+const CHILD_DIR: &str = "LOCALMESOS_TEST_KILLED_MASTER_DIR";
+
+/// Not a test on its own (it returns at once): in the child process of
+/// `every_descendant_dies_when_localmesos_is_killed`, a master with an
+/// escaping task, whose pids it writes to `pids` in `CHILD_DIR`, and
+/// then waits to be killed.
+#[tokio::test]
+async fn killed_master_child() {
+    let Ok(dir) = std::env::var(CHILD_DIR) else { return };
+    let master = start().await;
+    let sub = subscribe(&master, framework_info("killed")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    let (pid, escaped, daemon) = escaping_task(&master, &caller, &mut events, "doomed").await;
+    let launcher = parent_of(parent_of(pid));
+    std::fs::write(
+        Path::new(&dir).join("pids.tmp"),
+        format!("{pid} {escaped} {daemon} {launcher}"),
+    )
+    .expect("write pids");
+    std::fs::rename(Path::new(&dir).join("pids.tmp"), Path::new(&dir).join("pids")).expect("publish pids");
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+}
+
+/// When the process localmesos runs in is killed (SIGKILL: nothing of it
+/// runs again), every process of its tasks dies, and so does the launcher.
+#[tokio::test]
+async fn every_descendant_dies_when_localmesos_is_killed() {
+    if std::env::var(CHILD_DIR).is_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = std::process::Command::new(std::env::current_exe().expect("this test binary"))
+        .args(["--exact", "killed_master_child", "--nocapture"])
+        .env(CHILD_DIR, dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the child master");
+    let mut pids = None;
+    for _ in 0..3000 {
+        if let Ok(text) = std::fs::read_to_string(dir.path().join("pids")) {
+            pids = Some(text);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pids: Vec<i32> = pids
+        .expect("the child master started its task")
+        .split_whitespace()
+        .map(|p| p.parse().expect("a pid"))
+        .collect();
+    child.kill().expect("SIGKILL the child master");
+    child.wait().expect("reap the child master");
+    for (what, pid) in ["task", "setsid child", "daemon", "launcher"].into_iter().zip(pids) {
+        assert!(wait_gone(pid, Duration::from_secs(5)).await, "the {what} is gone");
+    }
+}
+
 /// A task sees its own variables, the agent's `MESOS_*` ones and Mesos'
 /// default `PATH`, and nothing of the environment localmesos runs in.
 #[tokio::test]
