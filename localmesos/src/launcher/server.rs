@@ -1,7 +1,9 @@
 //! The launcher process's main loop: reads requests from the master on
 //! its stdin (a Unix socket), forks a supervisor (`supervisor.rs`) per
-//! task from its own small address space, forwards stop requests to the
-//! supervisors, and reports each supervisor's exit as the task's.
+//! task from its own small address space (without waiting for the task's
+//! exec: each supervisor's report is read when it comes), forwards stop
+//! requests to the supervisors, and reports each supervisor's exit as the
+//! task's.
 //!
 //! When the socket closes (the master stopped, or died: the kernel
 //! closes its end), every task is killed and the launcher exits once all
@@ -20,8 +22,20 @@ struct Server {
     socket: i32,
     /// Supervisor pid → task id, for tasks that started.
     supervisors: HashMap<libc::pid_t, u64>,
-    /// Task id → supervisor pid.
+    /// Task id → supervisor pid, from the fork on (a stop request may
+    /// come while the task is starting).
     by_id: HashMap<u64, libc::pid_t>,
+    /// Supervisors that have not yet said whether their task runs, by pid:
+    /// many start at once, so a slow exec never holds up the next launch.
+    starting: HashMap<libc::pid_t, Starting>,
+}
+
+/// A supervisor whose report has not been read yet.
+struct Starting {
+    id: u64,
+    uid: u32,
+    gid: u32,
+    report: OwnedFd,
 }
 
 /// Runs the launcher until its socket closes; returns the exit code.
@@ -59,29 +73,39 @@ pub fn run() -> i32 {
         socket: 0,
         supervisors: HashMap::new(),
         by_id: HashMap::new(),
+        starting: HashMap::new(),
     };
     let mut input = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
-        let mut fds = [
-            libc::pollfd {
-                fd: server.socket,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: signal_fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: `fds` holds two pollfds.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        let pollfd = |fd: i32| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let starting: Vec<libc::pid_t> = server.starting.keys().copied().collect();
+        let mut fds: Vec<libc::pollfd> = [server.socket, signal_fd.as_raw_fd()]
+            .into_iter()
+            .chain(
+                starting
+                    .iter()
+                    .filter_map(|pid| server.starting.get(pid))
+                    .map(|s| s.report.as_raw_fd()),
+            )
+            .map(pollfd)
+            .collect();
+        // SAFETY: `fds` holds `fds.len()` pollfds.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
         if ready < 0 {
             if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
                 continue;
             }
             break;
+        }
+        for (pid, fd) in starting.iter().zip(&fds[2..]) {
+            if fd.revents != 0 {
+                server.started(*pid);
+            }
         }
         if fds[1].revents != 0 {
             drain_signal_fd(signal_fd.as_raw_fd());
@@ -108,6 +132,20 @@ pub fn run() -> i32 {
     }
     server.kill_all_and_wait();
     0
+}
+
+/// The signals the launcher sends supervisors.
+fn stop_signals() -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set; sigaddset adds valid
+    // signals.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in [libc::SIGTERM, libc::SIGUSR1, libc::SIGHUP, libc::SIGINT] {
+            libc::sigaddset(&mut set, signal);
+        }
+        set
+    }
 }
 
 fn drain_signal_fd(fd: i32) {
@@ -171,6 +209,12 @@ impl Server {
         };
         // SAFETY: getpid has no preconditions.
         let me = unsafe { libc::getpid() };
+        // The stop signals wait (blocked) in the supervisor until it is
+        // ready for them; the mask is inherited by the child.
+        let stops = stop_signals();
+        let mut before: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: valid sets.
+        unsafe { libc::sigprocmask(libc::SIG_BLOCK, &stops, &mut before) };
         // SAFETY: this process is single-threaded, so the child may run
         // any code.
         let pid = unsafe { libc::fork() };
@@ -178,28 +222,54 @@ impl Server {
             drop(report_read);
             supervisor::run(&task, me, report_write);
         }
+        // SAFETY: restores the mask saved above.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &before, std::ptr::null_mut()) };
         drop(report_write);
         drop(task);
         if pid < 0 {
             let error = std::io::Error::last_os_error();
             return self.send(&exec_failed(format!("Failed to fork: {error}")));
         }
-        match supervisor::read_pair(report_read.as_raw_fd()) {
+        self.by_id.insert(id, pid);
+        self.starting.insert(
+            pid,
+            Starting {
+                id,
+                uid,
+                gid,
+                report: report_read,
+            },
+        );
+    }
+
+    /// Reads what the supervisor `pid` reported about its task's start
+    /// (it has written it, or exited without).
+    fn started(&mut self, pid: libc::pid_t) {
+        let Some(starting) = self.starting.remove(&pid) else {
+            return;
+        };
+        let id = starting.id;
+        match supervisor::read_pair(starting.report.as_raw_fd()) {
             Some((supervisor::STAGE_STARTED, task_pid)) => {
                 self.supervisors.insert(pid, id);
-                self.by_id.insert(id, pid);
                 self.send(&Response::Started {
                     id,
                     pid: u32::try_from(task_pid).unwrap_or(0),
-                    uid,
-                    gid,
+                    uid: starting.uid,
+                    gid: starting.gid,
                 });
             }
             Some((stage, errno)) => {
+                self.by_id.remove(&id);
                 let error = std::io::Error::from_raw_os_error(errno);
-                self.send(&exec_failed(format!("{}: {error}", supervisor::stage_text(stage))));
+                let message = format!("{}: {error}", supervisor::stage_text(stage));
+                self.send(&Response::ExecFailed { id, message });
             }
-            None => self.send(&exec_failed("Failed to start the task's supervisor".to_string())),
+            None => {
+                self.by_id.remove(&id);
+                let message = "Failed to start the task's supervisor".to_string();
+                self.send(&Response::ExecFailed { id, message });
+            }
         }
     }
 
@@ -211,6 +281,11 @@ impl Server {
             let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
             if pid <= 0 {
                 return;
+            }
+            if self.starting.contains_key(&pid) {
+                // It ended before its report was read: the report is
+                // there (or it never wrote one).
+                self.started(pid);
             }
             let Some(id) = self.supervisors.remove(&pid) else {
                 continue; // a supervisor whose task never started
@@ -227,7 +302,7 @@ impl Server {
 
     /// The master is gone: SIGKILL every task and wait for all.
     fn kill_all_and_wait(&mut self) {
-        for &pid in self.supervisors.keys() {
+        for &pid in self.by_id.values() {
             // SAFETY: a signal to our own child.
             unsafe { libc::kill(pid, libc::SIGUSR1) };
         }
