@@ -81,25 +81,35 @@ pub async fn frameworks(
     let wanted = query.get("framework_id");
     let state = master.lock();
     let keep = |f: &&Framework| wanted.is_none_or(|id| *id == f.id.value);
-    let frameworks = state
+    let frameworks: Vec<FrameworkParts> = state
         .frameworks
         .values()
         .filter(keep)
-        .map(|f| framework_text(&state, f));
-    let completed = state
+        .map(|f| framework_parts(&state, f))
+        .collect();
+    let completed: Vec<FrameworkParts> = state
         .completed_frameworks
         .iter()
         .filter(keep)
-        .map(|f| framework_text(&state, f));
+        .map(|f| framework_parts(&state, f))
+        .collect();
+    drop(state);
     let mut text = serde_json::to_string(&json!({
         "completed_frameworks": null,
         "frameworks": null,
         "unregistered_frameworks": [],
     }))
     .unwrap_or_else(|_| "{}".to_string());
-    splice(&mut text, "completed_frameworks", completed);
-    splice(&mut text, "frameworks", frameworks);
-    drop(state);
+    splice(
+        &mut text,
+        "completed_frameworks",
+        completed.into_iter().map(FrameworkParts::into_text),
+    );
+    splice(
+        &mut text,
+        "frameworks",
+        frameworks.into_iter().map(FrameworkParts::into_text),
+    );
     crate::http::json_text_response(text)
 }
 
@@ -297,15 +307,23 @@ fn state_text(master: &Master) -> String {
         "version": MESOS_VERSION,
     }))
     .unwrap_or_else(|_| "{}".to_string());
+    let completed: Vec<FrameworkParts> = state
+        .completed_frameworks
+        .iter()
+        .map(|f| framework_parts(&state, f))
+        .collect();
+    let frameworks: Vec<FrameworkParts> = state.frameworks.values().map(|f| framework_parts(&state, f)).collect();
+    // The long part, joining every task's text, runs without the lock.
+    drop(state);
     splice(
         &mut text,
         "completed_frameworks",
-        state.completed_frameworks.iter().map(|f| framework_text(&state, f)),
+        completed.into_iter().map(FrameworkParts::into_text),
     );
     splice(
         &mut text,
         "frameworks",
-        state.frameworks.values().map(|f| framework_text(&state, f)),
+        frameworks.into_iter().map(FrameworkParts::into_text),
     );
     text
 }
@@ -327,31 +345,43 @@ fn splice<T: AsRef<str>>(text: &mut String, key: &str, items: impl Iterator<Item
     text.replace_range(at..at + placeholder.len(), &list);
 }
 
-/// A framework as `/master/state` and `/master/frameworks` list it, as
-/// JSON text: its task lists from each task's kept text.
-fn framework_text(state: &State, framework: &Framework) -> String {
-    let mut text = serde_json::to_string(&framework_json(state, framework)).unwrap_or_else(|_| "{}".to_string());
-    splice(
-        &mut text,
-        "completed_tasks",
-        framework.completed_tasks.iter().map(task_text),
-    );
-    splice(
-        &mut text,
-        "tasks",
-        framework
+/// A framework as `/master/state` and `/master/frameworks` list it, in
+/// parts taken under the lock (its own fields, and each task's kept text)
+/// and joined after it (`into_text`).
+struct FrameworkParts {
+    head: String,
+    completed: Vec<Arc<str>>,
+    tasks: Vec<Arc<str>>,
+    unreachable: Vec<String>,
+}
+
+fn framework_parts(state: &State, framework: &Framework) -> FrameworkParts {
+    FrameworkParts {
+        head: serde_json::to_string(&framework_json(state, framework)).unwrap_or_else(|_| "{}".to_string()),
+        completed: framework.completed_tasks.iter().map(task_text).collect(),
+        tasks: framework
             .tasks
             .values()
             .filter(|t| !state.partitioned(t.agent))
-            .map(task_text),
-    );
-    let unreachable = framework
-        .tasks
-        .values()
-        .filter(|t| state.partitioned(t.agent))
-        .map(|t| serde_json::to_string(&task_json_as(t, TaskState::TaskUnreachable)).unwrap_or_default());
-    splice(&mut text, "unreachable_tasks", unreachable);
-    text
+            .map(task_text)
+            .collect(),
+        unreachable: framework
+            .tasks
+            .values()
+            .filter(|t| state.partitioned(t.agent))
+            .map(|t| serde_json::to_string(&task_json_as(t, TaskState::TaskUnreachable)).unwrap_or_default())
+            .collect(),
+    }
+}
+
+impl FrameworkParts {
+    fn into_text(self) -> String {
+        let mut text = self.head;
+        splice(&mut text, "completed_tasks", self.completed.iter());
+        splice(&mut text, "tasks", self.tasks.iter());
+        splice(&mut text, "unreachable_tasks", self.unreachable.iter());
+        text
+    }
 }
 
 /// A task's object as text, kept until its state or statuses change.
@@ -573,21 +603,19 @@ fn metrics_json(master: &Master) -> Value {
     put("slaves_disconnected", 0.0);
     put("slaves_inactive", 0.0);
     put("slaves_unreachable", unreachable);
+    // One pass over the live tasks, whatever the number of states.
+    let mut live: HashMap<&'static str, u64> = HashMap::new();
+    for task in state.frameworks.values().flat_map(|f| f.tasks.values()) {
+        let shown = if state.partitioned(task.agent) {
+            TaskState::TaskUnreachable
+        } else {
+            task.state
+        };
+        *live.entry(shown.as_str()).or_default() += 1;
+    }
     for name in ["staging", "starting", "running", "killing", "unreachable"] {
         let wanted = format!("TASK_{}", name.to_ascii_uppercase());
-        let count = state
-            .frameworks
-            .values()
-            .flat_map(|f| f.tasks.values())
-            .filter(|t| {
-                let shown = if state.partitioned(t.agent) {
-                    TaskState::TaskUnreachable
-                } else {
-                    t.state
-                };
-                shown.as_str() == wanted
-            })
-            .count();
+        let count = live.get(wanted.as_str()).copied().unwrap_or(0);
         put(&format!("tasks_{name}"), count as f64);
     }
     for name in [
