@@ -132,8 +132,8 @@ async fn every_descendant_dies_when_localmesos_stops() {
     }
 }
 
-/// If the launcher dies (as it does when the process localmesos runs in
-/// is killed: its socket closes), every process of every task dies too.
+/// If the launcher dies, every process of every task dies too, the tasks
+/// end TASK_FAILED, and a new launcher runs the next task.
 #[tokio::test]
 async fn every_descendant_dies_when_the_launcher_dies() {
     let master = start().await;
@@ -147,6 +147,33 @@ async fn every_descendant_dies_when_the_launcher_dies() {
         .expect("kill the launcher");
     for (what, pid) in [("task", pid), ("setsid child", escaped), ("daemon", daemon)] {
         assert!(wait_gone(pid, Duration::from_secs(5)).await, "the {what} is gone");
+    }
+    // The task's end is reported, and a new launcher runs the next task.
+    let (mut failed, mut offer) = (None, None);
+    while failed.is_none() || offer.is_none() {
+        let event = next_event(&mut events).await;
+        if let Some(offers) = event.offers {
+            offer = offers.offers.into_iter().next();
+        }
+        if let Some(update) = event.update {
+            ack(&caller, &update.status).await;
+            failed = Some(update.status);
+        }
+    }
+    let failed = failed.expect("an update");
+    assert_eq!(failed.state, TaskState::TaskFailed);
+    assert_eq!(failed.message.as_deref(), Some("Executor terminated"));
+    let offer = offer.expect("an offer");
+    caller
+        .accept(
+            vec![offer.id.clone()],
+            vec![shell_task("after", &offer.agent_id, "sleep 1000")],
+            0.0,
+        )
+        .await
+        .expect("ACCEPT");
+    for state in [TaskState::TaskStarting, TaskState::TaskRunning] {
+        assert_eq!(next_update_acked(&caller, &mut events).await.state, state);
     }
     master.mesos.shutdown().await;
 }

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mesos::types::{CommandInfo, TaskStatusSource};
@@ -43,23 +43,32 @@ struct Entry {
 pub struct ProcessContainerizer {
     entries: Mutex<HashMap<String, Entry>>,
     shutting_down: AtomicBool,
-    /// Started by the first task (or `start_launcher`); why not, if it
-    /// could not be.
-    launcher: OnceLock<Result<Arc<Launcher>, String>>,
+    /// Started by the first task (or `start_launcher`), and again if it
+    /// died (its tasks died with it).
+    launcher: Mutex<Option<Arc<Launcher>>>,
 }
 
 impl ProcessContainerizer {
-    /// The launcher, started if it is not yet.
+    /// The launcher, started if it is not running.
     pub fn launcher(&self) -> Result<Arc<Launcher>, String> {
-        self.launcher
-            .get_or_init(|| match Launcher::start() {
-                Ok(launcher) => Ok(Arc::new(launcher)),
-                Err(error) => {
-                    warn!(%error, "cannot start the task launcher; process tasks will fail");
-                    Err(format!("cannot start the task launcher: {error}"))
-                }
-            })
-            .clone()
+        let mut current = self.launcher.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(launcher) = current.as_ref().filter(|l| l.is_alive()) {
+            return Ok(Arc::clone(launcher));
+        }
+        if current.is_some() {
+            warn!("the task launcher died (its tasks with it); starting a new one");
+        }
+        match Launcher::start() {
+            Ok(launcher) => {
+                let launcher = Arc::new(launcher);
+                *current = Some(Arc::clone(&launcher));
+                Ok(launcher)
+            }
+            Err(error) => {
+                warn!(%error, "cannot start the task launcher; process tasks fail until it can be");
+                Err(format!("cannot start the task launcher: {error}"))
+            }
+        }
     }
 
     /// Asks every process of the task known by `launch_id` to stop.
@@ -67,7 +76,8 @@ impl ProcessContainerizer {
         if launch_id == 0 {
             return;
         }
-        if let Some(Ok(launcher)) = self.launcher.get() {
+        let current = self.launcher.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(launcher) = current.as_ref() {
             launcher.signal(launch_id, stop);
         }
     }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
@@ -24,9 +24,14 @@ pub struct Launcher {
     socket: UnixStream,
     requests: std::sync::mpsc::Sender<Request>,
     waiters: Waiters,
-    next_id: AtomicU64,
+    /// Cleared when the launcher closes its side (it exited or died).
+    alive: Arc<AtomicBool>,
     pid: u32,
 }
+
+/// Task ids at launchers, unique in this process (a launcher started
+/// after another died never sees an id of the old one's tasks).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A launched task: its id at the launcher and its answers (the channel
 /// closes if the launcher goes away).
@@ -60,10 +65,13 @@ impl Launcher {
         let waiters: Waiters = Arc::default();
         let reader = socket.try_clone()?;
         let reader_waiters = Arc::clone(&waiters);
+        let alive = Arc::new(AtomicBool::new(true));
+        let reader_alive = Arc::clone(&alive);
         std::thread::Builder::new()
             .name("localmesos-launcher-reader".to_string())
             .spawn(move || {
                 read_answers(reader, &reader_waiters);
+                reader_alive.store(false, Ordering::SeqCst);
                 // The launcher closed its side: it has exited or is about to.
                 let _ = child.wait();
             })?;
@@ -84,9 +92,14 @@ impl Launcher {
             socket,
             requests,
             waiters,
-            next_id: AtomicU64::new(1),
+            alive,
             pid,
         })
+    }
+
+    /// Whether the launcher still answers.
+    pub fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst)
     }
 
     /// The launcher's process id.
@@ -97,7 +110,7 @@ impl Launcher {
     /// Asks for a task to be started (never blocks). `launch.id` is set
     /// here.
     pub fn launch(&self, mut launch: Launch) -> Launched {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         launch.id = id;
         let (tx, answers) = mpsc::unbounded_channel();
         lock(&self.waiters).insert(id, tx);
