@@ -1,5 +1,6 @@
 //! The master's side of the launcher: starts the launcher process (once,
-//! with no `pre_exec`, so std spawns it with `posix_spawn`), queues
+//! with no `pre_exec`; a fork of this process there costs once, not per
+//! task), queues
 //! requests to a writer thread (a launch never blocks the caller, who
 //! may hold the master's lock), and hands each task's answers to its own
 //! channel from a reader thread.
