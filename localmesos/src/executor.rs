@@ -55,6 +55,9 @@ pub struct LaunchSpec {
     pub container_id: String,
     pub sandbox: PathBuf,
     pub command: CommandInfo,
+    /// The user the task runs as (`CommandInfo.user`, else
+    /// `FrameworkInfo.user`).
+    pub user: String,
     pub agent_endpoint: String,
     pub checkpoint: bool,
     /// `TaskInfo.health_check`, already validated.

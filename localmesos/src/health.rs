@@ -354,7 +354,12 @@ impl Drop for GroupGuard {
 /// Runs a COMMAND probe: success for exit status 0.
 async fn command_probe(mut command: tokio::process::Command) -> CheckResult {
     command.process_group(0).kill_on_drop(true);
-    let mut child = command.spawn().map_err(|e| format!("cannot run the command: {e}"))?;
+    // The fork (with a user to switch to, std cannot use posix_spawn)
+    // happens on a blocking-pool thread, never on an async worker.
+    let mut child = tokio::task::spawn_blocking(move || command.spawn())
+        .await
+        .map_err(|e| format!("cannot run the command: {e}"))?
+        .map_err(|e| format!("cannot run the command: {e}"))?;
     let _guard = child.id().and_then(|pid| i32::try_from(pid).ok()).map(GroupGuard);
     let status = child
         .wait()

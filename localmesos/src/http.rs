@@ -96,6 +96,16 @@ pub fn json_response(value: &serde_json::Value) -> Response {
     response
 }
 
+/// A 200 with JSON already written as text.
+pub fn json_text_response(text: String) -> Response {
+    let length = text.len();
+    let mut response = Response::new(Body::from(text));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
 /// An empty response with the given status (`Content-Length: 0`).
 pub fn empty_response(status: StatusCode) -> Response {
     let mut response = Response::new(Body::empty());

@@ -10,8 +10,9 @@
 //! the master's state (frameworks, agents, offers, tasks); an allocator that
 //! offers the nodes' resources; and, standing in for agents, "nodes" that run
 //! tasks through a containerizer chosen per node (`containerizer`:
-//! `process` runs each task as a local process in its own process group and
-//! sandbox; `simulated` runs none and follows a script; `docker` runs DOCKER
+//! `process` runs each task as a local process, as its user, in its own
+//! session and sandbox, under a supervisor that ends every process of the
+//! task with it (`launcher`); `simulated` runs none and follows a script; `docker` runs DOCKER
 //! containers on the Docker engine), with
 //! reliable status update delivery and the command executor's Mesos-native
 //! health checks (`TaskInfo.health_check`: HTTP, TCP and COMMAND probes
@@ -30,8 +31,7 @@
 //!   SUBSCRIBE accepting only protobuf `406`.
 //! - HTTP chunk sizes are written in upper-case hex (hyper's encoder);
 //!   Mesos writes lower case. HTTP defines them case-insensitive.
-//! - Tasks run as the master's own user; `CommandInfo.uris` are not
-//!   fetched; no checks (`CheckInfo`, `check_status`) or
+//! - `CommandInfo.uris` are not fetched; no checks (`CheckInfo`, `check_status`) or
 //!   `max_completion_time`.
 //! - HTTP health checks are plain HTTP/1.1 GETs that do not follow
 //!   redirects: a 3xx answer counts as success (Mesos' `curl -L` follows
@@ -68,6 +68,7 @@ mod health;
 mod health_tls;
 mod host_ports;
 mod http;
+mod launcher;
 mod master;
 pub mod node_flags;
 mod operator;
@@ -284,6 +285,13 @@ pub async fn start(config: LocalMesosConfig) -> Result<LocalMesos, LocalMesosErr
     master.skip_bound_ports = config.skip_bound_ports;
     master.containerizers = containerizer::Containerizers::new(config.fetcher);
     let master = Arc::new(master);
+    if config
+        .nodes
+        .iter()
+        .any(|n| n.containerizer != ContainerizerKind::Simulated)
+    {
+        master.containerizers.start_launcher();
+    }
     let (stop, stopped) = watch::channel(false);
     let server = tokio::spawn(http::serve(listener, http::router(Arc::clone(&master)), stopped));
     let driver = tokio::spawn(Arc::clone(&master).drive());
@@ -312,8 +320,8 @@ impl LocalMesos {
         &self.master.identity.id
     }
 
-    /// Stops serving (every event stream ends), kills every task's process
-    /// group (SIGTERM, a short grace, SIGKILL), waits for them, and releases
+    /// Stops serving (every event stream ends), kills every process of
+    /// every task (SIGTERM, a short grace, SIGKILL), waits for them, and releases
     /// the port.
     pub async fn shutdown(mut self) {
         info!(addr = %self.addr, "localmesos master shutting down");

@@ -71,7 +71,7 @@ pub async fn redirect(AxumState(master): AxumState<Arc<Master>>) -> Response {
 }
 
 pub async fn state(AxumState(master): AxumState<Arc<Master>>) -> Response {
-    json_response(&state_json(&master))
+    crate::http::json_text_response(state_text(&master))
 }
 
 pub async fn frameworks(
@@ -81,23 +81,36 @@ pub async fn frameworks(
     let wanted = query.get("framework_id");
     let state = master.lock();
     let keep = |f: &&Framework| wanted.is_none_or(|id| *id == f.id.value);
-    let frameworks: Vec<Value> = state
+    let frameworks: Vec<FrameworkParts> = state
         .frameworks
         .values()
         .filter(keep)
-        .map(|f| framework_json(&state, f))
+        .map(|f| framework_parts(&state, f))
         .collect();
-    let completed: Vec<Value> = state
+    let completed: Vec<FrameworkParts> = state
         .completed_frameworks
         .iter()
         .filter(keep)
-        .map(|f| framework_json(&state, f))
+        .map(|f| framework_parts(&state, f))
         .collect();
-    json_response(&json!({
-        "completed_frameworks": completed,
-        "frameworks": frameworks,
+    drop(state);
+    let mut text = serde_json::to_string(&json!({
+        "completed_frameworks": null,
+        "frameworks": null,
         "unregistered_frameworks": [],
     }))
+    .unwrap_or_else(|_| "{}".to_string());
+    splice(
+        &mut text,
+        "completed_frameworks",
+        completed.into_iter().map(FrameworkParts::into_text),
+    );
+    splice(
+        &mut text,
+        "frameworks",
+        frameworks.into_iter().map(FrameworkParts::into_text),
+    );
+    crate::http::json_text_response(text)
 }
 
 pub async fn tasks(
@@ -240,7 +253,10 @@ pub async fn metrics(AxumState(master): AxumState<Arc<Master>>) -> Response {
 
 // ------------------------------------------------------------- builders ---
 
-fn state_json(master: &Master) -> Value {
+/// `/master/state` as JSON text. Each task's object is kept as text
+/// between changes of the task (`Task::json`), so most of the work under
+/// the lock is copying bytes.
+fn state_text(master: &Master) -> String {
     let state = master.lock();
     let identity = &master.identity;
     let leader_info = serde_json::to_value(identity.master_info()).unwrap_or(Value::Null);
@@ -256,19 +272,13 @@ fn state_json(master: &Master) -> Value {
         .iter()
         .filter(|a| matches!(a.reach, Reach::Partitioned { .. }))
         .count();
-    let frameworks: Vec<Value> = state.frameworks.values().map(|f| framework_json(&state, f)).collect();
-    let completed: Vec<Value> = state
-        .completed_frameworks
-        .iter()
-        .map(|f| framework_json(&state, f))
-        .collect();
-    json!({
+    let mut text = serde_json::to_string(&json!({
         "activated_slaves": slaves.len() as f64,
         "build_date": BUILD_DATE,
         "build_time": BUILD_TIME,
         "build_user": BUILD_USER,
         "capabilities": ["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"],
-        "completed_frameworks": completed,
+        "completed_frameworks": null,
         "deactivated_slaves": 0.0,
         "elected_time": master.start_time,
         "flags": {
@@ -280,7 +290,7 @@ fn state_json(master: &Master) -> Value {
             "port": identity.port.to_string(),
             "work_dir": master.work_dir.to_string_lossy(),
         },
-        "frameworks": frameworks,
+        "frameworks": null,
         "git_sha": GIT_SHA,
         "git_tag": MESOS_VERSION,
         "hostname": identity.hostname,
@@ -295,7 +305,97 @@ fn state_json(master: &Master) -> Value {
         "unregistered_frameworks": [],
         "unreachable_slaves": unreachable as f64,
         "version": MESOS_VERSION,
-    })
+    }))
+    .unwrap_or_else(|_| "{}".to_string());
+    let completed: Vec<FrameworkParts> = state
+        .completed_frameworks
+        .iter()
+        .map(|f| framework_parts(&state, f))
+        .collect();
+    let frameworks: Vec<FrameworkParts> = state.frameworks.values().map(|f| framework_parts(&state, f)).collect();
+    // The long part, joining every task's text, runs without the lock.
+    drop(state);
+    splice(
+        &mut text,
+        "completed_frameworks",
+        completed.into_iter().map(FrameworkParts::into_text),
+    );
+    splice(
+        &mut text,
+        "frameworks",
+        frameworks.into_iter().map(FrameworkParts::into_text),
+    );
+    text
+}
+
+/// Replaces the first `"key":null` of `text` (a placeholder the caller
+/// put there: inside a JSON string a quote is escaped, so only a key can
+/// match) with `"key":[items…]`.
+fn splice<T: AsRef<str>>(text: &mut String, key: &str, items: impl Iterator<Item = T>) {
+    let placeholder = format!("\"{key}\":null");
+    let Some(at) = text.find(&placeholder) else { return };
+    let mut list = format!("\"{key}\":[");
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        list.push_str(item.as_ref());
+    }
+    list.push(']');
+    text.replace_range(at..at + placeholder.len(), &list);
+}
+
+/// A framework as `/master/state` and `/master/frameworks` list it, in
+/// parts taken under the lock (its own fields, and each task's kept text)
+/// and joined after it (`into_text`).
+struct FrameworkParts {
+    head: String,
+    completed: Vec<Arc<str>>,
+    tasks: Vec<Arc<str>>,
+    unreachable: Vec<String>,
+}
+
+fn framework_parts(state: &State, framework: &Framework) -> FrameworkParts {
+    FrameworkParts {
+        head: serde_json::to_string(&framework_json(state, framework)).unwrap_or_else(|_| "{}".to_string()),
+        completed: framework.completed_tasks.iter().map(task_text).collect(),
+        tasks: framework
+            .tasks
+            .values()
+            .filter(|t| !state.partitioned(t.agent))
+            .map(task_text)
+            .collect(),
+        unreachable: framework
+            .tasks
+            .values()
+            .filter(|t| state.partitioned(t.agent))
+            .map(|t| serde_json::to_string(&task_json_as(t, TaskState::TaskUnreachable)).unwrap_or_default())
+            .collect(),
+    }
+}
+
+impl FrameworkParts {
+    fn into_text(self) -> String {
+        let mut text = self.head;
+        splice(&mut text, "completed_tasks", self.completed.iter());
+        splice(&mut text, "tasks", self.tasks.iter());
+        splice(&mut text, "unreachable_tasks", self.unreachable.iter());
+        text
+    }
+}
+
+/// A task's object as text, kept until its state or statuses change.
+fn task_text(task: &Task) -> Arc<str> {
+    let key = (task.state, task.statuses.len());
+    let mut kept = task.json.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((at, text)) = &*kept
+        && *at == key
+    {
+        return Arc::clone(text);
+    }
+    let text: Arc<str> = serde_json::to_string(&task_json(task)).unwrap_or_default().into();
+    *kept = Some((key, Arc::clone(&text)));
+    text
 }
 
 fn offered_on(state: &State, agent: usize) -> Resources {
@@ -332,6 +432,8 @@ fn agent_json(master: &Master, state: &State, index: usize, agent: &Agent) -> Va
     })
 }
 
+/// A framework's object with `null` for its three task lists (see
+/// `framework_text`).
 fn framework_json(state: &State, framework: &Framework) -> Value {
     let mut used = Resources::default();
     for task in framework.tasks.values().filter(|t| !t.resources_released) {
@@ -373,7 +475,7 @@ fn framework_json(state: &State, framework: &Framework) -> Value {
         "active": framework.active,
         "capabilities": capabilities,
         "checkpoint": info.checkpoint.unwrap_or(false),
-        "completed_tasks": framework.completed_tasks.iter().map(task_json).collect::<Vec<_>>(),
+        "completed_tasks": null,
         "connected": framework.connected(),
         "executors": [],
         "failover_timeout": info.failover_timeout.unwrap_or(0.0),
@@ -386,13 +488,8 @@ fn framework_json(state: &State, framework: &Framework) -> Value {
         "registered_time": framework.registered_time,
         "resources": total.summary(),
         "roles": framework_roles(info),
-        "tasks": framework.tasks.values().filter(|t| !state.partitioned(t.agent)).map(task_json).collect::<Vec<_>>(),
-        "unreachable_tasks": framework
-            .tasks
-            .values()
-            .filter(|t| state.partitioned(t.agent))
-            .map(|t| task_json_as(t, TaskState::TaskUnreachable))
-            .collect::<Vec<_>>(),
+        "tasks": null,
+        "unreachable_tasks": null,
         "used_resources": used.summary(),
         "user": info.user,
         "webui_url": info.webui_url.clone().unwrap_or_default(),
@@ -506,21 +603,19 @@ fn metrics_json(master: &Master) -> Value {
     put("slaves_disconnected", 0.0);
     put("slaves_inactive", 0.0);
     put("slaves_unreachable", unreachable);
+    // One pass over the live tasks, whatever the number of states.
+    let mut live: HashMap<&'static str, u64> = HashMap::new();
+    for task in state.frameworks.values().flat_map(|f| f.tasks.values()) {
+        let shown = if state.partitioned(task.agent) {
+            TaskState::TaskUnreachable
+        } else {
+            task.state
+        };
+        *live.entry(shown.as_str()).or_default() += 1;
+    }
     for name in ["staging", "starting", "running", "killing", "unreachable"] {
         let wanted = format!("TASK_{}", name.to_ascii_uppercase());
-        let count = state
-            .frameworks
-            .values()
-            .flat_map(|f| f.tasks.values())
-            .filter(|t| {
-                let shown = if state.partitioned(t.agent) {
-                    TaskState::TaskUnreachable
-                } else {
-                    t.state
-                };
-                shown.as_str() == wanted
-            })
-            .count();
+        let count = live.get(wanted.as_str()).copied().unwrap_or(0);
         put(&format!("tasks_{name}"), count as f64);
     }
     for name in [

@@ -523,3 +523,35 @@ async fn https_against_plain_http_and_timeouts_count_as_failures() {
     assert_eq!(unhealthy.get("slow-probe"), Some(&None));
     master.mesos.shutdown().await;
 }
+
+/// Under root, a task's COMMAND check runs as the task's user, with the
+/// task's environment and none of the master's.
+#[tokio::test]
+async fn a_command_check_runs_as_the_tasks_user_with_its_environment() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let master = start().await;
+    let sub = subscribe(&master, framework_info("user-health")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    launch(&caller, &mut events, |agent| {
+        let mut task = shell_task("nobodys", agent, "exec sleep 600");
+        if let Some(command) = &mut task.command {
+            command.user = Some("nobody".to_string());
+        }
+        let mut check = health_check(HealthCheckType::Command);
+        check.command = Some(command(
+            r#"test "$(id -un)" = nobody && test -z "$HOME$USER" && test "$PATH" = /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"#,
+        ));
+        check.consecutive_failures = Some(1);
+        task.health_check = Some(check);
+        vec![task]
+    })
+    .await;
+    started(&caller, &mut events).await;
+    let healthy = next_update_acked(&caller, &mut events).await;
+    assert_health_update(&healthy, true);
+    master.mesos.shutdown().await;
+}

@@ -5,7 +5,8 @@
 //! those into Mesos status updates the same way whatever ran the task.
 //!
 //! - `process` (`process.rs`): a local process per task (the command
-//!   executor's behaviour).
+//!   executor's behaviour), started by the task launcher
+//!   (`crate::launcher`).
 //! - `simulated` (`simulated.rs`): no process; a scripted timeline
 //!   (`script.rs`) for scale and fault tests.
 //! - `docker` (`docker.rs`): DOCKER containers on a real Docker engine;
@@ -90,6 +91,12 @@ impl Containerizers {
         }
     }
 
+    /// Starts the process containerizer's task launcher now (it logs how
+    /// tasks are contained) rather than at the first task.
+    pub fn start_launcher(&self) {
+        let _ = self.process.launcher();
+    }
+
     fn all(&self) -> [&dyn Containerizer; 3] {
         [&self.process, &self.simulated, &self.docker]
     }
@@ -110,7 +117,8 @@ impl Containerizers {
 /// Which containerizer a node uses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ContainerizerKind {
-    /// Each task is a local process in its own process group and sandbox.
+    /// Each task is a local process in its own session and sandbox, as its
+    /// user, under a supervisor that ends all its processes with it.
     #[default]
     Process,
     /// No process: each task follows a script (labels `localmesos.sim/…`).

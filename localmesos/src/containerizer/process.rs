@@ -1,7 +1,8 @@
-//! The `process` containerizer, the local "command executor": runs a task
-//! as a process in its own process group inside a sandbox directory, kills
-//! it (SIGTERM to the group, SIGKILL after the grace period), reaps it, and
-//! reports what happened.
+//! The `process` containerizer, the local "command executor": has the
+//! task launcher (`crate::launcher`) run a task as a process in its own
+//! session inside a sandbox directory, as the task's user, with only the
+//! task's environment; kills it (SIGTERM to every process of the task,
+//! SIGKILL to all after the grace period) and reports what happened.
 //!
 //! It also runs the task's health check (see `crate::health`), reports
 //! health changes, and kills the task after too many consecutive failures,
@@ -11,9 +12,8 @@
 //! `TaskStatus`es with the command executor's texts.
 
 use std::collections::HashMap;
-use std::os::unix::process::ExitStatusExt as _;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,10 +28,11 @@ use tracing::{debug, info, warn};
 use super::Containerizer;
 use crate::executor::{ExecutorCommand, ExecutorEvent, LaunchSpec, Reporter};
 use crate::health::{CheckFuture, Checker};
+use crate::launcher::{Launch, Launcher, Response, Stop};
 
 struct Entry {
-    /// Process group id once spawned, 0 before and after.
-    pgid: Arc<AtomicI32>,
+    /// The task's id at the launcher once asked, 0 before and after.
+    launch_id: Arc<AtomicU64>,
     tx: mpsc::UnboundedSender<ExecutorCommand>,
     join: Option<JoinHandle<()>>,
 }
@@ -42,9 +43,45 @@ struct Entry {
 pub struct ProcessContainerizer {
     entries: Mutex<HashMap<String, Entry>>,
     shutting_down: AtomicBool,
+    /// Started by the first task (or `start_launcher`), and again if it
+    /// died (its tasks died with it).
+    launcher: Mutex<Option<Arc<Launcher>>>,
 }
 
 impl ProcessContainerizer {
+    /// The launcher, started if it is not running.
+    pub fn launcher(&self) -> Result<Arc<Launcher>, String> {
+        let mut current = self.launcher.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(launcher) = current.as_ref().filter(|l| l.is_alive()) {
+            return Ok(Arc::clone(launcher));
+        }
+        if current.is_some() {
+            warn!("the task launcher died (its tasks with it); starting a new one");
+        }
+        match Launcher::start() {
+            Ok(launcher) => {
+                let launcher = Arc::new(launcher);
+                *current = Some(Arc::clone(&launcher));
+                Ok(launcher)
+            }
+            Err(error) => {
+                warn!(%error, "cannot start the task launcher; process tasks fail until it can be");
+                Err(format!("cannot start the task launcher: {error}"))
+            }
+        }
+    }
+
+    /// Asks every process of the task known by `launch_id` to stop.
+    fn signal(&self, launch_id: u64, stop: Stop) {
+        if launch_id == 0 {
+            return;
+        }
+        let current = self.launcher.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(launcher) = current.as_ref() {
+            launcher.signal(launch_id, stop);
+        }
+    }
+
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -54,20 +91,20 @@ impl ProcessContainerizer {
     /// executor's own task, never from here.
     fn start(self: &Arc<Self>, spec: LaunchSpec, report: Reporter) -> Option<mpsc::UnboundedSender<ExecutorCommand>> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let pgid = Arc::new(AtomicI32::new(0));
+        let launch_id = Arc::new(AtomicU64::new(0));
         let container_id = spec.container_id.clone();
         let mut entries = self.entries();
         if self.shutting_down.load(Ordering::SeqCst) {
             return None;
         }
         let registry = Arc::clone(self);
-        let join = tokio::spawn(run(spec, rx, report, Arc::clone(&pgid), registry));
+        let join = tokio::spawn(run(spec, rx, report, Arc::clone(&launch_id), registry));
         // Inserted while the lock is held, so the task's own removal at its
         // end cannot come first.
         entries.insert(
             container_id,
             Entry {
-                pgid,
+                launch_id,
                 tx: tx.clone(),
                 join: Some(join),
             },
@@ -82,36 +119,36 @@ impl ProcessContainerizer {
     /// SIGTERM to every task, SIGKILL after `grace`, and waits for all.
     async fn stop_all(&self, grace: Duration) {
         self.shutting_down.store(true, Ordering::SeqCst);
-        let joins: Vec<(Arc<AtomicI32>, JoinHandle<()>)> = {
+        let joins: Vec<(Arc<AtomicU64>, JoinHandle<()>)> = {
             let mut entries = self.entries();
             entries
                 .values_mut()
                 .filter_map(|entry| {
                     let _ = entry.tx.send(ExecutorCommand::Shutdown { grace });
-                    entry.join.take().map(|join| (Arc::clone(&entry.pgid), join))
+                    entry.join.take().map(|join| (Arc::clone(&entry.launch_id), join))
                 })
                 .collect()
         };
-        for (pgid, join) in joins {
+        for (launch_id, join) in joins {
             let abort = join.abort_handle();
             if tokio::time::timeout(grace + Duration::from_secs(5), join)
                 .await
                 .is_err()
             {
-                warn!("an executor did not stop in time; killing its process group");
-                kill_group(pgid.load(Ordering::SeqCst), Signal::SIGKILL);
+                warn!("an executor did not stop in time; killing every process of its task");
+                self.signal(launch_id.load(Ordering::SeqCst), Stop::Kill);
                 abort.abort();
             }
         }
-        self.kill_every_group();
+        self.kill_every_task();
     }
 
-    /// SIGKILL to every known process group, without waiting.
-    fn kill_every_group(&self) {
+    /// SIGKILL to every process of every known task, without waiting.
+    fn kill_every_task(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
         let mut entries = self.entries();
         for (_, entry) in entries.drain() {
-            kill_group(entry.pgid.load(Ordering::SeqCst), Signal::SIGKILL);
+            self.signal(entry.launch_id.load(Ordering::SeqCst), Stop::Kill);
             if let Some(join) = entry.join {
                 join.abort();
             }
@@ -129,7 +166,7 @@ impl Containerizer for Arc<ProcessContainerizer> {
     }
 
     fn kill_all_now(&self) {
-        self.kill_every_group();
+        self.kill_every_task();
     }
 }
 
@@ -144,9 +181,13 @@ pub(crate) fn kill_group(pgid: i32, signal: Signal) {
     }
 }
 
-/// Creates the sandbox and its `stdout` / `stderr` files.
+/// Creates the sandbox (0750) and its `stdout` / `stderr` files (0640),
+/// for a Docker task (a process task's are made by the launcher, owned by
+/// its user).
 pub(super) fn prepare_sandbox(spec: &LaunchSpec) -> std::io::Result<(std::fs::File, std::fs::File)> {
+    use std::os::unix::fs::PermissionsExt as _;
     std::fs::create_dir_all(&spec.sandbox)?;
+    std::fs::set_permissions(&spec.sandbox, std::fs::Permissions::from_mode(0o750))?;
     if let Some(runs) = spec.sandbox.parent() {
         let latest = runs.join("latest");
         let _ = std::fs::remove_file(&latest);
@@ -154,96 +195,93 @@ pub(super) fn prepare_sandbox(spec: &LaunchSpec) -> std::io::Result<(std::fs::Fi
     }
     let stdout = std::fs::File::create(spec.sandbox.join("stdout"))?;
     let stderr = std::fs::File::create(spec.sandbox.join("stderr"))?;
+    for file in [&stdout, &stderr] {
+        file.set_permissions(std::fs::Permissions::from_mode(0o640))?;
+    }
     Ok((stdout, stderr))
 }
 
-fn build_command(spec: &LaunchSpec, stdout: std::fs::File, stderr: std::fs::File) -> tokio::process::Command {
-    let mut cmd = command_of(&spec.command);
-    apply_task_env(&mut cmd, spec);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::from(stdout))
-        .stderr(Stdio::from(stderr))
-        .process_group(0)
-        .kill_on_drop(false);
-    // If this process dies without stopping its tasks (SIGKILL, a crash),
-    // the kernel kills each task's main process, so none keeps running as
-    // an orphan. (A clean stop kills whole process groups instead.)
-    // SAFETY: the closure runs in the forked child before exec and only
-    // calls prctl, which is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
+/// The task's whole environment: the agent's `MESOS_*` variables, then
+/// the task's own (which win), and Mesos' default `PATH` when the task sets
+/// none. Nothing of this process's environment.
+pub(super) fn task_env(spec: &LaunchSpec) -> Vec<(String, String)> {
+    let sandbox = spec.sandbox.to_string_lossy().into_owned();
+    let mut env: Vec<(String, String)> = [
+        ("MESOS_SANDBOX", sandbox.clone()),
+        ("MESOS_DIRECTORY", sandbox),
+        ("MESOS_TASK_ID", spec.task_id.clone()),
+        ("MESOS_FRAMEWORK_ID", spec.framework_id.clone()),
+        ("MESOS_EXECUTOR_ID", spec.task_id.clone()),
+        ("MESOS_AGENT_ID", spec.agent_id.clone()),
+        ("MESOS_AGENT_ENDPOINT", spec.agent_endpoint.clone()),
+        ("MESOS_CONTAINER_IP", "127.0.0.1".to_string()),
+        ("MESOS_CHECKPOINT", if spec.checkpoint { "1" } else { "0" }.to_string()),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_string(), value))
+    .collect();
+    if let Some(environment) = &spec.command.environment {
+        for variable in &environment.variables {
+            set_var(&mut env, &variable.name, variable.value.as_deref().unwrap_or(""));
+        }
     }
-    cmd
+    if !env.iter().any(|(name, _)| name == "PATH") {
+        env.push(("PATH".to_string(), crate::launcher::DEFAULT_PATH.to_string()));
+    }
+    env
 }
 
-/// A health check's COMMAND: the task's environment and sandbox, plus the
-/// check's own variables; no output is kept.
-fn check_command(spec: &LaunchSpec, check: &CommandInfo) -> tokio::process::Command {
-    let mut cmd = command_of(check);
-    apply_task_env(&mut cmd, spec);
+fn set_var(env: &mut Vec<(String, String)>, name: &str, value: &str) {
+    match env.iter_mut().find(|(n, _)| n == name) {
+        Some(slot) => slot.1 = value.to_string(),
+        None => env.push((name.to_string(), value.to_string())),
+    }
+}
+
+/// `/bin/sh -c value`, or `execvp(value, arguments)` without a shell:
+/// the program and its whole `argv`.
+fn program_of(command: &CommandInfo) -> (String, Vec<String>) {
+    let value = command.value.clone().unwrap_or_default();
+    if command.shell.unwrap_or(true) {
+        (
+            "/bin/sh".to_string(),
+            vec!["/bin/sh".to_string(), "-c".to_string(), value],
+        )
+    } else if command.arguments.is_empty() {
+        // execvp(value, arguments): arguments[0] is argv[0].
+        (value.clone(), vec![value])
+    } else {
+        (value, command.arguments.clone())
+    }
+}
+
+/// A health check's COMMAND: the task's environment, sandbox and user,
+/// plus the check's own variables; no output is kept.
+fn check_command(spec: &LaunchSpec, check: &CommandInfo, ids: Option<(u32, u32)>) -> tokio::process::Command {
+    let (program, argv) = program_of(check);
+    let mut cmd = tokio::process::Command::new(&program);
+    if let Some((argv0, rest)) = argv.split_first() {
+        cmd.arg0(argv0).args(rest);
+    }
+    let mut env = task_env(spec);
     if let Some(environment) = &check.environment {
         for variable in &environment.variables {
-            cmd.env(&variable.name, variable.value.as_deref().unwrap_or(""));
+            set_var(&mut env, &variable.name, variable.value.as_deref().unwrap_or(""));
         }
+    }
+    cmd.env_clear().envs(env).current_dir(&spec.sandbox);
+    if let Some((uid, gid)) = ids {
+        cmd.uid(uid).gid(gid);
     }
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     cmd
-}
-
-/// `/bin/sh -c value`, or `execvp(value, arguments)` without a shell.
-fn command_of(command: &CommandInfo) -> tokio::process::Command {
-    let value = command.value.clone().unwrap_or_default();
-    if command.shell.unwrap_or(true) {
-        let mut cmd = tokio::process::Command::new("/bin/sh");
-        cmd.arg("-c").arg(value);
-        cmd
-    } else {
-        // execvp(value, arguments): arguments[0] is argv[0].
-        let mut cmd = tokio::process::Command::new(&value);
-        match command.arguments.split_first() {
-            Some((argv0, rest)) => {
-                cmd.arg0(argv0);
-                cmd.args(rest);
-            }
-            None => {
-                cmd.arg0(&value);
-            }
-        }
-        cmd
-    }
-}
-
-/// The sandbox as working directory, the agent's `MESOS_*` variables and
-/// the task's environment.
-fn apply_task_env(cmd: &mut tokio::process::Command, spec: &LaunchSpec) {
-    let sandbox = spec.sandbox.to_string_lossy().into_owned();
-    cmd.current_dir(&spec.sandbox)
-        .env("MESOS_SANDBOX", &sandbox)
-        .env("MESOS_DIRECTORY", &sandbox)
-        .env("MESOS_TASK_ID", &spec.task_id)
-        .env("MESOS_FRAMEWORK_ID", &spec.framework_id)
-        .env("MESOS_EXECUTOR_ID", &spec.task_id)
-        .env("MESOS_AGENT_ID", &spec.agent_id)
-        .env("MESOS_AGENT_ENDPOINT", &spec.agent_endpoint)
-        .env("MESOS_CONTAINER_IP", "127.0.0.1")
-        .env("MESOS_CHECKPOINT", if spec.checkpoint { "1" } else { "0" });
-    if let Some(environment) = &spec.command.environment {
-        for variable in &environment.variables {
-            cmd.env(&variable.name, variable.value.as_deref().unwrap_or(""));
-        }
-    }
 }
 
 async fn run(
     spec: LaunchSpec,
     mut rx: mpsc::UnboundedReceiver<ExecutorCommand>,
     report: Reporter,
-    pgid: Arc<AtomicI32>,
+    launch_id: Arc<AtomicU64>,
     registry: Arc<ProcessContainerizer>,
 ) {
     let executor_terminated = || ExecutorEvent::LaunchFailed {
@@ -251,32 +289,63 @@ async fn run(
         reason: "REASON_EXECUTOR_TERMINATED",
         source: TaskStatusSource::SourceAgent,
     };
-    let spawned = prepare_sandbox(&spec).and_then(|(stdout, stderr)| build_command(&spec, stdout, stderr).spawn());
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(error) => {
-            info!(task = %spec.task_id, %error, "cannot start the task");
+    let launch_failed = |message: String| ExecutorEvent::LaunchFailed {
+        message,
+        reason: "REASON_CONTAINER_LAUNCH_FAILED",
+        source: TaskStatusSource::SourceAgent,
+    };
+    let launcher = match registry.launcher() {
+        Ok(launcher) => launcher,
+        Err(message) => {
+            report(launch_failed(format!("Failed to launch container: {message}")));
+            registry.remove(&spec.container_id);
+            return;
+        }
+    };
+    let (program, argv) = program_of(&spec.command);
+    let mut launched = launcher.launch(Launch {
+        id: 0,
+        program,
+        argv,
+        env: task_env(&spec),
+        sandbox: spec.sandbox.clone(),
+        user: spec.user.clone(),
+    });
+    let id = launched.id;
+    launch_id.store(id, Ordering::SeqCst);
+    if registry.shutting_down.load(Ordering::SeqCst) {
+        launcher.signal(id, Stop::Kill);
+    }
+    let (pid, ids) = match launched.answers.recv().await {
+        Some(Response::Started { pid, uid, gid, .. }) => (pid, (uid, gid)),
+        Some(Response::SetupFailed { message, .. }) => {
+            info!(task = %spec.task_id, %message, "cannot start the task");
+            report(launch_failed(message));
+            registry.remove(&spec.container_id);
+            return;
+        }
+        Some(Response::ExecFailed { message, .. }) => {
+            info!(task = %spec.task_id, %message, "cannot start the task");
             let _ = std::fs::write(
                 spec.sandbox.join("stderr"),
-                format!("Failed to launch the task: {error}\n"),
+                format!("Failed to launch the task: {message}\n"),
             );
             report(executor_terminated());
             registry.remove(&spec.container_id);
             return;
         }
+        Some(Response::Exited { .. }) | None => {
+            report(executor_terminated());
+            registry.remove(&spec.container_id);
+            return;
+        }
     };
-    let Some(pid) = child.id() else {
-        report(executor_terminated());
-        registry.remove(&spec.container_id);
-        return;
-    };
-    let group = i32::try_from(pid).unwrap_or(0);
-    pgid.store(group, Ordering::SeqCst);
-    if registry.shutting_down.load(Ordering::SeqCst) {
-        kill_group(group, Signal::SIGKILL);
-    }
     debug!(task = %spec.task_id, pid, "task started");
     report(ExecutorEvent::Started { pid: Some(pid) });
+    // Checks run as the task's user when the task switched to another.
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    let check_ids = (ids.0 != euid).then_some(ids);
 
     let mut checker = spec
         .health_check
@@ -293,7 +362,11 @@ async fn run(
     let status = loop {
         let probing = probe.is_some();
         tokio::select! {
-            status = child.wait() => break status,
+            answer = launched.answers.recv() => match answer {
+                Some(Response::Exited { code, signal, .. }) => break Some((code, signal)),
+                Some(_) => continue,
+                None => break None,
+            },
             command = rx.recv(), if commands_open => {
                 let (grace, report_kill) = match command {
                     Some(ExecutorCommand::Kill { grace }) => (grace, true),
@@ -314,20 +387,20 @@ async fn run(
                     if report_kill {
                         report(ExecutorEvent::Killing);
                     }
-                    kill_group(group, Signal::SIGTERM);
+                    launcher.signal(id, Stop::Term);
                     kill_deadline = Some(deadline);
                 } else if let Some(current) = kill_deadline {
                     kill_deadline = Some(current.min(deadline));
                 }
             }
             _ = sleep_until_opt(kill_deadline) => {
-                kill_group(group, Signal::SIGKILL);
+                launcher.signal(id, Stop::Kill);
                 kill_deadline = None;
             }
             _ = sleep_until_opt(next_check), if !killed && !probing => {
                 next_check = None;
                 if let Some(checker) = &checker {
-                    probe = Some(checker.start(|command| check_command(&spec, command)));
+                    probe = Some(checker.start(|command| check_command(&spec, command, check_ids)));
                 }
             }
             result = wait_probe(&mut probe), if !killed && probing => {
@@ -346,7 +419,7 @@ async fn run(
                     killed = true;
                     next_check = None;
                     report(ExecutorEvent::Killing);
-                    kill_group(group, Signal::SIGTERM);
+                    launcher.signal(id, Stop::Term);
                     kill_deadline = Some(now + spec.kill_grace);
                 }
             }
@@ -357,23 +430,22 @@ async fn run(
             next_check = None;
         }
     };
-    // Like a container's destruction: nothing of the task outlives it.
-    kill_group(group, Signal::SIGKILL);
-    pgid.store(0, Ordering::SeqCst);
+    // The supervisor has killed every other process of the task.
+    launch_id.store(0, Ordering::SeqCst);
     match status {
-        Ok(status) => {
-            debug!(task = %spec.task_id, %status, "task exited");
+        Some((code, signal)) => {
+            debug!(task = %spec.task_id, ?code, ?signal, "task exited");
             if !silent {
                 report(ExecutorEvent::Exited {
-                    code: status.code(),
-                    signal: status.signal(),
+                    code,
+                    signal,
                     killed,
                     unhealthy,
                 });
             }
         }
-        Err(error) => {
-            warn!(task = %spec.task_id, %error, "cannot wait for the task");
+        None => {
+            warn!(task = %spec.task_id, "the task launcher went away");
             if !silent {
                 report(executor_terminated());
             }

@@ -92,12 +92,9 @@ impl Master {
             .values()
             .filter(|f| f.connected() && f.active)
             .map(|f| {
-                let used: i64 = f
-                    .tasks
-                    .values()
-                    .filter(|t| !t.resources_released)
-                    .map(|t| t.resources.cpus)
-                    .sum();
+                // Kept per node and framework: the cost is the nodes', not
+                // the tasks'.
+                let used: i64 = agents.iter().filter_map(|a| a.cpus_by_framework.get(&f.id.value)).sum();
                 let held = held_cpus.get(f.id.value.as_str()).copied().unwrap_or(0);
                 (used + held, f.id.value.clone())
             })

@@ -344,6 +344,7 @@ impl Master {
         available.subtract(&resources);
         if let Some(agent_state) = state.agents.get_mut(agent) {
             agent_state.used.add(&resources);
+            *agent_state.cpus_by_framework.entry(fid.to_string()).or_default() += resources.cpus;
         }
 
         let container_id = uuid::Uuid::new_v4().to_string();
@@ -398,6 +399,7 @@ impl Master {
             kill_sent: false,
             pid: None,
             user,
+            json: std::sync::Mutex::new(None),
         };
         info!(framework = %fid, task = %task_id, agent = %agent_id, "launching task");
 
@@ -415,7 +417,14 @@ impl Master {
                 .entry(TaskState::TaskFailed.as_str())
                 .or_default() += 1;
             release_resources(&mut state.agents, task);
-            status_update::enqueue(stream.as_ref(), task, status, now, self.timing.update_retry_initial);
+            status_update::enqueue(
+                stream.as_ref(),
+                task,
+                status,
+                now,
+                self.timing.update_retry_initial,
+                &mut state.retries,
+            );
             self.request_allocation(state);
             return;
         }
@@ -427,6 +436,7 @@ impl Master {
             container_id: container_id.clone(),
             sandbox,
             command,
+            user: task.user.clone(),
             agent_endpoint: format!("{}:{}", self.identity.ip, self.identity.port),
             checkpoint,
             health_check: task.info.health_check.clone(),
@@ -496,6 +506,7 @@ impl Master {
             frameworks,
             agents,
             counters,
+            retries,
             ..
         } = state;
         let Some(agent) = agents.iter().find(|a| a.id == ack.agent_id) else {
@@ -524,7 +535,14 @@ impl Master {
             counters.invalid_acks += 1;
             return;
         }
-        match status_update::acknowledge(stream.as_ref(), task, &uuid, now, self.timing.update_retry_initial) {
+        match status_update::acknowledge(
+            stream.as_ref(),
+            task,
+            &uuid,
+            now,
+            self.timing.update_retry_initial,
+            retries,
+        ) {
             Acked::Ignored => {
                 debug!(task = %ack.task_id, "acknowledgement for an update that is not pending; ignored");
                 counters.invalid_acks += 1;

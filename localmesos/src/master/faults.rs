@@ -206,7 +206,10 @@ impl Master {
         info!(node = %hostname, agent = %agent_id, "fault healed: node re-registered");
         let retry = self.timing.update_retry_initial;
         let mut told = 0;
-        for framework in state.frameworks.values_mut() {
+        let super::State {
+            frameworks, retries, ..
+        } = state;
+        for framework in frameworks.values_mut() {
             let super::Framework { stream, tasks, .. } = framework;
             for task in tasks.values_mut().filter(|t| t.agent == index) {
                 if !task.state.is_terminal() {
@@ -228,7 +231,7 @@ impl Master {
                 }
                 // The updates that waited on the node go out now.
                 task.updates.reset_backoff(retry);
-                status_update::forward_head(stream.as_ref(), task, now, retry);
+                status_update::forward_head(stream.as_ref(), task, now, retry, retries);
             }
         }
         self.request_allocation(state);
@@ -330,12 +333,14 @@ impl Master {
         state.removed_ids.clear();
         state.offers.clear();
         state.filters.clear();
+        state.retries.clear();
         state.counters = Counters::default();
         let registered_time = now_secs();
         for agent in state.agents.iter_mut().filter(|a| a.reach != Reach::Gone) {
             agent.id = AgentId::new(format!("{}-S{}", self.identity.id, state.next_agent));
             state.next_agent += 1;
             agent.used = crate::resources::Resources::default();
+            agent.cpus_by_framework.clear();
             agent.reach = Reach::Reachable;
             agent.registered_time = registered_time;
         }

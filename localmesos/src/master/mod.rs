@@ -34,7 +34,7 @@ use crate::executor::{self, ExecutorCommand};
 use crate::resources::Resources;
 
 pub(crate) use allocator::Filter;
-pub(crate) use status_update::UpdateQueue;
+pub(crate) use status_update::{RetryTimers, UpdateQueue};
 
 /// The version this master claims to be.
 pub const MESOS_VERSION: &str = "1.11.0";
@@ -210,7 +210,13 @@ pub struct Task {
     pub kill_sent: bool,
     pub pid: Option<u32>,
     pub user: String,
+    /// The task's `/master/state` object as text, with the (state, number
+    /// of statuses) it was written at: kept until either changes.
+    pub json: Mutex<Option<KeptJson>>,
 }
+
+/// A task's JSON text and the (state, number of statuses) it shows.
+pub type KeptJson = ((TaskState, usize), Arc<str>);
 
 pub struct Agent {
     pub id: AgentId,
@@ -220,6 +226,8 @@ pub struct Agent {
     pub total: Resources,
     /// Resources of tasks not yet known to be terminal.
     pub used: Resources,
+    /// The CPUs of `used`, per framework (the allocator's order).
+    pub cpus_by_framework: std::collections::HashMap<String, i64>,
     pub registered_time: f64,
 }
 
@@ -265,8 +273,8 @@ pub struct State {
     next_agent: u64,
     allocation_requested: bool,
     next_allocation: Instant,
-    /// When the driver next looks for status updates due to be resent.
-    next_retry_scan: Instant,
+    /// When each unacknowledged status update is due to be resent.
+    pub retries: RetryTimers,
     shutting_down: bool,
 }
 
@@ -339,6 +347,7 @@ impl Master {
                 config: node.clone(),
                 total: Resources::node(node.cpus, node.mem, node.disk, &node.ports),
                 used: Resources::default(),
+                cpus_by_framework: std::collections::HashMap::new(),
                 registered_time,
             })
             .collect();
@@ -355,7 +364,7 @@ impl Master {
             next_agent: nodes.len() as u64,
             allocation_requested: false,
             next_allocation: Instant::now(),
-            next_retry_scan: Instant::now(),
+            retries: RetryTimers::default(),
             shutting_down: false,
         };
         Self {
@@ -476,14 +485,17 @@ impl Master {
             }),
             ..Event::of(EventType::Subscribed)
         };
-        if let Some(framework) = state.frameworks.get_mut(&id.value) {
+        let State {
+            frameworks, retries, ..
+        } = &mut *state;
+        if let Some(framework) = frameworks.get_mut(&id.value) {
             framework.send(&subscribed);
             framework.send(&Event::of(EventType::Heartbeat));
             // Pending status updates are resent to the new subscription.
             let Framework { stream, tasks, .. } = framework;
             for task in tasks.values_mut() {
                 task.updates.reset_backoff(self.timing.update_retry_initial);
-                status_update::forward_head(stream.as_ref(), task, now, self.timing.update_retry_initial);
+                status_update::forward_head(stream.as_ref(), task, now, self.timing.update_retry_initial, retries);
             }
         }
         self.request_allocation(&mut state);
@@ -579,14 +591,6 @@ impl Master {
     fn tick(&self, state: &mut State, now: Instant) -> Instant {
         let heartbeat = Event::of(EventType::Heartbeat);
         let mut expired = Vec::new();
-        let cut_off: Vec<bool> = (0..state.agents.len()).map(|i| state.partitioned(i)).collect();
-        // Retries are looked for on a coarse period, not at each one's
-        // own time: with thousands of tasks the driver would otherwise
-        // wake (and scan every task under the lock) once per task.
-        let scan_retries = now >= state.next_retry_scan;
-        if scan_retries {
-            state.next_retry_scan = now + retry_scan_period(self.timing.update_retry_initial);
-        }
         for framework in state.frameworks.values_mut() {
             if let Some(stream) = &mut framework.stream
                 && now >= stream.next_heartbeat
@@ -597,15 +601,28 @@ impl Master {
             if framework.failover_deadline.is_some_and(|d| now >= d) {
                 expired.push(framework.id.value.clone());
             }
-            if !scan_retries {
+        }
+        // Only the updates due now are looked at, never every task.
+        while let Some((due, framework_id, task_id)) = state.retries.pop_due(now) {
+            let State {
+                frameworks,
+                agents,
+                retries,
+                ..
+            } = &mut *state;
+            let Some(framework) = frameworks.get_mut(&framework_id) else {
                 continue;
-            }
+            };
             let Framework { stream, tasks, .. } = framework;
-            for task in tasks.values_mut() {
-                // Updates wait on a partitioned node until it heals.
-                if !cut_off.get(task.agent).copied().unwrap_or(false) {
-                    status_update::retry_if_due(stream.as_ref(), task, now);
-                }
+            let Some(task) = tasks.get_mut(&task_id) else {
+                continue;
+            };
+            // Updates wait on a partitioned node; healing forwards them.
+            let cut_off = agents
+                .get(task.agent)
+                .is_some_and(|a| matches!(a.reach, faults::Reach::Partitioned { .. }));
+            if !cut_off {
+                status_update::retry_if_due(stream.as_ref(), task, due, now, retries);
             }
         }
         for id in expired {
@@ -618,7 +635,10 @@ impl Master {
             self.allocate(state, now);
         }
 
-        let mut next = state.next_allocation.min(state.next_retry_scan);
+        let mut next = state.next_allocation;
+        if let Some(due) = state.retries.next() {
+            next = next.min(due);
+        }
         for framework in state.frameworks.values() {
             if let Some(stream) = &framework.stream {
                 next = next.min(stream.next_heartbeat);
@@ -671,7 +691,7 @@ impl Master {
                 released |= release_resources(&mut state.agents, task);
             }
             debug!(task = %task_id, state = status.state.as_str(), "status update");
-            status_update::enqueue(stream, task, status, now, retry);
+            status_update::enqueue(stream, task, status, now, retry, &mut state.retries);
         }
         if released {
             self.request_allocation(state);
@@ -693,24 +713,18 @@ impl Master {
         self.wake.notify_one();
     }
 
-    /// Kills every task: SIGTERM to each process group, `grace`, SIGKILL;
+    /// Kills every task: SIGTERM to every process of each task, `grace`, SIGKILL;
     /// waits for all of them.
     pub async fn stop_tasks(&self, grace: Duration) {
         self.containerizers.shutdown(grace).await;
     }
 
     /// Synchronous last resort (used by `Drop`): SIGKILL every task's
-    /// process group at once.
+    /// processes at once.
     pub fn kill_all_now(&self) {
         self.close();
         self.containerizers.kill_all_now();
     }
-}
-
-/// How often unacknowledged updates are looked at: a fifth of the first
-/// retry delay (so a resend comes at most 20 % late), at least every 10 ms.
-fn retry_scan_period(update_retry_initial: Duration) -> Duration {
-    (update_retry_initial / 5).max(Duration::from_millis(10))
 }
 
 /// Gives a task's resources back to its agent, once. Returns whether it
@@ -722,6 +736,12 @@ fn release_resources(agents: &mut [Agent], task: &mut Task) -> bool {
     task.resources_released = true;
     if let Some(agent) = agents.get_mut(task.agent) {
         agent.used.subtract(&task.resources);
+        if let Some(held) = agent.cpus_by_framework.get_mut(&task.framework_id.value) {
+            *held -= task.resources.cpus;
+            if *held <= 0 {
+                agent.cpus_by_framework.remove(&task.framework_id.value);
+            }
+        }
     }
     true
 }

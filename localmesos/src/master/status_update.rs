@@ -3,12 +3,15 @@
 //! Per task, updates queue up and only the head is forwarded to the
 //! scheduler; an ACKNOWLEDGE carrying the head's uuid releases the next one.
 //! An unacknowledged head is resent after `update_retry_initial`, then with
-//! a doubling backoff capped at 10 minutes (the driver looks for due
-//! resends every fifth of `update_retry_initial`, so one may come that
-//! much late); nothing is sent while the
+//! a doubling backoff capped at 10 minutes; nothing is sent while the
 //! framework is disconnected, and every head is resent on re-subscription.
+//!
+//! Resend times are kept in one queue ordered by due time
+//! (`RetryTimers`), so the driver wakes when the first is due and touches
+//! only the tasks that are due, never every task.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
 
 use base64::Engine;
@@ -48,19 +51,69 @@ impl UpdateQueue {
     }
 }
 
+/// When each task's head is due to be resent, earliest first: (due time,
+/// framework id, task id). An entry whose task has since been
+/// acknowledged, re-armed or removed is skipped when it comes up (the
+/// task's own `retry_at` is the truth).
+#[derive(Debug, Default)]
+pub struct RetryTimers {
+    due: BinaryHeap<Reverse<(Instant, String, String)>>,
+}
+
+impl RetryTimers {
+    fn arm(&mut self, task: &Task, at: Instant) {
+        self.due.push(Reverse((
+            at,
+            task.framework_id.value.clone(),
+            task.info.task_id.value.clone(),
+        )));
+    }
+
+    /// When the first resend is due.
+    pub fn next(&self) -> Option<Instant> {
+        self.due.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// Takes the first entry due at `now`: (due time, framework, task).
+    pub fn pop_due(&mut self, now: Instant) -> Option<(Instant, String, String)> {
+        if self.next()? > now {
+            return None;
+        }
+        self.due.pop().map(|Reverse(entry)| entry)
+    }
+
+    /// Forgets every entry (the master forgot every task).
+    pub fn clear(&mut self) {
+        self.due.clear();
+    }
+}
+
 /// Adds an update for `task`; forwards it at once if the queue was empty.
-pub fn enqueue(stream: Option<&Stream>, task: &mut Task, status: TaskStatus, now: Instant, initial: Duration) {
+pub fn enqueue(
+    stream: Option<&Stream>,
+    task: &mut Task,
+    status: TaskStatus,
+    now: Instant,
+    initial: Duration,
+    timers: &mut RetryTimers,
+) {
     task.state = status.state;
     task.statuses.push(status.clone());
     task.updates.pending.push_back(status);
     if task.updates.pending.len() == 1 {
         task.updates.backoff = initial;
-        forward_head(stream, task, now, initial);
+        forward_head(stream, task, now, initial, timers);
     }
 }
 
 /// Forwards the head (if any) and arms its retry timer.
-pub fn forward_head(stream: Option<&Stream>, task: &mut Task, now: Instant, initial: Duration) {
+pub fn forward_head(
+    stream: Option<&Stream>,
+    task: &mut Task,
+    now: Instant,
+    initial: Duration,
+    timers: &mut RetryTimers,
+) {
     let Some(head) = task.updates.pending.front() else {
         task.updates.retry_at = None;
         return;
@@ -70,15 +123,17 @@ pub fn forward_head(stream: Option<&Stream>, task: &mut Task, now: Instant, init
         stream.send(&update_event(head.clone()));
     }
     task.updates.backoff = task.updates.backoff.max(initial);
-    task.updates.retry_at = Some(now + task.updates.backoff);
+    let at = now + task.updates.backoff;
+    task.updates.retry_at = Some(at);
+    timers.arm(task, at);
 }
 
-/// Resends the head if its retry time has come and the framework is
-/// connected.
-pub fn retry_if_due(stream: Option<&Stream>, task: &mut Task, now: Instant) {
+/// Resends the head if `due` is still its retry time and the framework is
+/// connected (a disconnected framework gets every head again when it
+/// re-subscribes).
+pub fn retry_if_due(stream: Option<&Stream>, task: &mut Task, due: Instant, now: Instant, timers: &mut RetryTimers) {
     let Some(stream) = stream else { return };
-    let Some(at) = task.updates.retry_at else { return };
-    if now < at {
+    if task.updates.retry_at != Some(due) || now < due {
         return;
     }
     let Some(head) = task.updates.pending.front() else {
@@ -88,7 +143,9 @@ pub fn retry_if_due(stream: Option<&Stream>, task: &mut Task, now: Instant) {
     tracing::debug!(task = %head.task_id, state = head.state.as_str(), "resending unacknowledged status update");
     stream.send(&update_event(head.clone()));
     task.updates.backoff = (task.updates.backoff * 2).min(MAX_RETRY_BACKOFF);
-    task.updates.retry_at = Some(now + task.updates.backoff);
+    let at = now + task.updates.backoff;
+    task.updates.retry_at = Some(at);
+    timers.arm(task, at);
 }
 
 /// What an ACKNOWLEDGE did.
@@ -101,7 +158,14 @@ pub enum Acked {
 }
 
 /// Applies an acknowledgement (`uuid` already decoded to 16 bytes).
-pub fn acknowledge(stream: Option<&Stream>, task: &mut Task, uuid: &[u8], now: Instant, initial: Duration) -> Acked {
+pub fn acknowledge(
+    stream: Option<&Stream>,
+    task: &mut Task,
+    uuid: &[u8],
+    now: Instant,
+    initial: Duration,
+    timers: &mut RetryTimers,
+) -> Acked {
     let matches = task
         .updates
         .pending
@@ -122,7 +186,7 @@ pub fn acknowledge(stream: Option<&Stream>, task: &mut Task, uuid: &[u8], now: I
             terminal: head.state.is_terminal(),
         };
     }
-    forward_head(stream, task, now, initial);
+    forward_head(stream, task, now, initial, timers);
     Acked::Released { terminal: false }
 }
 

@@ -55,10 +55,25 @@ pub fn capabilities(kinds: &[FrameworkCapabilityType]) -> Vec<FrameworkCapabilit
     kinds.iter().map(|k| FrameworkCapability { kind: Some(*k) }).collect()
 }
 
-/// A MULTI_ROLE, PARTITION_AWARE, TASK_KILLING_STATE framework in role `*`.
+/// The name of the user the tests run as (tasks run as their framework's
+/// user, which must exist, and can only be another user under root).
+pub fn current_user() -> String {
+    // SAFETY: getpwuid's result is read at once, before any other call
+    // that could overwrite it.
+    unsafe {
+        let entry = libc::getpwuid(libc::geteuid());
+        assert!(!entry.is_null(), "the current user has a passwd entry");
+        std::ffi::CStr::from_ptr((*entry).pw_name)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// A MULTI_ROLE, PARTITION_AWARE, TASK_KILLING_STATE framework in role `*`,
+/// of the current user.
 pub fn framework_info(name: &str) -> FrameworkInfo {
     FrameworkInfo {
-        user: "tester".to_string(),
+        user: current_user(),
         name: name.to_string(),
         roles: vec!["*".to_string()],
         capabilities: capabilities(&[
@@ -449,7 +464,8 @@ impl RawStream {
 
 pub fn subscribe_body(name: &str, extra: &str) -> String {
     format!(
-        r#"{{"type":"SUBSCRIBE","subscribe":{{"framework_info":{{"user":"tester","name":"{name}","roles":["*"],"capabilities":[{{"type":"MULTI_ROLE"}},{{"type":"TASK_KILLING_STATE"}},{{"type":"PARTITION_AWARE"}}]{extra}}}}}}}"#
+        r#"{{"type":"SUBSCRIBE","subscribe":{{"framework_info":{{"user":"{user}","name":"{name}","roles":["*"],"capabilities":[{{"type":"MULTI_ROLE"}},{{"type":"TASK_KILLING_STATE"}},{{"type":"PARTITION_AWARE"}}]{extra}}}}}}}"#,
+        user = current_user()
     )
 }
 

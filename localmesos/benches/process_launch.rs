@@ -1,0 +1,296 @@
+//! Process tasks at scale: 1,000 then 5,000 `sleep` tasks launched
+//! through ACCEPTs (10 nodes, one ACCEPT each) by a `mesos` client; how
+//! long from the first offer until every task is TASK_RUNNING (as the
+//! scheduler hears it, every update acknowledged), the ratio of the two
+//! (5× the tasks should cost at most 5× the time), and the latency of the
+//! operator endpoints (`GET /master/state`, `GET /metrics/snapshot`)
+//! sampled throughout each launch (target: at most 50 ms).
+//!
+//! Each master runs in a child process (this binary again, with
+//! `SEXTANT_BENCH_SERVE=1`); `SEXTANT_BENCH_BALLAST_MB` makes that process
+//! touch that much memory first, to show that a launch does not cost more
+//! in a bigger process. `SEXTANT_BENCH_SIZES` (`1000,5000`) changes the
+//! sizes.
+//!
+//! `cargo bench -p localmesos --bench process_launch`
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use localmesos::{LocalMesosConfig, NodeConfig};
+use mesos::types::*;
+
+const NODES: usize = 10;
+/// Connections acknowledging updates at once.
+const ACKERS: usize = 8;
+/// Time between two samples of the operator endpoints, unless
+/// `SEXTANT_BENCH_SAMPLE_MS` says otherwise (0: no sampling).
+fn sample_every() -> Option<Duration> {
+    let ms: u64 = std::env::var("SEXTANT_BENCH_SAMPLE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    (ms > 0).then(|| Duration::from_millis(ms))
+}
+
+fn serve(tasks: usize) {
+    raise_open_files();
+    let ballast_mb: usize = std::env::var("SEXTANT_BENCH_BALLAST_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    // Touched, so that it is resident and in the page tables.
+    let ballast = vec![1u8; ballast_mb * 1024 * 1024];
+    std::hint::black_box(&ballast);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = LocalMesosConfig::new("127.0.0.1:0".parse().expect("addr"), dir.path().into());
+        config.offer_interval = Duration::from_millis(100);
+        let per_node = tasks.div_ceil(NODES);
+        config.nodes = (1..=NODES)
+            .map(|i| NodeConfig {
+                hostname: format!("node-{i}"),
+                cpus: per_node as f64 * 0.01,
+                mem: per_node as f64,
+                ..NodeConfig::default()
+            })
+            .collect();
+        let master = localmesos::start(config).await.expect("start localmesos");
+        println!("{}", master.url());
+        // Until the parent closes stdin.
+        let mut line = String::new();
+        let _ = tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut line)).await;
+        master.shutdown().await;
+    });
+    drop(ballast);
+}
+
+fn raise_open_files() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is writable; setrlimit reads it.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+fn task(offer: &Offer, j: usize) -> TaskInfo {
+    TaskInfo {
+        name: format!("t{j}"),
+        task_id: TaskId::new(format!("{}-{j}", offer.hostname)),
+        agent_id: offer.agent_id.clone(),
+        resources: vec![Resource::scalar("cpus", 0.01), Resource::scalar("mem", 1.0)],
+        command: Some(CommandInfo {
+            value: Some("sleep".into()),
+            arguments: vec!["sleep".into(), "3600".into()],
+            shell: Some(false),
+            ..CommandInfo::default()
+        }),
+        labels: None,
+        health_check: None,
+        kill_policy: None,
+        container: None,
+    }
+}
+
+struct Run {
+    tasks: usize,
+    running_after: Duration,
+    /// (endpoint, latency) samples during the launch.
+    samples: Vec<(&'static str, Duration)>,
+}
+
+fn launch(tasks: usize) -> Run {
+    let mut child = Command::new(std::env::current_exe().expect("this binary"))
+        .env("SEXTANT_BENCH_SERVE", tasks.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn the master");
+    let mut url = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut url)
+        .expect("the master's url");
+    let url = url.trim().to_string();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let per_node = tasks.div_ceil(NODES);
+    let run = runtime.block_on(async {
+        let client = mesos::Client::new(&url).expect("client");
+        let info = FrameworkInfo {
+            user: String::new(),
+            name: "process-bench".into(),
+            roles: vec!["*".into()],
+            capabilities: vec![FrameworkCapability {
+                kind: Some(FrameworkCapabilityType::MultiRole),
+            }],
+            ..FrameworkInfo::default()
+        };
+        let sub = client.subscribe(info).await.expect("subscribe");
+        let (caller, mut events) = (sub.caller, sub.events);
+        let ackers: Vec<tokio::sync::mpsc::UnboundedSender<TaskStatus>> = (0..ACKERS)
+            .map(|_| {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<TaskStatus>();
+                let caller = caller.clone();
+                tokio::spawn(async move {
+                    while let Some(status) = rx.recv().await {
+                        if let (Some(uuid), Some(agent)) = (status.uuid.clone(), status.agent_id.clone()) {
+                            let _ = caller.acknowledge(agent, status.task_id.clone(), uuid).await;
+                        }
+                    }
+                });
+                tx
+            })
+            .collect();
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let sampler = {
+            let (samples, sampling, url) = (Arc::clone(&samples), Arc::clone(&sampling), url.clone());
+            tokio::spawn(async move {
+                let Some(every) = sample_every() else { return };
+                let http = reqwest::Client::new();
+                while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                    for endpoint in ["/master/state", "/metrics/snapshot"] {
+                        let started = Instant::now();
+                        let ok = match http.get(format!("{url}{endpoint}")).send().await {
+                            Ok(response) => response.bytes().await.is_ok(),
+                            Err(_) => false,
+                        };
+                        if ok {
+                            samples.lock().expect("samples").push((endpoint, started.elapsed()));
+                        }
+                    }
+                    tokio::time::sleep(every).await;
+                }
+            })
+        };
+        let mut first_offer: Option<Instant> = None;
+        let mut accepted = HashSet::new();
+        let mut running = 0usize;
+        let mut launched = 0usize;
+        while running < tasks {
+            let event = events.next().await.expect("stream");
+            if let Some(offers) = event.offers {
+                first_offer.get_or_insert_with(Instant::now);
+                for offer in offers.offers {
+                    if launched >= tasks || !accepted.insert(offer.agent_id.clone()) {
+                        continue;
+                    }
+                    let count = per_node.min(tasks - launched);
+                    launched += count;
+                    let batch = (0..count).map(|j| task(&offer, j)).collect();
+                    caller
+                        .accept(vec![offer.id.clone()], batch, 3600.0)
+                        .await
+                        .expect("ACCEPT");
+                }
+            }
+            if let Some(update) = event.update {
+                match update.status.state {
+                    TaskState::TaskRunning => running += 1,
+                    TaskState::TaskStarting => {}
+                    other => panic!(
+                        "task {} ended {}: {:?}",
+                        update.status.task_id.value,
+                        other.as_str(),
+                        update.status.message
+                    ),
+                }
+                let slot = update.status.task_id.value.bytes().map(usize::from).sum::<usize>() % ACKERS;
+                let _ = ackers[slot].send(update.status);
+            }
+        }
+        let running_after = first_offer.map(|t| t.elapsed()).unwrap_or_default();
+        sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+        let _ = sampler.await;
+        let samples = samples.lock().expect("samples").clone();
+        Run {
+            tasks,
+            running_after,
+            samples,
+        }
+    });
+    drop(child.stdin.take());
+    let _ = child.wait();
+    run
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn main() {
+    if let Ok(tasks) = std::env::var("SEXTANT_BENCH_SERVE") {
+        serve(tasks.parse().expect("a task count"));
+        return;
+    }
+    let sizes: Vec<usize> = std::env::var("SEXTANT_BENCH_SIZES")
+        .unwrap_or_else(|_| "1000,5000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let ballast = std::env::var("SEXTANT_BENCH_BALLAST_MB").unwrap_or_else(|_| "0".into());
+    let runs: Vec<Run> = sizes.iter().map(|&n| launch(n)).collect();
+    println!("process tasks: `sleep 3600` through {NODES} ACCEPTs, master process with {ballast} MB of ballast");
+    let mut worst = Duration::ZERO;
+    for run in &runs {
+        println!(
+            "  {:>5} tasks: all TASK_RUNNING {:>8.0} ms after the first offer ({:.2} ms per task)",
+            run.tasks,
+            ms(run.running_after),
+            ms(run.running_after) / run.tasks as f64
+        );
+        for endpoint in ["/master/state", "/metrics/snapshot"] {
+            let mut latencies: Vec<Duration> = run
+                .samples
+                .iter()
+                .filter(|(e, _)| *e == endpoint)
+                .map(|(_, d)| *d)
+                .collect();
+            latencies.sort();
+            let max = latencies.last().copied().unwrap_or_default();
+            worst = worst.max(max);
+            println!(
+                "      GET {endpoint:<18} n={:<4} median {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms",
+                latencies.len(),
+                ms(percentile(&latencies, 0.5)),
+                ms(percentile(&latencies, 0.99)),
+                ms(max)
+            );
+        }
+    }
+    if let [small, .., large] = runs.as_slice() {
+        let ratio = large.running_after.as_secs_f64() / small.running_after.as_secs_f64().max(1e-9);
+        let scale = large.tasks as f64 / small.tasks as f64;
+        println!(
+            "  ratio {:.2} for {scale:.0}x the tasks (target at most {scale:.0}): {}",
+            ratio,
+            if ratio <= scale { "met" } else { "MISSED" }
+        );
+    }
+    println!(
+        "  slowest operator answer {:.1} ms (target 50): {}",
+        ms(worst),
+        if worst <= Duration::from_millis(50) {
+            "met"
+        } else {
+            "MISSED"
+        }
+    );
+}

@@ -1,0 +1,311 @@
+//! A task's supervisor: a process forked by the launcher for each task,
+//! that forks the task itself and owns everything the task starts.
+//!
+//! It is a child subreaper (`PR_SET_CHILD_SUBREAPER`), so every process
+//! the task starts stays its descendant, even one that calls `setsid` or
+//! double-forks to become a daemon: orphans are reparented to it, not to
+//! init. SIGTERM from the launcher sends SIGTERM to every descendant,
+//! SIGUSR1 SIGKILL; when the task's main process ends, every other
+//! descendant is killed and reaped, and the supervisor exits the way the
+//! task did (its exit code, or the same signal), which the launcher reads
+//! with `waitpid`. If the launcher dies, the kernel sends the supervisor
+//! SIGHUP (`PR_SET_PDEATHSIG`) and it kills every descendant.
+//!
+//! Runs in a forked copy of the single-threaded launcher, so it may
+//! allocate; the task's child between fork and exec does not (everything
+//! it needs is in `Prepared`).
+
+use std::os::fd::{AsRawFd as _, OwnedFd};
+use std::time::Duration;
+
+use super::prepare::Prepared;
+
+/// Where in the child a failure happened (written to the exec pipe with
+/// the errno).
+pub const STAGE_STARTED: i32 = 0;
+pub const STAGE_IDS: i32 = 1;
+pub const STAGE_CHDIR: i32 = 2;
+pub const STAGE_EXEC: i32 = 3;
+pub const STAGE_FORK: i32 = 4;
+
+/// What a stage's failure is called in a message.
+pub fn stage_text(stage: i32) -> &'static str {
+    match stage {
+        STAGE_IDS => "Failed to switch to the task's user",
+        STAGE_CHDIR => "Failed to enter the sandbox",
+        STAGE_FORK => "Failed to fork",
+        _ => "Failed to execute the command",
+    }
+}
+
+/// The signals the supervisor waits for, blocked.
+fn supervisor_signals() -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set; sigaddset adds valid
+    // signals.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in [libc::SIGCHLD, libc::SIGTERM, libc::SIGUSR1, libc::SIGHUP, libc::SIGINT] {
+            libc::sigaddset(&mut set, signal);
+        }
+        set
+    }
+}
+
+/// Writes `(stage, value)` to `fd` (8 bytes: one write, atomic on a pipe).
+fn write_pair(fd: i32, stage: i32, value: i32) {
+    let mut bytes = [0u8; 8];
+    bytes[..4].copy_from_slice(&stage.to_ne_bytes());
+    bytes[4..].copy_from_slice(&value.to_ne_bytes());
+    // SAFETY: `bytes` is valid for 8 bytes.
+    unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+}
+
+/// Reads `(stage, value)` from `fd`; `None` at end of file.
+pub fn read_pair(fd: i32) -> Option<(i32, i32)> {
+    let mut bytes = [0u8; 8];
+    let mut got = 0;
+    while got < bytes.len() {
+        // SAFETY: the slice from `got` is valid for the rest of `bytes`.
+        let n = unsafe { libc::read(fd, bytes[got..].as_mut_ptr().cast(), bytes.len() - got) };
+        if n == 0 {
+            return None;
+        }
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return None;
+        }
+        got += usize::try_from(n).unwrap_or(0);
+    }
+    let stage = i32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    let value = i32::from_ne_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+    Some((stage, value))
+}
+
+/// A close-on-exec pipe: (read end, write end).
+pub fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` holds two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 returned two new descriptors that nothing else owns.
+    Ok(unsafe {
+        use std::os::fd::FromRawFd as _;
+        (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
+    })
+}
+
+/// The supervisor's life, in the launcher's forked child. `report` gets
+/// `(STAGE_STARTED, pid)` once the task's program runs, or the stage and
+/// errno that stopped it.
+pub fn run(task: &Prepared, launcher: libc::pid_t, report: OwnedFd) -> ! {
+    let signals = supervisor_signals();
+    // SAFETY: plain system calls on this process, with valid arguments.
+    unsafe {
+        libc::sigprocmask(libc::SIG_BLOCK, &signals, std::ptr::null_mut());
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGHUP, 0, 0, 0);
+        if libc::getppid() != launcher {
+            // The launcher died before the death signal was armed.
+            libc::_exit(1);
+        }
+        // The launcher's socket is on stdin: the task gets /dev/null.
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+        if null >= 0 {
+            libc::dup2(null, 0);
+            libc::close(null);
+        }
+    }
+    let Ok((exec_read, exec_write)) = pipe() else {
+        write_pair(report.as_raw_fd(), STAGE_FORK, libc::EMFILE);
+        // SAFETY: ends this process.
+        unsafe { libc::_exit(127) }
+    };
+    // SAFETY: the launcher (and so this copy of it) is single-threaded;
+    // the child only calls async-signal-safe functions before exec.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        exec_task(task, exec_write.as_raw_fd());
+    }
+    if pid < 0 {
+        write_pair(report.as_raw_fd(), STAGE_FORK, errno());
+        // SAFETY: ends this process.
+        unsafe { libc::_exit(127) }
+    }
+    drop(exec_write);
+    match read_pair(exec_read.as_raw_fd()) {
+        None => write_pair(report.as_raw_fd(), STAGE_STARTED, pid),
+        Some((stage, error)) => {
+            write_pair(report.as_raw_fd(), stage, error);
+            let mut status = 0;
+            // SAFETY: waits for the child that just failed.
+            unsafe {
+                libc::waitpid(pid, &mut status, 0);
+                libc::_exit(127)
+            }
+        }
+    }
+    drop(report);
+    drop(exec_read);
+    loop {
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `signals` is initialised and `info` is writable.
+        let signal = unsafe { libc::sigwaitinfo(&signals, &mut info) };
+        match signal {
+            libc::SIGCHLD => {
+                if let Some(status) = reap_until_none(pid) {
+                    finish(status);
+                }
+            }
+            libc::SIGTERM => {
+                kill_descendants(libc::SIGTERM);
+            }
+            libc::SIGUSR1 | libc::SIGHUP | libc::SIGINT => {
+                kill_descendants(libc::SIGKILL);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// In the forked child: the task's own session, ids, sandbox, output
+/// files and environment, then exec. Only async-signal-safe calls.
+fn exec_task(task: &Prepared, exec_write: i32) -> ! {
+    let fail = |stage: i32| -> ! {
+        write_pair(exec_write, stage, errno());
+        // SAFETY: ends the child without running the parent's atexit.
+        unsafe { libc::_exit(127) }
+    };
+    // SAFETY: every pointer points into `task`, which outlives the exec;
+    // the pointer arrays end with a null pointer.
+    unsafe {
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        libc::setsid();
+        libc::dup2(task.stdout.as_raw_fd(), 1);
+        libc::dup2(task.stderr.as_raw_fd(), 2);
+        if task.ids.switch {
+            if libc::setgroups(task.ids.groups.len(), task.ids.groups.as_ptr()) == -1 {
+                fail(STAGE_IDS);
+            }
+            if libc::setgid(task.ids.gid) == -1 {
+                fail(STAGE_IDS);
+            }
+            if libc::setuid(task.ids.uid) == -1 {
+                fail(STAGE_IDS);
+            }
+        }
+        if libc::chdir(task.cwd.as_ptr()) == -1 {
+            fail(STAGE_CHDIR);
+        }
+        libc::execve(
+            task.program.as_ptr(),
+            task.argv_pointers.as_ptr(),
+            task.env_pointers.as_ptr(),
+        );
+    }
+    fail(STAGE_EXEC)
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// Reaps every child that ended; returns the wait status of `main` if it
+/// was one of them.
+fn reap_until_none(main: libc::pid_t) -> Option<i32> {
+    let mut found = None;
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is writable.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid <= 0 {
+            return found;
+        }
+        if pid == main {
+            found = Some(status);
+        }
+    }
+}
+
+/// The task's main process ended with `status`: kills and reaps every
+/// other descendant, then exits the same way.
+fn finish(status: i32) -> ! {
+    kill_descendants(libc::SIGKILL);
+    loop {
+        let mut ignored = 0;
+        // SAFETY: `ignored` is writable.
+        let pid = unsafe { libc::waitpid(-1, &mut ignored, libc::WNOHANG) };
+        if pid < 0 {
+            break; // ECHILD: nothing is left
+        }
+        if pid == 0 {
+            // Some are still dying, or one was forked after the last pass.
+            std::thread::sleep(Duration::from_millis(1));
+            kill_descendants(libc::SIGKILL);
+        }
+    }
+    finish_with(status)
+}
+
+/// Exits with the wait status `status`: the same code, or the same signal.
+fn finish_with(status: i32) -> ! {
+    // SAFETY: plain calls on this process.
+    unsafe {
+        if libc::WIFSIGNALED(status) {
+            let signal = libc::WTERMSIG(status);
+            let no_core = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+            libc::signal(signal, libc::SIG_DFL);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, signal);
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::kill(libc::getpid(), signal);
+            libc::_exit(128 + signal);
+        }
+        libc::_exit(libc::WEXITSTATUS(status))
+    }
+}
+
+/// Sends `signal` to every descendant of this process; returns how many.
+fn kill_descendants(signal: i32) -> usize {
+    let mut count = 0;
+    // SAFETY: getpid has no preconditions.
+    let mut pending = vec![unsafe { libc::getpid() }];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(pid) = pending.pop() {
+        for child in children(pid) {
+            if seen.insert(child) {
+                // SAFETY: a signal to a process id.
+                unsafe { libc::kill(child, signal) };
+                count += 1;
+                pending.push(child);
+            }
+        }
+    }
+    count
+}
+
+/// The children of `pid`, from `/proc/<pid>/task/<tid>/children` of each
+/// of its threads.
+fn children(pid: libc::pid_t) -> Vec<libc::pid_t> {
+    let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for thread in threads.flatten() {
+        let Ok(text) = std::fs::read_to_string(thread.path().join("children")) else {
+            continue;
+        };
+        found.extend(text.split_whitespace().filter_map(|p| p.parse::<libc::pid_t>().ok()));
+    }
+    found
+}

@@ -1,0 +1,364 @@
+//! What a `process` task is confined to, driven by `mesos::Client`: every
+//! process it starts ends with it (even one that calls `setsid` or
+//! double-forks), when it is killed, when localmesos stops and when the
+//! launcher dies; it sees only its own environment; it runs as its user;
+//! its sandbox is readable by that user only.
+
+mod common;
+
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use mesos::types::*;
+
+/// Waits for `file` in `sandbox` to hold a number (a pid a task wrote).
+async fn pid_in(sandbox: &Path, file: &str) -> i32 {
+    for _ in 0..500 {
+        if let Some(pid) = std::fs::read_to_string(sandbox.join(file))
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+        {
+            return pid;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{file} was never written in {}", sandbox.display());
+}
+
+/// A task that starts a `setsid` sleeper (its own session) and a
+/// double-forked daemon (its parent exits, so it is an orphan in another
+/// session too), then waits; returns (task pid, setsid pid, daemon pid).
+async fn escaping_task(
+    master: &TestMaster,
+    caller: &mesos::client::Caller,
+    events: &mut mesos::client::EventStream,
+    id: &str,
+) -> (i32, i32, i32) {
+    launch(caller, events, |agent| {
+        vec![shell_task(
+            id,
+            agent,
+            "setsid sleep 1001 & echo $! > setsid.pid; \
+             setsid sh -c 'sleep 1002 & echo $! > daemon.pid' & \
+             exec sleep 1000",
+        )]
+    })
+    .await;
+    let starting = next_update_acked(caller, events).await;
+    assert_eq!(starting.state, TaskState::TaskStarting);
+    let pid = starting.container_status.and_then(|c| c.executor_pid).expect("pid") as i32;
+    assert_eq!(next_update_acked(caller, events).await.state, TaskState::TaskRunning);
+    let sandbox = sandbox_of(master, id);
+    let escaped = pid_in(&sandbox, "setsid.pid").await;
+    let daemon = pid_in(&sandbox, "daemon.pid").await;
+    assert!(alive(pid) && alive(escaped) && alive(daemon), "all three run");
+    (pid, escaped, daemon)
+}
+
+/// The parent of `pid`, from `/proc/<pid>/stat`.
+fn parent_of(pid: i32) -> i32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    stat.rsplit(')')
+        .next()
+        .and_then(|rest| rest.split_whitespace().nth(1))
+        .and_then(|ppid| ppid.parse().ok())
+        .expect("ppid")
+}
+
+/// A killed task takes with it a child that left its session (`setsid`)
+/// and a daemon that double-forked away from it.
+#[tokio::test]
+async fn setsid_and_double_forked_children_die_with_their_killed_task() {
+    let master = start().await;
+    let sub = subscribe(&master, framework_info("escapes")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    let (pid, escaped, daemon) = escaping_task(&master, &caller, &mut events, "escaper").await;
+
+    caller
+        .kill(TaskId::new("escaper"), None, Some(Duration::from_millis(300)))
+        .await
+        .expect("KILL");
+    assert_eq!(
+        next_update_acked(&caller, &mut events).await.state,
+        TaskState::TaskKilling
+    );
+    let killed = next_update_acked(&caller, &mut events).await;
+    assert_eq!(killed.state, TaskState::TaskKilled);
+    for (what, pid) in [("task", pid), ("setsid child", escaped), ("daemon", daemon)] {
+        assert!(wait_gone(pid, Duration::from_secs(3)).await, "the {what} is gone");
+    }
+    master.mesos.shutdown().await;
+}
+
+/// A task whose main process exits leaves nothing behind either.
+#[tokio::test]
+async fn escaped_children_die_when_the_main_process_exits() {
+    let master = start().await;
+    let sub = subscribe(&master, framework_info("exits")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    launch(&caller, &mut events, |agent| {
+        vec![shell_task(
+            "leaver",
+            agent,
+            "setsid sleep 1003 & echo $! > setsid.pid; sleep 0.5",
+        )]
+    })
+    .await;
+    for state in [TaskState::TaskStarting, TaskState::TaskRunning] {
+        assert_eq!(next_update_acked(&caller, &mut events).await.state, state);
+    }
+    let escaped = pid_in(&sandbox_of(&master, "leaver"), "setsid.pid").await;
+    let finished = next_update_acked(&caller, &mut events).await;
+    assert_eq!(finished.state, TaskState::TaskFinished);
+    assert!(
+        wait_gone(escaped, Duration::from_secs(3)).await,
+        "the setsid child is gone"
+    );
+    master.mesos.shutdown().await;
+}
+
+/// Stopping localmesos ends every process of every task.
+#[tokio::test]
+async fn every_descendant_dies_when_localmesos_stops() {
+    let master = start().await;
+    let sub = subscribe(&master, framework_info("stopper")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    let (pid, escaped, daemon) = escaping_task(&master, &caller, &mut events, "survivor").await;
+    master.mesos.shutdown().await;
+    for (what, pid) in [("task", pid), ("setsid child", escaped), ("daemon", daemon)] {
+        assert!(wait_gone(pid, Duration::from_secs(5)).await, "the {what} is gone");
+    }
+}
+
+/// If the launcher dies, every process of every task dies too, the tasks
+/// end TASK_FAILED, and a new launcher runs the next task.
+#[tokio::test]
+async fn every_descendant_dies_when_the_launcher_dies() {
+    let master = start().await;
+    let sub = subscribe(&master, framework_info("orphans")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    let (pid, escaped, daemon) = escaping_task(&master, &caller, &mut events, "orphan").await;
+    // The task's parent is its supervisor, whose parent is the launcher.
+    let launcher = parent_of(parent_of(pid));
+    assert_ne!(launcher, std::process::id() as i32, "the launcher is not this process");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(launcher), nix::sys::signal::Signal::SIGKILL)
+        .expect("kill the launcher");
+    for (what, pid) in [("task", pid), ("setsid child", escaped), ("daemon", daemon)] {
+        assert!(wait_gone(pid, Duration::from_secs(5)).await, "the {what} is gone");
+    }
+    // The task's end is reported, and a new launcher runs the next task.
+    let (mut failed, mut offer) = (None, None);
+    while failed.is_none() || offer.is_none() {
+        let event = next_event(&mut events).await;
+        if let Some(offers) = event.offers {
+            offer = offers.offers.into_iter().next();
+        }
+        if let Some(update) = event.update {
+            ack(&caller, &update.status).await;
+            failed = Some(update.status);
+        }
+    }
+    let failed = failed.expect("an update");
+    assert_eq!(failed.state, TaskState::TaskFailed);
+    assert_eq!(failed.message.as_deref(), Some("Executor terminated"));
+    let offer = offer.expect("an offer");
+    caller
+        .accept(
+            vec![offer.id.clone()],
+            vec![shell_task("after", &offer.agent_id, "sleep 1000")],
+            0.0,
+        )
+        .await
+        .expect("ACCEPT");
+    for state in [TaskState::TaskStarting, TaskState::TaskRunning] {
+        assert_eq!(next_update_acked(&caller, &mut events).await.state, state);
+    }
+    master.mesos.shutdown().await;
+}
+
+/// Set for the child process of `every_descendant_dies_when_localmesos_is_killed`.
+const CHILD_DIR: &str = "LOCALMESOS_TEST_KILLED_MASTER_DIR";
+
+/// Not a test on its own (it returns at once): in the child process of
+/// `every_descendant_dies_when_localmesos_is_killed`, a master with an
+/// escaping task, whose pids it writes to `pids` in `CHILD_DIR`, and
+/// then waits to be killed.
+#[tokio::test]
+async fn killed_master_child() {
+    let Ok(dir) = std::env::var(CHILD_DIR) else { return };
+    let master = start().await;
+    let sub = subscribe(&master, framework_info("killed")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    let (pid, escaped, daemon) = escaping_task(&master, &caller, &mut events, "doomed").await;
+    let launcher = parent_of(parent_of(pid));
+    std::fs::write(
+        Path::new(&dir).join("pids.tmp"),
+        format!("{pid} {escaped} {daemon} {launcher}"),
+    )
+    .expect("write pids");
+    std::fs::rename(Path::new(&dir).join("pids.tmp"), Path::new(&dir).join("pids")).expect("publish pids");
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+}
+
+/// When the process localmesos runs in is killed (SIGKILL: nothing of it
+/// runs again), every process of its tasks dies, and so does the launcher.
+#[tokio::test]
+async fn every_descendant_dies_when_localmesos_is_killed() {
+    if std::env::var(CHILD_DIR).is_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = std::process::Command::new(std::env::current_exe().expect("this test binary"))
+        .args(["--exact", "killed_master_child", "--nocapture"])
+        .env(CHILD_DIR, dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the child master");
+    let mut pids = None;
+    for _ in 0..3000 {
+        if let Ok(text) = std::fs::read_to_string(dir.path().join("pids")) {
+            pids = Some(text);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pids: Vec<i32> = pids
+        .expect("the child master started its task")
+        .split_whitespace()
+        .map(|p| p.parse().expect("a pid"))
+        .collect();
+    child.kill().expect("SIGKILL the child master");
+    child.wait().expect("reap the child master");
+    for (what, pid) in ["task", "setsid child", "daemon", "launcher"].into_iter().zip(pids) {
+        assert!(wait_gone(pid, Duration::from_secs(5)).await, "the {what} is gone");
+    }
+}
+
+/// A task sees its own variables, the agent's `MESOS_*` ones and Mesos'
+/// default `PATH`, and nothing of the environment localmesos runs in.
+#[tokio::test]
+async fn a_task_sees_none_of_the_masters_environment() {
+    let secret = format!("LOCALMESOS_TEST_SECRET_{}", std::process::id());
+    // SAFETY: set before the master starts its threads; no other test in
+    // this file reads the environment.
+    unsafe { std::env::set_var(&secret, "hunter2") };
+    let master = start().await;
+    let sub = subscribe(&master, framework_info("env")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    launch(&caller, &mut events, |agent| {
+        let mut task = shell_task("env", agent, "env");
+        if let Some(command) = &mut task.command {
+            command.environment = Some(Environment::from_pairs([("GREETING", "hello")]));
+        }
+        vec![task]
+    })
+    .await;
+    for state in [TaskState::TaskStarting, TaskState::TaskRunning, TaskState::TaskFinished] {
+        assert_eq!(next_update_acked(&caller, &mut events).await.state, state);
+    }
+    let stdout = std::fs::read_to_string(sandbox_of(&master, "env").join("stdout")).expect("stdout");
+    assert!(!stdout.contains(&secret), "the master's variable leaked: {stdout}");
+    assert!(!stdout.contains("hunter2"), "{stdout}");
+    assert!(stdout.contains("GREETING=hello"), "{stdout}");
+    assert!(stdout.contains("MESOS_TASK_ID=env"), "{stdout}");
+    assert!(
+        stdout.contains("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("LOCALMESOS_LAUNCHER"), "{stdout}");
+    master.mesos.shutdown().await;
+}
+
+fn uid_of(user: &str) -> Option<u32> {
+    let name = std::ffi::CString::new(user).ok()?;
+    // SAFETY: getpwnam's result is read at once.
+    unsafe {
+        let entry = libc::getpwnam(name.as_ptr());
+        (!entry.is_null()).then(|| (*entry).pw_uid)
+    }
+}
+
+fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Under root, a task with `user: nobody` runs as nobody, in a sandbox
+/// (0750) and with output files (0640) that belong to nobody.
+#[tokio::test]
+async fn a_task_runs_as_its_user_in_a_sandbox_only_it_reads() {
+    let Some(nobody) = uid_of("nobody").filter(|_| running_as_root()) else {
+        eprintln!("skipped: needs root and a user 'nobody'");
+        return;
+    };
+    let master = start().await;
+    let sub = subscribe(&master, framework_info("users")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    launch(&caller, &mut events, |agent| {
+        let mut task = shell_task("as-nobody", agent, "id -u");
+        if let Some(command) = &mut task.command {
+            command.user = Some("nobody".to_string());
+        }
+        vec![task]
+    })
+    .await;
+    for state in [TaskState::TaskStarting, TaskState::TaskRunning, TaskState::TaskFinished] {
+        assert_eq!(next_update_acked(&caller, &mut events).await.state, state);
+    }
+    let sandbox = sandbox_of(&master, "as-nobody");
+    let stdout = std::fs::read_to_string(sandbox.join("stdout")).expect("stdout");
+    assert_eq!(stdout.trim(), nobody.to_string());
+    let meta = std::fs::metadata(&sandbox).expect("sandbox");
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o750);
+    assert_eq!(meta.uid(), nobody);
+    for file in ["stdout", "stderr"] {
+        let meta = std::fs::metadata(sandbox.join(file)).expect("output file");
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o640, "{file}");
+        assert_eq!(meta.uid(), nobody, "{file}");
+    }
+    master.mesos.shutdown().await;
+}
+
+/// The sandbox of a task of the current user is 0750, its output 0640.
+#[tokio::test]
+async fn a_sandbox_is_not_world_readable() {
+    let master = start().await;
+    let sub = subscribe(&master, framework_info("modes")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    launch(&caller, &mut events, |agent| vec![shell_task("modes", agent, "true")]).await;
+    for state in [TaskState::TaskStarting, TaskState::TaskRunning, TaskState::TaskFinished] {
+        assert_eq!(next_update_acked(&caller, &mut events).await.state, state);
+    }
+    let sandbox = sandbox_of(&master, "modes");
+    let mode = |path: &Path| std::fs::metadata(path).expect("metadata").permissions().mode() & 0o7777;
+    assert_eq!(mode(&sandbox), 0o750);
+    assert_eq!(mode(&sandbox.join("stdout")), 0o640);
+    assert_eq!(mode(&sandbox.join("stderr")), 0o640);
+    master.mesos.shutdown().await;
+}
+
+/// A task of a user that does not exist fails, naming the user.
+#[tokio::test]
+async fn an_unknown_user_fails_the_task_naming_it() {
+    let master = start().await;
+    let sub = subscribe(&master, framework_info("ghosts")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    launch(&caller, &mut events, |agent| {
+        let mut task = shell_task("ghost", agent, "true");
+        if let Some(command) = &mut task.command {
+            command.user = Some("no-such-user-lm".to_string());
+        }
+        vec![task]
+    })
+    .await;
+    let failed = next_update_acked(&caller, &mut events).await;
+    assert_eq!(failed.state, TaskState::TaskFailed);
+    assert_eq!(failed.reason.as_deref(), Some("REASON_CONTAINER_LAUNCH_FAILED"));
+    assert_eq!(
+        failed.message.as_deref(),
+        Some("Failed to launch container: user 'no-such-user-lm' does not exist on this node")
+    );
+    master.mesos.shutdown().await;
+}
