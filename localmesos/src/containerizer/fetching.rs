@@ -52,6 +52,11 @@ impl Shared {
 }
 
 impl<C> Fetching<C> {
+    /// The wrapped containerizer.
+    pub fn inner(&self) -> &C {
+        &self.inner
+    }
+
     pub fn new(inner: C, fetcher: Fetcher) -> Self {
         Self {
             inner,

@@ -94,7 +94,7 @@ impl Containerizers {
     /// Starts the process containerizer's task launcher now (it logs how
     /// tasks are contained) rather than at the first task.
     pub fn start_launcher(&self) {
-        let _ = self.process.launcher();
+        let _ = self.process.inner().launcher();
     }
 
     fn all(&self) -> [&dyn Containerizer; 3] {
