@@ -43,7 +43,9 @@
 //!   node without the `docker` containerizer fail at launch (TASK_FAILED,
 //!   REASON_CONTAINER_LAUNCH_FAILED); LAUNCH_GROUP gets
 //!   TASK_ERROR; reservation and volume operations are ignored.
-//! - Always the leader, no authentication; agents are partitioned,
+//! - Always the leader; of Mesos' authentication only HTTP Basic for
+//!   frameworks and the read-write endpoints (see `auth`), no
+//!   authorization (ACLs); agents are partitioned,
 //!   removed, or the master restarted without its state only on demand
 //!   (`POST /fault/…`, see `master::faults`); no v1
 //!   operator API (`/api/v1`) and, of the agent endpoints, only
@@ -58,8 +60,10 @@
 //! # Ok(()) }
 //! ```
 
+pub mod auth;
 mod call;
 pub mod containerizer;
+mod event_stream;
 mod executor;
 mod fault_api;
 mod files;
@@ -72,7 +76,10 @@ mod operator;
 mod resources;
 mod scheduler_api;
 
+pub use auth::{AuthConfig, Credential, CredentialsError, load_credentials};
 pub use containerizer::ContainerizerKind;
+pub use event_stream::StreamLimits;
+pub use master::DEFAULT_MAX_FRAMEWORKS;
 pub use node_flags::{NodeFlagError, NodeFlags};
 
 use std::collections::BTreeMap;
@@ -146,6 +153,14 @@ pub struct LocalMesosConfig {
     /// Leave out of offers the host ports some process already listens on
     /// (read from `/proc/net/tcp{,6}` at each allocation; see `host_ports`).
     pub skip_bound_ports: bool,
+    /// HTTP authentication of frameworks and of the endpoints that change
+    /// state (off by default, as in Mesos).
+    pub auth: AuthConfig,
+    /// How many frameworks may be known at once; more SUBSCRIBEs get an
+    /// ERROR event.
+    pub max_frameworks: usize,
+    /// How much a subscriber may leave unread before it is cut off.
+    pub stream_limits: StreamLimits,
 }
 
 impl LocalMesosConfig {
@@ -159,6 +174,9 @@ impl LocalMesosConfig {
             update_retry_initial: Duration::from_secs(10),
             offer_interval: Duration::from_secs(1),
             skip_bound_ports: true,
+            auth: AuthConfig::default(),
+            max_frameworks: DEFAULT_MAX_FRAMEWORKS,
+            stream_limits: StreamLimits::default(),
         }
     }
 }
@@ -209,6 +227,42 @@ fn validate(config: &LocalMesosConfig) -> Result<(), LocalMesosError> {
         if value.is_zero() || value > MAX_INTERVAL {
             return invalid(format!("{name} must be positive and at most a day"));
         }
+    }
+    let auth = &config.auth;
+    for (on, realm, flag) in [
+        (
+            auth.authenticate_frameworks,
+            auth::Realm::Scheduler,
+            "--authenticate-frameworks",
+        ),
+        (
+            auth.authenticate_http_readwrite,
+            auth::Realm::ReadWrite,
+            "--authenticate-http-readwrite",
+        ),
+    ] {
+        if on && auth.credentials.is_empty() {
+            return invalid(format!(
+                "{flag} needs credentials (--credentials FILE): none are given for the basic HTTP authenticator of realm '{}'",
+                realm.name()
+            ));
+        }
+    }
+    if let Some(credential) = auth
+        .credentials
+        .iter()
+        .find(|c| c.principal.is_empty() || c.principal.contains(':'))
+    {
+        return invalid(format!(
+            "the principal {:?} cannot be sent over HTTP Basic authentication (it must be non-empty, without ':')",
+            credential.principal
+        ));
+    }
+    if config.max_frameworks == 0 {
+        return invalid("max_frameworks must be at least 1".to_string());
+    }
+    if config.stream_limits.max_events == 0 || config.stream_limits.max_bytes == 0 {
+        return invalid("a subscriber's event buffer must hold at least one event and one byte".to_string());
     }
     let mut hostnames = std::collections::HashSet::new();
     for node in &config.nodes {
@@ -276,6 +330,9 @@ pub async fn start(config: LocalMesosConfig) -> Result<LocalMesos, LocalMesosErr
     info!(%addr, id = %identity.id, nodes = config.nodes.len(), "localmesos master starting");
     let mut master = Master::new(identity, timing, work_dir, &config.nodes);
     master.skip_bound_ports = config.skip_bound_ports;
+    master.auth = auth::Authenticator::new(&config.auth);
+    master.stream_limits = config.stream_limits;
+    master.max_frameworks = config.max_frameworks;
     let master = Arc::new(master);
     let (stop, stopped) = watch::channel(false);
     let server = tokio::spawn(http::serve(listener, http::router(Arc::clone(&master)), stopped));
