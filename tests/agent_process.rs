@@ -209,9 +209,28 @@ fn sextant_up_stops_as_a_whole_when_its_framework_is_taken_over() {
     let state = get_json(&format!("{}/master/state", up.mesos)).expect("master state");
     let framework_id = state["frameworks"][0]["id"].as_str().expect("a framework").to_string();
 
+    // `sextant up`'s master authenticates frameworks: the intruder holds
+    // the credential `up` wrote for its operator.
+    let credentials: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(up.dir.path().join("data").join("mesos-credentials.json"))
+            .expect("up's credentials file"),
+    )
+    .expect("JSON credentials");
+    let credential = mesos::Credential {
+        principal: credentials["credentials"][0]["principal"]
+            .as_str()
+            .expect("principal")
+            .to_string(),
+        secret: credentials["credentials"][0]["secret"]
+            .as_str()
+            .expect("secret")
+            .to_string(),
+    };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let _intruder = runtime.block_on(async {
-        let client = mesos::Client::new(&up.mesos).expect("client");
+        let client = mesos::Client::new(&up.mesos)
+            .expect("client")
+            .with_credential(&credential);
         let info = mesos::types::FrameworkInfo {
             user: "nobody".into(),
             name: "intruder".into(),

@@ -13,14 +13,22 @@ use localmesos::{AuthConfig, Credential};
 
 const PRINCIPAL: &str = "ops";
 const SECRET: &str = "s3cret-s3cret";
+/// A second principal, with the same secret.
+const OTHER: &str = "intruder";
 
 async fn start_authenticated() -> TestMaster {
     start_with(|config| {
         config.auth = AuthConfig {
-            credentials: vec![Credential {
-                principal: PRINCIPAL.to_string(),
-                secret: SECRET.to_string(),
-            }],
+            credentials: vec![
+                Credential {
+                    principal: PRINCIPAL.to_string(),
+                    secret: SECRET.to_string(),
+                },
+                Credential {
+                    principal: OTHER.to_string(),
+                    secret: SECRET.to_string(),
+                },
+            ],
             authenticate_frameworks: true,
             authenticate_http_readwrite: true,
         };
@@ -70,8 +78,9 @@ async fn subscribe_needs_credentials() {
 }
 
 /// Guards: a FrameworkInfo naming another principal than the
-/// authenticated one is refused with `400` and Mesos' text, and so is a
-/// later call authenticated as another principal.
+/// authenticated one is refused with `400` and Mesos' text; a call from
+/// the framework's principal is accepted, and another principal cannot
+/// take the framework over by re-subscribing its id (ERROR event).
 #[tokio::test]
 async fn framework_principal_must_match() {
     let master = start_authenticated().await;
@@ -95,6 +104,23 @@ async fn framework_principal_must_match() {
         .revive()
         .await
         .expect("a call with the same credentials is accepted");
+
+    let intruder = mesos::Client::new(&master.url())
+        .expect("client")
+        .with_credential(&mesos::Credential {
+            principal: OTHER.to_string(),
+            secret: SECRET.to_string(),
+        });
+    let mut takeover = framework_info("web");
+    takeover.id = Some(subscription.caller.framework_id().clone());
+    takeover.principal = Some(OTHER.to_string());
+    let refused = intruder.subscribe(takeover).await.err().expect("refused");
+    assert!(
+        refused
+            .to_string()
+            .contains("Changing framework's principal is not allowed."),
+        "{refused}"
+    );
     drop(subscription);
 }
 

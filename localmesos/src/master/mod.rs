@@ -436,6 +436,13 @@ impl Master {
                 }
             },
         };
+        if let Some(existing) = state.frameworks.get(&id.value)
+            && existing.info.principal != info.principal
+        {
+            info!(framework = %id, "refusing a re-subscription under another principal");
+            send_raw(&tx, &error_event("Changing framework's principal is not allowed."));
+            return None;
+        }
         let known = state.frameworks.contains_key(&id.value);
         if !known && state.frameworks.len() >= self.max_frameworks {
             let message = format!(
