@@ -71,6 +71,7 @@ mod health;
 mod host_ports;
 mod http;
 mod master;
+mod memory;
 pub mod node_flags;
 mod operator;
 mod resources;

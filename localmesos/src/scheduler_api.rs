@@ -35,6 +35,7 @@ use crate::http::{
 };
 use crate::master::Master;
 use crate::master::calls::CallOutcome;
+use crate::memory;
 
 pub const STREAM_ID_HEADER: &str = "mesos-stream-id";
 const APPLICATION_JSON: &str = "application/json";
@@ -76,11 +77,28 @@ pub async fn handle(State(master): State<Arc<Master>>, request: Request) -> Resp
         Ok(body) => body,
         Err(error) => return error.into_response(),
     };
-    let parsed = match call::parse(&body) {
-        Ok(parsed) => parsed,
-        Err(CallRejected(message)) => return ApiError::bad_request(message).into_response(),
-    };
+    let large = body.len() >= memory::TRIM_AFTER;
+    let parsed = call::parse(&body);
     drop(body);
+    let response = match parsed {
+        Ok(parsed) => answer(master, &parts, principal, stream_id, parsed),
+        Err(CallRejected(message)) => ApiError::bad_request(message).into_response(),
+    };
+    if large {
+        memory::release();
+    }
+    response
+}
+
+/// Answers a parsed call.
+fn answer(
+    master: Arc<Master>,
+    parts: &axum::http::request::Parts,
+    principal: Option<String>,
+    stream_id: Option<String>,
+    parsed: call::ParsedCall,
+) -> Response {
+    let headers = &parts.headers;
 
     if parsed.call.kind == CallType::Subscribe {
         if !accepts(headers, APPLICATION_JSON) {
