@@ -254,3 +254,79 @@ fn sextant_up_stops_as_a_whole_when_its_framework_is_taken_over() {
     assert!(log.contains("error: the agent stopped: Framework failed over"), "{log}");
     assert!(!common::alive(pid), "its task stopped with it");
 }
+
+/// Guards the flags of an authenticating `sextant local-mesos`: with
+/// `--authenticate-frameworks --authenticate-http-readwrite --credentials`
+/// (Mesos' text format) a stranger's SUBSCRIBE and teardown get 401, and
+/// `sextant agent --principal --secret-file` registers as that principal;
+/// without `--credentials` the master refuses to start, naming the flag.
+#[test]
+fn an_authenticating_local_mesos_takes_an_agent_with_credentials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = "a-long-enough-secret-0123456789";
+    let credentials = dir.path().join("credentials");
+    std::fs::write(&credentials, format!("agent-principal {secret}\n")).expect("write credentials");
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, format!("{secret}\n")).expect("write secret");
+
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(strs(&local_mesos_args(free_addr(), &dir.path().join("nothing"))))
+        .arg("--authenticate-frameworks")
+        .output()
+        .expect("run local-mesos");
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("--authenticate-frameworks needs credentials"), "{said}");
+
+    let (mesos, grpc) = (free_addr(), free_addr());
+    let mut master_args = local_mesos_args(mesos, &dir.path().join("mesos"));
+    master_args.extend([
+        "--authenticate-frameworks".to_string(),
+        "--authenticate-http-readwrite".to_string(),
+        "--credentials".to_string(),
+        credentials.display().to_string(),
+    ]);
+    let _master = Process::spawn(&strs(&master_args), &dir.path().join("mesos.log"));
+    let mut agent = agent_args(mesos, grpc, &dir.path().join("agent"));
+    agent.extend([
+        "--principal".to_string(),
+        "agent-principal".to_string(),
+        "--secret-file".to_string(),
+        secret_file.display().to_string(),
+    ]);
+    let _agent = Process::spawn(&strs(&agent), &dir.path().join("agent.log"));
+    let start = Instant::now();
+    loop {
+        let principal = get_json(&format!("http://{mesos}/master/state")).and_then(|state| {
+            let framework = state["frameworks"]
+                .as_array()?
+                .iter()
+                .find(|f| f["active"] == true)?
+                .clone();
+            Some(framework["principal"].as_str()?.to_string())
+        });
+        if let Some(principal) = principal {
+            assert_eq!(principal, "agent-principal");
+            break;
+        }
+        assert!(start.elapsed() < common::DEADLINE, "the agent never subscribed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let subscribe = r#"{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"x","name":"stranger"}}}"#;
+    let (status, _) = common::post(
+        &format!("http://{mesos}/api/v1/scheduler"),
+        "application/json",
+        subscribe,
+        None,
+    );
+    assert_eq!(status, 401);
+    let (status, challenge) = common::post(
+        &format!("http://{mesos}/master/teardown"),
+        "application/x-www-form-urlencoded",
+        "frameworkId=x",
+        None,
+    );
+    assert_eq!(status, 401);
+    assert_eq!(challenge.as_deref(), Some("Basic realm=\"mesos-master-readwrite\""));
+}
