@@ -79,7 +79,6 @@ pub fn parse(body: &[u8]) -> Result<ParsedCall, CallRejected> {
             let name: StrDeserializer<'_, serde::de::value::Error> = name.as_str().into_deserializer();
             CallType::deserialize(name).ok()
         }
-
         Some(Err(json_type)) => {
             return Err(convert(format!("Not expecting a JSON {json_type} for field 'type'")));
         }
@@ -297,6 +296,41 @@ mod tests {
         );
         let parsed = parse(br#"{"type":"UNKNOWN","framework_id":{"value":"f"}}"#).expect("valid");
         assert_eq!(parsed.call.kind, CallType::Unknown);
+    }
+
+    #[test]
+    fn a_syntax_error_anywhere_wins_over_conversion_errors() {
+        let body = r#"{"type":"ACCEPT","accept":{"operations":[{"launch":{"task_infos":[{"resources":[{"type":"BOGUS"}]}]}}]}} oops"#;
+        assert!(
+            rejected(body)
+                .starts_with("Failed to parse body into JSON: Parsed JSON included non-whitespace trailing characters"),
+            "{}",
+            rejected(body)
+        );
+        assert_eq!(
+            rejected(r#"{"type": 3}"#),
+            "Failed to convert JSON into Call protobuf: Not expecting a JSON number for field 'type'"
+        );
+        assert_eq!(
+            rejected(
+                r#"{"type":"ACCEPT","framework_id":{"value":"f"},"accept":{"operations":[{"launch":{"task_infos":[{"resources":[{"name":"cpus","type":"BOGUS"}]}]}}]}}"#
+            ),
+            "Failed to convert JSON into Call protobuf: Failed to find enum for 'BOGUS'"
+        );
+    }
+
+    #[test]
+    fn the_list_of_missing_fields_is_capped() {
+        let tasks = vec!["{}"; 60].join(",");
+        let body = format!(
+            r#"{{"type":"ACCEPT","framework_id":{{"value":"f"}},"accept":{{"operations":[{{"launch":{{"task_infos":[{tasks}]}}}}]}}}}"#
+        );
+        let text = rejected(&body);
+        // Three required fields per TaskInfo: 180, of which 100 are named.
+        assert!(
+            text.ends_with("accept.operations[0].launch.task_infos[33].name (and 80 more)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -20,6 +20,12 @@
 //! `healthy: false` after `consecutive_failures`). A Mesos client must not
 //! be able to tell it from a real master for what it implements.
 //!
+//! Hardened for a shared network (see `docs/localmesos.md`, Security):
+//! request bodies are limited and parsed without a JSON DOM (`http`,
+//! `call`), HTTP Basic authentication as Mesos' flags (`auth`), and each
+//! subscriber's unread events are bounded (`event_stream`), as is the
+//! number of frameworks.
+//!
 //! What it must not do: know anything about Sextant (apps, manifests,
 //! revisions, the agent or controller). It is a Mesos master; anything that
 //! a real master would not do does not belong here.

@@ -4,8 +4,9 @@
 //! timeouts).
 //!
 //! All state sits behind one mutex that is never held across an `.await`.
-//! Events go to a framework through an unbounded channel feeding its HTTP
-//! stream, so sending never blocks; dropping the sender ends the stream.
+//! Events go to a framework through a bounded queue feeding its HTTP
+//! stream (`event_stream`), so sending never blocks and a subscriber that
+//! does not read is cut off; dropping the sender ends the stream.
 
 mod allocator;
 pub mod calls;
