@@ -105,6 +105,21 @@ async fn framework_principal_must_match() {
         .await
         .expect("a call with the same credentials is accepted");
 
+    // Nor can the framework change its principal with UPDATE_FRAMEWORK.
+    let fid = subscription.caller.framework_id().value.clone();
+    let update = format!(
+        r#"{{"type":"UPDATE_FRAMEWORK","framework_id":{{"value":"{fid}"}},"update_framework":{{"framework_info":{{"user":"tester","name":"web","id":{{"value":"{fid}"}},"principal":"{OTHER}"}}}}}}"#
+    );
+    let stream_id = subscription.caller.stream_id().to_string();
+    let response = post_call(
+        master.addr(),
+        &[("Authorization", &authorization), ("Mesos-Stream-Id", &stream_id)],
+        &update,
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.text(), "Changing framework's principal is not allowed.");
+
     let intruder = mesos::Client::new(&master.url())
         .expect("client")
         .with_credential(&mesos::Credential {

@@ -576,6 +576,15 @@ impl Master {
         let Some(framework) = state.frameworks.get_mut(fid) else {
             return Err(ApiError::new(StatusCode::CONFLICT, "Framework cannot be found"));
         };
+        // Left out, the principal stays; another one is refused, as Mesos
+        // refuses it.
+        match &info.principal {
+            None => info.principal = framework.info.principal.clone(),
+            Some(principal) if framework.info.principal.as_ref() != Some(principal) => {
+                return Err(ApiError::bad_request("Changing framework's principal is not allowed."));
+            }
+            Some(_) => {}
+        }
         info.user = framework.info.user.clone();
         info.checkpoint = framework.info.checkpoint;
         framework.info = info;
