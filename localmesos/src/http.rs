@@ -31,7 +31,8 @@ use crate::{auth, fault_api, files, operator, scheduler_api};
 /// whose `Mesos-Stream-Id` names its current subscription): 4 MiB. An
 /// ACCEPT launching 1,000 tasks as Sextant's agent builds them (command,
 /// environment, resources, ports, labels, health check: about 1.5 KB each)
-/// is about 1.5 MB.
+/// is about 1.5 MB (the 5 tasks of the agent's conformance test make a
+/// 7.6 KB ACCEPT).
 pub const SCHEDULER_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// Largest body of a scheduler call without a current stream id (a
 /// SUBSCRIBE, whose FrameworkInfo is small, or a call that will be
