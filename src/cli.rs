@@ -35,7 +35,7 @@ pub struct Cli {
 pub enum Command {
     /// Run everything on this machine: an embedded Mesos master, the agent
     /// and the controller, deploying the manifests directory.
-    Up(UpArgs),
+    Up(Box<UpArgs>),
     /// Run only the embedded Mesos-compatible master.
     LocalMesos(LocalMesosArgs),
     /// Run only the agent (the Mesos framework), against any Mesos master.
@@ -130,6 +130,33 @@ impl NodeArgs {
     }
 }
 
+/// Who may use the embedded Mesos master (its HTTP authentication, as a
+/// Mesos master's flags), and how many frameworks it takes.
+#[derive(Args, Debug, Clone)]
+pub struct MesosAuthArgs {
+    /// Every scheduler call needs HTTP Basic credentials from --credentials,
+    /// and FrameworkInfo.principal must be the authenticated principal
+    /// (Mesos' --authenticate_http_frameworks). Default: off for
+    /// local-mesos, on for up.
+    #[arg(long, env = "SEXTANT_MESOS_AUTHENTICATE_FRAMEWORKS", value_parser = BoolishValueParser::new(),
+          num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub authenticate_frameworks: Option<bool>,
+    /// The endpoints that change state (/master/teardown, /fault/*) need
+    /// credentials (Mesos' --authenticate_http_readwrite). Default: off for
+    /// local-mesos, on for up.
+    #[arg(long, env = "SEXTANT_MESOS_AUTHENTICATE_HTTP_READWRITE", value_parser = BoolishValueParser::new(),
+          num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub authenticate_http_readwrite: Option<bool>,
+    /// Mesos' credentials file: JSON {"credentials":[{"principal":"p","secret":"s"}]}
+    /// or one `principal secret` per line.
+    #[arg(long, env = "SEXTANT_MESOS_CREDENTIALS", value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    /// How many frameworks the master keeps at once (subscribed, or within
+    /// their failover timeout); more SUBSCRIBEs get an ERROR event.
+    #[arg(long, env = "SEXTANT_MESOS_MAX_FRAMEWORKS", default_value_t = localmesos::DEFAULT_MAX_FRAMEWORKS)]
+    pub max_frameworks: usize,
+}
+
 fn parse_containerizer(text: &str) -> Result<localmesos::ContainerizerKind, String> {
     text.parse()
 }
@@ -222,6 +249,8 @@ pub struct UpArgs {
     #[command(flatten)]
     pub node: NodeArgs,
     #[command(flatten)]
+    pub mesos_auth: MesosAuthArgs,
+    #[command(flatten)]
     pub scheduling: SchedulingArgs,
 }
 
@@ -252,6 +281,8 @@ pub struct LocalMesosArgs {
     pub work_dir: Option<PathBuf>,
     #[command(flatten)]
     pub node: NodeArgs,
+    #[command(flatten)]
+    pub mesos_auth: MesosAuthArgs,
 }
 
 #[derive(Args, Debug)]

@@ -48,7 +48,7 @@ async fn main() -> ExitCode {
     init_tracing(cli.verbose);
     let success = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {
-        Command::Up(args) => success(commands::up::run(args).await),
+        Command::Up(args) => success(commands::up::run(*args).await),
         Command::LocalMesos(args) => success(commands::serve::local_mesos(args).await),
         Command::Agent(args) => success(commands::serve::agent(args).await),
         Command::Controller(args) => success(commands::serve::controller(args).await),

@@ -209,9 +209,28 @@ fn sextant_up_stops_as_a_whole_when_its_framework_is_taken_over() {
     let state = get_json(&format!("{}/master/state", up.mesos)).expect("master state");
     let framework_id = state["frameworks"][0]["id"].as_str().expect("a framework").to_string();
 
+    // `sextant up`'s master authenticates frameworks: the intruder holds
+    // the credential `up` wrote for its operator.
+    let credentials: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(up.dir.path().join("data").join("mesos-credentials.json"))
+            .expect("up's credentials file"),
+    )
+    .expect("JSON credentials");
+    let credential = mesos::Credential {
+        principal: credentials["credentials"][0]["principal"]
+            .as_str()
+            .expect("principal")
+            .to_string(),
+        secret: credentials["credentials"][0]["secret"]
+            .as_str()
+            .expect("secret")
+            .to_string(),
+    };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let _intruder = runtime.block_on(async {
-        let client = mesos::Client::new(&up.mesos).expect("client");
+        let client = mesos::Client::new(&up.mesos)
+            .expect("client")
+            .with_credential(&credential);
         let info = mesos::types::FrameworkInfo {
             user: "nobody".into(),
             name: "intruder".into(),
@@ -234,4 +253,80 @@ fn sextant_up_stops_as_a_whole_when_its_framework_is_taken_over() {
     let log = std::fs::read_to_string(up.dir.path().join("sextant.log")).expect("log");
     assert!(log.contains("error: the agent stopped: Framework failed over"), "{log}");
     assert!(!common::alive(pid), "its task stopped with it");
+}
+
+/// Guards the flags of an authenticating `sextant local-mesos`: with
+/// `--authenticate-frameworks --authenticate-http-readwrite --credentials`
+/// (Mesos' text format) a stranger's SUBSCRIBE and teardown get 401, and
+/// `sextant agent --principal --secret-file` registers as that principal;
+/// without `--credentials` the master refuses to start, naming the flag.
+#[test]
+fn an_authenticating_local_mesos_takes_an_agent_with_credentials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = "a-long-enough-secret-0123456789";
+    let credentials = dir.path().join("credentials");
+    std::fs::write(&credentials, format!("agent-principal {secret}\n")).expect("write credentials");
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, format!("{secret}\n")).expect("write secret");
+
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(strs(&local_mesos_args(free_addr(), &dir.path().join("nothing"))))
+        .arg("--authenticate-frameworks")
+        .output()
+        .expect("run local-mesos");
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("--authenticate-frameworks needs credentials"), "{said}");
+
+    let (mesos, grpc) = (free_addr(), free_addr());
+    let mut master_args = local_mesos_args(mesos, &dir.path().join("mesos"));
+    master_args.extend([
+        "--authenticate-frameworks".to_string(),
+        "--authenticate-http-readwrite".to_string(),
+        "--credentials".to_string(),
+        credentials.display().to_string(),
+    ]);
+    let _master = Process::spawn(&strs(&master_args), &dir.path().join("mesos.log"));
+    let mut agent = agent_args(mesos, grpc, &dir.path().join("agent"));
+    agent.extend([
+        "--principal".to_string(),
+        "agent-principal".to_string(),
+        "--secret-file".to_string(),
+        secret_file.display().to_string(),
+    ]);
+    let _agent = Process::spawn(&strs(&agent), &dir.path().join("agent.log"));
+    let start = Instant::now();
+    loop {
+        let principal = get_json(&format!("http://{mesos}/master/state")).and_then(|state| {
+            let framework = state["frameworks"]
+                .as_array()?
+                .iter()
+                .find(|f| f["active"] == true)?
+                .clone();
+            Some(framework["principal"].as_str()?.to_string())
+        });
+        if let Some(principal) = principal {
+            assert_eq!(principal, "agent-principal");
+            break;
+        }
+        assert!(start.elapsed() < common::DEADLINE, "the agent never subscribed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let subscribe = r#"{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"x","name":"stranger"}}}"#;
+    let (status, _) = common::post(
+        &format!("http://{mesos}/api/v1/scheduler"),
+        "application/json",
+        subscribe,
+        None,
+    );
+    assert_eq!(status, 401);
+    let (status, challenge) = common::post(
+        &format!("http://{mesos}/master/teardown"),
+        "application/x-www-form-urlencoded",
+        "frameworkId=x",
+        None,
+    );
+    assert_eq!(status, 401);
+    assert_eq!(challenge.as_deref(), Some("Basic realm=\"mesos-master-readwrite\""));
 }

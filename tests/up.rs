@@ -7,6 +7,51 @@ use common::{Up, alive};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+/// Guards `sextant up`'s authenticated master: its agent registers with
+/// the generated credential (so apps run), the credential is written 0600
+/// under the data dir, and the master refuses SUBSCRIBE and teardown
+/// without it (401) while accepting the operator who holds it.
+#[test]
+fn up_authenticates_its_master_and_still_runs_apps() {
+    use std::os::unix::fs::PermissionsExt;
+    let up = Up::start();
+    up.write_app("web.yaml", "web", 1);
+    up.wait_for("1 task RUNNING in Mesos", || up.running_in_mesos("web").len() == 1);
+
+    let path = up.dir.path().join("data").join("mesos-credentials.json");
+    let mode = std::fs::metadata(&path)
+        .expect("the credentials file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("Mesos credentials JSON");
+    let principal = file["credentials"][0]["principal"].as_str().expect("principal");
+    let secret = file["credentials"][0]["secret"].as_str().expect("secret");
+    assert!(secret.len() >= 32, "a long random secret");
+
+    let subscribe = r#"{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"x","name":"intruder"}}}"#;
+    let (status, challenge) = common::post(
+        &format!("{}/api/v1/scheduler", up.mesos),
+        "application/json",
+        subscribe,
+        None,
+    );
+    assert_eq!(status, 401);
+    assert_eq!(challenge.as_deref(), Some("Basic realm=\"mesos-master-scheduler\""));
+
+    let form = "application/x-www-form-urlencoded";
+    let teardown = format!("{}/master/teardown", up.mesos);
+    let (status, _) = common::post(&teardown, form, "frameworkId=x", None);
+    assert_eq!(status, 401);
+    let (status, _) = common::post(&teardown, form, "frameworkId=x", Some((principal, "wrong")));
+    assert_eq!(status, 401);
+    // Authenticated: the master looks for the framework (none is "x").
+    let (status, _) = common::post(&teardown, form, "frameworkId=x", Some((principal, secret)));
+    assert_eq!(status, 400);
+    assert_eq!(up.running_in_mesos("web").len(), 1, "the app still runs");
+}
+
 /// Scale up, self-heal, scale down, delete: what a user relies on.
 #[test]
 fn up_scales_heals_and_prunes_an_app() {

@@ -6,17 +6,34 @@
 //! optional enums are dropped, required fields are checked (`Failed to
 //! convert JSON into Call protobuf: Missing required fields: a.b, c`) — and
 //! finally validates the call (`Failed to validate scheduler::Call: …`).
-//! The protobuf step is reproduced here with a table of the required fields
-//! of every message a Call can carry.
+//! The protobuf step is reproduced by `shape`, with `schema`'s table of the
+//! fields of every message a Call can carry.
+//!
+//! The body is never held as a `serde_json::Value`: `shape` checks it as a
+//! stream of tokens, then it is deserialized straight into the typed
+//! `Call`, and only the few parts the typed `Call` does not model (the
+//! offer operations, kept per task as the framework sent them, and a few
+//! small sub-messages) are kept as JSON. A request therefore costs a small
+//! multiple of its size, which the body limit (`http::SCHEDULER_BODY_LIMIT`)
+//! bounds.
+
+mod schema;
+mod shape;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use mesos::types::{Call, CallType};
+use serde::Deserialize;
+use serde::de::IntoDeserializer;
+use serde::de::value::StrDeserializer;
 use serde_json::{Map, Value};
 
-/// A Call that passed parsing and validation, with the JSON it came from
-/// (parts our typed `Call` does not model, e.g. `TaskInfo.executor`, are
-/// read from there).
+use self::shape::ShapeError;
+
+/// A Call that passed parsing and validation, with the parts of its JSON
+/// that our typed `Call` does not model (e.g. `TaskInfo.executor`):
+/// `accept.operations`, `acknowledge`, `acknowledge_operation_status` and
+/// `update_framework`, at their paths in the Call.
 #[derive(Debug)]
 pub struct ParsedCall {
     pub call: Call,
@@ -28,45 +45,90 @@ pub struct ParsedCall {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallRejected(pub String);
 
+/// The parts of a Call kept as JSON (see [`ParsedCall`]).
+#[derive(Deserialize)]
+struct Retained {
+    #[serde(default)]
+    accept: Option<RetainedAccept>,
+    #[serde(default)]
+    acknowledge: Option<Value>,
+    #[serde(default)]
+    acknowledge_operation_status: Option<Value>,
+    #[serde(default)]
+    update_framework: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct RetainedAccept {
+    #[serde(default)]
+    operations: Option<Value>,
+}
+
 /// Parses and validates a JSON request body.
 pub fn parse(body: &[u8]) -> Result<ParsedCall, CallRejected> {
-    let mut raw: Value = serde_json::from_slice(body)
-        .map_err(|e| CallRejected(format!("Failed to parse body into JSON: {}", json_error_text(body, &e))))?;
-
     let convert = |message: String| CallRejected(format!("Failed to convert JSON into Call protobuf: {message}"));
-    let Some(object) = raw.as_object() else {
-        return Err(convert("Expecting a JSON object".to_string()));
-    };
-    let mut missing = Vec::new();
-    check_message(object, Msg::Call, "", &mut missing).map_err(convert)?;
-    if !missing.is_empty() {
-        return Err(convert(format!("Missing required fields: {}", missing.join(", "))));
-    }
+    let shape = shape::check(body).map_err(|error| match error {
+        ShapeError::Syntax(e) => CallRejected(format!("Failed to parse body into JSON: {}", json_error_text(body, &e))),
+        ShapeError::Convert(message) => convert(message),
+    })?;
 
     let invalid = |message: &str| CallRejected(format!("Failed to validate scheduler::Call: {message}"));
-    let kind = match object.get("type") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(name)) => serde_json::from_value::<CallType>(Value::String(name.clone()))
-            .ok()
-            .filter(|k| *k != CallType::Unrecognized),
-        Some(other) => {
-            return Err(convert(format!(
-                "Not expecting a JSON {} for field 'type'",
-                json_type_name(other)
-            )));
+    let kind = match shape.kind {
+        None => None,
+        Some(Ok(name)) => {
+            let name: StrDeserializer<'_, serde::de::value::Error> = name.as_str().into_deserializer();
+            CallType::deserialize(name).ok()
+        }
+        Some(Err(json_type)) => {
+            return Err(convert(format!("Not expecting a JSON {json_type} for field 'type'")));
         }
     };
-    let Some(kind) = kind else {
+    let Some(kind) = kind.filter(|k| *k != CallType::Unrecognized) else {
         return Err(invalid("Expecting 'type' to be present"));
     };
 
-    normalize(&mut raw);
-    let mut typed = raw.clone();
-    mark_unset_health_check_types(&mut typed);
-    let mut call: Call = serde_json::from_value(typed).map_err(|e| convert(e.to_string()))?;
+    let mut call: Call = serde_json::from_slice(body).map_err(|e| convert(without_position(&e)))?;
     call.kind = kind;
-    validate(&call, &raw).map_err(|m| invalid(&m))?;
+    let raw = retained(body, kind).map_err(|e| convert(without_position(&e)))?;
+    validate(&call, &shape.present, &raw).map_err(|m| invalid(&m))?;
     Ok(ParsedCall { call, raw })
+}
+
+/// The retained JSON of a call that needs any (see [`ParsedCall`]).
+fn retained(body: &[u8], kind: CallType) -> Result<Value, serde_json::Error> {
+    let mut raw = Map::new();
+    if !matches!(
+        kind,
+        CallType::Accept | CallType::Acknowledge | CallType::AcknowledgeOperationStatus | CallType::UpdateFramework
+    ) {
+        return Ok(Value::Object(raw));
+    }
+    let retained: Retained = serde_json::from_slice(body)?;
+    if let Some(operations) = retained.accept.and_then(|a| a.operations) {
+        let mut accept = Map::new();
+        accept.insert("operations".to_string(), operations);
+        raw.insert("accept".to_string(), Value::Object(accept));
+    }
+    for (key, value) in [
+        ("acknowledge", retained.acknowledge),
+        ("acknowledge_operation_status", retained.acknowledge_operation_status),
+        ("update_framework", retained.update_framework),
+    ] {
+        if let Some(value) = value {
+            raw.insert(key.to_string(), value);
+        }
+    }
+    Ok(Value::Object(raw))
+}
+
+/// A deserialization error's text without serde_json's ` at line L column
+/// C` (the master names the field, not a position).
+fn without_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rsplit_once(" at line ") {
+        Some((message, _)) if error.line() > 0 => message.to_string(),
+        _ => text,
+    }
 }
 
 /// picojson-style text for a JSON syntax error: `syntax error at line 1
@@ -89,59 +151,9 @@ fn json_error_text(body: &[u8], error: &serde_json::Error) -> String {
     format!("syntax error at line {} near: {rest}", error.line().max(1))
 }
 
-fn json_type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// Fills in what protobuf would default and our typed structs require.
-fn normalize(raw: &mut Value) {
-    if let Some(ops) = raw
-        .get_mut("accept")
-        .and_then(|a| a.get_mut("operations"))
-        .and_then(Value::as_array_mut)
-    {
-        for op in ops {
-            if let Some(op) = op.as_object_mut()
-                && !matches!(op.get("type"), Some(Value::String(_)))
-            {
-                op.insert("type".to_string(), Value::String("UNKNOWN".to_string()));
-            }
-        }
-    }
-}
-
-/// A `HealthCheck.type` is optional in the protobuf (the master's task
-/// validation requires it) but not in our typed struct: an absent one is
-/// given a name no enum value has, which reads as "unset"
-/// (`HealthCheckType::Unrecognized`). Only the typed copy is changed.
-fn mark_unset_health_check_types(typed: &mut Value) {
-    let Some(ops) = typed.pointer_mut("/accept/operations").and_then(Value::as_array_mut) else {
-        return;
-    };
-    for op in ops {
-        let Some(tasks) = op.pointer_mut("/launch/task_infos").and_then(Value::as_array_mut) else {
-            continue;
-        };
-        for task in tasks {
-            if let Some(check) = task.get_mut("health_check").and_then(Value::as_object_mut)
-                && check.get("type").is_none_or(Value::is_null)
-            {
-                check.insert("type".to_string(), Value::String(String::new()));
-            }
-        }
-    }
-}
-
 /// `validation::scheduler::call::validate`.
-fn validate(call: &Call, raw: &Value) -> Result<(), String> {
-    let has = |key: &str| raw.get(key).is_some_and(|v| !v.is_null());
+fn validate(call: &Call, present: &[&str], raw: &Value) -> Result<(), String> {
+    let has = |key: &str| present.contains(&key);
     if call.kind == CallType::Subscribe {
         let Some(subscribe) = &call.subscribe else {
             return Err("Expecting 'subscribe' to be present".to_string());
@@ -214,335 +226,6 @@ pub fn decode_uuid(text: &str) -> Option<Vec<u8>> {
     BASE64.decode(text).ok().filter(|b| b.len() == 16)
 }
 
-// ------------------------------------------------- protobuf conversion ---
-
-/// Messages reachable from a Call whose required fields are checked.
-#[derive(Clone, Copy, Debug)]
-enum Msg {
-    Call,
-    Id,
-    Subscribe,
-    FrameworkInfo,
-    Labels,
-    Label,
-    Accept,
-    InverseOffers,
-    Operation,
-    Launch,
-    LaunchGroup,
-    TaskGroup,
-    TaskInfo,
-    Resource,
-    Scalar,
-    Ranges,
-    Range,
-    ExecutorInfo,
-    CommandInfo,
-    Uri,
-    Environment,
-    Variable,
-    ContainerInfo,
-    Volume,
-    DockerInfo,
-    PortMapping,
-    Parameter,
-    MesosInfo,
-    Image,
-    ImageName,
-    NetworkInfo,
-    HealthCheck,
-    PortCheck,
-    KillPolicy,
-    Duration,
-    Discovery,
-    Ports,
-    Port,
-    Decline,
-    Kill,
-    Shutdown,
-    Acknowledge,
-    AckOperation,
-    Reconcile,
-    ReconcileTask,
-    ReconcileOperations,
-    ReconcileOperation,
-    Message,
-    Request,
-    RequestItem,
-    UpdateFramework,
-}
-
-#[derive(Clone, Copy)]
-enum Kind {
-    /// A scalar or string value.
-    Plain,
-    /// A `bytes` field: base64 text.
-    Bytes,
-    Enum(&'static [&'static str]),
-    Message(Msg),
-}
-
-#[derive(Clone, Copy)]
-struct Field {
-    name: &'static str,
-    required: bool,
-    repeated: bool,
-    kind: Kind,
-}
-
-const fn req(name: &'static str) -> Field {
-    Field {
-        name,
-        required: true,
-        repeated: false,
-        kind: Kind::Plain,
-    }
-}
-const fn req_bytes(name: &'static str) -> Field {
-    Field {
-        name,
-        required: true,
-        repeated: false,
-        kind: Kind::Bytes,
-    }
-}
-const fn opt_bytes(name: &'static str) -> Field {
-    Field {
-        name,
-        required: false,
-        repeated: false,
-        kind: Kind::Bytes,
-    }
-}
-const fn req_enum(name: &'static str, values: &'static [&'static str]) -> Field {
-    Field {
-        name,
-        required: true,
-        repeated: false,
-        kind: Kind::Enum(values),
-    }
-}
-const fn req_msg(name: &'static str, msg: Msg) -> Field {
-    Field {
-        name,
-        required: true,
-        repeated: false,
-        kind: Kind::Message(msg),
-    }
-}
-const fn opt_msg(name: &'static str, msg: Msg) -> Field {
-    Field {
-        name,
-        required: false,
-        repeated: false,
-        kind: Kind::Message(msg),
-    }
-}
-const fn rep_msg(name: &'static str, msg: Msg) -> Field {
-    Field {
-        name,
-        required: false,
-        repeated: true,
-        kind: Kind::Message(msg),
-    }
-}
-
-const VALUE_TYPES: &[&str] = &["SCALAR", "RANGES", "SET", "TEXT"];
-
-fn fields(msg: Msg) -> Vec<Field> {
-    use Msg as M;
-    match msg {
-        M::Call => vec![
-            opt_msg("framework_id", M::Id),
-            opt_msg("subscribe", M::Subscribe),
-            opt_msg("accept", M::Accept),
-            opt_msg("decline", M::Decline),
-            opt_msg("accept_inverse_offers", M::InverseOffers),
-            opt_msg("decline_inverse_offers", M::InverseOffers),
-            opt_msg("kill", M::Kill),
-            opt_msg("shutdown", M::Shutdown),
-            opt_msg("acknowledge", M::Acknowledge),
-            opt_msg("acknowledge_operation_status", M::AckOperation),
-            opt_msg("reconcile", M::Reconcile),
-            opt_msg("reconcile_operations", M::ReconcileOperations),
-            opt_msg("message", M::Message),
-            opt_msg("request", M::Request),
-            opt_msg("update_framework", M::UpdateFramework),
-        ],
-        M::Id => vec![req("value")],
-        M::Subscribe => vec![req_msg("framework_info", M::FrameworkInfo)],
-        M::UpdateFramework => vec![req_msg("framework_info", M::FrameworkInfo)],
-        M::FrameworkInfo => vec![
-            req("user"),
-            req("name"),
-            opt_msg("id", M::Id),
-            opt_msg("labels", M::Labels),
-        ],
-        M::Labels => vec![rep_msg("labels", M::Label)],
-        M::Label => vec![req("key")],
-        M::Accept => vec![rep_msg("offer_ids", M::Id), rep_msg("operations", M::Operation)],
-        M::InverseOffers => vec![rep_msg("inverse_offer_ids", M::Id)],
-        M::Operation => vec![
-            opt_msg("launch", M::Launch),
-            opt_msg("launch_group", M::LaunchGroup),
-            opt_msg("id", M::Id),
-        ],
-        M::Launch => vec![rep_msg("task_infos", M::TaskInfo)],
-        M::LaunchGroup => vec![
-            req_msg("executor", M::ExecutorInfo),
-            req_msg("task_group", M::TaskGroup),
-        ],
-        M::TaskGroup => vec![rep_msg("tasks", M::TaskInfo)],
-        M::TaskInfo => vec![
-            req("name"),
-            req_msg("task_id", M::Id),
-            req_msg("agent_id", M::Id),
-            rep_msg("resources", M::Resource),
-            opt_msg("executor", M::ExecutorInfo),
-            opt_bytes("data"),
-            opt_msg("command", M::CommandInfo),
-            opt_msg("health_check", M::HealthCheck),
-            opt_msg("container", M::ContainerInfo),
-            opt_msg("labels", M::Labels),
-            opt_msg("discovery", M::Discovery),
-            opt_msg("kill_policy", M::KillPolicy),
-            opt_msg("max_completion_time", M::Duration),
-        ],
-        M::Resource => vec![
-            req("name"),
-            req_enum("type", VALUE_TYPES),
-            opt_msg("scalar", M::Scalar),
-            opt_msg("ranges", M::Ranges),
-        ],
-        M::Scalar => vec![req("value")],
-        M::Ranges => vec![rep_msg("range", M::Range)],
-        M::Range => vec![req("begin"), req("end")],
-        M::ExecutorInfo => vec![
-            req_msg("executor_id", M::Id),
-            opt_msg("framework_id", M::Id),
-            opt_msg("command", M::CommandInfo),
-            opt_msg("container", M::ContainerInfo),
-            rep_msg("resources", M::Resource),
-            opt_bytes("data"),
-            opt_msg("discovery", M::Discovery),
-            opt_msg("shutdown_grace_period", M::Duration),
-            opt_msg("labels", M::Labels),
-        ],
-        M::CommandInfo => vec![rep_msg("uris", M::Uri), opt_msg("environment", M::Environment)],
-        M::Uri => vec![req("value")],
-        M::Environment => vec![rep_msg("variables", M::Variable)],
-        M::Variable => vec![req("name")],
-        M::ContainerInfo => vec![
-            req_enum("type", &["DOCKER", "MESOS"]),
-            rep_msg("volumes", M::Volume),
-            opt_msg("docker", M::DockerInfo),
-            opt_msg("mesos", M::MesosInfo),
-            rep_msg("network_infos", M::NetworkInfo),
-        ],
-        M::Volume => vec![req("container_path"), req_enum("mode", &["RW", "RO"])],
-        M::DockerInfo => vec![
-            req("image"),
-            rep_msg("port_mappings", M::PortMapping),
-            rep_msg("parameters", M::Parameter),
-        ],
-        M::PortMapping => vec![req("host_port"), req("container_port")],
-        M::Parameter => vec![req("key"), req("value")],
-        M::MesosInfo => vec![opt_msg("image", M::Image)],
-        M::Image => vec![
-            req_enum("type", &["APPC", "DOCKER"]),
-            opt_msg("appc", M::ImageName),
-            opt_msg("docker", M::ImageName),
-        ],
-        M::ImageName => vec![req("name")],
-        M::NetworkInfo => vec![opt_msg("labels", M::Labels), rep_msg("port_mappings", M::PortMapping)],
-        M::HealthCheck => vec![
-            opt_msg("http", M::PortCheck),
-            opt_msg("command", M::CommandInfo),
-            opt_msg("tcp", M::PortCheck),
-        ],
-        M::PortCheck => vec![req("port")],
-        M::KillPolicy => vec![opt_msg("grace_period", M::Duration)],
-        M::Duration => vec![req("nanoseconds")],
-        M::Discovery => vec![
-            req_enum("visibility", &["FRAMEWORK", "CLUSTER", "EXTERNAL"]),
-            opt_msg("ports", M::Ports),
-            opt_msg("labels", M::Labels),
-        ],
-        M::Ports => vec![rep_msg("ports", M::Port)],
-        M::Port => vec![req("number"), opt_msg("labels", M::Labels)],
-        M::Decline => vec![rep_msg("offer_ids", M::Id)],
-        M::Kill => vec![
-            req_msg("task_id", M::Id),
-            opt_msg("agent_id", M::Id),
-            opt_msg("kill_policy", M::KillPolicy),
-        ],
-        M::Shutdown => vec![req_msg("executor_id", M::Id), req_msg("agent_id", M::Id)],
-        M::Acknowledge => vec![req_msg("agent_id", M::Id), req_msg("task_id", M::Id), req_bytes("uuid")],
-        M::AckOperation => vec![
-            opt_msg("agent_id", M::Id),
-            opt_msg("resource_provider_id", M::Id),
-            req_bytes("uuid"),
-            req_msg("operation_id", M::Id),
-        ],
-        M::Reconcile => vec![rep_msg("tasks", M::ReconcileTask)],
-        M::ReconcileTask => vec![req_msg("task_id", M::Id), opt_msg("agent_id", M::Id)],
-        M::ReconcileOperations => vec![rep_msg("operations", M::ReconcileOperation)],
-        M::ReconcileOperation => vec![
-            req_msg("operation_id", M::Id),
-            opt_msg("agent_id", M::Id),
-            opt_msg("resource_provider_id", M::Id),
-        ],
-        M::Message => vec![
-            req_msg("agent_id", M::Id),
-            req_msg("executor_id", M::Id),
-            req_bytes("data"),
-        ],
-        M::Request => vec![rep_msg("requests", M::RequestItem)],
-        M::RequestItem => vec![opt_msg("agent_id", M::Id), rep_msg("resources", M::Resource)],
-    }
-}
-
-/// Walks one message like protobuf's `FindInitializationErrors`: this
-/// message's missing required fields first, then those of its set
-/// sub-messages. Hard conversion errors (unknown value of a required enum,
-/// undecodable bytes) are returned as `Err`.
-fn check_message(object: &Map<String, Value>, msg: Msg, prefix: &str, missing: &mut Vec<String>) -> Result<(), String> {
-    let fields = fields(msg);
-    for field in &fields {
-        let value = object.get(field.name).filter(|v| !v.is_null());
-        match (value, field.kind) {
-            (None, _) if field.required => missing.push(format!("{prefix}{}", field.name)),
-            (Some(Value::String(s)), Kind::Enum(values)) if !values.contains(&s.as_str()) => {
-                return Err(format!("Failed to find enum for '{s}'"));
-            }
-            (Some(Value::String(s)), Kind::Bytes) if BASE64.decode(s).is_err() => {
-                return Err(format!(
-                    "Failed to base64 decode bytes field '{}': Invalid base64 string",
-                    field.name
-                ));
-            }
-            _ => {}
-        }
-    }
-    for field in &fields {
-        let Kind::Message(sub) = field.kind else { continue };
-        match object.get(field.name) {
-            Some(Value::Object(child)) if !field.repeated => {
-                check_message(child, sub, &format!("{prefix}{}.", field.name), missing)?;
-            }
-            Some(Value::Array(items)) if field.repeated => {
-                for (i, item) in items.iter().enumerate() {
-                    if let Value::Object(child) = item {
-                        check_message(child, sub, &format!("{prefix}{}[{i}].", field.name), missing)?;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -613,6 +296,41 @@ mod tests {
         );
         let parsed = parse(br#"{"type":"UNKNOWN","framework_id":{"value":"f"}}"#).expect("valid");
         assert_eq!(parsed.call.kind, CallType::Unknown);
+    }
+
+    #[test]
+    fn a_syntax_error_anywhere_wins_over_conversion_errors() {
+        let body = r#"{"type":"ACCEPT","accept":{"operations":[{"launch":{"task_infos":[{"resources":[{"type":"BOGUS"}]}]}}]}} oops"#;
+        assert!(
+            rejected(body)
+                .starts_with("Failed to parse body into JSON: Parsed JSON included non-whitespace trailing characters"),
+            "{}",
+            rejected(body)
+        );
+        assert_eq!(
+            rejected(r#"{"type": 3}"#),
+            "Failed to convert JSON into Call protobuf: Not expecting a JSON number for field 'type'"
+        );
+        assert_eq!(
+            rejected(
+                r#"{"type":"ACCEPT","framework_id":{"value":"f"},"accept":{"operations":[{"launch":{"task_infos":[{"resources":[{"name":"cpus","type":"BOGUS"}]}]}}]}}"#
+            ),
+            "Failed to convert JSON into Call protobuf: Failed to find enum for 'BOGUS'"
+        );
+    }
+
+    #[test]
+    fn the_list_of_missing_fields_is_capped() {
+        let tasks = vec!["{}"; 60].join(",");
+        let body = format!(
+            r#"{{"type":"ACCEPT","framework_id":{{"value":"f"}},"accept":{{"operations":[{{"launch":{{"task_infos":[{tasks}]}}}}]}}}}"#
+        );
+        let text = rejected(&body);
+        // Three required fields per TaskInfo: 180, of which 100 are named.
+        assert!(
+            text.ends_with("accept.operations[0].launch.task_infos[33].name (and 80 more)"),
+            "{text}"
+        );
     }
 
     #[test]

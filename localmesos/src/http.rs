@@ -10,25 +10,76 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, DATE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use axum::{Extension, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
 use crate::master::Master;
-use crate::{fault_api, files, operator, scheduler_api};
+use crate::{auth, fault_api, files, operator, scheduler_api};
 
-/// Largest request body accepted (an ACCEPT with many tasks is large).
-const BODY_LIMIT: usize = 64 * 1024 * 1024;
+/// Largest body of a scheduler call from a subscribed framework (one
+/// whose `Mesos-Stream-Id` names its current subscription): 4 MiB. An
+/// ACCEPT launching 1,000 tasks as Sextant's agent builds them (command,
+/// environment, resources, ports, labels, health check: about 1.5 KB each)
+/// is about 1.5 MB (the 5 tasks of the agent's conformance test make a
+/// 7.6 KB ACCEPT).
+pub const SCHEDULER_BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// Largest body of a scheduler call without a current stream id (a
+/// SUBSCRIBE, whose FrameworkInfo is small, or a call that will be
+/// refused): 256 KiB. This is all a stranger can make the master read.
+pub const SUBSCRIBE_BODY_LIMIT: usize = 256 * 1024;
+/// Largest body on every other endpoint (forms of a few fields): 64 KiB.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Closes one HTTP connection from outside it: every request carries its
+/// connection's handle as an extension, so that the event stream of a
+/// subscriber that does not read can be cut off (see `event_stream`).
+#[derive(Clone, Debug, Default)]
+pub struct CloseConnection(Arc<Notify>);
+
+impl CloseConnection {
+    pub fn close(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// `413 Payload Too Large`, naming the limit.
+pub fn too_large(limit: usize, endpoint: &str, why: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("Request body is larger than {limit} bytes, the most this master accepts on {endpoint}{why}"),
+    )
+}
+
+/// The declared length of a request's body, if any.
+pub fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Refuses, before reading it, a body whose declared length is over
+/// [`BODY_LIMIT`] (the scheduler endpoint applies its own limits); a
+/// chunked body over it is refused by `DefaultBodyLimit` while read.
+async fn limit_declared_bodies(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = request.uri().path();
+    if path != "/api/v1/scheduler" && content_length(request.headers()).is_some_and(|len| len > BODY_LIMIT as u64) {
+        let endpoint = path.to_string();
+        return too_large(BODY_LIMIT, &endpoint, "").into_response();
+    }
+    next.run(request).await
+}
 
 /// A plain-text error response, as libprocess writes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +181,19 @@ async fn date_first(response: Response) -> Response {
 /// as the captured master does; the nodes' `/files` endpoints share the
 /// port, as the offers' `url` says.
 pub fn router(master: Arc<Master>) -> Router {
+    // The endpoints that change state: credentials with
+    // `--authenticate-http-readwrite`.
+    let readwrite = Router::new()
+        .route("/teardown", any(operator::teardown))
+        .route("/master/teardown", any(operator::teardown))
+        .route("/fault/partition", any(fault_api::partition))
+        .route("/fault/heal", any(fault_api::heal))
+        .route("/fault/remove-node", any(fault_api::remove_node))
+        .route("/fault/restart-master", any(fault_api::restart_master))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&master),
+            auth::require_readwrite,
+        ));
     Router::new()
         .route("/api/v1/scheduler", any(scheduler_api::handle))
         .route("/version", any(operator::version))
@@ -147,19 +211,15 @@ pub fn router(master: Arc<Master>) -> Router {
         .route("/master/tasks", any(operator::tasks))
         .route("/slaves", any(operator::slaves))
         .route("/master/slaves", any(operator::slaves))
-        .route("/teardown", any(operator::teardown))
-        .route("/master/teardown", any(operator::teardown))
         .route("/metrics/snapshot", any(operator::metrics))
-        .route("/fault/partition", any(fault_api::partition))
-        .route("/fault/heal", any(fault_api::heal))
-        .route("/fault/remove-node", any(fault_api::remove_node))
-        .route("/fault/restart-master", any(fault_api::restart_master))
         .route("/files/read", any(files::read))
         .route("/files/read.json", any(files::read))
         .route("/files/browse", any(files::browse))
         .route("/files/browse.json", any(files::browse))
+        .merge(readwrite)
         .fallback(|| async { empty_response(StatusCode::NOT_FOUND) })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(limit_declared_bodies))
         .layer(axum::middleware::map_response(date_first))
         .with_state(master)
 }
@@ -186,14 +246,20 @@ pub async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::R
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(router.clone());
+                let close = CloseConnection::default();
+                let service = TowerToHyperService::new(router.clone().layer(Extension(close.clone())));
                 connections.spawn(async move {
                     let connection = hyper::server::conn::http1::Builder::new()
                         .title_case_headers(true)
                         .timer(TokioTimer::new())
                         .serve_connection(TokioIo::new(stream), service);
-                    if let Err(error) = connection.await {
-                        debug!(%peer, %error, "connection ended with an error");
+                    tokio::select! {
+                        ended = connection => {
+                            if let Err(error) = ended {
+                                debug!(%peer, %error, "connection ended with an error");
+                            }
+                        }
+                        () = close.0.notified() => debug!(%peer, "connection closed by the master"),
                     }
                 });
             }

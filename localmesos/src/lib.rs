@@ -21,6 +21,12 @@
 //! `healthy: false` after `consecutive_failures`). A Mesos client must not
 //! be able to tell it from a real master for what it implements.
 //!
+//! Hardened for a shared network (see `docs/localmesos.md`, Security):
+//! request bodies are limited and parsed without a JSON DOM (`http`,
+//! `call`), HTTP Basic authentication as Mesos' flags (`auth`), and each
+//! subscriber's unread events are bounded (`event_stream`), as is the
+//! number of frameworks.
+//!
 //! What it must not do: know anything about Sextant (apps, manifests,
 //! revisions, the agent or controller). It is a Mesos master; anything that
 //! a real master would not do does not belong here.
@@ -43,7 +49,9 @@
 //!   node without the `docker` containerizer fail at launch (TASK_FAILED,
 //!   REASON_CONTAINER_LAUNCH_FAILED); LAUNCH_GROUP gets
 //!   TASK_ERROR; reservation and volume operations are ignored.
-//! - Always the leader, no authentication; agents are partitioned,
+//! - Always the leader; of Mesos' authentication only HTTP Basic for
+//!   frameworks and the read-write endpoints (see `auth`), no
+//!   authorization (ACLs); agents are partitioned,
 //!   removed, or the master restarted without its state only on demand
 //!   (`POST /fault/…`, see `master::faults`); no v1
 //!   operator API (`/api/v1`) and, of the agent endpoints, only
@@ -58,8 +66,10 @@
 //! # Ok(()) }
 //! ```
 
+pub mod auth;
 mod call;
 pub mod containerizer;
+mod event_stream;
 mod executor;
 mod fault_api;
 mod fetcher;
@@ -70,13 +80,17 @@ mod host_ports;
 mod http;
 mod launcher;
 mod master;
+mod memory;
 pub mod node_flags;
 mod operator;
 mod resources;
 mod scheduler_api;
 
+pub use auth::{AuthConfig, Credential, CredentialsError, load_credentials};
 pub use containerizer::ContainerizerKind;
+pub use event_stream::StreamLimits;
 pub use fetcher::FetcherLimits;
+pub use master::DEFAULT_MAX_FRAMEWORKS;
 pub use node_flags::{NodeFlagError, NodeFlags};
 
 use std::collections::BTreeMap;
@@ -152,6 +166,14 @@ pub struct LocalMesosConfig {
     pub skip_bound_ports: bool,
     /// Bounds on each URI a task fetches into its sandbox.
     pub fetcher: FetcherLimits,
+    /// HTTP authentication of frameworks and of the endpoints that change
+    /// state (off by default, as in Mesos).
+    pub auth: AuthConfig,
+    /// How many frameworks may be known at once; more SUBSCRIBEs get an
+    /// ERROR event.
+    pub max_frameworks: usize,
+    /// How much a subscriber may leave unread before it is cut off.
+    pub stream_limits: StreamLimits,
 }
 
 impl LocalMesosConfig {
@@ -166,6 +188,9 @@ impl LocalMesosConfig {
             offer_interval: Duration::from_secs(1),
             skip_bound_ports: true,
             fetcher: FetcherLimits::DEFAULT,
+            auth: AuthConfig::default(),
+            max_frameworks: DEFAULT_MAX_FRAMEWORKS,
+            stream_limits: StreamLimits::default(),
         }
     }
 }
@@ -216,6 +241,42 @@ fn validate(config: &LocalMesosConfig) -> Result<(), LocalMesosError> {
         if value.is_zero() || value > MAX_INTERVAL {
             return invalid(format!("{name} must be positive and at most a day"));
         }
+    }
+    let auth = &config.auth;
+    for (on, realm, flag) in [
+        (
+            auth.authenticate_frameworks,
+            auth::Realm::Scheduler,
+            "--authenticate-frameworks",
+        ),
+        (
+            auth.authenticate_http_readwrite,
+            auth::Realm::ReadWrite,
+            "--authenticate-http-readwrite",
+        ),
+    ] {
+        if on && auth.credentials.is_empty() {
+            return invalid(format!(
+                "{flag} needs credentials (--credentials FILE): none are given for the basic HTTP authenticator of realm '{}'",
+                realm.name()
+            ));
+        }
+    }
+    if let Some(credential) = auth
+        .credentials
+        .iter()
+        .find(|c| c.principal.is_empty() || c.principal.contains(':'))
+    {
+        return invalid(format!(
+            "the principal {:?} cannot be sent over HTTP Basic authentication (it must be non-empty, without ':')",
+            credential.principal
+        ));
+    }
+    if config.max_frameworks == 0 {
+        return invalid("max_frameworks must be at least 1".to_string());
+    }
+    if config.stream_limits.max_events == 0 || config.stream_limits.max_bytes == 0 {
+        return invalid("a subscriber's event buffer must hold at least one event and one byte".to_string());
     }
     let mut hostnames = std::collections::HashSet::new();
     for node in &config.nodes {
@@ -284,6 +345,9 @@ pub async fn start(config: LocalMesosConfig) -> Result<LocalMesos, LocalMesosErr
     let mut master = Master::new(identity, timing, work_dir, &config.nodes);
     master.skip_bound_ports = config.skip_bound_ports;
     master.containerizers = containerizer::Containerizers::new(config.fetcher);
+    master.auth = auth::Authenticator::new(&config.auth);
+    master.stream_limits = config.stream_limits;
+    master.max_frameworks = config.max_frameworks;
     let master = Arc::new(master);
     if config
         .nodes

@@ -1,6 +1,12 @@
 //! `POST /api/v1/scheduler`: the HTTP checks of a Mesos master in their
-//! order (method, `Content-Type`, body, Call validation, then for SUBSCRIBE
-//! `Accept` and the absent stream id), and the SUBSCRIBE event stream.
+//! order (authentication when `--authenticate-frameworks` is on, method,
+//! `Content-Type`, body, Call validation, then for SUBSCRIBE `Accept`, the
+//! absent stream id and the principal), and the SUBSCRIBE event stream.
+//!
+//! The body is read only after the headers passed, and only up to its
+//! limit (`http::SCHEDULER_BODY_LIMIT` when the `Mesos-Stream-Id` names a
+//! current subscription, else `http::SUBSCRIBE_BODY_LIMIT`); over it the
+//! answer is `413` naming the limit.
 //!
 //! The stream is `200 OK` with `Transfer-Encoding: chunked`,
 //! `Mesos-Stream-Id` and `Content-Type: application/json`; every RecordIO
@@ -10,33 +16,41 @@
 //! Only JSON is spoken: a `Content-Type: application/x-protobuf` body is
 //! answered `415`, and a SUBSCRIBE that accepts only protobuf `406`.
 
-use std::convert::Infallible;
-use std::pin::Pin;
-use std::sync::{Arc, Weak};
-use std::task::{Context, Poll};
+use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::header::{ACCEPT, CONTENT_TYPE, TRANSFER_ENCODING};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use futures::Stream;
-use mesos::types::{CallType, FrameworkId, Subscribe};
-use tokio::sync::mpsc;
+use futures::StreamExt;
+use mesos::types::{CallType, Subscribe};
 
+use crate::auth::Realm;
 use crate::call::{self, CallRejected};
-use crate::http::{ApiError, empty_response, json_response, method_not_allowed};
+use crate::event_stream::{self, EventBody, StreamGuard};
+use crate::http::{
+    ApiError, CloseConnection, SCHEDULER_BODY_LIMIT, SUBSCRIBE_BODY_LIMIT, content_length, empty_response,
+    json_response, method_not_allowed, too_large,
+};
 use crate::master::Master;
 use crate::master::calls::CallOutcome;
+use crate::memory;
 
 pub const STREAM_ID_HEADER: &str = "mesos-stream-id";
 const APPLICATION_JSON: &str = "application/json";
 const APPLICATION_PROTOBUF: &str = "application/x-protobuf";
 
-pub async fn handle(State(master): State<Arc<Master>>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
-    if method != Method::POST {
-        return method_not_allowed(&["POST"], &method);
+pub async fn handle(State(master): State<Arc<Master>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    // libprocess authenticates before the endpoint sees the request.
+    let principal = match master.auth.authenticate(Realm::Scheduler, headers) {
+        Ok(principal) => principal,
+        Err(unauthorized) => return unauthorized.into_response(),
+    };
+    if parts.method != Method::POST {
+        return method_not_allowed(&["POST"], &parts.method);
     }
     let Some(content_type) = headers.get(CONTENT_TYPE) else {
         return ApiError::bad_request("Expecting 'Content-Type' to be present").into_response();
@@ -56,17 +70,39 @@ pub async fn handle(State(master): State<Arc<Master>>, method: Method, headers: 
         )
         .into_response();
     }
-    let parsed = match call::parse(&body) {
-        Ok(parsed) => parsed,
-        Err(CallRejected(message)) => return ApiError::bad_request(message).into_response(),
-    };
     let stream_id = headers
         .get(STREAM_ID_HEADER)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let body = match read_body(&master, headers, stream_id.as_deref(), body).await {
+        Ok(body) => body,
+        Err(error) => return error.into_response(),
+    };
+    let large = body.len() >= memory::TRIM_AFTER;
+    let parsed = call::parse(&body);
+    drop(body);
+    let response = match parsed {
+        Ok(parsed) => answer(master, &parts, principal, stream_id, parsed),
+        Err(CallRejected(message)) => ApiError::bad_request(message).into_response(),
+    };
+    if large {
+        memory::release();
+    }
+    response
+}
+
+/// Answers a parsed call.
+fn answer(
+    master: Arc<Master>,
+    parts: &axum::http::request::Parts,
+    principal: Option<String>,
+    stream_id: Option<String>,
+    parsed: call::ParsedCall,
+) -> Response {
+    let headers = &parts.headers;
 
     if parsed.call.kind == CallType::Subscribe {
-        if !accepts(&headers, APPLICATION_JSON) {
-            let message = if accepts(&headers, APPLICATION_PROTOBUF) {
+        if !accepts(headers, APPLICATION_JSON) {
+            let message = if accepts(headers, APPLICATION_PROTOBUF) {
                 "Expecting 'Accept' to allow 'application/json' (localmesos does not stream application/x-protobuf)"
             } else {
                 "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'"
@@ -77,14 +113,30 @@ pub async fn handle(State(master): State<Arc<Master>>, method: Method, headers: 
             return ApiError::bad_request("Subscribe calls should not include the 'Mesos-Stream-Id' header")
                 .into_response();
         }
-        let Some(subscribe) = parsed.call.subscribe else {
+        let Some(mut subscribe) = parsed.call.subscribe else {
             return ApiError::bad_request("Failed to validate scheduler::Call: Expecting 'subscribe' to be present")
                 .into_response();
         };
-        return subscribe_response(master, subscribe);
+        if let Some(principal) = principal {
+            // An authenticated framework may leave out its principal; the
+            // master then records the authenticated one.
+            let info = &mut subscribe.framework_info;
+            match &info.principal {
+                None => info.principal = Some(principal),
+                Some(claimed) if *claimed != principal => {
+                    return ApiError::bad_request(format!(
+                        "Authenticated principal '{principal}' does not match principal '{claimed}' set in `FrameworkInfo`"
+                    ))
+                    .into_response();
+                }
+                Some(_) => {}
+            }
+        }
+        let close = parts.extensions.get::<CloseConnection>().cloned();
+        return subscribe_response(master, subscribe, close);
     }
 
-    match master.call(parsed, stream_id.as_deref()) {
+    match master.call(parsed, stream_id.as_deref(), principal.as_deref()) {
         Ok(CallOutcome::Accepted) => empty_response(StatusCode::ACCEPTED),
         Ok(CallOutcome::Ok) => empty_response(StatusCode::OK),
         Ok(CallOutcome::Json(value)) => json_response(&value),
@@ -93,18 +145,55 @@ pub async fn handle(State(master): State<Arc<Master>>, method: Method, headers: 
     }
 }
 
-fn subscribe_response(master: Arc<Master>, subscribe: Subscribe) -> Response {
-    let (tx, rx) = mpsc::unbounded_channel();
+/// Reads the body within its limit: [`SCHEDULER_BODY_LIMIT`] for a call
+/// whose stream id is a current subscription's, [`SUBSCRIBE_BODY_LIMIT`]
+/// otherwise. A declared length over the limit is refused before any of
+/// the body is read; a chunked body as soon as it passes the limit.
+async fn read_body(
+    master: &Master,
+    headers: &HeaderMap,
+    stream_id: Option<&str>,
+    body: Body,
+) -> Result<Vec<u8>, ApiError> {
+    let subscribed = stream_id.is_some_and(|id| master.is_current_stream(id));
+    let (limit, why) = if subscribed {
+        (SCHEDULER_BODY_LIMIT, " (4 MiB for a subscribed framework's calls)")
+    } else {
+        (
+            SUBSCRIBE_BODY_LIMIT,
+            " without the 'Mesos-Stream-Id' of a current subscription (256 KiB; 4 MiB for a subscribed framework's calls)",
+        )
+    };
+    let refuse = || too_large(limit, "/api/v1/scheduler", why);
+    let declared = content_length(headers);
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(refuse());
+    }
+    let capacity = declared.and_then(|len| usize::try_from(len).ok()).unwrap_or(0);
+    let mut buffer = Vec::with_capacity(capacity);
+    let mut frames = body.into_data_stream();
+    while let Some(frame) = frames.next().await {
+        let Ok(chunk) = frame else {
+            return Err(ApiError::bad_request("Failed to read the request body"));
+        };
+        if buffer.len() + chunk.len() > limit {
+            return Err(refuse());
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    Ok(buffer)
+}
+
+fn subscribe_response(master: Arc<Master>, subscribe: Subscribe, close: Option<CloseConnection>) -> Response {
+    let (tx, rx, shared) = event_stream::channel(master.stream_limits, close);
     let stream_id = uuid::Uuid::new_v4().to_string();
     let framework_id = master.subscribe(subscribe.framework_info, subscribe.suppressed_roles, &stream_id, tx);
-    let body = EventBody {
-        rx,
-        _guard: StreamGuard {
-            master: Arc::downgrade(&master),
-            framework_id,
-            stream_id: stream_id.clone(),
-        },
+    let guard = StreamGuard {
+        master: Arc::downgrade(&master),
+        framework_id,
+        stream_id: stream_id.clone(),
     };
+    let body = EventBody::new(rx, shared, guard);
     let mut response = Response::new(Body::from_stream(body));
     let headers = response.headers_mut();
     headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
@@ -113,35 +202,6 @@ fn subscribe_response(master: Arc<Master>, subscribe: Subscribe) -> Response {
     }
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(APPLICATION_JSON));
     response
-}
-
-/// The event stream body: one RecordIO record per item, so one per chunk.
-struct EventBody {
-    rx: mpsc::UnboundedReceiver<Bytes>,
-    _guard: StreamGuard,
-}
-
-impl Stream for EventBody {
-    type Item = Result<Bytes, Infallible>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx).map(|record| record.map(Ok))
-    }
-}
-
-/// Reports the stream's end to the master when the body is dropped.
-struct StreamGuard {
-    master: Weak<Master>,
-    framework_id: Option<FrameworkId>,
-    stream_id: String,
-}
-
-impl Drop for StreamGuard {
-    fn drop(&mut self) {
-        if let (Some(master), Some(framework_id)) = (self.master.upgrade(), &self.framework_id) {
-            master.stream_closed(framework_id, &self.stream_id);
-        }
-    }
 }
 
 /// libprocess' `Request::acceptsMediaType`: no `Accept` accepts all; else

@@ -12,7 +12,7 @@ use sextant_controller::source::git::GitConfig;
 use sextant_controller::source::git_repo::GitAuth;
 use sextant_controller::source::plan::Rules;
 
-use crate::cli::{AccessArgs, AgentArgs, ControllerArgs, LocalMesosArgs, NodeArgs, SourceArgs};
+use crate::cli::{AccessArgs, AgentArgs, ControllerArgs, LocalMesosArgs, MesosAuthArgs, NodeArgs, SourceArgs};
 
 /// Default data directory: `<user data dir>/sextant`.
 pub fn default_data_dir() -> PathBuf {
@@ -48,11 +48,27 @@ pub fn node_configs(args: &NodeArgs) -> Result<Vec<localmesos::NodeConfig>> {
     Ok(flags.build()?)
 }
 
+/// The master's authentication and framework limit from the flags;
+/// authentication is on by default when `on_by_default` (`sextant up`).
+pub fn mesos_auth(args: &MesosAuthArgs, on_by_default: bool) -> Result<(localmesos::AuthConfig, usize)> {
+    let credentials = match &args.credentials {
+        Some(path) => localmesos::load_credentials(path)?,
+        None => Vec::new(),
+    };
+    let auth = localmesos::AuthConfig {
+        credentials,
+        authenticate_frameworks: args.authenticate_frameworks.unwrap_or(on_by_default),
+        authenticate_http_readwrite: args.authenticate_http_readwrite.unwrap_or(on_by_default),
+    };
+    Ok((auth, args.max_frameworks))
+}
+
 pub async fn local_mesos(args: LocalMesosArgs) -> Result<()> {
     let work_dir = args.work_dir.unwrap_or_else(|| default_data_dir().join("mesos"));
     let mut config = localmesos::LocalMesosConfig::new(args.addr, work_dir);
     config.nodes = node_configs(&args.node)?;
     config.fetcher = args.node.fetcher_limits();
+    (config.auth, config.max_frameworks) = mesos_auth(&args.mesos_auth, false)?;
     let master = localmesos::start(config)
         .await
         .with_context(|| format!("cannot start the embedded Mesos master on {}", args.addr))?;

@@ -3,14 +3,22 @@
 //! would across machines, and share one metrics registry, which the
 //! controller's API serves.
 
+use std::path::Path;
+
 use anyhow::{Context, Result};
 use sextant_agent::{AgentConfig, AgentMetrics};
 use sextant_controller::metrics::Metrics;
 
 use crate::cli::UpArgs;
 use crate::commands::serve::{
-    access_line, controller_config, default_data_dir, node_configs, shutdown_signal, sources_line,
+    access_line, controller_config, default_data_dir, mesos_auth, node_configs, shutdown_signal, sources_line,
 };
+
+/// The principal `sextant up`'s agent registers as.
+const UP_PRINCIPAL: &str = "sextant-up";
+/// Where `sextant up` writes its agent's credential, under the data dir
+/// (Mesos' credentials file format, mode 0600).
+const CREDENTIALS_FILE: &str = "mesos-credentials.json";
 
 pub async fn run(args: UpArgs) -> Result<()> {
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
@@ -36,10 +44,23 @@ pub async fn run(args: UpArgs) -> Result<()> {
     let mut mesos_config = localmesos::LocalMesosConfig::new(args.mesos_addr, data_dir.join("mesos"));
     mesos_config.nodes = node_configs(&args.node)?;
     mesos_config.fetcher = args.node.fetcher_limits();
+    // The master authenticates (by default): its own agent registers with
+    // a fresh credential, shared in process and written for the operator.
+    (mesos_config.auth, mesos_config.max_frameworks) = mesos_auth(&args.mesos_auth, true)?;
+    let agent_credential = fresh_credential(&data_dir)?;
+    mesos_config.auth.credentials.push(localmesos::Credential {
+        principal: agent_credential.principal.clone(),
+        secret: agent_credential.secret.clone(),
+    });
+    let mesos_config_auth = mesos_config.auth.clone();
     let master = localmesos::start(mesos_config)
         .await
         .with_context(|| format!("cannot start the embedded Mesos master on {}", args.mesos_addr))?;
-    println!("mesos:      embedded master on {}", master.url());
+    println!(
+        "mesos:      embedded master on {} ({})",
+        master.url(),
+        auth_line(&mesos_config_auth, &data_dir)
+    );
 
     // One registry: the agent's families, then the controller's.
     let mut registry = prometheus_client::registry::Registry::default();
@@ -47,6 +68,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
     agent_config.state_dir = Some(data_dir.join("agent"));
     agent_config.preemption_delay = args.scheduling.preemption_delay();
     agent_config.metrics = AgentMetrics::register(&mut registry);
+    agent_config.credential = Some(agent_credential);
     // The agent's gRPC takes calls from this controller only: a fresh
     // token, shared in process.
     let token = sextant_agent::auth::Token::generate();
@@ -104,4 +126,49 @@ pub async fn run(args: UpArgs) -> Result<()> {
     master.shutdown().await;
     println!("stopped");
     waited
+}
+
+/// A new random credential for the agent, written to
+/// `<data dir>/mesos-credentials.json` (0600) so that an operator can use
+/// the master's read-write endpoints too.
+fn fresh_credential(data_dir: &Path) -> Result<mesos::Credential> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let credential = mesos::Credential {
+        principal: UP_PRINCIPAL.to_string(),
+        secret: sextant_agent::auth::Token::generate().expose().to_string(),
+    };
+    let path = data_dir.join(CREDENTIALS_FILE);
+    let text = serde_json::json!({"credentials": [{"principal": credential.principal, "secret": credential.secret}]});
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write the Mesos credentials file {}", path.display()))?;
+    // An existing file keeps its mode on open: make sure it is private.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| file.write_all(format!("{text}\n").as_bytes()))
+        .with_context(|| format!("cannot write the Mesos credentials file {}", path.display()))?;
+    Ok(credential)
+}
+
+/// How the master authenticates, for the banner.
+fn auth_line(auth: &localmesos::AuthConfig, data_dir: &Path) -> String {
+    let mut on = Vec::new();
+    if auth.authenticate_frameworks {
+        on.push("frameworks");
+    }
+    if auth.authenticate_http_readwrite {
+        on.push("read-write endpoints");
+    }
+    if on.is_empty() {
+        return "no authentication".to_string();
+    }
+    format!(
+        "authenticates {}; credentials in {}",
+        on.join(" and "),
+        data_dir.join(CREDENTIALS_FILE).display()
+    )
 }

@@ -482,6 +482,41 @@ mod reqwest {
     pub fn blocking_get_ok(url: &str) -> bool {
         runtime().block_on(fetch(url)).is_some_and(|(ok, _)| ok)
     }
+
+    /// POSTs a body, with HTTP Basic credentials if given; the status and
+    /// the `WWW-Authenticate` header.
+    pub fn blocking_post(
+        url: &str,
+        content_type: &str,
+        body: &str,
+        basic: Option<(&str, &str)>,
+    ) -> Option<(u16, Option<String>)> {
+        runtime().block_on(async {
+            let client = ::reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .build()
+                .ok()?;
+            let mut request = client
+                .post(url)
+                .header("Content-Type", content_type)
+                .body(body.to_string());
+            if let Some((principal, secret)) = basic {
+                request = request.basic_auth(principal, Some(secret));
+            }
+            let response = request.send().await.ok()?;
+            let challenge = response
+                .headers()
+                .get("WWW-Authenticate")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            Some((response.status().as_u16(), challenge))
+        })
+    }
+}
+
+/// POST to a URL: the status and the `WWW-Authenticate` challenge.
+pub fn post(url: &str, content_type: &str, body: &str, basic: Option<(&str, &str)>) -> (u16, Option<String>) {
+    reqwest::blocking_post(url, content_type, body, basic).unwrap_or_else(|| panic!("POST {url}"))
 }
 
 /// `sextant local-mesos` on `addr`, with a work dir and host ports of its own.

@@ -75,8 +75,14 @@ fn grace_of(policy: Option<&KillPolicy>) -> Option<Duration> {
 impl Master {
     /// Checks that the call comes from the framework's current subscription
     /// and dispatches it.
-    pub fn call(self: &Arc<Self>, parsed: ParsedCall, stream_id: Option<&str>) -> Result<CallOutcome, ApiError> {
-        let ParsedCall { call, raw } = parsed;
+    /// `principal` is the authenticated one, when authentication is on.
+    pub fn call(
+        self: &Arc<Self>,
+        parsed: ParsedCall,
+        stream_id: Option<&str>,
+        principal: Option<&str>,
+    ) -> Result<CallOutcome, ApiError> {
+        let ParsedCall { call, mut raw } = parsed;
         let Some(framework_id) = call.framework_id.clone() else {
             return Err(ApiError::bad_request(
                 "Failed to validate scheduler::Call: Expecting 'framework_id' to be present",
@@ -103,6 +109,14 @@ impl Master {
                     "The stream ID '{stream_id}' included in this request didn't match the stream ID currently associated with framework ID {fid}"
                 )));
             }
+            if let Some(principal) = principal {
+                let subscribed_as = framework.info.principal.as_deref().unwrap_or("");
+                if principal != subscribed_as {
+                    return Err(ApiError::bad_request(format!(
+                        "Authenticated principal '{principal}' does not match principal '{subscribed_as}' used to subscribe"
+                    )));
+                }
+            }
         }
         *state.counters.calls.entry(call_name(call.kind)).or_default() += 1;
         debug!(framework = %fid, call = call_name(call.kind), "scheduler call");
@@ -113,7 +127,7 @@ impl Master {
             }
             CallType::Accept => {
                 let accept = call.accept.unwrap_or_default();
-                self.accept(state, fid, accept, &raw, now);
+                self.accept(state, fid, accept, &mut raw, now);
             }
             CallType::Decline => {
                 let decline = call.decline.unwrap_or_default();
@@ -206,12 +220,11 @@ impl Master {
 
     // ------------------------------------------------------------ ACCEPT ---
 
-    fn accept(self: &Arc<Self>, state: &mut State, fid: &str, accept: Accept, raw: &Value, now: Instant) {
-        let raw_ops: Vec<Value> = raw
-            .pointer("/accept/operations")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+    fn accept(self: &Arc<Self>, state: &mut State, fid: &str, accept: Accept, raw: &mut Value, now: Instant) {
+        let mut raw_ops: Vec<Value> = match raw.pointer_mut("/accept/operations").map(Value::take) {
+            Some(Value::Array(operations)) => operations,
+            _ => Vec::new(),
+        };
 
         if let Err(error) = validate_offers(state, fid, &accept.offer_ids) {
             info!(framework = %fid, %error, "ACCEPT with invalid offers");
@@ -263,9 +276,9 @@ impl Master {
                         .unwrap_or_default();
                     for (j, task) in tasks.into_iter().enumerate() {
                         let raw_task = raw_ops
-                            .get(i)
-                            .and_then(|op| op.pointer(&format!("/launch/task_infos/{j}")))
-                            .cloned()
+                            .get_mut(i)
+                            .and_then(|op| op.pointer_mut(&format!("/launch/task_infos/{j}")))
+                            .map(Value::take)
                             .unwrap_or(Value::Null);
                         self.launch_task(state, fid, task, raw_task, agent, &role, &mut available, now);
                     }
@@ -581,6 +594,15 @@ impl Master {
         let Some(framework) = state.frameworks.get_mut(fid) else {
             return Err(ApiError::new(StatusCode::CONFLICT, "Framework cannot be found"));
         };
+        // Left out, the principal stays; another one is refused, as Mesos
+        // refuses it.
+        match &info.principal {
+            None => info.principal = framework.info.principal.clone(),
+            Some(principal) if framework.info.principal.as_ref() != Some(principal) => {
+                return Err(ApiError::bad_request("Changing framework's principal is not allowed."));
+            }
+            Some(_) => {}
+        }
         info.user = framework.info.user.clone();
         info.checkpoint = framework.info.checkpoint;
         framework.info = info;

@@ -4,8 +4,9 @@
 //! timeouts).
 //!
 //! All state sits behind one mutex that is never held across an `.await`.
-//! Events go to a framework through an unbounded channel feeding its HTTP
-//! stream, so sending never blocks; dropping the sender ends the stream.
+//! Events go to a framework through a bounded queue feeding its HTTP
+//! stream (`event_stream`), so sending never blocks and a subscriber that
+//! does not read is cut off; dropping the sender ends the stream.
 
 mod allocator;
 pub mod calls;
@@ -29,7 +30,9 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::NodeConfig;
+use crate::auth::Authenticator;
 use crate::containerizer::Containerizers;
+use crate::event_stream::{EventSender, StreamLimits};
 use crate::executor::{self, ExecutorCommand};
 use crate::resources::Resources;
 
@@ -42,6 +45,9 @@ pub const MESOS_VERSION: &str = "1.11.0";
 const MAX_COMPLETED_FRAMEWORKS: usize = 50;
 /// How many finished tasks per framework `/master/state` remembers.
 const MAX_COMPLETED_TASKS: usize = 1000;
+/// How many frameworks a master accepts unless told otherwise (Mesos has
+/// no limit).
+pub const DEFAULT_MAX_FRAMEWORKS: usize = 100;
 /// Kill grace period when neither KILL nor TaskInfo gives one.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(3);
 /// Cap of the status update retry backoff.
@@ -107,6 +113,13 @@ pub struct Master {
     pub containerizers: Containerizers,
     /// Whether offers leave out host ports already listened on.
     pub skip_bound_ports: bool,
+    /// Who may call (see `auth`).
+    pub auth: Authenticator,
+    /// How much each subscriber may leave unread.
+    pub stream_limits: StreamLimits,
+    /// How many frameworks may be known at once (subscribed, or waiting
+    /// out their failover timeout).
+    pub max_frameworks: usize,
     state: Mutex<State>,
     wake: Notify,
 }
@@ -114,7 +127,9 @@ pub struct Master {
 /// A framework's open event stream.
 pub struct Stream {
     pub id: String,
-    tx: mpsc::UnboundedSender<Bytes>,
+    /// The framework it feeds, for the log.
+    framework: String,
+    tx: EventSender,
     next_heartbeat: Instant,
 }
 
@@ -168,7 +183,8 @@ impl Stream {
             Ok(json) => {
                 // A closed receiver means the client left; the stream's
                 // guard reports that separately.
-                let _ = self.tx.send(Bytes::from(mesos::recordio::encode(&json)));
+                self.tx
+                    .send(Bytes::from(mesos::recordio::encode(&json)), &self.framework);
             }
             Err(error) => warn!(%error, "cannot encode an event"),
         }
@@ -328,10 +344,10 @@ pub fn error_event(message: &str) -> Event {
     }
 }
 
-/// Sends one event on a raw stream sender (used before a framework exists).
-fn send_raw(tx: &mpsc::UnboundedSender<Bytes>, event: &Event) {
+/// Sends one event on a stream no framework owns yet.
+fn send_raw(tx: &EventSender, event: &Event) {
     if let Ok(json) = serde_json::to_vec(event) {
-        let _ = tx.send(Bytes::from(mesos::recordio::encode(&json)));
+        tx.send(Bytes::from(mesos::recordio::encode(&json)), "(not subscribed)");
     }
 }
 
@@ -374,6 +390,9 @@ impl Master {
             start_time: registered_time,
             containerizers: Containerizers::default(),
             skip_bound_ports: true,
+            auth: Authenticator::default(),
+            stream_limits: StreamLimits::default(),
+            max_frameworks: DEFAULT_MAX_FRAMEWORKS,
             state: Mutex::new(state),
             wake: Notify::new(),
         }
@@ -399,7 +418,7 @@ impl Master {
         info: FrameworkInfo,
         suppressed_roles: Vec<String>,
         stream_id: &str,
-        tx: mpsc::UnboundedSender<Bytes>,
+        tx: EventSender,
     ) -> Option<FrameworkId> {
         if let Err(message) = validate_framework_info(&info) {
             info!(%message, "refusing a subscription");
@@ -427,8 +446,26 @@ impl Master {
                 }
             },
         };
+        if let Some(existing) = state.frameworks.get(&id.value)
+            && existing.info.principal != info.principal
+        {
+            info!(framework = %id, "refusing a re-subscription under another principal");
+            send_raw(&tx, &error_event("Changing framework's principal is not allowed."));
+            return None;
+        }
+        let known = state.frameworks.contains_key(&id.value);
+        if !known && state.frameworks.len() >= self.max_frameworks {
+            let message = format!(
+                "Too many frameworks: this master accepts at most {} (localmesos --max-frameworks)",
+                self.max_frameworks
+            );
+            warn!(name = %info.name, %message, "refusing a subscription");
+            send_raw(&tx, &error_event(&message));
+            return None;
+        }
         let stream = Stream {
             id: stream_id.to_string(),
+            framework: id.value.clone(),
             tx,
             next_heartbeat: now + self.timing.heartbeat_interval,
         };
@@ -500,6 +537,14 @@ impl Master {
         }
         self.request_allocation(&mut state);
         Some(id)
+    }
+
+    /// Whether `stream_id` is the current subscription of some framework.
+    pub fn is_current_stream(&self, stream_id: &str) -> bool {
+        self.lock()
+            .frameworks
+            .values()
+            .any(|f| f.stream.as_ref().is_some_and(|s| s.id == stream_id))
     }
 
     /// Called when a subscription's HTTP stream is gone (client closed it,

@@ -218,7 +218,8 @@ pub struct TimeInfo {
 /// `mesos.v1.Offer.Operation`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Operation {
-    #[serde(rename = "type")]
+    /// Optional in the protobuf: an absent type reads as UNKNOWN.
+    #[serde(rename = "type", default = "OperationType::unset")]
     pub kind: OperationType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch: Option<Launch>,
@@ -241,6 +242,13 @@ pub enum OperationType {
     DestroyDisk,
     #[serde(other)]
     Unrecognized,
+}
+
+impl OperationType {
+    /// What an operation without a `type` is.
+    fn unset() -> Self {
+        Self::Unknown
+    }
 }
 
 /// `Offer.Operation.Launch`.

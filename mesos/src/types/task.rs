@@ -44,7 +44,9 @@ pub struct HealthCheck {
     pub grace_period_seconds: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandInfo>,
-    #[serde(rename = "type")]
+    /// Optional in the protobuf (the master's task validation requires
+    /// it): an absent type reads as `Unrecognized`, meaning "unset".
+    #[serde(rename = "type", default = "HealthCheckType::unset")]
     pub kind: HealthCheckType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp: Option<TcpCheckInfo>,
@@ -60,6 +62,13 @@ pub enum HealthCheckType {
     Tcp,
     #[serde(other)]
     Unrecognized,
+}
+
+impl HealthCheckType {
+    /// What a health check without a `type` is.
+    fn unset() -> Self {
+        Self::Unrecognized
+    }
 }
 
 /// `HealthCheck.HTTPCheckInfo`.
