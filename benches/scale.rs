@@ -24,6 +24,8 @@
 //! `SEXTANT_BENCH_APPS` (1000), `SEXTANT_BENCH_INSTANCES` (100),
 //! `SEXTANT_BENCH_NODES` (1000), `SEXTANT_BENCH_CAP_SECS` (1200),
 //! `SEXTANT_BENCH_KEEP=1` keeps the run's directory (with `sextant.log`).
+//! The environment is passed on to `sextant up`: `TOKIO_WORKER_THREADS=6`
+//! runs it on six runtime workers instead of one per core.
 //!
 //! Only `cargo bench --bench scale` runs it (without `--bench` it says so
 //! and returns). Results: `docs/benchmarks.md`.
