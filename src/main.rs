@@ -42,8 +42,31 @@ async fn talk(command: Command, client: &sextant_api::client::Client) -> anyhow:
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// At least this many async workers, whatever the core count: under
+/// `sextant up` the master, the agent and the controller share one
+/// runtime, and a worker held by the master's lock or a journal write
+/// stalls a whole share of it (on 2 cores, 6 workers made the 100,000-task
+/// launch 2.5 times faster: docs/benchmarks.md). `TOKIO_WORKER_THREADS`
+/// still decides when set.
+const MIN_WORKERS: usize = 4;
+
+fn main() -> ExitCode {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        runtime.worker_threads(cores.max(MIN_WORKERS));
+    }
+    match runtime.build() {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let success = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);

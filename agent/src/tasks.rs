@@ -19,8 +19,11 @@ use crate::placement::{Free, Known, NodeFacts};
 use crate::preemption::{Room, Victim};
 
 /// Changes buffered for slow watchers; a watcher that lags further gets a
-/// fresh snapshot instead (see `grpc`).
-const BROADCAST_CAPACITY: usize = 4096;
+/// fresh snapshot instead (see `grpc`). A task makes four or five changes
+/// on its way to RUNNING: at 4,096 a controller busy for a second during a
+/// launch of 100,000 tasks fell behind again and again, each time taking
+/// a larger snapshot (docs/benchmarks.md, "100,000 simulated tasks").
+pub const BROADCAST_CAPACITY: usize = 16_384;
 
 /// Ended tasks kept so that late Launch/Kill calls stay idempotent and the
 /// controller sees how tasks ended.

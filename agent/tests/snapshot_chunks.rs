@@ -145,8 +145,9 @@ async fn snapshots_of_fifty_thousand_tasks_arrive_whole_in_bounded_chunks() {
     expect_status(&mut stream).await;
 
     // A watcher that stops reading while many tasks change falls behind the
-    // change feed (4096 buffered) and is sent a fresh snapshot, chunked too.
-    let changed = 10_000;
+    // change feed (BROADCAST_CAPACITY buffered) and is sent a fresh
+    // snapshot, chunked too.
+    let changed = sextant_agent::tasks::BROADCAST_CAPACITY + 10_000;
     {
         let mut table = table.lock().await;
         for i in 0..changed {

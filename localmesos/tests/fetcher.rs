@@ -554,3 +554,35 @@ async fn https_uri_with_an_untrusted_certificate_fails() {
     );
     master.mesos.shutdown().await;
 }
+
+/// Guards a fetch for a task of another user: under root, what the fetcher
+/// put in the sandbox (a file, an extracted directory) belongs to the
+/// task's user, who can read and change it, as a Mesos agent gives it.
+#[tokio::test]
+async fn fetched_files_belong_to_the_tasks_user() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to run a task as nobody");
+        return;
+    }
+    let archive = tar_gz(&[("dir/inner.txt", b"inside", 0o644)]);
+    let addr = serve(vec![("/hello.txt", b"hello".to_vec()), ("/pack.tar.gz", archive)]).await;
+    let (terminal, master) = run(|agent| {
+        let mut task = task_with(
+            "as-nobody",
+            agent,
+            "test -O hello.txt && test -O dir && test -O dir/inner.txt && echo more >> dir/inner.txt",
+            vec![
+                uri(&format!("http://{addr}/hello.txt")),
+                uri(&format!("http://{addr}/pack.tar.gz")),
+            ],
+        );
+        if let Some(command) = &mut task.command {
+            command.user = Some("nobody".to_string());
+        }
+        vec![task]
+    })
+    .await;
+    assert_finished(&terminal, "as-nobody");
+    master.mesos.shutdown().await;
+}

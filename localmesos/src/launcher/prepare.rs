@@ -164,12 +164,14 @@ fn groups_of(user: &str, gid: u32) -> Vec<libc::gid_t> {
 }
 
 /// Creates the sandbox (mode 0750) and its `stdout` / `stderr` (0640),
-/// all owned by the task's user; points `runs/latest` at it.
+/// all owned by the task's user, with what the fetcher put there before
+/// (as a Mesos agent gives the fetched files to the task's user); points
+/// `runs/latest` at it.
 fn create_sandbox(sandbox: &Path, ids: &Ids) -> std::io::Result<(OwnedFd, OwnedFd)> {
     fs::create_dir_all(sandbox)?;
     fs::set_permissions(sandbox, fs::Permissions::from_mode(0o750))?;
     if ids.switch {
-        std::os::unix::fs::chown(sandbox, Some(ids.uid), Some(ids.gid))?;
+        give_tree(sandbox, ids)?;
     }
     if let Some(runs) = sandbox.parent() {
         let latest = runs.join("latest");
@@ -191,6 +193,18 @@ fn create_sandbox(sandbox: &Path, ids: &Ids) -> std::io::Result<(OwnedFd, OwnedF
         Ok(file.into())
     };
     Ok((open("stdout")?, open("stderr")?))
+}
+
+/// Gives `path` and, for a directory, everything below it to the task's
+/// user; links are changed themselves, never followed.
+fn give_tree(path: &Path, ids: &Ids) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(path, Some(ids.uid), Some(ids.gid))?;
+    if fs::symlink_metadata(path)?.is_dir() {
+        for entry in fs::read_dir(path)? {
+            give_tree(&entry?.path(), ids)?;
+        }
+    }
+    Ok(())
 }
 
 /// `program` itself when it names a path, else the first executable of
