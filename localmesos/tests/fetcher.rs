@@ -559,12 +559,11 @@ async fn https_uri_with_an_untrusted_certificate_fails() {
 /// put in the sandbox (a file, an extracted directory) belongs to the
 /// task's user, who can read and change it, as a Mesos agent gives it.
 #[tokio::test]
+#[cfg_attr(
+    not(runs_as_root),
+    ignore = "needs root to switch a task's user (run the tests as root)"
+)]
 async fn fetched_files_belong_to_the_tasks_user() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: needs root to run a task as nobody");
-        return;
-    }
     let archive = tar_gz(&[("dir/inner.txt", b"inside", 0o644)]);
     let addr = serve(vec![("/hello.txt", b"hello".to_vec()), ("/pack.tar.gz", archive)]).await;
     let (terminal, master) = run(|agent| {
