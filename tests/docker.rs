@@ -8,12 +8,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::Command;
-use std::time::Duration;
 
-use common::{Up, get_json};
+use common::{Up, get_json, get_text};
 
 /// The containers (running or not) carrying the label `sextant-e2e=<mark>`.
 fn containers_marked(mark: &str) -> Vec<String> {
@@ -32,16 +29,6 @@ fn containers_marked(mark: &str) -> Vec<String> {
         .lines()
         .map(str::to_string)
         .collect()
-}
-
-/// The body of `GET path` on 127.0.0.1:`port`, or None while nothing answers.
-fn http_get(port: u64, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", u16::try_from(port).ok()?)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
 }
 
 /// Guards "my Docker app runs": the image, the bridged port, the health
@@ -98,7 +85,7 @@ spec:
         "one container with the app's label: {containers:?}"
     );
     assert!(containers[0].ends_with("sextant-test/busybox:latest"), "{containers:?}");
-    let body = http_get(host_port, "/index.html");
+    let body = get_text(&format!("http://127.0.0.1:{host_port}/index.html"));
     assert_eq!(
         body.as_deref().map(str::trim),
         Some("served-from-the-container"),

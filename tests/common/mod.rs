@@ -430,6 +430,11 @@ impl Drop for Process {
     }
 }
 
+/// GET a URL's body as text; None on any failure or non-2xx answer.
+pub fn get_text(url: &str) -> Option<String> {
+    reqwest::blocking_get_text(url)
+}
+
 /// GET a URL and parse JSON; None on any failure (the caller polls).
 pub fn get_json(url: &str) -> Option<serde_json::Value> {
     reqwest::blocking_get_json(url)
@@ -477,6 +482,11 @@ mod reqwest {
             return None;
         }
         serde_json::from_str(&body).ok()
+    }
+
+    pub fn blocking_get_text(url: &str) -> Option<String> {
+        let (ok, body) = runtime().block_on(fetch(url))?;
+        ok.then_some(body)
     }
 
     pub fn blocking_get_ok(url: &str) -> bool {
