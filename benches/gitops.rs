@@ -41,9 +41,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use serde_json::Value;
+
+#[path = "support/interrupt.rs"]
+mod interrupt;
 
 /// Apps added by the big commit (target 1).
 const BIG_COMMIT: usize = 1_000;
@@ -149,23 +150,10 @@ impl Up {
 
     /// SIGINT, then waits for the exit; returns how long it took.
     fn stop(&mut self) -> Duration {
-        let Some(mut child) = self.child.take() else {
-            return Duration::ZERO;
-        };
-        let start = Instant::now();
-        if let Ok(pid) = i32::try_from(child.id()) {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGINT);
+        match self.child.take() {
+            Some(child) => interrupt::interrupt_and_wait(child, SETUP_DEADLINE),
+            None => Duration::ZERO,
         }
-        while start.elapsed() < SETUP_DEADLINE {
-            if let Ok(Some(_)) = child.try_wait() {
-                return start.elapsed();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        eprintln!("sextant up did not stop within {SETUP_DEADLINE:?} of SIGINT; killing it");
-        let _ = child.kill();
-        let _ = child.wait();
-        start.elapsed()
     }
 }
 

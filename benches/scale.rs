@@ -35,9 +35,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use serde_json::Value;
+
+#[path = "support/interrupt.rs"]
+mod interrupt;
 
 /// Nomad's C1M: 1,000,000 containers on 5,000 hosts, five servers.
 const NOMAD_C1M_PER_SEC: f64 = 3_750.0;
@@ -167,23 +168,10 @@ impl Up {
 
     /// SIGINT, then waits for the exit (killed after two minutes).
     fn stop(&mut self) -> Duration {
-        let Some(mut child) = self.child.take() else {
-            return Duration::ZERO;
-        };
-        let start = Instant::now();
-        if let Ok(pid) = i32::try_from(child.id()) {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGINT);
+        match self.child.take() {
+            Some(child) => interrupt::interrupt_and_wait(child, Duration::from_secs(120)),
+            None => Duration::ZERO,
         }
-        while start.elapsed() < Duration::from_secs(120) {
-            if let Ok(Some(_)) = child.try_wait() {
-                return start.elapsed();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        eprintln!("sextant up did not stop within 2 min of SIGINT; killing it");
-        let _ = child.kill();
-        let _ = child.wait();
-        start.elapsed()
     }
 }
 
