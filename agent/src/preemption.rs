@@ -8,6 +8,12 @@
 //! not needed after all is spared); across nodes the fewest victims win,
 //! then the youngest (tasks that have run least lose least). Production
 //! tasks are never victims: only preemptible ones are offered here.
+//!
+//! [`Budget`] is the rate limit: at most so many victims in a sliding
+//! window, so that the cluster never thrashes.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use sextant_proto::proto::TaskSpec;
 
@@ -139,9 +145,65 @@ fn on_node(spec: &TaskSpec, room: &Room) -> Option<Vec<usize>> {
     Some(chosen)
 }
 
+/// How many victims preemption may still take: at most `max` within any
+/// `window`.
+#[derive(Debug)]
+pub struct Budget {
+    max: usize,
+    window: Duration,
+    /// When each victim of the window was taken, oldest first.
+    taken: VecDeque<Instant>,
+}
+
+impl Budget {
+    pub fn new(max: usize, window: Duration) -> Self {
+        Self {
+            max,
+            window,
+            taken: VecDeque::new(),
+        }
+    }
+
+    /// How many victims may be taken at `now`.
+    pub fn left(&mut self, now: Instant) -> usize {
+        while self
+            .taken
+            .front()
+            .is_some_and(|at| now.saturating_duration_since(*at) >= self.window)
+        {
+            self.taken.pop_front();
+        }
+        self.max.saturating_sub(self.taken.len())
+    }
+
+    /// Records `victims` taken at `now`.
+    pub fn spend(&mut self, victims: usize, now: Instant) {
+        self.taken.extend(std::iter::repeat_n(now, victims));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Guards "preemptions are rate-limited so the cluster never thrashes":
+    /// victims taken count against the window until they leave it.
+    #[test]
+    fn the_budget_allows_so_many_victims_per_window() {
+        let start = Instant::now();
+        let mut budget = Budget::new(20, Duration::from_secs(60));
+        assert_eq!(budget.left(start), 20);
+        budget.spend(15, start);
+        assert_eq!(budget.left(start + Duration::from_secs(30)), 5);
+        budget.spend(5, start + Duration::from_secs(30));
+        assert_eq!(budget.left(start + Duration::from_secs(59)), 0, "spent");
+        assert_eq!(
+            budget.left(start + Duration::from_secs(60)),
+            15,
+            "the first 15 left the window"
+        );
+        assert_eq!(budget.left(start + Duration::from_secs(90)), 20);
+    }
 
     fn spec(cpus: f64, mem: f64) -> TaskSpec {
         TaskSpec {

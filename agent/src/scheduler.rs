@@ -4,7 +4,7 @@
 //! (re)subscription and periodically. It keeps the Mesos link (`link`)
 //! up to date for the controller.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -121,7 +121,7 @@ pub struct Scheduler {
     /// it (`None`: never).
     preemption_delay: Option<Duration>,
     /// When recent victims were chosen (rate limit).
-    recent_preemptions: VecDeque<Instant>,
+    preemption_budget: preemption::Budget,
 }
 
 /// Why the scheduler stopped for good, short of a shutdown: the agent
@@ -191,7 +191,7 @@ impl Scheduler {
             metrics: AgentMetrics::default(),
             regexes: RegexCache::default(),
             preemption_delay: Some(DEFAULT_PREEMPTION_DELAY),
-            recent_preemptions: VecDeque::new(),
+            preemption_budget: preemption::Budget::new(MAX_PREEMPTIONS_PER_WINDOW, PREEMPTION_WINDOW),
         })
     }
 
@@ -571,8 +571,7 @@ impl Scheduler {
         let Some(delay) = self.preemption_delay else {
             return Vec::new();
         };
-        self.recent_preemptions.retain(|at| at.elapsed() < PREEMPTION_WINDOW);
-        let allowed = MAX_PREEMPTIONS_PER_WINDOW.saturating_sub(self.recent_preemptions.len());
+        let allowed = self.preemption_budget.left(Instant::now());
         if allowed == 0 {
             return Vec::new();
         }
@@ -603,8 +602,7 @@ impl Scheduler {
                 "preempting to make room for a production task"
             );
             self.metrics.preemptions.inc_by(choice.victims.len() as u64);
-            self.recent_preemptions
-                .extend(choice.victims.iter().map(|_| Instant::now()));
+            self.preemption_budget.spend(choice.victims.len(), Instant::now());
             return tasks.preempt(&task_id, &choice.hostname, &choice.victims);
         }
         Vec::new()
