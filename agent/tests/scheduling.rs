@@ -20,6 +20,8 @@ struct Cluster {
     client: AgentClient<Channel>,
     /// Every task's latest view, from the watch stream.
     tasks: tokio::sync::watch::Receiver<HashMap<String, Task>>,
+    /// The agent's metrics (shared counters).
+    metrics: sextant_agent::AgentMetrics,
     _dir: tempfile::TempDir,
 }
 
@@ -45,6 +47,7 @@ impl Cluster {
         let mut agent_config = AgentConfig::new(master.url(), "127.0.0.1:0".parse().expect("addr"));
         agent_config.state_dir = Some(dir.path().join("agent"));
         agent_config.preemption_delay = preemption_delay;
+        let metrics = agent_config.metrics.clone();
         let mut agent = sextant_agent::start(agent_config).await.expect("agent starts");
         tokio::time::timeout(DEADLINE, agent.wait_subscribed())
             .await
@@ -71,6 +74,7 @@ impl Cluster {
             }
         });
         Cluster {
+            metrics,
             master: Some(master),
             agent: Some(agent),
             client,
@@ -302,6 +306,11 @@ async fn a_production_task_preempts_the_fewest_preemptible_tasks_on_one_node() {
     assert!(
         running_of(&tasks, "web").len() == 1,
         "the production task was not touched"
+    );
+    assert_eq!(
+        c.metrics.preemptions.get(),
+        2,
+        "sextant_preemptions_total counts the victims"
     );
     c.stop().await;
 }
