@@ -35,21 +35,10 @@ use tracing::warn;
 use crate::http::empty_response;
 use crate::master::Master;
 
-/// A principal and its secret. `Debug` never shows the secret.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-pub struct Credential {
-    pub principal: String,
-    pub secret: String,
-}
-
-impl std::fmt::Debug for Credential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credential")
-            .field("principal", &self.principal)
-            .field("secret", &"<hidden>")
-            .finish()
-    }
-}
+/// A principal and its secret: the client's own type, so that a
+/// framework's credential and a master's are one (`Debug` hides the
+/// secret).
+pub use mesos::Credential;
 
 /// Why a credentials file cannot be used.
 #[derive(Debug, thiserror::Error)]

@@ -74,8 +74,9 @@ fn refused_hint(status: StatusCode) -> &'static str {
 }
 
 /// Who a framework authenticates as, with HTTP Basic (Mesos's HTTP
-/// framework authentication). `Debug` never shows the secret.
-#[derive(Clone, PartialEq, Eq)]
+/// framework authentication); also what a master's credentials file holds
+/// (`localmesos`). `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Credential {
     pub principal: String,
     pub secret: String,

@@ -48,10 +48,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
     // a fresh credential, shared in process and written for the operator.
     (mesos_config.auth, mesos_config.max_frameworks) = mesos_auth(&args.mesos_auth, true)?;
     let agent_credential = fresh_credential(&data_dir)?;
-    mesos_config.auth.credentials.push(localmesos::Credential {
-        principal: agent_credential.principal.clone(),
-        secret: agent_credential.secret.clone(),
-    });
+    mesos_config.auth.credentials.push(agent_credential.clone());
     let mesos_config_auth = mesos_config.auth.clone();
     let master = localmesos::start(mesos_config)
         .await
