@@ -565,13 +565,8 @@ fn task_json_as(task: &Task, state: TaskState) -> Value {
         if let Some(labels) = &task.info.labels {
             map.insert("labels".to_string(), labels_json(labels));
         }
-        for key in ["container", "discovery", "kill_policy"] {
-            if let Some(value) = task.raw.get(key).filter(|v| !v.is_null()) {
-                map.insert(key.to_string(), value.clone());
-            }
-        }
-        if let Some(value) = task.raw.get("health_check").filter(|v| !v.is_null()) {
-            map.insert("health_check".to_string(), crate::health::state_json(value));
+        for (key, value) in &task.listed {
+            map.insert((*key).to_string(), value.clone());
         }
     }
     object

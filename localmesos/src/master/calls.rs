@@ -397,7 +397,7 @@ impl Master {
         let mut task = Task {
             kill_grace: grace_of(info.kill_policy.as_ref()).unwrap_or(DEFAULT_KILL_GRACE),
             info,
-            raw,
+            listed: listed_parts(&raw),
             framework_id: framework.id.clone(),
             agent,
             agent_id: agent_id.clone(),
@@ -870,6 +870,20 @@ fn validate_task(
 /// Valid tasks no local node can run, with the launch failure an agent
 /// without a suitable containerizer reports (a DOCKER task on a node
 /// without Docker: `Containerizers::for_task`).
+/// What of a task's TaskInfo JSON `/master/state` shows as it came.
+fn listed_parts(raw: &Value) -> Vec<(&'static str, Value)> {
+    let mut listed = Vec::new();
+    for key in ["container", "discovery", "kill_policy"] {
+        if let Some(value) = raw.get(key).filter(|v| !v.is_null()) {
+            listed.push((key, value.clone()));
+        }
+    }
+    if let Some(value) = raw.get("health_check").filter(|v| !v.is_null()) {
+        listed.push(("health_check", crate::health::state_json(value)));
+    }
+    listed
+}
+
 fn unsupported_reason(raw: &Value) -> Option<String> {
     if raw.get("executor").is_some_and(|v| !v.is_null()) {
         return Some("Failed to launch container: custom executors are not supported by localmesos".to_string());

@@ -207,8 +207,12 @@ pub struct ExecutorLink {
 
 pub struct Task {
     pub info: TaskInfo,
-    /// The TaskInfo JSON as the framework sent it.
-    pub raw: Value,
+    /// The parts of the TaskInfo that `/master/state` lists as the
+    /// framework sent them (`container`, `discovery`, `kill_policy`,
+    /// `health_check` with the protobuf defaults filled in), not the whole
+    /// TaskInfo JSON: that is a copy of `info` (its command, environment and
+    /// resources) and was most of a task's memory.
+    pub listed: Vec<(&'static str, Value)>,
     pub framework_id: FrameworkId,
     pub agent: usize,
     pub agent_id: AgentId,
