@@ -384,18 +384,46 @@ impl FrameworkParts {
     }
 }
 
-/// A task's object as text, kept until its state or statuses change.
+/// A task's object as text, kept until its state or statuses change; a
+/// change renders only the new statuses (its fixed fields are rendered
+/// once), so that a `/master/state` in the middle of a launch, where most
+/// tasks changed since the last one, does little under the master's lock.
 fn task_text(task: &Task) -> Arc<str> {
     let key = (task.state, task.statuses.len());
     let mut kept = task.json.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((at, text)) = &*kept
+    if let Some((at, text)) = &kept.whole
         && *at == key
     {
         return Arc::clone(text);
     }
-    let text: Arc<str> = serde_json::to_string(&task_json(task)).unwrap_or_default().into();
-    *kept = Some((key, Arc::clone(&text)));
+    let fixed = kept.fixed.get_or_insert_with(|| fixed_fields(task)).clone();
+    for status in task.statuses.iter().skip(kept.statuses_rendered) {
+        if !kept.statuses.is_empty() {
+            kept.statuses.push(',');
+        }
+        kept.statuses
+            .push_str(&serde_json::to_string(&status_json(status)).unwrap_or_else(|_| "{}".to_string()));
+    }
+    kept.statuses_rendered = task.statuses.len();
+    let state = serde_json::to_string(task.state.as_str()).unwrap_or_default();
+    let mut text = String::with_capacity(fixed.len() + kept.statuses.len() + state.len() + 32);
+    text.push('{');
+    text.push_str(&fixed);
+    text.push_str(",\"state\":");
+    text.push_str(&state);
+    text.push_str(",\"statuses\":[");
+    text.push_str(&kept.statuses);
+    text.push_str("]}");
+    let text: Arc<str> = text.into();
+    kept.whole = Some((key, Arc::clone(&text)));
     text
+}
+
+/// A task's fields that never change, as `"key":value,…` (no braces).
+fn fixed_fields(task: &Task) -> Box<str> {
+    let text = serde_json::to_string(&Value::Object(fixed_json(task))).unwrap_or_else(|_| "{}".to_string());
+    // `{…}` without its braces.
+    text[1..text.len() - 1].into()
 }
 
 fn offered_on(state: &State, agent: usize) -> Resources {
@@ -528,48 +556,51 @@ fn task_json(task: &Task) -> Value {
 /// A task as the master lists it, in `state` (TASK_UNREACHABLE for a task
 /// of a partitioned node).
 fn task_json_as(task: &Task, state: TaskState) -> Value {
-    let statuses: Vec<Value> = task
-        .statuses
-        .iter()
-        .map(|s| {
-            let mut status = json!({ "state": s.state.as_str(), "timestamp": s.timestamp.unwrap_or(0.0) });
-            if let Some(map) = status.as_object_mut() {
-                if let Some(cs) = &s.container_status
-                    && let Ok(value) = serde_json::to_value(cs)
-                {
-                    map.insert("container_status".to_string(), value);
-                }
-                if let Some(healthy) = s.healthy {
-                    map.insert("healthy".to_string(), Value::Bool(healthy));
-                }
-                if let Some(labels) = &s.labels {
-                    map.insert("labels".to_string(), labels_json(labels));
-                }
-            }
-            status
-        })
-        .collect();
-    let mut object = json!({
-        "executor_id": "",
-        "framework_id": task.framework_id.value,
-        "id": task.info.task_id.value,
-        "name": task.info.name,
-        "resources": task.resources.summary(),
-        "role": task.role,
-        "slave_id": task.agent_id.value,
-        "state": state.as_str(),
-        "statuses": statuses,
-        "user": task.user,
-    });
-    if let Some(map) = object.as_object_mut() {
-        if let Some(labels) = &task.info.labels {
-            map.insert("labels".to_string(), labels_json(labels));
-        }
-        for (key, value) in &task.listed {
-            map.insert((*key).to_string(), value.clone());
-        }
+    let mut map = fixed_json(task);
+    map.insert("state".to_string(), json!(state.as_str()));
+    let statuses: Vec<Value> = task.statuses.iter().map(status_json).collect();
+    map.insert("statuses".to_string(), Value::Array(statuses));
+    Value::Object(map)
+}
+
+/// The fields of a task's object that never change (all but `state` and
+/// `statuses`).
+fn fixed_json(task: &Task) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert("executor_id".to_string(), json!(""));
+    map.insert("framework_id".to_string(), json!(task.framework_id.value));
+    map.insert("id".to_string(), json!(task.info.task_id.value));
+    map.insert("name".to_string(), json!(task.info.name));
+    map.insert("resources".to_string(), task.resources.summary());
+    map.insert("role".to_string(), json!(task.role));
+    map.insert("slave_id".to_string(), json!(task.agent_id.value));
+    map.insert("user".to_string(), json!(task.user));
+    if let Some(labels) = &task.info.labels {
+        map.insert("labels".to_string(), labels_json(labels));
     }
-    object
+    for (key, value) in &task.listed {
+        map.insert((*key).to_string(), value.clone());
+    }
+    map
+}
+
+/// One of a task's statuses as `/master/state` lists it.
+fn status_json(status: &mesos::types::TaskStatus) -> Value {
+    let mut map = Map::new();
+    map.insert("state".to_string(), json!(status.state.as_str()));
+    map.insert("timestamp".to_string(), json!(status.timestamp.unwrap_or(0.0)));
+    if let Some(cs) = &status.container_status
+        && let Ok(value) = serde_json::to_value(cs)
+    {
+        map.insert("container_status".to_string(), value);
+    }
+    if let Some(healthy) = status.healthy {
+        map.insert("healthy".to_string(), Value::Bool(healthy));
+    }
+    if let Some(labels) = &status.labels {
+        map.insert("labels".to_string(), labels_json(labels));
+    }
+    Value::Object(map)
 }
 
 fn metrics_json(master: &Master) -> Value {
@@ -671,5 +702,61 @@ mod tests {
         assert_eq!(form.get("frameworkId").map(String::as_str), Some("abc-0000-x"));
         assert_eq!(form.get("other").map(String::as_str), Some("a b"));
         assert_eq!(percent_decode("100%"), "100%");
+    }
+
+    /// Guards the kept task text: rendered in parts (fixed fields once,
+    /// statuses as they are added), it must read as the task's JSON at
+    /// every change.
+    #[test]
+    fn a_tasks_kept_text_follows_its_changes() {
+        use mesos::types::{AgentId, FrameworkId, TaskInfo, TaskStatus};
+        let info: TaskInfo = serde_json::from_value(json!({
+            "name": "web.1",
+            "task_id": {"value": "web.1"},
+            "agent_id": {"value": "S1"},
+            "labels": {"labels": [{"key": "app", "value": "web \"quoted\""}]},
+        }))
+        .expect("a TaskInfo");
+        let mut task = Task {
+            info,
+            listed: vec![("kill_policy", json!({"grace_period": {"nanoseconds": 1}}))],
+            framework_id: FrameworkId::new("F1"),
+            agent: 0,
+            agent_id: AgentId::new("S1"),
+            role: "*".into(),
+            resources: Resources::default(),
+            resources_released: false,
+            state: TaskState::TaskStaging,
+            status_update_state: None,
+            statuses: Vec::new(),
+            updates: crate::master::UpdateQueue::new(std::time::Duration::from_secs(10)),
+            executor: None,
+            kill_grace: std::time::Duration::from_secs(3),
+            kill_sent: false,
+            pid: None,
+            user: "nobody".into(),
+            json: std::sync::Mutex::new(crate::master::KeptJson::default()),
+        };
+        let read = |task: &Task| serde_json::from_str::<Value>(&task_text(task)).expect("the kept text is JSON");
+        assert_eq!(read(&task), task_json(&task));
+        for (state, healthy) in [
+            (TaskState::TaskStarting, None),
+            (TaskState::TaskRunning, None),
+            (TaskState::TaskRunning, Some(true)),
+        ] {
+            task.state = state;
+            let mut status = json!({"task_id": {"value": "web.1"}, "state": state.as_str(), "timestamp": 1.5});
+            if let Some(healthy) = healthy {
+                status["healthy"] = json!(healthy);
+            }
+            task.statuses
+                .push(serde_json::from_value::<TaskStatus>(status).expect("a TaskStatus"));
+            assert_eq!(read(&task), task_json(&task), "after {state:?}");
+            assert_eq!(read(&task), task_json(&task), "kept, after {state:?}");
+        }
+        // A state change without a status (a kill in progress) shows too.
+        task.state = TaskState::TaskKilling;
+        assert_eq!(read(&task)["state"], "TASK_KILLING");
+        assert_eq!(read(&task)["statuses"].as_array().map(Vec::len), Some(3));
     }
 }

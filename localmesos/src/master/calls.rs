@@ -20,8 +20,8 @@ use super::allocator::add_filter;
 use super::faults::{Reach, unreachable_status};
 use super::status_update::{self, Acked};
 use super::{
-    DEFAULT_KILL_GRACE, ExecutorLink, Framework, Master, State, Task, UpdateQueue, failure_event, master_status,
-    push_completed, release_resources, update_event, validate_framework_info, validate_id,
+    DEFAULT_KILL_GRACE, ExecutorLink, Framework, KeptJson, Master, State, Task, UpdateQueue, failure_event,
+    master_status, push_completed, release_resources, update_event, validate_framework_info, validate_id,
 };
 use crate::call::{ParsedCall, decode_uuid};
 use crate::containerizer::Choice;
@@ -412,7 +412,7 @@ impl Master {
             kill_sent: false,
             pid: None,
             user,
-            json: std::sync::Mutex::new(None),
+            json: std::sync::Mutex::new(KeptJson::default()),
         };
         info!(framework = %fid, task = %task_id, agent = %agent_id, "launching task");
 

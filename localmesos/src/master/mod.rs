@@ -230,13 +230,24 @@ pub struct Task {
     pub kill_sent: bool,
     pub pid: Option<u32>,
     pub user: String,
-    /// The task's `/master/state` object as text, with the (state, number
-    /// of statuses) it was written at: kept until either changes.
-    pub json: Mutex<Option<KeptJson>>,
+    /// The task's `/master/state` object as text, kept in parts so that a
+    /// change of state re-renders only what changed.
+    pub json: Mutex<KeptJson>,
 }
 
-/// A task's JSON text and the (state, number of statuses) it shows.
-pub type KeptJson = ((TaskState, usize), Arc<str>);
+/// A task's `/master/state` object as text (`operator::task_text`): the
+/// fields that never change, each status as it was added (statuses are
+/// only ever appended), and the whole object at the (state, number of
+/// statuses) it shows, kept until either changes.
+#[derive(Default)]
+pub struct KeptJson {
+    /// The fixed fields, `"key":value,…`, without braces.
+    pub fixed: Option<Box<str>>,
+    /// The statuses rendered so far, comma-separated.
+    pub statuses: String,
+    pub statuses_rendered: usize,
+    pub whole: Option<((TaskState, usize), Arc<str>)>,
+}
 
 pub struct Agent {
     pub id: AgentId,
