@@ -1,20 +1,15 @@
 //! The Mesos calls of one subscription, sent from their own tasks so that
 //! the event loop never waits on HTTP.
 //!
-//! Three lanes, each a bounded queue:
+//! Two lanes, each a bounded queue:
 //! - **ordered** (SUPPRESS, REVIVE, RECONCILE): one at a time, in order,
 //!   since a REVIVE overtaking the SUPPRESS before it would leave offers
 //!   off;
-//! - **pipelined** (ACCEPT, DECLINE, KILL): up to `MAX_IN_FLIGHT` at
-//!   once, each independent;
-//! - **acknowledgements**: up to `MAX_ACKS_IN_FLIGHT` at once, apart so
-//!   that a flood of them (two or more per task launched) never holds up
-//!   a KILL or an ACCEPT, and wide because Mesos sends a task's next
-//!   update only once the previous one is acknowledged, and resends one
-//!   not acknowledged within 10 s: at 32 in flight, 100,000 launches were
-//!   acknowledged slower than that, and two thirds of the acknowledging
-//!   was of resent updates. An ACKNOWLEDGE is queued only once its update
-//!   is recorded and published, so two never race for one task.
+//! - **pipelined** (ACCEPT, DECLINE, KILL, ACKNOWLEDGE): up to
+//!   `MAX_IN_FLIGHT` at once, each independent (an ACKNOWLEDGE is queued
+//!   only once its update is recorded and published, and Mesos sends a
+//!   task's next update only after the previous one is acknowledged, so
+//!   they never race for one task).
 //!
 //! A REVIVE also waits for every ACCEPT and DECLINE queued before it to be
 //! answered: those install offer filters (30 s for an idle decline), and
@@ -48,8 +43,6 @@ use crate::metrics::AgentMetrics;
 const LANE_CAPACITY: usize = 4096;
 /// Pipelined calls in flight at once.
 pub const MAX_IN_FLIGHT: usize = 32;
-/// Acknowledgements in flight at once.
-pub const MAX_ACKS_IN_FLIGHT: usize = 128;
 
 /// Sends one call to the Mesos master.
 pub trait MesosCalls: Clone + Send + Sync + 'static {
@@ -145,7 +138,6 @@ impl Filters {
 pub struct Outbox {
     ordered: mpsc::Sender<Outgoing>,
     pipelined: mpsc::Sender<Outgoing>,
-    acks: mpsc::Sender<Outgoing>,
     filters: Arc<Filters>,
     workers: Vec<JoinHandle<()>>,
 }
@@ -155,7 +147,6 @@ impl Outbox {
     pub fn start<M: MesosCalls>(mesos: M, metrics: AgentMetrics, reports: mpsc::UnboundedSender<Report>) -> Outbox {
         let (ordered, ordered_rx) = mpsc::channel::<Outgoing>(LANE_CAPACITY);
         let (pipelined, pipelined_rx) = mpsc::channel::<Outgoing>(LANE_CAPACITY);
-        let (acks, acks_rx) = mpsc::channel::<Outgoing>(LANE_CAPACITY);
         let context = Arc::new((mesos, metrics, reports));
         let filters = Arc::new(Filters::default());
         let sequential = {
@@ -169,17 +160,6 @@ impl Outbox {
                     }
                     send(&context, outgoing).await;
                 }
-            })
-        };
-        let acknowledging = {
-            let context = Arc::clone(&context);
-            tokio::spawn(async move {
-                ReceiverStream::new(acks_rx)
-                    .for_each_concurrent(MAX_ACKS_IN_FLIGHT, |outgoing| {
-                        let context = Arc::clone(&context);
-                        async move { send(&context, outgoing).await }
-                    })
-                    .await;
             })
         };
         let concurrent = {
@@ -203,9 +183,8 @@ impl Outbox {
         Outbox {
             ordered,
             pipelined,
-            acks,
             filters,
-            workers: vec![sequential, concurrent, acknowledging],
+            workers: vec![sequential, concurrent],
         }
     }
 
@@ -234,8 +213,6 @@ impl Outbox {
         };
         let lane = if is_ordered(&call) {
             &self.ordered
-        } else if name == "ACKNOWLEDGE" {
-            &self.acks
         } else {
             &self.pipelined
         };
@@ -389,26 +366,6 @@ mod tests {
         }
         let seen = until(&mesos.calls, 20).await;
         assert!(seen.chunks(2).all(|pair| pair == ["SUPPRESS", "REVIVE"]), "{seen:?}");
-    }
-
-    /// Guards "a flood of acknowledgements never holds up a KILL": they
-    /// shared one lane of 32, so 32 slow ones stopped everything behind.
-    #[tokio::test]
-    async fn a_kill_does_not_wait_behind_slow_acknowledgements() {
-        let hold = Arc::new(Notify::new());
-        let mesos = Scripted {
-            hold: Some(("ACKNOWLEDGE", Arc::clone(&hold))),
-            ..Scripted::default()
-        };
-        let (tx, _rx) = mpsc::unbounded_channel();
-        let outbox = Outbox::start(mesos.clone(), AgentMetrics::default(), tx);
-        for i in 0..MAX_ACKS_IN_FLIGHT + 10 {
-            let ack = Call::acknowledge(AgentId::new("S1"), TaskId::new(format!("t{i}")), "dXVpZA==".into());
-            outbox.push(ack).await;
-        }
-        outbox.push(Call::kill(TaskId::new("k"), None, None)).await;
-        assert_eq!(until(&mesos.calls, 1).await, ["KILL"]);
-        hold.notify_waiters();
     }
 
     /// Guards "a launch queued just after an idle decline gets offers":
