@@ -28,7 +28,7 @@ use tracing::{debug, info, warn};
 use super::Containerizer;
 use crate::executor::{ExecutorCommand, ExecutorEvent, LaunchSpec, Reporter};
 use crate::health::{CheckFuture, Checker};
-use crate::launcher::{Launch, Launcher, Response, Stop};
+use crate::launcher::{Launch, Launcher, Response, Role, Stop};
 
 struct Entry {
     /// The task's id at the launcher once asked, 0 before and after.
@@ -310,6 +310,7 @@ async fn run(
         env: task_env(&spec),
         sandbox: spec.sandbox.clone(),
         user: spec.user.clone(),
+        role: Role::Task,
     });
     let id = launched.id;
     launch_id.store(id, Ordering::SeqCst);
