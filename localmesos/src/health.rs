@@ -1,11 +1,17 @@
 //! Mesos-native health checks (`TaskInfo.health_check`), as the built-in
 //! command executor runs them: the master's validation, the probes (HTTP
-//! and HTTPS, TCP, COMMAND against 127.0.0.1), and the health checker's bookkeeping
-//! (delay, interval, timeout, grace period, consecutive failures).
+//! and HTTPS, TCP against 127.0.0.1 or the container's address), and the
+//! health checker's bookkeeping (delay, interval, timeout, grace period,
+//! consecutive failures).
 //!
 //! The executor owns the schedule: it asks [`Checker::start`] for a probe,
 //! awaits it next to the task, and feeds the result to [`Checker::record`],
-//! which says whether to report (and whether to kill the task).
+//! which says whether to report (and whether to kill the task). A COMMAND
+//! probe is the containerizer's, given to `start`: a process task's is
+//! started by the task launcher (`containerizer/command_probe.rs`), a
+//! Docker task's is a `docker exec` (`containerizer/docker.rs`). Either
+//! way its future stops the command, with every process it started, when
+//! dropped: at the timeout, or when the task is killed or ends.
 
 use std::future::Future;
 use std::net::Ipv4Addr;
@@ -13,7 +19,6 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use mesos::types::{CommandInfo, HealthCheck, HealthCheckType};
-use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -200,9 +205,10 @@ impl Checker {
         self.interval.and_then(|interval| now.checked_add(interval))
     }
 
-    /// Starts a probe. `command` builds the process of a COMMAND check (in
-    /// the task's environment and sandbox).
-    pub fn start(&self, command: impl FnOnce(&CommandInfo) -> tokio::process::Command) -> CheckFuture {
+    /// Starts a probe. `command` gives the probe of a COMMAND check (run
+    /// in the task's environment and sandbox); dropping its future must
+    /// stop the command.
+    pub fn start(&self, command: impl FnOnce(&CommandInfo) -> CheckFuture) -> CheckFuture {
         let probe: CheckFuture = match self.check.kind {
             HealthCheckType::Http => {
                 let (http, target) = (self.check.http.clone(), self.target);
@@ -225,7 +231,7 @@ impl Checker {
                 })
             }
             HealthCheckType::Command => match &self.check.command {
-                Some(info) => Box::pin(command_probe(command(info))),
+                Some(info) => command(info),
                 None => Box::pin(async { Err("no 'command' in the health check".to_string()) }),
             },
             HealthCheckType::Unknown | HealthCheckType::Unrecognized => {
@@ -235,7 +241,7 @@ impl Checker {
         match self.timeout {
             None => probe,
             Some(timeout) => Box::pin(async move {
-                // A timed-out COMMAND probe is killed when its future drops.
+                // A timed-out COMMAND probe is stopped when its future drops.
                 tokio::time::timeout(timeout, probe)
                     .await
                     .unwrap_or_else(|_| Err(format!("timed out after {}s", timeout.as_secs_f64())))
@@ -339,36 +345,6 @@ async fn exchange(
         Some(code) if (200..=399).contains(&code) => Ok(()),
         Some(code) => Err(format!("unexpected HTTP response code: {code}")),
         None => Err(format!("not an HTTP response: {line:?}")),
-    }
-}
-
-/// Kills a probe's process group when dropped (probe ended or timed out).
-struct GroupGuard(i32);
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        crate::containerizer::kill_group(self.0, Signal::SIGKILL);
-    }
-}
-
-/// Runs a COMMAND probe: success for exit status 0.
-async fn command_probe(mut command: tokio::process::Command) -> CheckResult {
-    command.process_group(0).kill_on_drop(true);
-    // The fork (with a user to switch to, std cannot use posix_spawn)
-    // happens on a blocking-pool thread, never on an async worker.
-    let mut child = tokio::task::spawn_blocking(move || command.spawn())
-        .await
-        .map_err(|e| format!("cannot run the command: {e}"))?
-        .map_err(|e| format!("cannot run the command: {e}"))?;
-    let _guard = child.id().and_then(|pid| i32::try_from(pid).ok()).map(GroupGuard);
-    let status = child
-        .wait()
-        .await
-        .map_err(|e| format!("cannot wait for the command: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("command returned {status}"))
     }
 }
 

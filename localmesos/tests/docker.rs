@@ -335,3 +335,43 @@ async fn a_docker_task_finds_its_fetched_uris_in_the_mounted_sandbox() {
     assert_eq!(last.state, TaskState::TaskFinished, "{statuses:?}");
     master.mesos.shutdown().await;
 }
+
+/// Guards a DOCKER task's COMMAND check running in its container (by
+/// `docker exec`, which this change keeps for Docker tasks while process
+/// tasks' checks go through the task launcher), its output nowhere in the
+/// sandbox.
+#[tokio::test]
+#[cfg_attr(
+    not(has_docker),
+    ignore = "needs a Docker engine (apt-get install docker.io; dockerd)"
+)]
+async fn a_docker_tasks_command_check_runs_in_its_container() {
+    let master = start_with(docker_node).await;
+    let sub = subscribe(&master, framework_info("docker-command-check")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    let mut task = shell_task(
+        "checked",
+        &AgentId::new(""),
+        "touch /ready; echo task-out; exec sleep 600",
+    );
+    task.health_check = Some(HealthCheck {
+        http: None,
+        delay_seconds: Some(0.2),
+        interval_seconds: Some(0.3),
+        timeout_seconds: Some(10.0),
+        consecutive_failures: None,
+        grace_period_seconds: Some(10.0),
+        command: Some(CommandInfo {
+            value: Some("echo probe-out; test -f /ready && test -d /mnt/mesos/sandbox".to_string()),
+            ..CommandInfo::default()
+        }),
+        kind: HealthCheckType::Command,
+        tcp: None,
+    });
+    launch_container(&master, &caller, &mut events, task, docker("HOST", json!({}))).await;
+    let statuses = updates_until(&caller, &mut events, |s| s.healthy == Some(true)).await;
+    assert_eq!(statuses.last().and_then(|s| s.healthy), Some(true), "{statuses:?}");
+    let stdout = std::fs::read_to_string(sandbox_of(&master, "checked").join("stdout")).expect("stdout");
+    assert!(!stdout.contains("probe-out"), "{stdout:?}");
+    master.mesos.shutdown().await;
+}

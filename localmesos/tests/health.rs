@@ -554,3 +554,104 @@ async fn a_command_check_runs_as_the_tasks_user_with_its_environment() {
     assert_health_update(&healthy, true);
     master.mesos.shutdown().await;
 }
+
+/// A pid a probe wrote into the sandbox, once it is there.
+async fn pid_in(path: &std::path::Path) -> i32 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(pid) = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| text.trim().parse::<i32>().ok())
+        {
+            return pid;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no pid in {}", path.display());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Guards a COMMAND probe that sleeps past its timeout being reported
+/// failing and killed at the timeout, with what it started in a session
+/// of its own (which a kill of its process group would miss), while its
+/// task runs on.
+#[tokio::test]
+async fn a_command_check_past_its_timeout_fails_and_leaves_no_process() {
+    let master = start().await;
+    let sub = subscribe(&master, framework_info("timeout-health")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    launch(&caller, &mut events, |agent| {
+        let mut task = shell_task("patient", agent, "exec sleep 600");
+        let mut check = health_check(HealthCheckType::Command);
+        check.command = Some(command(
+            "setsid sleep 600 & echo $! > escaped.pid; echo $$ > probe.pid; exec sleep 600",
+        ));
+        check.timeout_seconds = Some(0.5);
+        // One probe only, and the task is not killed for its failure.
+        check.interval_seconds = Some(600.0);
+        check.grace_period_seconds = Some(0.0);
+        check.consecutive_failures = Some(100);
+        task.health_check = Some(check);
+        vec![task]
+    })
+    .await;
+    let task_pid = started(&caller, &mut events).await;
+    let sandbox = sandbox_of(&master, "patient");
+    let probe = pid_in(&sandbox.join("probe.pid")).await;
+    let escaped = pid_in(&sandbox.join("escaped.pid")).await;
+    let unhealthy = next_update_acked(&caller, &mut events).await;
+    assert_health_update(&unhealthy, false);
+    assert!(
+        wait_gone(probe, Duration::from_secs(5)).await,
+        "the probe {probe} is killed"
+    );
+    assert!(
+        wait_gone(escaped, Duration::from_secs(5)).await,
+        "the probe's setsid child {escaped} is killed"
+    );
+    assert!(alive(task_pid), "the task runs on");
+    master.mesos.shutdown().await;
+}
+
+/// Guards a COMMAND probe's output going nowhere: not into the task's
+/// `stdout` and `stderr`, which it neither truncates, and the sandbox's
+/// mode as the task left it.
+#[tokio::test]
+async fn a_command_checks_output_stays_out_of_the_tasks_sandbox_files() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let master = start().await;
+    let sub = subscribe(&master, framework_info("quiet-health")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    launch(&caller, &mut events, |agent| {
+        let mut task = shell_task(
+            "talkative",
+            agent,
+            r#"chmod 0755 "$MESOS_SANDBOX"; echo task-out; echo task-err >&2; exec sleep 600"#,
+        );
+        let mut check = health_check(HealthCheckType::Command);
+        check.command = Some(command("echo probe-out; echo probe-err >&2; echo run >> probe.runs"));
+        check.interval_seconds = Some(0.05);
+        task.health_check = Some(check);
+        vec![task]
+    })
+    .await;
+    started(&caller, &mut events).await;
+    let healthy = next_update_acked(&caller, &mut events).await;
+    assert_health_update(&healthy, true);
+    let sandbox = sandbox_of(&master, "talkative");
+    let runs = || {
+        std::fs::read_to_string(sandbox.join("probe.runs"))
+            .map(|text| text.lines().count())
+            .unwrap_or(0)
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while runs() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "three probes ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let read = |name: &str| std::fs::read_to_string(sandbox.join(name)).expect("sandbox file");
+    assert_eq!(read("stdout"), "task-out\n");
+    assert_eq!(read("stderr"), "task-err\n");
+    let mode = std::fs::metadata(&sandbox).expect("sandbox").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o755, "the probes left the sandbox's mode as the task set it");
+    master.mesos.shutdown().await;
+}

@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,6 +24,8 @@ use bollard::query_parameters::{
 };
 use futures::StreamExt;
 use mesos::types::{ContainerInfo, DockerNetwork, TaskStatusSource};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -32,7 +35,7 @@ use tracing::{debug, info, warn};
 use super::Containerizer;
 use super::process::{prepare_sandbox, sleep_until_opt, wait_probe};
 use crate::executor::{ExecutorCommand, ExecutorEvent, LaunchSpec, Reporter};
-use crate::health::{CheckFuture, Checker};
+use crate::health::{CheckFuture, CheckResult, Checker};
 
 /// Where the sandbox is inside the container (as Mesos mounts it).
 const CONTAINER_SANDBOX: &str = "/mnt/mesos/sandbox";
@@ -377,7 +380,7 @@ async fn run(spec: LaunchSpec, mut rx: mpsc::UnboundedReceiver<ExecutorCommand>,
                     probe = Some(checker.start(move |command| {
                         let mut exec = tokio::process::Command::new("docker");
                         exec.args(["exec", &name, "/bin/sh", "-c", command.value.as_deref().unwrap_or("")]);
-                        exec
+                        Box::pin(docker_exec_probe(exec))
                     }));
                 }
             }
@@ -415,4 +418,47 @@ async fn run(spec: LaunchSpec, mut rx: mpsc::UnboundedReceiver<ExecutorCommand>,
         killed,
         unhealthy,
     });
+}
+
+/// Kills a probe's process group when dropped (probe ended or timed out).
+struct GroupGuard(i32);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if self.0 <= 0 {
+            return;
+        }
+        match killpg(Pid::from_raw(self.0), Signal::SIGKILL) {
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+            Err(error) => warn!(pgid = self.0, %error, "cannot kill a health check's process group"),
+        }
+    }
+}
+
+/// Runs a COMMAND probe's `docker exec`: success for exit status 0. The
+/// `docker` client is forked from this process (not by the task launcher,
+/// which Docker tasks do not use), on a blocking-pool thread, never on an
+/// async worker; it and its process group are killed when the future
+/// drops.
+async fn docker_exec_probe(mut command: tokio::process::Command) -> CheckResult {
+    command
+        .process_group(0)
+        .kill_on_drop(true)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = tokio::task::spawn_blocking(move || command.spawn())
+        .await
+        .map_err(|e| format!("cannot run the command: {e}"))?
+        .map_err(|e| format!("cannot run the command: {e}"))?;
+    let _guard = child.id().and_then(|pid| i32::try_from(pid).ok()).map(GroupGuard);
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| format!("cannot wait for the command: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("command returned {status}"))
+    }
 }

@@ -6,7 +6,8 @@
 //!
 //! - `process` (`process.rs`): a local process per task (the command
 //!   executor's behaviour), started by the task launcher
-//!   (`crate::launcher`).
+//!   (`crate::launcher`), as are its COMMAND health checks
+//!   (`command_probe.rs`).
 //! - `simulated` (`simulated.rs`): no process; a scripted timeline
 //!   (`script.rs`) for scale and fault tests.
 //! - `docker` (`docker.rs`): DOCKER containers on a real Docker engine;
@@ -16,6 +17,7 @@
 //! The process and Docker containerizers fetch a task's URIs into its
 //! sandbox first (`fetching.rs`).
 
+mod command_probe;
 mod docker;
 mod fetching;
 mod process;
@@ -33,7 +35,6 @@ use tokio::sync::mpsc;
 use crate::executor::{ExecutorCommand, LaunchSpec, Reporter};
 use crate::fetcher::{Fetcher, FetcherLimits};
 use fetching::Fetching;
-pub(crate) use process::kill_group;
 pub use script::{LABEL_PREFIX, Script};
 
 /// Runs tasks for the master.

@@ -4,7 +4,8 @@
 //! task's environment; kills it (SIGTERM to every process of the task,
 //! SIGKILL to all after the grace period) and reports what happened.
 //!
-//! It also runs the task's health check (see `crate::health`), reports
+//! It also runs the task's health check (see `crate::health`; a COMMAND
+//! check is started by the launcher too, `command_probe.rs`), reports
 //! health changes, and kills the task after too many consecutive failures,
 //! as the command executor does.
 //!
@@ -12,23 +13,20 @@
 //! `TaskStatus`es with the command executor's texts.
 
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mesos::types::{CommandInfo, TaskStatusSource};
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::Containerizer;
+use super::{Containerizer, command_probe};
 use crate::executor::{ExecutorCommand, ExecutorEvent, LaunchSpec, Reporter};
 use crate::health::{CheckFuture, Checker};
-use crate::launcher::{Launch, Launcher, Response, Stop};
+use crate::launcher::{Launch, Launcher, Response, Role, Stop};
 
 struct Entry {
     /// The task's id at the launcher once asked, 0 before and after.
@@ -170,17 +168,6 @@ impl Containerizer for Arc<ProcessContainerizer> {
     }
 }
 
-/// Sends `signal` to process group `pgid` (ignored for 0 or a gone group).
-pub(crate) fn kill_group(pgid: i32, signal: Signal) {
-    if pgid <= 0 {
-        return;
-    }
-    match killpg(Pid::from_raw(pgid), signal) {
-        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-        Err(error) => warn!(pgid, %signal, %error, "cannot signal a task's process group"),
-    }
-}
-
 /// Creates the sandbox (0750) and its `stdout` / `stderr` files (0640),
 /// for a Docker task (a process task's are made by the launcher, owned by
 /// its user).
@@ -231,7 +218,7 @@ pub(super) fn task_env(spec: &LaunchSpec) -> Vec<(String, String)> {
     env
 }
 
-fn set_var(env: &mut Vec<(String, String)>, name: &str, value: &str) {
+pub(super) fn set_var(env: &mut Vec<(String, String)>, name: &str, value: &str) {
     match env.iter_mut().find(|(n, _)| n == name) {
         Some(slot) => slot.1 = value.to_string(),
         None => env.push((name.to_string(), value.to_string())),
@@ -240,7 +227,7 @@ fn set_var(env: &mut Vec<(String, String)>, name: &str, value: &str) {
 
 /// `/bin/sh -c value`, or `execvp(value, arguments)` without a shell:
 /// the program and its whole `argv`.
-fn program_of(command: &CommandInfo) -> (String, Vec<String>) {
+pub(super) fn program_of(command: &CommandInfo) -> (String, Vec<String>) {
     let value = command.value.clone().unwrap_or_default();
     if command.shell.unwrap_or(true) {
         (
@@ -253,28 +240,6 @@ fn program_of(command: &CommandInfo) -> (String, Vec<String>) {
     } else {
         (value, command.arguments.clone())
     }
-}
-
-/// A health check's COMMAND: the task's environment, sandbox and user,
-/// plus the check's own variables; no output is kept.
-fn check_command(spec: &LaunchSpec, check: &CommandInfo, ids: Option<(u32, u32)>) -> tokio::process::Command {
-    let (program, argv) = program_of(check);
-    let mut cmd = tokio::process::Command::new(&program);
-    if let Some((argv0, rest)) = argv.split_first() {
-        cmd.arg0(argv0).args(rest);
-    }
-    let mut env = task_env(spec);
-    if let Some(environment) = &check.environment {
-        for variable in &environment.variables {
-            set_var(&mut env, &variable.name, variable.value.as_deref().unwrap_or(""));
-        }
-    }
-    cmd.env_clear().envs(env).current_dir(&spec.sandbox);
-    if let Some((uid, gid)) = ids {
-        cmd.uid(uid).gid(gid);
-    }
-    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-    cmd
 }
 
 async fn run(
@@ -310,14 +275,15 @@ async fn run(
         env: task_env(&spec),
         sandbox: spec.sandbox.clone(),
         user: spec.user.clone(),
+        role: Role::Task,
     });
     let id = launched.id;
     launch_id.store(id, Ordering::SeqCst);
     if registry.shutting_down.load(Ordering::SeqCst) {
         launcher.signal(id, Stop::Kill);
     }
-    let (pid, ids) = match launched.answers.recv().await {
-        Some(Response::Started { pid, uid, gid, .. }) => (pid, (uid, gid)),
+    let pid = match launched.answers.recv().await {
+        Some(Response::Started { pid, .. }) => pid,
         Some(Response::SetupFailed { message, .. }) => {
             info!(task = %spec.task_id, %message, "cannot start the task");
             report(launch_failed(message));
@@ -342,11 +308,6 @@ async fn run(
     };
     debug!(task = %spec.task_id, pid, "task started");
     report(ExecutorEvent::Started { pid: Some(pid) });
-    // Checks run as the task's user when the task switched to another.
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    let check_ids = (ids.0 != euid).then_some(ids);
-
     let mut checker = spec
         .health_check
         .clone()
@@ -400,7 +361,10 @@ async fn run(
             _ = sleep_until_opt(next_check), if !killed && !probing => {
                 next_check = None;
                 if let Some(checker) = &checker {
-                    probe = Some(checker.start(|command| check_command(&spec, command, check_ids)));
+                    let launcher = Arc::clone(&launcher);
+                    probe = Some(checker.start(|command| {
+                        command_probe::probe(launcher, command_probe::launch_of(&spec, command))
+                    }));
                 }
             }
             result = wait_probe(&mut probe), if !killed && probing => {

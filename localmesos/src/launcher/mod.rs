@@ -1,8 +1,10 @@
 //! The task launcher: a small process, started once per master, that
-//! starts every `process` task, so that starting one costs the same
+//! starts every `process` task and every COMMAND health-check probe of
+//! one (`protocol::Role`), so that starting one costs the same
 //! whatever the size of the process localmesos runs in (a fork of the
 //! whole `sextant` process copies its page tables: 1.5 ms at 13 MB,
-//! 19.5 ms at 525 MB), and that owns every process a task starts.
+//! 19.5 ms at 525 MB), and that owns every process a task or a probe
+//! starts.
 //!
 //! - `client.rs`: the master's side: starts the launcher, sends requests
 //!   from a writer thread and dispatches answers from a reader thread (no
@@ -27,7 +29,7 @@ mod supervisor;
 
 pub use client::Launcher;
 pub use prepare::DEFAULT_PATH;
-pub use protocol::{Launch, Response, Stop};
+pub use protocol::{Launch, Response, Role, Stop};
 
 /// Set in the launcher's environment to make the binary run as launcher.
 const LAUNCHER_ENV: &std::ffi::CStr = c"LOCALMESOS_LAUNCHER";

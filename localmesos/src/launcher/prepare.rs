@@ -2,7 +2,9 @@
 //! task's user (and whether this process may become it), create the
 //! sandbox (0750, owned by that user) with `stdout` and `stderr` (0640),
 //! find the program in the task's `PATH`, and turn it all into the C
-//! strings the forked child needs (it must not allocate).
+//! strings the forked child needs (it must not allocate). A probe
+//! (`Role::Probe`) leaves the existing sandbox alone and writes to
+//! `/dev/null`.
 
 use std::ffi::CString;
 use std::fs::{self, OpenOptions};
@@ -10,7 +12,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
-use super::protocol::Launch;
+use super::protocol::{Launch, Role};
 
 /// The `PATH` a task gets when its environment sets none (Mesos').
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -52,8 +54,11 @@ fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
 /// Prepares `launch`, or says (as a task's message) why it cannot run.
 pub fn prepare(launch: &Launch) -> Result<Prepared, String> {
     let ids = resolve_user(&launch.user)?;
-    let (stdout, stderr) = create_sandbox(&launch.sandbox, &ids)
-        .map_err(|e| format!("Failed to launch container: cannot create the sandbox: {e}"))?;
+    let (stdout, stderr) = match launch.role {
+        Role::Task => create_sandbox(&launch.sandbox, &ids)
+            .map_err(|e| format!("Failed to launch container: cannot create the sandbox: {e}"))?,
+        Role::Probe => discarded_output().map_err(|e| format!("cannot open /dev/null: {e}"))?,
+    };
     let path = launch
         .env
         .iter()
@@ -195,6 +200,13 @@ fn create_sandbox(sandbox: &Path, ids: &Ids) -> std::io::Result<(OwnedFd, OwnedF
     Ok((open("stdout")?, open("stderr")?))
 }
 
+/// A probe's stdout and stderr: `/dev/null`, so that nothing of the
+/// task's sandbox is touched.
+fn discarded_output() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let open = || -> std::io::Result<OwnedFd> { Ok(OpenOptions::new().write(true).open("/dev/null")?.into()) };
+    Ok((open()?, open()?))
+}
+
 /// Gives `path` and, for a directory, everything below it to the task's
 /// user; links are changed themselves, never followed.
 fn give_tree(path: &Path, ids: &Ids) -> std::io::Result<()> {
@@ -249,6 +261,43 @@ mod tests {
     fn an_unknown_user_is_named() {
         let error = resolve_user("no-such-user-x").expect_err("unknown");
         assert!(error.contains("'no-such-user-x'"), "{error}");
+    }
+
+    fn launch(sandbox: &Path, role: Role) -> Launch {
+        Launch {
+            id: 1,
+            program: "/bin/true".to_string(),
+            argv: vec!["/bin/true".to_string()],
+            env: Vec::new(),
+            sandbox: sandbox.to_path_buf(),
+            user: String::new(),
+            role,
+        }
+    }
+
+    /// Guards a probe leaving its running task's sandbox as it is: the
+    /// task's output kept, its mode kept, nothing created.
+    #[test]
+    fn a_probe_leaves_the_sandbox_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sandbox = dir.path().join("runs").join("run-1");
+        prepare(&launch(&sandbox, Role::Task)).expect("task prepared");
+        fs::write(sandbox.join("stdout"), "task output\n").expect("write");
+        fs::set_permissions(&sandbox, fs::Permissions::from_mode(0o755)).expect("chmod");
+        fs::remove_file(dir.path().join("runs").join("latest")).expect("latest linked");
+
+        prepare(&launch(&sandbox, Role::Probe)).expect("probe prepared");
+        assert_eq!(
+            fs::read_to_string(sandbox.join("stdout")).expect("read"),
+            "task output\n"
+        );
+        let mode = fs::metadata(&sandbox).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o755);
+        assert!(!dir.path().join("runs").join("latest").exists());
+
+        let missing = dir.path().join("missing");
+        prepare(&launch(&missing, Role::Probe)).expect("probe prepared");
+        assert!(!missing.exists(), "a probe creates no sandbox");
     }
 
     #[test]

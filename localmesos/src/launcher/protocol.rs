@@ -1,12 +1,17 @@
 //! The launcher's wire protocol: what the master asks of its launcher
 //! process (`Request`) and what the launcher answers (`Response`), one
 //! JSON object per line over the socket between them.
+//!
+//! A launch is a task or a health-check probe (`Role`): both run under a
+//! supervisor of their own, are stopped with `Signal` and end with
+//! `Exited`; they differ only in what is done to the sandbox and where
+//! the program's output goes.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-/// A task to start.
+/// A task (or a probe) to start.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Launch {
     /// Chosen by the master; names the task in later requests and answers.
@@ -18,11 +23,33 @@ pub struct Launch {
     pub argv: Vec<String>,
     /// The task's whole environment (nothing else is inherited).
     pub env: Vec<(String, String)>,
-    /// Created if absent, mode 0750, owned by the task's user; the working
-    /// directory, with `stdout` and `stderr` (0640) in it.
+    /// The working directory. For a `Role::Task`, created if absent, mode
+    /// 0750, owned by the task's user, with `stdout` and `stderr` (0640)
+    /// in it; for a `Role::Probe`, used as it is.
     pub sandbox: PathBuf,
     /// The user to run as (see `prepare::resolve_user`).
     pub user: String,
+    /// A task, or a probe inside a running task's sandbox.
+    pub role: Role,
+}
+
+/// What a launch is, which decides what happens to its sandbox and where
+/// its output goes. Either way the program runs under its own supervisor:
+/// `Signal` reaches every process it starts, and none outlives its
+/// `Exited`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    /// A task: the sandbox is created if absent, set to 0750 and given
+    /// (with what the fetcher put in it) to the task's user, `runs/latest`
+    /// points at it, and `stdout` and `stderr` are created (or truncated)
+    /// there and receive the program's output.
+    Task,
+    /// A health check's COMMAND, run in a running task's sandbox: the
+    /// sandbox must exist and is left as it is (not created, chmodded,
+    /// chowned or linked), and the program's stdout and stderr are
+    /// `/dev/null`, so a probe never writes to, nor truncates, the task's
+    /// output files. A missing sandbox fails the probe (`ExecFailed`).
+    Probe,
 }
 
 /// How to stop a task.

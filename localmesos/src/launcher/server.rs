@@ -1,6 +1,7 @@
 //! The launcher process's main loop: reads requests from the master on
 //! its stdin (a Unix socket), forks a supervisor (`supervisor.rs`) per
-//! task from its own small address space (without waiting for the task's
+//! task (or health-check probe, `protocol::Role`) from its own small
+//! address space (without waiting for the task's
 //! exec: each supervisor's report is read when it comes), forwards stop
 //! requests to the supervisors, and reports each supervisor's exit as the
 //! task's.

@@ -1,5 +1,7 @@
-//! A task's supervisor: a process forked by the launcher for each task,
-//! that forks the task itself and owns everything the task starts.
+//! A task's supervisor: a process forked by the launcher for each task
+//! (and each health-check probe, `protocol::Role::Probe`, which is
+//! supervised the same way), that forks the task itself and owns
+//! everything the task starts.
 //!
 //! It is a child subreaper (`PR_SET_CHILD_SUBREAPER`), so every process
 //! the task starts stays its descendant, even one that calls `setsid` or
