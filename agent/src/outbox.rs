@@ -11,6 +11,11 @@
 //!   task's next update only after the previous one is acknowledged, so
 //!   they never race for one task).
 //!
+//! A REVIVE also waits for every ACCEPT and DECLINE queued before it to be
+//! answered: those install offer filters (30 s for an idle decline), and
+//! one that reached the master after the REVIVE meant to clear it would
+//! hold back offers for a launch queued in between ([`Filters`]).
+//!
 //! What the loop must know of a failure comes back as a [`Report`]: an
 //! ACCEPT that failed puts its tasks back in the queue; a REVIVE that
 //! failed leaves offers suppressed. The rest is logged (Mesos redelivers
@@ -19,14 +24,15 @@
 //! [`MesosCalls`] is the seam: the real client's `Caller`, or a scripted
 //! Mesos in tests.
 
+use std::collections::BTreeSet;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use mesos::ClientError;
 use mesos::client::Caller;
 use mesos::types::Call;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::warn;
@@ -65,6 +71,66 @@ struct Outgoing {
     /// For an ACCEPT, its tasks; for a DECLINE, how many offers.
     tasks: Vec<String>,
     offers: u64,
+    /// For an ACCEPT or DECLINE, its place among the filter calls.
+    filter: Option<u64>,
+    /// For a REVIVE, the filter calls (all below this number) that must be
+    /// answered before it goes.
+    after: u64,
+}
+
+/// The ACCEPTs and DECLINEs not yet answered, by the number each got when
+/// queued, so that a REVIVE can wait for those queued before it.
+#[derive(Default)]
+struct Filters {
+    state: Mutex<FilterState>,
+    answered: Notify,
+}
+
+#[derive(Default)]
+struct FilterState {
+    next: u64,
+    unanswered: BTreeSet<u64>,
+}
+
+impl Filters {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FilterState> {
+        // The state is two plain values: a panic elsewhere cannot leave
+        // it half-changed, so a poisoned lock is still good.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A number for a filter call being queued.
+    fn queued(&self) -> u64 {
+        let mut state = self.lock();
+        let number = state.next;
+        state.next += 1;
+        state.unanswered.insert(number);
+        number
+    }
+
+    /// How many filter calls have been queued so far.
+    fn queued_so_far(&self) -> u64 {
+        self.lock().next
+    }
+
+    fn answered(&self, number: u64) {
+        self.lock().unanswered.remove(&number);
+        self.answered.notify_waiters();
+    }
+
+    /// Waits until every filter call numbered below `after` is answered.
+    async fn wait_below(&self, after: u64) {
+        loop {
+            let notified = self.answered.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so an answer in between wakes us.
+            notified.as_mut().enable();
+            if self.lock().unanswered.first().is_none_or(|first| *first >= after) {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 /// The lanes of one subscription. Dropping it stops sending (calls in
@@ -72,6 +138,7 @@ struct Outgoing {
 pub struct Outbox {
     ordered: mpsc::Sender<Outgoing>,
     pipelined: mpsc::Sender<Outgoing>,
+    filters: Arc<Filters>,
     workers: Vec<JoinHandle<()>>,
 }
 
@@ -81,26 +148,42 @@ impl Outbox {
         let (ordered, ordered_rx) = mpsc::channel::<Outgoing>(LANE_CAPACITY);
         let (pipelined, pipelined_rx) = mpsc::channel::<Outgoing>(LANE_CAPACITY);
         let context = Arc::new((mesos, metrics, reports));
+        let filters = Arc::new(Filters::default());
         let sequential = {
             let context = Arc::clone(&context);
+            let filters = Arc::clone(&filters);
             tokio::spawn(async move {
                 let mut rx = ordered_rx;
                 while let Some(outgoing) = rx.recv().await {
+                    if outgoing.call.name() == "REVIVE" {
+                        filters.wait_below(outgoing.after).await;
+                    }
                     send(&context, outgoing).await;
                 }
             })
         };
-        let concurrent = tokio::spawn(async move {
-            ReceiverStream::new(pipelined_rx)
-                .for_each_concurrent(MAX_IN_FLIGHT, |outgoing| {
-                    let context = Arc::clone(&context);
-                    async move { send(&context, outgoing).await }
-                })
-                .await;
-        });
+        let concurrent = {
+            let filters = Arc::clone(&filters);
+            tokio::spawn(async move {
+                ReceiverStream::new(pipelined_rx)
+                    .for_each_concurrent(MAX_IN_FLIGHT, |outgoing| {
+                        let context = Arc::clone(&context);
+                        let filters = Arc::clone(&filters);
+                        async move {
+                            let filter = outgoing.filter;
+                            send(&context, outgoing).await;
+                            if let Some(number) = filter {
+                                filters.answered(number);
+                            }
+                        }
+                    })
+                    .await;
+            })
+        };
         Outbox {
             ordered,
             pipelined,
+            filters,
             workers: vec![sequential, concurrent],
         }
     }
@@ -121,13 +204,31 @@ impl Outbox {
     }
 
     async fn enqueue(&self, call: Call, tasks: Vec<String>, offers: u64) {
+        let name = call.name();
+        let filter = matches!(name, "ACCEPT" | "DECLINE").then(|| self.filters.queued());
+        let after = if name == "REVIVE" {
+            self.filters.queued_so_far()
+        } else {
+            0
+        };
         let lane = if is_ordered(&call) {
             &self.ordered
         } else {
             &self.pipelined
         };
+        let outgoing = Outgoing {
+            call,
+            tasks,
+            offers,
+            filter,
+            after,
+        };
         // A closed lane means the subscription is over: nothing to send.
-        let _ = lane.send(Outgoing { call, tasks, offers }).await;
+        if lane.send(outgoing).await.is_err()
+            && let Some(number) = filter
+        {
+            self.filters.answered(number);
+        }
     }
 }
 
@@ -183,13 +284,13 @@ mod tests {
 
     use super::*;
 
-    /// A scripted Mesos: records calls in the order they arrive; ACCEPTs
-    /// hang until released, when `hold_accepts`; calls named in `fail`
+    /// A scripted Mesos: records calls in the order they are answered;
+    /// calls named in `hold` hang until released; calls named in `fail`
     /// fail.
     #[derive(Clone, Default)]
     struct Scripted {
         calls: Arc<Mutex<Vec<&'static str>>>,
-        hold_accepts: Option<Arc<Notify>>,
+        hold: Option<(&'static str, Arc<Notify>)>,
         fail: Vec<&'static str>,
     }
 
@@ -198,8 +299,8 @@ mod tests {
             let me = self.clone();
             async move {
                 let name = call.name();
-                if name == "ACCEPT"
-                    && let Some(hold) = &me.hold_accepts
+                if let Some((held, hold)) = &me.hold
+                    && *held == name
                 {
                     hold.notified().await;
                 }
@@ -229,7 +330,7 @@ mod tests {
     async fn kills_and_acknowledgements_do_not_wait_behind_a_slow_accept() {
         let hold = Arc::new(Notify::new());
         let mesos = Scripted {
-            hold_accepts: Some(Arc::clone(&hold)),
+            hold: Some(("ACCEPT", Arc::clone(&hold))),
             ..Scripted::default()
         };
         let (tx, _rx) = mpsc::unbounded_channel();
@@ -265,6 +366,35 @@ mod tests {
         }
         let seen = until(&mesos.calls, 20).await;
         assert!(seen.chunks(2).all(|pair| pair == ["SUPPRESS", "REVIVE"]), "{seen:?}");
+    }
+
+    /// Guards "a launch queued just after an idle decline gets offers":
+    /// the DECLINE (a 30 s filter) was answered after the REVIVE queued
+    /// behind it, and the fresh launches waited 30 s for offers.
+    #[tokio::test]
+    async fn a_revive_waits_for_the_declines_queued_before_it() {
+        let hold = Arc::new(Notify::new());
+        let mesos = Scripted {
+            hold: Some(("DECLINE", Arc::clone(&hold))),
+            ..Scripted::default()
+        };
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let outbox = Outbox::start(mesos.clone(), AgentMetrics::default(), tx);
+        outbox.decline(Call::decline(vec![OfferId::new("O1")], 30.0), 1).await;
+        outbox.push(Call::revive()).await;
+        outbox.push(Call::kill(TaskId::new("k"), None, None)).await;
+        assert_eq!(until(&mesos.calls, 1).await, ["KILL"]);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            *mesos.calls.lock().expect("lock"),
+            ["KILL"],
+            "the REVIVE overtook the DECLINE"
+        );
+        hold.notify_one();
+        assert_eq!(until(&mesos.calls, 3).await, ["KILL", "DECLINE", "REVIVE"]);
+        // A REVIVE with nothing before it goes at once.
+        outbox.push(Call::revive()).await;
+        assert_eq!(until(&mesos.calls, 4).await[3], "REVIVE");
     }
 
     #[tokio::test]
