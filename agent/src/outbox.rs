@@ -313,6 +313,20 @@ mod tests {
         }
     }
 
+    /// An outbox over a scripted Mesos on which `call` hangs until the
+    /// returned `Notify` releases it.
+    fn holding(call: &'static str) -> (Scripted, Arc<Notify>, Outbox) {
+        let hold = Arc::new(Notify::new());
+        let mesos = Scripted {
+            hold: Some((call, Arc::clone(&hold))),
+            ..Scripted::default()
+        };
+        // The reports go nowhere: these tests watch the calls.
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let outbox = Outbox::start(mesos.clone(), AgentMetrics::default(), tx);
+        (mesos, hold, outbox)
+    }
+
     async fn until(calls: &Arc<Mutex<Vec<&'static str>>>, n: usize) -> Vec<&'static str> {
         for _ in 0..200 {
             let seen = calls.lock().expect("lock").clone();
@@ -328,13 +342,7 @@ mod tests {
     /// 300 KILLs went out over ~2 s when each waited for the one before.
     #[tokio::test]
     async fn kills_and_acknowledgements_do_not_wait_behind_a_slow_accept() {
-        let hold = Arc::new(Notify::new());
-        let mesos = Scripted {
-            hold: Some(("ACCEPT", Arc::clone(&hold))),
-            ..Scripted::default()
-        };
-        let (tx, _rx) = mpsc::unbounded_channel();
-        let outbox = Outbox::start(mesos.clone(), AgentMetrics::default(), tx);
+        let (mesos, hold, outbox) = holding("ACCEPT");
         outbox
             .accept(Call::accept(vec![OfferId::new("O1")], vec![], 1.0), vec!["t".into()])
             .await;
@@ -373,13 +381,7 @@ mod tests {
     /// behind it, and the fresh launches waited 30 s for offers.
     #[tokio::test]
     async fn a_revive_waits_for_the_declines_queued_before_it() {
-        let hold = Arc::new(Notify::new());
-        let mesos = Scripted {
-            hold: Some(("DECLINE", Arc::clone(&hold))),
-            ..Scripted::default()
-        };
-        let (tx, _rx) = mpsc::unbounded_channel();
-        let outbox = Outbox::start(mesos.clone(), AgentMetrics::default(), tx);
+        let (mesos, hold, outbox) = holding("DECLINE");
         outbox.decline(Call::decline(vec![OfferId::new("O1")], 30.0), 1).await;
         outbox.push(Call::revive()).await;
         outbox.push(Call::kill(TaskId::new("k"), None, None)).await;

@@ -390,25 +390,26 @@ impl FrameworkParts {
 /// tasks changed since the last one, does little under the master's lock.
 fn task_text(task: &Task) -> Arc<str> {
     let key = (task.state, task.statuses.len());
-    let mut kept = task.json.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((at, text)) = &kept.whole
-        && *at == key
-    {
-        return Arc::clone(text);
-    }
-    let fixed = kept.fixed.get_or_insert_with(|| fixed_fields(task)).clone();
-    for status in task.statuses.iter().skip(kept.statuses_rendered) {
+    let mut guard = task.json.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let kept = &mut *guard;
+    // The statuses rendered so far are those of the last whole text.
+    let rendered = match &kept.whole {
+        Some((at, text)) if *at == key => return Arc::clone(text),
+        Some(((_, count), _)) => *count,
+        None => 0,
+    };
+    for status in task.statuses.iter().skip(rendered) {
         if !kept.statuses.is_empty() {
             kept.statuses.push(',');
         }
         kept.statuses
             .push_str(&serde_json::to_string(&status_json(status)).unwrap_or_else(|_| "{}".to_string()));
     }
-    kept.statuses_rendered = task.statuses.len();
+    let fixed = kept.fixed.get_or_insert_with(|| fixed_fields(task));
     let state = serde_json::to_string(task.state.as_str()).unwrap_or_default();
     let mut text = String::with_capacity(fixed.len() + kept.statuses.len() + state.len() + 32);
     text.push('{');
-    text.push_str(&fixed);
+    text.push_str(fixed);
     text.push_str(",\"state\":");
     text.push_str(&state);
     text.push_str(",\"statuses\":[");

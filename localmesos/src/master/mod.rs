@@ -243,9 +243,9 @@ pub struct Task {
 pub struct KeptJson {
     /// The fixed fields, `"key":value,…`, without braces.
     pub fixed: Option<Box<str>>,
-    /// The statuses rendered so far, comma-separated.
+    /// The statuses rendered so far (as many as `whole` shows),
+    /// comma-separated.
     pub statuses: String,
-    pub statuses_rendered: usize,
     pub whole: Option<((TaskState, usize), Arc<str>)>,
 }
 
