@@ -118,6 +118,12 @@ pub struct NodeArgs {
     /// The longest one task URI may take to fetch and unpack.
     #[arg(long, env = "SEXTANT_FETCHER_TIMEOUT", default_value = "10m")]
     pub fetcher_timeout: humantime::Duration,
+    /// How a process task's processes are kept together and ended with
+    /// it: auto (a cgroup per task where a cgroup2 hierarchy can be
+    /// written, else a supervisor per task), cgroups (or every launch
+    /// fails saying why not) or subreaper (a supervisor per task).
+    #[arg(long, env = "SEXTANT_ISOLATION", default_value = "auto")]
+    pub isolation: localmesos::Isolation,
 }
 
 impl NodeArgs {

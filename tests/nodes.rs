@@ -133,3 +133,64 @@ spec:
     );
     assert!(up.running_in_mesos("fetchy").is_empty());
 }
+
+/// The pids of `app`'s running tasks, from the master's statuses
+/// (`container_status.executor_pid`).
+fn task_pids(up: &Up, app: &str) -> Vec<i32> {
+    let Some(state) = get_json(&format!("{}/master/state", up.mesos)) else {
+        return Vec::new();
+    };
+    state["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["tasks"].as_array().into_iter().flatten())
+        .filter(|t| t["state"] == "TASK_RUNNING")
+        .filter(|t| t["id"].as_str().and_then(|id| id.split('.').nth(1)) == Some(app))
+        .filter_map(|t| {
+            t["statuses"]
+                .as_array()?
+                .iter()
+                .find_map(|s| s["container_status"]["executor_pid"].as_i64())
+        })
+        .map(|pid| pid as i32)
+        .collect()
+}
+
+/// The task's own cgroup (`0::` line of `/proc/<pid>/cgroup`).
+fn cgroup_of(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Guards `--isolation`: `subreaper` runs a task under a supervisor of
+/// its own (never in a localmesos cgroup), whatever the machine; a value
+/// it does not know is refused, naming the choices.
+#[test]
+fn isolation_subreaper_runs_tasks_under_supervisors_and_bad_values_are_refused() {
+    let up = Up::start_with(&["--isolation", "subreaper"]);
+    up.write_manifest("spread.yaml", SPREAD);
+    let mut pids = Vec::new();
+    up.wait_for("3 running tasks with pids", || {
+        pids = task_pids(&up, "spread");
+        pids.len() == 3
+    });
+    for pid in pids {
+        let cgroup = cgroup_of(pid);
+        assert!(!cgroup.contains("/localmesos-"), "task {pid} is in {cgroup:?}");
+    }
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sextant"))
+        .args(["local-mesos", "--addr", "127.0.0.1:0", "--isolation", "jails"])
+        .output()
+        .expect("run sextant");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--isolation") && stderr.contains("expected auto, cgroups or subreaper"),
+        "{stderr}"
+    );
+}

@@ -139,9 +139,12 @@ fn deploy_fix_scale_and_roll_back_from_the_browser() {
         b.shot("scaled-to-2").await;
 
         // A bad revision (its tasks exit at once), then roll back from the page.
+        // `failureBudget: 0` fails it at its first failed task: with the
+        // default budget of 3 it took four crash-looped launches, which under
+        // CI's load ran past the 60 s wait (the flake seen on `fd842a6`).
         b.open(&format!("{api}/#/deploy/default%2Fweb")).await;
         b.wait_text("#yaml", "", WAIT).await;
-        let bad = "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata:\n  name: web\nspec:\n  instances: 2\n  command: \"exit 3\"\n  resources: {cpus: 100m, mem: 32Mi}\n  ports: [{name: http}]\n  env: {GREETING: hello}\n  strategy: {autoRollback: false, maxUnavailable: 0}\n";
+        let bad = "apiVersion: sextant.dev/v1alpha1\nkind: App\nmetadata:\n  name: web\nspec:\n  instances: 2\n  command: \"exit 3\"\n  resources: {cpus: 100m, mem: 32Mi}\n  ports: [{name: http}]\n  env: {GREETING: hello}\n  strategy: {autoRollback: false, maxUnavailable: 0, failureBudget: 0}\n";
         paste_yaml(&b, bad).await;
         b.click("#yaml-apply").await;
         b.wait_text("h1", "web", WAIT).await;

@@ -90,6 +90,7 @@ pub use auth::{AuthConfig, Credential, CredentialsError, load_credentials};
 pub use containerizer::ContainerizerKind;
 pub use event_stream::StreamLimits;
 pub use fetcher::FetcherLimits;
+pub use launcher::Isolation;
 pub use master::DEFAULT_MAX_FRAMEWORKS;
 pub use node_flags::{NodeFlagError, NodeFlags};
 
@@ -174,6 +175,9 @@ pub struct LocalMesosConfig {
     pub max_frameworks: usize,
     /// How much a subscriber may leave unread before it is cut off.
     pub stream_limits: StreamLimits,
+    /// How a process task's processes are kept together and ended with
+    /// it: a cgroup each, or a supervisor each (`--isolation`).
+    pub isolation: Isolation,
 }
 
 impl LocalMesosConfig {
@@ -191,6 +195,7 @@ impl LocalMesosConfig {
             auth: AuthConfig::default(),
             max_frameworks: DEFAULT_MAX_FRAMEWORKS,
             stream_limits: StreamLimits::default(),
+            isolation: Isolation::default(),
         }
     }
 }
@@ -344,7 +349,7 @@ pub async fn start(config: LocalMesosConfig) -> Result<LocalMesos, LocalMesosErr
     info!(%addr, id = %identity.id, nodes = config.nodes.len(), "localmesos master starting");
     let mut master = Master::new(identity, timing, work_dir, &config.nodes);
     master.skip_bound_ports = config.skip_bound_ports;
-    master.containerizers = containerizer::Containerizers::new(config.fetcher);
+    master.containerizers = containerizer::Containerizers::new(config.fetcher, config.isolation);
     master.auth = auth::Authenticator::new(&config.auth);
     master.stream_limits = config.stream_limits;
     master.max_frameworks = config.max_frameworks;

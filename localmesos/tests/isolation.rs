@@ -3,6 +3,12 @@
 //! double-forks), when it is killed, when localmesos stops and when the
 //! launcher dies; it sees only its own environment; it runs as its user;
 //! its sandbox is readable by that user only.
+//!
+//! Each test of what a task's processes cannot escape runs twice: with
+//! `Isolation::Auto` (a cgroup per task where the machine has a writable
+//! cgroup2 hierarchy, as the machine CI runs on does) and with
+//! `Isolation::Subreaper` (a supervisor per task, what a machine without
+//! one gets).
 
 mod common;
 
@@ -11,7 +17,42 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::*;
+use localmesos::Isolation;
 use mesos::types::*;
+
+/// A master whose process tasks are isolated as `isolation` says.
+async fn start_isolated(isolation: Isolation) -> TestMaster {
+    start_with(|config| config.isolation = isolation).await
+}
+
+/// The launcher of the task `pid`: its ancestor whose parent is the
+/// process localmesos runs in (this test process, or `master`).
+fn launcher_of(pid: i32, master: i32) -> i32 {
+    let mut at = pid;
+    for _ in 0..10 {
+        let parent = parent_of(at);
+        if parent == master {
+            return at;
+        }
+        at = parent;
+    }
+    panic!("no ancestor of {pid} is a child of {master}");
+}
+
+/// Two tests of one behaviour: with cgroups where the machine allows
+/// them, and with a supervisor per task.
+macro_rules! both_isolations {
+    ($name:ident, $auto:ident, $subreaper:ident) => {
+        #[tokio::test]
+        async fn $auto() {
+            $name(Isolation::Auto).await
+        }
+        #[tokio::test]
+        async fn $subreaper() {
+            $name(Isolation::Subreaper).await
+        }
+    };
+}
 
 /// Waits for `file` in `sandbox` to hold a number (a pid a task wrote).
 async fn pid_in(sandbox: &Path, file: &str) -> i32 {
@@ -69,9 +110,8 @@ fn parent_of(pid: i32) -> i32 {
 
 /// A killed task takes with it a child that left its session (`setsid`)
 /// and a daemon that double-forked away from it.
-#[tokio::test]
-async fn setsid_and_double_forked_children_die_with_their_killed_task() {
-    let master = start().await;
+async fn setsid_and_double_forked_children_die_with_their_killed_task(isolation: Isolation) {
+    let master = start_isolated(isolation).await;
     let sub = subscribe(&master, framework_info("escapes")).await;
     let (caller, mut events) = (sub.caller, sub.events);
     let (pid, escaped, daemon) = escaping_task(&master, &caller, &mut events, "escaper").await;
@@ -92,10 +132,15 @@ async fn setsid_and_double_forked_children_die_with_their_killed_task() {
     master.mesos.shutdown().await;
 }
 
+both_isolations!(
+    setsid_and_double_forked_children_die_with_their_killed_task,
+    killed_task_leaves_nothing_with_cgroups,
+    killed_task_leaves_nothing_with_supervisors
+);
+
 /// A task whose main process exits leaves nothing behind either.
-#[tokio::test]
-async fn escaped_children_die_when_the_main_process_exits() {
-    let master = start().await;
+async fn escaped_children_die_when_the_main_process_exits(isolation: Isolation) {
+    let master = start_isolated(isolation).await;
     let sub = subscribe(&master, framework_info("exits")).await;
     let (caller, mut events) = (sub.caller, sub.events);
     launch(&caller, &mut events, |agent| {
@@ -119,10 +164,15 @@ async fn escaped_children_die_when_the_main_process_exits() {
     master.mesos.shutdown().await;
 }
 
+both_isolations!(
+    escaped_children_die_when_the_main_process_exits,
+    exited_task_leaves_nothing_with_cgroups,
+    exited_task_leaves_nothing_with_supervisors
+);
+
 /// Stopping localmesos ends every process of every task.
-#[tokio::test]
-async fn every_descendant_dies_when_localmesos_stops() {
-    let master = start().await;
+async fn every_descendant_dies_when_localmesos_stops(isolation: Isolation) {
+    let master = start_isolated(isolation).await;
     let sub = subscribe(&master, framework_info("stopper")).await;
     let (caller, mut events) = (sub.caller, sub.events);
     let (pid, escaped, daemon) = escaping_task(&master, &caller, &mut events, "survivor").await;
@@ -132,16 +182,20 @@ async fn every_descendant_dies_when_localmesos_stops() {
     }
 }
 
+both_isolations!(
+    every_descendant_dies_when_localmesos_stops,
+    stopping_localmesos_leaves_nothing_with_cgroups,
+    stopping_localmesos_leaves_nothing_with_supervisors
+);
+
 /// If the launcher dies, every process of every task dies too, the tasks
 /// end TASK_FAILED, and a new launcher runs the next task.
-#[tokio::test]
-async fn every_descendant_dies_when_the_launcher_dies() {
-    let master = start().await;
+async fn every_descendant_dies_when_the_launcher_dies(isolation: Isolation) {
+    let master = start_isolated(isolation).await;
     let sub = subscribe(&master, framework_info("orphans")).await;
     let (caller, mut events) = (sub.caller, sub.events);
     let (pid, escaped, daemon) = escaping_task(&master, &caller, &mut events, "orphan").await;
-    // The task's parent is its supervisor, whose parent is the launcher.
-    let launcher = parent_of(parent_of(pid));
+    let launcher = launcher_of(pid, std::process::id() as i32);
     assert_ne!(launcher, std::process::id() as i32, "the launcher is not this process");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(launcher), nix::sys::signal::Signal::SIGKILL)
         .expect("kill the launcher");
@@ -178,8 +232,16 @@ async fn every_descendant_dies_when_the_launcher_dies() {
     master.mesos.shutdown().await;
 }
 
+both_isolations!(
+    every_descendant_dies_when_the_launcher_dies,
+    a_dead_launcher_leaves_nothing_with_cgroups,
+    a_dead_launcher_leaves_nothing_with_supervisors
+);
+
 /// Set for the child process of `every_descendant_dies_when_localmesos_is_killed`.
 const CHILD_DIR: &str = "LOCALMESOS_TEST_KILLED_MASTER_DIR";
+/// `subreaper` in that child when it is to run tasks under supervisors.
+const CHILD_ISOLATION: &str = "LOCALMESOS_TEST_KILLED_MASTER_ISOLATION";
 
 /// Not a test on its own (it returns at once): in the child process of
 /// `every_descendant_dies_when_localmesos_is_killed`, a master with an
@@ -188,11 +250,15 @@ const CHILD_DIR: &str = "LOCALMESOS_TEST_KILLED_MASTER_DIR";
 #[tokio::test]
 async fn killed_master_child() {
     let Ok(dir) = std::env::var(CHILD_DIR) else { return };
-    let master = start().await;
+    let isolation = match std::env::var(CHILD_ISOLATION).as_deref() {
+        Ok("subreaper") => Isolation::Subreaper,
+        _ => Isolation::Auto,
+    };
+    let master = start_isolated(isolation).await;
     let sub = subscribe(&master, framework_info("killed")).await;
     let (caller, mut events) = (sub.caller, sub.events);
     let (pid, escaped, daemon) = escaping_task(&master, &caller, &mut events, "doomed").await;
-    let launcher = parent_of(parent_of(pid));
+    let launcher = launcher_of(pid, std::process::id() as i32);
     std::fs::write(
         Path::new(&dir).join("pids.tmp"),
         format!("{pid} {escaped} {daemon} {launcher}"),
@@ -204,8 +270,7 @@ async fn killed_master_child() {
 
 /// When the process localmesos runs in is killed (SIGKILL: nothing of it
 /// runs again), every process of its tasks dies, and so does the launcher.
-#[tokio::test]
-async fn every_descendant_dies_when_localmesos_is_killed() {
+async fn every_descendant_dies_when_localmesos_is_killed(isolation: Isolation) {
     if std::env::var(CHILD_DIR).is_ok() {
         return;
     }
@@ -213,6 +278,7 @@ async fn every_descendant_dies_when_localmesos_is_killed() {
     let mut child = std::process::Command::new(std::env::current_exe().expect("this test binary"))
         .args(["--exact", "killed_master_child", "--nocapture"])
         .env(CHILD_DIR, dir.path())
+        .env(CHILD_ISOLATION, isolation.as_str())
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("start the child master");
@@ -235,6 +301,12 @@ async fn every_descendant_dies_when_localmesos_is_killed() {
         assert!(wait_gone(pid, Duration::from_secs(5)).await, "the {what} is gone");
     }
 }
+
+both_isolations!(
+    every_descendant_dies_when_localmesos_is_killed,
+    a_killed_localmesos_leaves_nothing_with_cgroups,
+    a_killed_localmesos_leaves_nothing_with_supervisors
+);
 
 /// A task sees its own variables, the agent's `MESOS_*` ones and Mesos'
 /// default `PATH`, and nothing of the environment localmesos runs in.
@@ -356,5 +428,94 @@ async fn an_unknown_user_fails_the_task_naming_it() {
         failed.message.as_deref(),
         Some("Failed to launch container: user 'no-such-user-lm' does not exist on this node")
     );
+    master.mesos.shutdown().await;
+}
+
+/// Whether this machine lets this process make a cgroup2 child cgroup
+/// (what `Isolation::Auto` needs to use cgroups).
+fn machine_has_writable_cgroup2() -> bool {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let Some(mount) = mounts.lines().find_map(|line| {
+        let (mount, rest) = line.split_once(" - ")?;
+        rest.starts_with("cgroup2 ")
+            .then(|| mount.split(' ').nth(4).map(str::to_string))?
+    }) else {
+        return false;
+    };
+    let cgroups = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let Some(own) = cgroups.lines().find_map(|l| l.strip_prefix("0::")) else {
+        return false;
+    };
+    let probe = Path::new(&mount)
+        .join(own.trim_start_matches('/'))
+        .join(format!("isolation-test-{}", std::process::id()));
+    let made = std::fs::create_dir(&probe).is_ok();
+    let _ = std::fs::remove_dir(&probe);
+    made
+}
+
+/// With `Isolation::Auto`, a task runs in a cgroup of its own exactly
+/// when the machine allows it (with `SEXTANT_REQUIRE_CGROUPS` set, the
+/// machine must), its escaped children in it too, and its cgroup is gone
+/// once it ends.
+#[tokio::test]
+async fn auto_isolation_puts_each_task_in_its_own_cgroup_where_the_machine_allows() {
+    let writable = machine_has_writable_cgroup2();
+    if std::env::var("SEXTANT_REQUIRE_CGROUPS").is_ok() {
+        assert!(
+            writable,
+            "SEXTANT_REQUIRE_CGROUPS is set but no cgroup2 hierarchy can be written here"
+        );
+    }
+    let master = start_isolated(Isolation::Auto).await;
+    let sub = subscribe(&master, framework_info("cgroups")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    let (pid, escaped, _daemon) = escaping_task(&master, &caller, &mut events, "grouped").await;
+    let cgroup_of = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+            .unwrap_or_default()
+    };
+    let task_cgroup = cgroup_of(pid);
+    let own = task_cgroup.rsplit('/').next().unwrap_or_default().to_string();
+    assert_eq!(
+        own.starts_with("task-") && task_cgroup.contains("/localmesos-"),
+        writable,
+        "the task's cgroup is {task_cgroup:?}"
+    );
+    if writable {
+        assert_eq!(
+            cgroup_of(escaped),
+            task_cgroup,
+            "the setsid child stays in the task's cgroup"
+        );
+    }
+    caller
+        .kill(TaskId::new("grouped"), None, Some(Duration::from_millis(200)))
+        .await
+        .expect("KILL");
+    assert_eq!(
+        next_update_acked(&caller, &mut events).await.state,
+        TaskState::TaskKilling
+    );
+    assert_eq!(
+        next_update_acked(&caller, &mut events).await.state,
+        TaskState::TaskKilled
+    );
+    if writable {
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mount = mounts
+            .lines()
+            .find_map(|line| {
+                let (mount, rest) = line.split_once(" - ")?;
+                rest.starts_with("cgroup2 ")
+                    .then(|| mount.split(' ').nth(4).map(str::to_string))?
+            })
+            .expect("the cgroup2 mount");
+        let dir = Path::new(&mount).join(task_cgroup.trim_start_matches('/'));
+        assert!(!dir.exists(), "{} is removed once the task ended", dir.display());
+    }
     master.mesos.shutdown().await;
 }

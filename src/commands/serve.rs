@@ -68,6 +68,7 @@ pub async fn local_mesos(args: LocalMesosArgs) -> Result<()> {
     let mut config = localmesos::LocalMesosConfig::new(args.addr, work_dir);
     config.nodes = node_configs(&args.node)?;
     config.fetcher = args.node.fetcher_limits();
+    config.isolation = args.node.isolation;
     (config.auth, config.max_frameworks) = mesos_auth(&args.mesos_auth, false)?;
     let master = localmesos::start(config)
         .await

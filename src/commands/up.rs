@@ -44,6 +44,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
     let mut mesos_config = localmesos::LocalMesosConfig::new(args.mesos_addr, data_dir.join("mesos"));
     mesos_config.nodes = node_configs(&args.node)?;
     mesos_config.fetcher = args.node.fetcher_limits();
+    mesos_config.isolation = args.node.isolation;
     // The master authenticates (by default): its own agent registers with
     // a fresh credential, shared in process and written for the operator.
     (mesos_config.auth, mesos_config.max_frameworks) = mesos_auth(&args.mesos_auth, true)?;

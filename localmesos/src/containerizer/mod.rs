@@ -34,6 +34,7 @@ use tokio::sync::mpsc;
 
 use crate::executor::{ExecutorCommand, LaunchSpec, Reporter};
 use crate::fetcher::{Fetcher, FetcherLimits};
+use crate::launcher::Isolation;
 use fetching::Fetching;
 pub use script::{LABEL_PREFIX, Script};
 
@@ -58,7 +59,7 @@ pub struct Containerizers {
 
 impl Default for Containerizers {
     fn default() -> Self {
-        Self::new(FetcherLimits::default())
+        Self::new(FetcherLimits::default(), Isolation::default())
     }
 }
 
@@ -69,11 +70,15 @@ pub enum Choice<'a> {
 }
 
 impl Containerizers {
-    /// Each kind, the process and Docker ones fetching within `limits`.
-    pub fn new(limits: FetcherLimits) -> Self {
+    /// Each kind, the process and Docker ones fetching within `limits`,
+    /// process tasks isolated as `isolation` says.
+    pub fn new(limits: FetcherLimits, isolation: Isolation) -> Self {
         let fetcher = Fetcher::new(limits);
         Self {
-            process: Fetching::new(Arc::new(process::ProcessContainerizer::default()), fetcher.clone()),
+            process: Fetching::new(
+                Arc::new(process::ProcessContainerizer::with_isolation(isolation)),
+                fetcher.clone(),
+            ),
             simulated: simulated::SimulatedContainerizer::default(),
             docker: Fetching::new(Arc::new(docker::DockerContainerizer::default()), fetcher),
         }

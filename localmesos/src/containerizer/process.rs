@@ -26,7 +26,7 @@ use tracing::{debug, info, warn};
 use super::{Containerizer, command_probe};
 use crate::executor::{ExecutorCommand, ExecutorEvent, LaunchSpec, Reporter};
 use crate::health::{CheckFuture, Checker};
-use crate::launcher::{Launch, Launcher, Response, Role, Stop};
+use crate::launcher::{Isolation, Launch, Launcher, Response, Role, Stop};
 
 struct Entry {
     /// The task's id at the launcher once asked, 0 before and after.
@@ -44,9 +44,18 @@ pub struct ProcessContainerizer {
     /// Started by the first task (or `start_launcher`), and again if it
     /// died (its tasks died with it).
     launcher: Mutex<Option<Arc<Launcher>>>,
+    isolation: Isolation,
 }
 
 impl ProcessContainerizer {
+    /// Tasks isolated as `isolation` says (a cgroup or a supervisor each).
+    pub fn with_isolation(isolation: Isolation) -> Self {
+        Self {
+            isolation,
+            ..Self::default()
+        }
+    }
+
     /// The launcher, started if it is not running.
     pub fn launcher(&self) -> Result<Arc<Launcher>, String> {
         let mut current = self.launcher.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -56,7 +65,7 @@ impl ProcessContainerizer {
         if current.is_some() {
             warn!("the task launcher died (its tasks with it); starting a new one");
         }
-        match Launcher::start() {
+        match Launcher::start(self.isolation) {
             Ok(launcher) => {
                 let launcher = Arc::new(launcher);
                 *current = Some(Arc::clone(&launcher));

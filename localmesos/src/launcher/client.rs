@@ -15,9 +15,47 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use super::protocol::{self, Launch, Request, Response, Stop};
+use super::protocol::{self, Hello, Launch, Request, Response, Stop};
 
 type Waiters = Arc<Mutex<HashMap<u64, mpsc::UnboundedSender<Response>>>>;
+
+/// How the launcher keeps a task's processes together (the
+/// `--isolation` flag).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Isolation {
+    /// A cgroup per task where the machine has a writable cgroup2
+    /// hierarchy (with `cgroup.kill`), else a supervisor per task.
+    #[default]
+    Auto,
+    /// A cgroup per task, or every launch fails saying why not.
+    Cgroups,
+    /// A supervisor (child subreaper) per task.
+    Subreaper,
+}
+
+impl Isolation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::Auto => "auto",
+            Isolation::Cgroups => "cgroups",
+            Isolation::Subreaper => "subreaper",
+        }
+    }
+}
+
+impl std::str::FromStr for Isolation {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "auto" => Ok(Isolation::Auto),
+            "cgroups" => Ok(Isolation::Cgroups),
+            "subreaper" => Ok(Isolation::Subreaper),
+            other => Err(format!(
+                "unknown isolation {other:?}: expected auto, cgroups or subreaper"
+            )),
+        }
+    }
+}
 
 /// A running launcher process. Dropping it closes the socket: the
 /// launcher kills every task it still runs and exits.
@@ -28,6 +66,8 @@ pub struct Launcher {
     /// Cleared when the launcher closes its side (it exited or died).
     alive: Arc<AtomicBool>,
     pid: u32,
+    /// Whether tasks get a cgroup each (else a supervisor each).
+    cgroups: bool,
 }
 
 /// Task ids at launchers, unique in this process (a launcher started
@@ -48,23 +88,44 @@ fn lock(waiters: &Waiters) -> std::sync::MutexGuard<'_, HashMap<u64, mpsc::Unbou
 impl Launcher {
     /// Starts the launcher: this binary again, run as launcher by the
     /// crate's constructor.
-    pub fn start() -> std::io::Result<Self> {
+    pub fn start(isolation: Isolation) -> std::io::Result<Self> {
         super::keep_hook();
         let (socket, theirs) = UnixStream::pair()?;
         let mut child = Command::new("/proc/self/exe")
             .env_clear()
             .env("LOCALMESOS_LAUNCHER", "1")
+            .env(super::server::ISOLATION_ENV, isolation.as_str())
             .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()?;
         let pid = child.id();
-        info!(
-            pid,
-            "localmesos task launcher started: each process task runs under its own supervisor, a child subreaper that kills every process of the task with it (cgroups are not used)"
-        );
+        // The launcher's first line says how it isolates tasks.
+        let mut reader = BufReader::new(socket.try_clone()?);
+        let mut first = String::new();
+        reader.read_line(&mut first)?;
+        let cgroups = match serde_json::from_str(&first) {
+            Ok(Hello { cgroups: true, why }) => {
+                info!(
+                    pid,
+                    "localmesos task launcher started: {why}; stopping a task kills every process in it"
+                );
+                true
+            }
+            Ok(Hello { cgroups: false, why }) => {
+                info!(
+                    pid,
+                    "localmesos task launcher started: each process task runs under its own supervisor, a child subreaper that kills every process of the task with it (no cgroup per task: {why})"
+                );
+                false
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(std::io::Error::other("the task launcher did not start"));
+            }
+        };
         let waiters: Waiters = Arc::default();
-        let reader = socket.try_clone()?;
         let reader_waiters = Arc::clone(&waiters);
         let alive = Arc::new(AtomicBool::new(true));
         let reader_alive = Arc::clone(&alive);
@@ -95,7 +156,14 @@ impl Launcher {
             waiters,
             alive,
             pid,
+            cgroups,
         })
+    }
+
+    /// Whether each task runs in a cgroup of its own (else under a
+    /// supervisor of its own).
+    pub fn uses_cgroups(&self) -> bool {
+        self.cgroups
     }
 
     /// Whether the launcher still answers.
@@ -135,8 +203,8 @@ impl Drop for Launcher {
     }
 }
 
-fn read_answers(socket: UnixStream, waiters: &Waiters) {
-    for line in BufReader::new(socket).lines() {
+fn read_answers(socket: BufReader<UnixStream>, waiters: &Waiters) {
+    for line in socket.lines() {
         let Ok(line) = line else { break };
         let answer: Response = match serde_json::from_str(&line) {
             Ok(answer) => answer,

@@ -9,9 +9,11 @@
 //! - `client.rs`: the master's side: starts the launcher, sends requests
 //!   from a writer thread and dispatches answers from a reader thread (no
 //!   fork, no blocking write on an async worker).
-//! - `server.rs`: the launcher's loop; `supervisor.rs`: the per-task
-//!   subreaper that makes a task's processes unable to escape;
-//!   `prepare.rs`: user, sandbox and program; `protocol.rs`: the messages.
+//! - `server.rs`: the launcher's loop; `direct.rs` with `cgroup.rs`: a
+//!   task started by the launcher itself in a cgroup of its own, where the
+//!   machine allows it; `supervisor.rs` otherwise: the per-task subreaper
+//!   that makes a task's processes unable to escape; `prepare.rs`: user,
+//!   sandbox and program; `protocol.rs`: the messages.
 //!
 //! The launcher is the binary localmesos runs in, re-executed
 //! (`/proc/self/exe`) with `LOCALMESOS_LAUNCHER=1` in its environment. A
@@ -21,13 +23,15 @@
 //! code of its own. `client::Launcher::start` refers to the constructor,
 //! so the linker keeps it.
 
+mod cgroup;
 mod client;
+mod direct;
 mod prepare;
 mod protocol;
 mod server;
 mod supervisor;
 
-pub use client::Launcher;
+pub use client::{Isolation, Launcher};
 pub use prepare::DEFAULT_PATH;
 pub use protocol::{Launch, Response, Role, Stop};
 

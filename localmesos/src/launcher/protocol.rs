@@ -2,10 +2,11 @@
 //! process (`Request`) and what the launcher answers (`Response`), one
 //! JSON object per line over the socket between them.
 //!
-//! A launch is a task or a health-check probe (`Role`): both run under a
-//! supervisor of their own, are stopped with `Signal` and end with
-//! `Exited`; they differ only in what is done to the sandbox and where
-//! the program's output goes.
+//! A launch is a task or a health-check probe (`Role`): both run in a
+//! cgroup of their own or under a supervisor of their own (the first
+//! line, `Hello`, says which), are stopped with `Signal` and end
+//! with `Exited`; they differ only in what is done to the sandbox and
+//! where the program's output goes.
 
 use std::path::PathBuf;
 
@@ -34,9 +35,9 @@ pub struct Launch {
 }
 
 /// What a launch is, which decides what happens to its sandbox and where
-/// its output goes. Either way the program runs under its own supervisor:
-/// `Signal` reaches every process it starts, and none outlives its
-/// `Exited`.
+/// its output goes. Either way the program runs in a cgroup or under a
+/// supervisor of its own: `Signal` reaches every process it starts, and
+/// none outlives its `Exited`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Role {
     /// A task: the sandbox is created if absent, set to 0750 and given
@@ -65,6 +66,14 @@ pub enum Stop {
 pub enum Request {
     Launch(Launch),
     Signal { id: u64, stop: Stop },
+}
+
+/// The launcher's first line, before any `Response`: whether tasks get a
+/// cgroup each or a supervisor each (`cgroups: false`), and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Hello {
+    pub cgroups: bool,
+    pub why: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,10 +1,12 @@
 //! The launcher process's main loop: reads requests from the master on
 //! its stdin (a Unix socket), forks a supervisor (`supervisor.rs`) per
 //! task (or health-check probe, `protocol::Role`) from its own small
-//! address space (without waiting for the task's
-//! exec: each supervisor's report is read when it comes), forwards stop
-//! requests to the supervisors, and reports each supervisor's exit as the
-//! task's.
+//! address space (without waiting for the task's exec: each supervisor's
+//! report comes on the one report pipe all share, read when it comes),
+//! forwards stop requests to the supervisors, and reports each
+//! supervisor's exit as the task's. It polls three fds whatever the
+//! number of tasks, and holds no fd per task, so a fork's cost does not
+//! grow with a burst.
 //!
 //! When the socket closes (the master stopped, or died: the kernel
 //! closes its end), every task is killed and the launcher exits once all
@@ -14,13 +16,24 @@
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
 
+use super::direct::Direct;
 use super::prepare;
-use super::protocol::{self, Launch, Request, Response, Stop};
+use super::protocol::{self, Hello, Launch, Request, Response, Stop};
 use super::supervisor;
+
+/// Set by the master: `cgroups`, `subreaper` or `auto` (cgroups where the
+/// machine allows them, else a supervisor per task).
+pub const ISOLATION_ENV: &str = "LOCALMESOS_ISOLATION";
 
 struct Server {
     /// The socket to the master (fd 0).
     socket: i32,
+    /// Tasks in cgroups of their own, started by the launcher itself;
+    /// `None`: each task under a supervisor (the fields below).
+    direct: Option<Direct>,
+    /// Set when cgroups were required (`--isolation cgroups`) and cannot
+    /// be used: every launch fails with this reason.
+    refused: Option<String>,
     /// Supervisor pid → task id, for tasks that started.
     supervisors: HashMap<libc::pid_t, u64>,
     /// Task id → supervisor pid, from the fork on (a stop request may
@@ -29,6 +42,12 @@ struct Server {
     /// Supervisors that have not yet said whether their task runs, by pid:
     /// many start at once, so a slow exec never holds up the next launch.
     starting: HashMap<libc::pid_t, Starting>,
+    /// The shared report pipe: its read end (non-blocking), bytes of a
+    /// report read only in part, and the write end every supervisor
+    /// inherits.
+    reports: OwnedFd,
+    unread: Vec<u8>,
+    report_write: OwnedFd,
 }
 
 /// A supervisor whose report has not been read yet.
@@ -36,7 +55,6 @@ struct Starting {
     id: u64,
     uid: u32,
     gid: u32,
-    report: OwnedFd,
 }
 
 /// Runs the launcher until its socket closes; returns the exit code.
@@ -70,12 +88,37 @@ pub fn run() -> i32 {
         }
         OwnedFd::from_raw_fd(fd)
     };
+    let (reports, report_write) = match supervisor::pipe() {
+        Ok(pair) => pair,
+        Err(error) => {
+            eprintln!("localmesos launcher: cannot create the report pipe: {error}");
+            return 1;
+        }
+    };
+    // SAFETY: a valid fd of ours; reads of it must never block the loop.
+    unsafe { libc::fcntl(reports.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    let (direct, isolation) = choose_isolation();
+    let refused = match &isolation {
+        Hello { cgroups: false, why } if std::env::var(ISOLATION_ENV).is_ok_and(|v| v == "cgroups") => {
+            Some(format!("Failed to launch container: --isolation cgroups, but {why}"))
+        }
+        _ => None,
+    };
+    // SAFETY: a plain call on this process. Orphans of tasks come to the
+    // launcher (with cgroups) and are reaped, not left to init.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     let mut server = Server {
         socket: 0,
+        direct,
+        refused,
         supervisors: HashMap::new(),
         by_id: HashMap::new(),
         starting: HashMap::new(),
+        reports,
+        unread: Vec::new(),
+        report_write,
     };
+    server.send(&isolation);
     let mut input = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
@@ -84,34 +127,33 @@ pub fn run() -> i32 {
             events: libc::POLLIN,
             revents: 0,
         };
-        let starting: Vec<libc::pid_t> = server.starting.keys().copied().collect();
-        let mut fds: Vec<libc::pollfd> = [server.socket, signal_fd.as_raw_fd()]
-            .into_iter()
-            .chain(
-                starting
-                    .iter()
-                    .filter_map(|pid| server.starting.get(pid))
-                    .map(|s| s.report.as_raw_fd()),
-            )
-            .map(pollfd)
-            .collect();
+        let mut fds = [
+            pollfd(server.socket),
+            pollfd(signal_fd.as_raw_fd()),
+            pollfd(server.reports.as_raw_fd()),
+        ];
+        // While a task's cgroup empties, look again soon.
+        let timeout = if server.direct.as_ref().is_some_and(Direct::has_ending) {
+            5
+        } else {
+            -1
+        };
         // SAFETY: `fds` holds `fds.len()` pollfds.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
         if ready < 0 {
             if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
                 continue;
             }
             break;
         }
-        for (pid, fd) in starting.iter().zip(&fds[2..]) {
-            if fd.revents != 0 {
-                server.started(*pid);
-            }
+        if fds[2].revents != 0 {
+            server.read_reports();
         }
         if fds[1].revents != 0 {
             drain_signal_fd(signal_fd.as_raw_fd());
             server.reap();
         }
+        server.send_ended();
         if fds[0].revents != 0 {
             // SAFETY: `chunk` is writable for its length.
             let n = unsafe { libc::read(server.socket, chunk.as_mut_ptr().cast(), chunk.len()) };
@@ -156,7 +198,7 @@ fn drain_signal_fd(fd: i32) {
 }
 
 impl Server {
-    fn send(&self, response: &Response) {
+    fn send<T: serde::Serialize>(&self, response: &T) {
         let Ok(line) = protocol::encode(response) else { return };
         let mut sent = 0;
         while sent < line.len() {
@@ -184,7 +226,9 @@ impl Server {
         match request {
             Request::Launch(launch) => self.launch(&launch),
             Request::Signal { id, stop } => {
-                if let Some(&pid) = self.by_id.get(&id) {
+                if let Some(direct) = &self.direct {
+                    direct.signal(id, stop);
+                } else if let Some(&pid) = self.by_id.get(&id) {
                     let signal = match stop {
                         Stop::Term => libc::SIGTERM,
                         Stop::Kill => libc::SIGUSR1,
@@ -198,16 +242,19 @@ impl Server {
 
     fn launch(&mut self, launch: &Launch) {
         let id = launch.id;
+        if let Some(message) = self.refused.clone() {
+            return self.send(&Response::SetupFailed { id, message });
+        }
         let task = match prepare::prepare(launch) {
             Ok(task) => task,
             Err(message) => return self.send(&Response::SetupFailed { id, message }),
         };
+        if let Some(direct) = &mut self.direct {
+            let answer = direct.launch(id, &task);
+            return self.send(&answer);
+        }
         let (uid, gid) = (task.ids.uid, task.ids.gid);
         let exec_failed = |message: String| Response::ExecFailed { id, message };
-        let (report_read, report_write) = match supervisor::pipe() {
-            Ok(pair) => pair,
-            Err(error) => return self.send(&exec_failed(format!("Failed to fork: {error}"))),
-        };
         // SAFETY: getpid has no preconditions.
         let me = unsafe { libc::getpid() };
         // The stop signals wait (blocked) in the supervisor until it is
@@ -220,37 +267,47 @@ impl Server {
         // any code.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
-            drop(report_read);
-            supervisor::run(&task, me, report_write);
+            supervisor::run(&task, me, self.report_write.as_raw_fd());
         }
         // SAFETY: restores the mask saved above.
         unsafe { libc::sigprocmask(libc::SIG_SETMASK, &before, std::ptr::null_mut()) };
-        drop(report_write);
         drop(task);
         if pid < 0 {
             let error = std::io::Error::last_os_error();
             return self.send(&exec_failed(format!("Failed to fork: {error}")));
         }
         self.by_id.insert(id, pid);
-        self.starting.insert(
-            pid,
-            Starting {
-                id,
-                uid,
-                gid,
-                report: report_read,
-            },
-        );
+        self.starting.insert(pid, Starting { id, uid, gid });
     }
 
-    /// Reads what the supervisor `pid` reported about its task's start
-    /// (it has written it, or exited without).
-    fn started(&mut self, pid: libc::pid_t) {
+    /// Reads every report waiting on the shared pipe and acts on each.
+    fn read_reports(&mut self) {
+        let mut chunk = [0u8; 64 * supervisor::Report::SIZE];
+        loop {
+            // SAFETY: `chunk` is writable for its length; the fd is
+            // non-blocking.
+            let n = unsafe { libc::read(self.reports.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
+            if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            let Ok(n @ 1..) = usize::try_from(n) else {
+                return; // EAGAIN: nothing more (the write end is ours, so never EOF)
+            };
+            self.unread.extend_from_slice(&chunk[..n]);
+            for report in supervisor::Report::take_all(&mut self.unread) {
+                self.started(report.supervisor, Some((report.stage, report.value)));
+            }
+        }
+    }
+
+    /// Acts on what the supervisor `pid` reported about its task's start,
+    /// or, with `None`, on its exit without a report.
+    fn started(&mut self, pid: libc::pid_t, reported: Option<(i32, i32)>) {
         let Some(starting) = self.starting.remove(&pid) else {
             return;
         };
         let id = starting.id;
-        match supervisor::read_pair(starting.report.as_raw_fd()) {
+        match reported {
             Some((supervisor::STAGE_STARTED, task_pid)) => {
                 self.supervisors.insert(pid, id);
                 self.send(&Response::Started {
@@ -283,10 +340,16 @@ impl Server {
             if pid <= 0 {
                 return;
             }
+            if let Some(direct) = &mut self.direct {
+                direct.exited(pid, status);
+                continue;
+            }
             if self.starting.contains_key(&pid) {
-                // It ended before its report was read: the report is
-                // there (or it never wrote one).
-                self.started(pid);
+                // Its report, if it wrote one, is in the pipe by now (it
+                // wrote before it exited): read it; if there is none, it
+                // never wrote one.
+                self.read_reports();
+                self.started(pid, None);
             }
             let Some(id) = self.supervisors.remove(&pid) else {
                 continue; // a supervisor whose task never started
@@ -301,8 +364,20 @@ impl Server {
         }
     }
 
+    /// Sends the `Exited` of every task (with cgroups) whose last
+    /// process is gone.
+    fn send_ended(&mut self) {
+        let ended = self.direct.as_mut().map(Direct::ended).unwrap_or_default();
+        for answer in &ended {
+            self.send(answer);
+        }
+    }
+
     /// The master is gone: SIGKILL every task and wait for all.
     fn kill_all_and_wait(&mut self) {
+        if let Some(direct) = &mut self.direct {
+            direct.kill_all();
+        }
         for &pid in self.by_id.values() {
             // SAFETY: a signal to our own child.
             unsafe { libc::kill(pid, libc::SIGUSR1) };
@@ -315,5 +390,22 @@ impl Server {
                 return; // ECHILD
             }
         }
+    }
+}
+
+/// Cgroups or supervisors, as `ISOLATION_ENV` asks and the machine
+/// allows; the answer tells the master which, and why.
+fn choose_isolation() -> (Option<Direct>, Hello) {
+    let asked = std::env::var(ISOLATION_ENV).unwrap_or_default();
+    if asked == "subreaper" {
+        let why = "asked for (--isolation subreaper)".to_string();
+        return (None, Hello { cgroups: false, why });
+    }
+    match Direct::start() {
+        Ok(direct) => {
+            let why = "each task in a cgroup of its own".to_string();
+            (Some(direct), Hello { cgroups: true, why })
+        }
+        Err(why) => (None, Hello { cgroups: false, why }),
     }
 }

@@ -16,6 +16,12 @@
 //! Runs in a forked copy of the single-threaded launcher, so it may
 //! allocate; the task's child between fork and exec does not (everything
 //! it needs is in `Prepared`).
+//!
+//! Every supervisor reports its task's start on one pipe shared by all
+//! (a [`Report`] of 12 bytes, one write, so atomic and never interleaved),
+//! not on a pipe of its own: with one pipe per supervisor, the launcher
+//! held an fd per task still starting, and every fork copied them all and
+//! every poll scanned them all, a cost growing with the burst.
 
 use std::os::fd::{AsRawFd as _, OwnedFd};
 use std::time::Duration;
@@ -29,6 +35,7 @@ pub const STAGE_IDS: i32 = 1;
 pub const STAGE_CHDIR: i32 = 2;
 pub const STAGE_EXEC: i32 = 3;
 pub const STAGE_FORK: i32 = 4;
+pub const STAGE_CGROUP: i32 = 5;
 
 /// What a stage's failure is called in a message.
 pub fn stage_text(stage: i32) -> &'static str {
@@ -36,6 +43,7 @@ pub fn stage_text(stage: i32) -> &'static str {
         STAGE_IDS => "Failed to switch to the task's user",
         STAGE_CHDIR => "Failed to enter the sandbox",
         STAGE_FORK => "Failed to fork",
+        STAGE_CGROUP => "Failed to enter the task's cgroup",
         _ => "Failed to execute the command",
     }
 }
@@ -63,8 +71,22 @@ fn write_pair(fd: i32, stage: i32, value: i32) {
     unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
 }
 
+/// What the exec pipe `fd` says once the child has exec'd (`None`: the
+/// pipe closed on exec) or failed (the stage and errno).
+pub fn read_exec_result(fd: i32) -> Option<(i32, i32)> {
+    read_pair(fd)
+}
+
+/// In a child between fork and exec: writes the failed `stage` and errno
+/// to the exec pipe and exits.
+pub fn fail_in_child(exec_write: i32, stage: i32) -> ! {
+    write_pair(exec_write, stage, errno());
+    // SAFETY: ends the child without running the parent's atexit.
+    unsafe { libc::_exit(127) }
+}
+
 /// Reads `(stage, value)` from `fd`; `None` at end of file.
-pub fn read_pair(fd: i32) -> Option<(i32, i32)> {
+fn read_pair(fd: i32) -> Option<(i32, i32)> {
     let mut bytes = [0u8; 8];
     let mut got = 0;
     while got < bytes.len() {
@@ -86,6 +108,68 @@ pub fn read_pair(fd: i32) -> Option<(i32, i32)> {
     Some((stage, value))
 }
 
+/// What a supervisor says of its task's start, on the shared report
+/// pipe: `STAGE_STARTED` and the task's pid, or the stage and errno that
+/// stopped it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    pub supervisor: libc::pid_t,
+    pub stage: i32,
+    pub value: i32,
+}
+
+impl Report {
+    /// Its size on the pipe: below `PIPE_BUF`, so one write is atomic.
+    pub const SIZE: usize = 12;
+
+    fn encode(self) -> [u8; Self::SIZE] {
+        let mut bytes = [0u8; Self::SIZE];
+        bytes[..4].copy_from_slice(&self.supervisor.to_ne_bytes());
+        bytes[4..8].copy_from_slice(&self.stage.to_ne_bytes());
+        bytes[8..].copy_from_slice(&self.value.to_ne_bytes());
+        bytes
+    }
+
+    /// The reports whole in `bytes`; what is left of a last one that is
+    /// not stays in `bytes` for the next read.
+    pub fn take_all(bytes: &mut Vec<u8>) -> Vec<Report> {
+        let whole = bytes.len() / Self::SIZE * Self::SIZE;
+        let reports = bytes[..whole]
+            .chunks_exact(Self::SIZE)
+            .map(|b| {
+                let int = |at: usize| i32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+                Report {
+                    supervisor: int(0),
+                    stage: int(4),
+                    value: int(8),
+                }
+            })
+            .collect();
+        bytes.drain(..whole);
+        reports
+    }
+}
+
+/// Writes this supervisor's report to the shared pipe `fd` in one write
+/// (retried only if a signal interrupted it before anything was written).
+fn report(fd: i32, stage: i32, value: i32) {
+    // SAFETY: getpid has no preconditions.
+    let supervisor = unsafe { libc::getpid() };
+    let bytes = Report {
+        supervisor,
+        stage,
+        value,
+    }
+    .encode();
+    loop {
+        // SAFETY: `bytes` is valid for its length.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if n >= 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return;
+        }
+    }
+}
+
 /// A close-on-exec pipe: (read end, write end).
 pub fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
@@ -100,10 +184,10 @@ pub fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     })
 }
 
-/// The supervisor's life, in the launcher's forked child. `report` gets
-/// `(STAGE_STARTED, pid)` once the task's program runs, or the stage and
-/// errno that stopped it.
-pub fn run(task: &Prepared, launcher: libc::pid_t, report: OwnedFd) -> ! {
+/// The supervisor's life, in the launcher's forked child. The shared
+/// report pipe `reports` gets `(STAGE_STARTED, pid)` once the task's
+/// program runs, or the stage and errno that stopped it.
+pub fn run(task: &Prepared, launcher: libc::pid_t, reports: i32) -> ! {
     let signals = supervisor_signals();
     // SAFETY: plain system calls on this process, with valid arguments.
     unsafe {
@@ -122,7 +206,7 @@ pub fn run(task: &Prepared, launcher: libc::pid_t, report: OwnedFd) -> ! {
         }
     }
     let Ok((exec_read, exec_write)) = pipe() else {
-        write_pair(report.as_raw_fd(), STAGE_FORK, libc::EMFILE);
+        report(reports, STAGE_FORK, libc::EMFILE);
         // SAFETY: ends this process.
         unsafe { libc::_exit(127) }
     };
@@ -133,15 +217,15 @@ pub fn run(task: &Prepared, launcher: libc::pid_t, report: OwnedFd) -> ! {
         exec_task(task, exec_write.as_raw_fd());
     }
     if pid < 0 {
-        write_pair(report.as_raw_fd(), STAGE_FORK, errno());
+        report(reports, STAGE_FORK, errno());
         // SAFETY: ends this process.
         unsafe { libc::_exit(127) }
     }
     drop(exec_write);
     match read_pair(exec_read.as_raw_fd()) {
-        None => write_pair(report.as_raw_fd(), STAGE_STARTED, pid),
+        None => report(reports, STAGE_STARTED, pid),
         Some((stage, error)) => {
-            write_pair(report.as_raw_fd(), stage, error);
+            report(reports, stage, error);
             let mut status = 0;
             // SAFETY: waits for the child that just failed.
             unsafe {
@@ -150,7 +234,6 @@ pub fn run(task: &Prepared, launcher: libc::pid_t, report: OwnedFd) -> ! {
             }
         }
     }
-    drop(report);
     drop(exec_read);
     loop {
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -175,12 +258,8 @@ pub fn run(task: &Prepared, launcher: libc::pid_t, report: OwnedFd) -> ! {
 
 /// In the forked child: the task's own session, ids, sandbox, output
 /// files and environment, then exec. Only async-signal-safe calls.
-fn exec_task(task: &Prepared, exec_write: i32) -> ! {
-    let fail = |stage: i32| -> ! {
-        write_pair(exec_write, stage, errno());
-        // SAFETY: ends the child without running the parent's atexit.
-        unsafe { libc::_exit(127) }
-    };
+pub fn exec_task(task: &Prepared, exec_write: i32) -> ! {
+    let fail = |stage: i32| -> ! { fail_in_child(exec_write, stage) };
     // SAFETY: every pointer points into `task`, which outlives the exec;
     // the pointer arrays end with a null pointer.
     unsafe {

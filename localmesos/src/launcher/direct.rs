@@ -1,0 +1,229 @@
+//! Tasks (and probes) the launcher starts itself, each in its own cgroup
+//! (`cgroup.rs`), with no supervisor process: the launcher forks, the
+//! child joins the task's cgroup and execs, and the launcher learns of
+//! the exec (or its failure) at once, on a close-on-exec pipe. When a
+//! task's main process ends, the rest of its cgroup is killed, and
+//! `Exited` goes out once the cgroup is empty and removed.
+//!
+//! Why not a supervisor per task here: on a machine whose kernel samples
+//! page accesses (DAMON), every page a forked supervisor shares with the
+//! launcher is walked once per process sharing it, so 5,000 supervisors
+//! made a launch cost grow with the square of its size (issue 17's
+//! process benchmark: 10.5 s for 5,000 tasks with DAMON off, 24 s on).
+//! A task's child execs at once, so it shares nothing.
+//!
+//! A "sweeper" child of the launcher (one, not one per task) kills every
+//! task's cgroup if the launcher itself is killed (`PR_SET_PDEATHSIG`).
+
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd as _, OwnedFd};
+
+use super::cgroup::{self, Cgroups, TaskCgroup};
+use super::prepare::Prepared;
+use super::protocol::{Response, Stop};
+use super::supervisor;
+
+/// A running task: its launch id and cgroup.
+struct Running {
+    id: u64,
+    cgroup: TaskCgroup,
+}
+
+/// A task whose main process ended, waiting for the rest of its cgroup to
+/// die before its `Exited` goes out.
+struct Ending {
+    cgroup: TaskCgroup,
+    exited: Response,
+}
+
+pub struct Direct {
+    cgroups: Cgroups,
+    sweeper: libc::pid_t,
+    /// `/dev/null`, the stdin of every task.
+    null: OwnedFd,
+    /// Main pid → task.
+    running: HashMap<libc::pid_t, Running>,
+    /// Launch id → main pid.
+    by_id: HashMap<u64, libc::pid_t>,
+    ending: Vec<Ending>,
+}
+
+impl Direct {
+    /// Cgroups for the launcher's tasks and their sweeper; an error says
+    /// why they cannot be used.
+    pub fn start() -> Result<Direct, String> {
+        let null = std::fs::File::open("/dev/null").map_err(|e| format!("cannot open /dev/null: {e}"))?;
+        let cgroups = Cgroups::create()?;
+        let sweeper = match start_sweeper(&cgroups, null.as_raw_fd()) {
+            Ok(pid) => pid,
+            Err(error) => {
+                cgroups.kill_all();
+                return Err(error);
+            }
+        };
+        Ok(Direct {
+            cgroups,
+            sweeper,
+            null: null.into(),
+            running: HashMap::new(),
+            by_id: HashMap::new(),
+            ending: Vec::new(),
+        })
+    }
+
+    /// Starts `task` as launch `id`; the answer to send.
+    pub fn launch(&mut self, id: u64, task: &Prepared) -> Response {
+        let exec_failed = |message: String| Response::ExecFailed { id, message };
+        let cgroup = match self.cgroups.task(id) {
+            Ok(cgroup) => cgroup,
+            Err(error) => return exec_failed(format!("Failed to create the task's cgroup: {error}")),
+        };
+        let (exec_read, exec_write) = match supervisor::pipe() {
+            Ok(pair) => pair,
+            Err(error) => return exec_failed(format!("Failed to fork: {error}")),
+        };
+        let (join_fd, null) = (cgroup.join_fd(), self.null.as_raw_fd());
+        // SAFETY: the launcher is single-threaded; the child only makes
+        // async-signal-safe calls until it execs.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            if !cgroup::join(join_fd) {
+                supervisor::fail_in_child(exec_write.as_raw_fd(), supervisor::STAGE_CGROUP);
+            }
+            // SAFETY: a valid fd; the launcher's socket must not reach the
+            // task.
+            unsafe { libc::dup2(null, 0) };
+            supervisor::exec_task(task, exec_write.as_raw_fd());
+        }
+        drop(exec_write);
+        if pid < 0 {
+            let error = std::io::Error::last_os_error();
+            let _ = cgroup.try_remove();
+            return exec_failed(format!("Failed to fork: {error}"));
+        }
+        match supervisor::read_exec_result(exec_read.as_raw_fd()) {
+            None => {
+                self.by_id.insert(id, pid);
+                self.running.insert(pid, Running { id, cgroup });
+                Response::Started {
+                    id,
+                    pid: u32::try_from(pid).unwrap_or(0),
+                    uid: task.ids.uid,
+                    gid: task.ids.gid,
+                }
+            }
+            Some((stage, errno)) => {
+                let mut status = 0;
+                // SAFETY: the child that just failed.
+                unsafe { libc::waitpid(pid, &mut status, 0) };
+                let _ = cgroup.try_remove();
+                let error = std::io::Error::from_raw_os_error(errno);
+                exec_failed(format!("{}: {error}", supervisor::stage_text(stage)))
+            }
+        }
+    }
+
+    /// Signals every process of launch `id`.
+    pub fn signal(&self, id: u64, stop: Stop) {
+        let Some(task) = self.by_id.get(&id).and_then(|pid| self.running.get(pid)) else {
+            return;
+        };
+        match stop {
+            Stop::Term => task.cgroup.signal(libc::SIGTERM),
+            Stop::Kill => task.cgroup.kill(),
+        }
+    }
+
+    /// The launcher reaped `pid` with `status`: if it was a task's main
+    /// process, the rest of the task is killed and the task ends.
+    pub fn exited(&mut self, pid: libc::pid_t, status: i32) {
+        let Some(task) = self.running.remove(&pid) else {
+            return; // an orphan of some task, reparented to the launcher
+        };
+        self.by_id.remove(&task.id);
+        let (code, signal) = if libc::WIFSIGNALED(status) {
+            (None, Some(libc::WTERMSIG(status)))
+        } else {
+            (Some(libc::WEXITSTATUS(status)), None)
+        };
+        task.cgroup.kill();
+        self.ending.push(Ending {
+            cgroup: task.cgroup,
+            exited: Response::Exited {
+                id: task.id,
+                code,
+                signal,
+            },
+        });
+    }
+
+    /// The `Exited` of every ending task whose cgroup is now empty.
+    pub fn ended(&mut self) -> Vec<Response> {
+        let mut done = Vec::new();
+        self.ending.retain(|ending| {
+            if ending.cgroup.try_remove() {
+                done.push(ending.exited.clone());
+                false
+            } else {
+                ending.cgroup.kill();
+                true
+            }
+        });
+        done
+    }
+
+    /// Whether some task waits for its cgroup to empty (the loop then
+    /// polls with a timeout).
+    pub fn has_ending(&self) -> bool {
+        !self.ending.is_empty()
+    }
+
+    /// The master is gone: kills every task, removes every cgroup, stops
+    /// the sweeper.
+    pub fn kill_all(&mut self) {
+        self.cgroups.kill_all();
+        // SAFETY: a signal to our own child.
+        unsafe { libc::kill(self.sweeper, libc::SIGTERM) };
+    }
+}
+
+/// Forks the sweeper: it waits for SIGTERM (the launcher stops it) or
+/// SIGHUP (the launcher died), and on SIGHUP kills every task's cgroup.
+fn start_sweeper(cgroups: &Cgroups, null: i32) -> Result<libc::pid_t, String> {
+    // SAFETY: getpid has no preconditions.
+    let launcher = unsafe { libc::getpid() };
+    // SAFETY: the launcher is single-threaded, so the child may run any
+    // code.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!(
+            "cannot start the cgroup sweeper: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    if pid > 0 {
+        return Ok(pid);
+    }
+    // SAFETY: plain calls on this process.
+    unsafe {
+        // Not the launcher's socket: the master must see it close when
+        // the launcher dies.
+        libc::dup2(null, 0);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGHUP);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGHUP, 0, 0, 0);
+        let signal = if libc::getppid() != launcher {
+            libc::SIGHUP
+        } else {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::sigwaitinfo(&set, &mut info)
+        };
+        if signal == libc::SIGHUP {
+            cgroups.kill_all();
+        }
+        libc::_exit(0)
+    }
+}
