@@ -1,15 +1,23 @@
 //! The Mesos calls of one subscription, sent from their own tasks so that
 //! the event loop never waits on HTTP.
 //!
-//! Two lanes, each a bounded queue:
-//! - **ordered** (SUPPRESS, REVIVE, RECONCILE): one at a time, in order,
-//!   since a REVIVE overtaking the SUPPRESS before it would leave offers
-//!   off;
-//! - **pipelined** (ACCEPT, DECLINE, KILL, ACKNOWLEDGE): up to
-//!   `MAX_IN_FLIGHT` at once, each independent (an ACKNOWLEDGE is queued
-//!   only once its update is recorded and published, and Mesos sends a
-//!   task's next update only after the previous one is acknowledged, so
-//!   they never race for one task).
+//! Three lanes:
+//! - **ordered** (SUPPRESS, REVIVE, RECONCILE; bounded): one at a time,
+//!   in order, since a REVIVE overtaking the SUPPRESS before it would
+//!   leave offers off;
+//! - **pipelined** (ACCEPT, DECLINE, KILL; bounded): up to
+//!   `MAX_IN_FLIGHT` at once, each independent;
+//! - **acknowledgements** (ACKNOWLEDGE): up to `MAX_IN_FLIGHT` at once,
+//!   queued without ever waiting. An ACKNOWLEDGE is queued only once its
+//!   update is recorded and published, and Mesos sends a task's next
+//!   update only after the previous one is acknowledged, so they never
+//!   race for one task, and at most one per task is ever queued (a copy
+//!   of an update whose ACKNOWLEDGE is still queued or in flight is not
+//!   queued again): the queue is bounded by the task count. Its own lane,
+//!   and never full, because the event loop queues one per update: when
+//!   it waited for room behind thousands of them (100,000 tasks launching),
+//!   it stopped reading events, offers waited behind the updates on the
+//!   stream, and ACCEPTs waited behind the acknowledgements.
 //!
 //! A REVIVE also waits for every ACCEPT and DECLINE queued before it to be
 //! answered: those install offer filters (30 s for an idle decline), and
@@ -24,17 +32,17 @@
 //! [`MesosCalls`] is the seam: the real client's `Caller`, or a scripted
 //! Mesos in tests.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use mesos::ClientError;
 use mesos::client::Caller;
-use mesos::types::Call;
+use mesos::types::{AgentId, Call, TaskId};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::wrappers::{ReceiverStream, UnboundedReceiverStream};
 use tracing::warn;
 
 use crate::metrics::AgentMetrics;
@@ -138,6 +146,9 @@ impl Filters {
 pub struct Outbox {
     ordered: mpsc::Sender<Outgoing>,
     pipelined: mpsc::Sender<Outgoing>,
+    acks: mpsc::UnboundedSender<Outgoing>,
+    /// The uuids of the acknowledgements queued or in flight.
+    acking: Arc<Mutex<HashSet<String>>>,
     filters: Arc<Filters>,
     workers: Vec<JoinHandle<()>>,
 }
@@ -162,6 +173,27 @@ impl Outbox {
                 }
             })
         };
+        let (acks, acks_rx) = mpsc::unbounded_channel::<Outgoing>();
+        let acking: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let acknowledging = {
+            let context = Arc::clone(&context);
+            let acking = Arc::clone(&acking);
+            tokio::spawn(async move {
+                UnboundedReceiverStream::new(acks_rx)
+                    .for_each_concurrent(MAX_IN_FLIGHT, |outgoing| {
+                        let context = Arc::clone(&context);
+                        let acking = Arc::clone(&acking);
+                        async move {
+                            let uuid = outgoing.call.acknowledge.as_ref().map(|a| a.uuid.clone());
+                            send(&context, outgoing).await;
+                            if let Some(uuid) = uuid {
+                                lock(&acking).remove(&uuid);
+                            }
+                        }
+                    })
+                    .await;
+            })
+        };
         let concurrent = {
             let filters = Arc::clone(&filters);
             tokio::spawn(async move {
@@ -183,9 +215,28 @@ impl Outbox {
         Outbox {
             ordered,
             pipelined,
+            acks,
+            acking,
             filters,
-            workers: vec![sequential, concurrent],
+            workers: vec![sequential, concurrent, acknowledging],
         }
+    }
+
+    /// Queues the ACKNOWLEDGE of update `uuid` of `task_id` (never waits),
+    /// unless that update's is already queued or in flight.
+    pub fn acknowledge(&self, agent_id: AgentId, task_id: TaskId, uuid: String) {
+        if !lock(&self.acking).insert(uuid.clone()) {
+            return;
+        }
+        let outgoing = Outgoing {
+            call: Call::acknowledge(agent_id, task_id, uuid),
+            tasks: Vec::new(),
+            offers: 0,
+            filter: None,
+            after: 0,
+        };
+        // A closed lane means the subscription is over: nothing to send.
+        let _ = self.acks.send(outgoing);
     }
 
     /// Queues a call on its lane; waits only while the lane is full.
@@ -240,6 +291,11 @@ impl Drop for Outbox {
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A set of strings: a panic elsewhere cannot leave it half-changed.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn is_ordered(call: &Call) -> bool {
     matches!(call.name(), "SUPPRESS" | "REVIVE" | "RECONCILE" | "TEARDOWN")
 }
@@ -279,7 +335,7 @@ mod tests {
     use std::sync::Mutex;
     use std::time::Duration;
 
-    use mesos::types::{AgentId, OfferId, TaskId};
+    use mesos::types::OfferId;
     use tokio::sync::Notify;
 
     use super::*;
@@ -349,18 +405,52 @@ mod tests {
         for i in 0..100 {
             outbox.push(Call::kill(TaskId::new(format!("k{i}")), None, None)).await;
         }
-        outbox
-            .push(Call::acknowledge(
-                AgentId::new("S1"),
-                TaskId::new("a"),
-                "dXVpZA==".into(),
-            ))
-            .await;
+        outbox.acknowledge(AgentId::new("S1"), TaskId::new("a"), "dXVpZA==".into());
         let seen = until(&mesos.calls, 101).await;
         assert!(!seen.contains(&"ACCEPT"), "the ACCEPT still hangs");
         assert_eq!(seen.iter().filter(|c| **c == "KILL").count(), 100);
         hold.notify_one();
         assert_eq!(until(&mesos.calls, 102).await.last(), Some(&"ACCEPT"));
+    }
+
+    /// Guards "offers never wait behind acknowledgements": at 100,000
+    /// tasks the event loop waited for room among thousands of queued
+    /// ACKNOWLEDGEs, and the ACCEPTs queued behind them.
+    #[tokio::test]
+    async fn acknowledgements_never_wait_nor_hold_up_an_accept() {
+        let (mesos, _hold, outbox) = holding("ACKNOWLEDGE");
+        // Twice what a bounded lane holds, each queued without waiting,
+        // while Mesos answers none.
+        for i in 0..2 * LANE_CAPACITY {
+            outbox.acknowledge(AgentId::new("S1"), TaskId::new(format!("t{i}")), format!("u{i}"));
+        }
+        outbox
+            .accept(Call::accept(vec![OfferId::new("O1")], vec![], 1.0), vec!["t".into()])
+            .await;
+        outbox.push(Call::kill(TaskId::new("k"), None, None)).await;
+        let seen = until(&mesos.calls, 2).await;
+        assert!(seen.contains(&"ACCEPT") && seen.contains(&"KILL"), "{seen:?}");
+        assert!(!seen.contains(&"ACKNOWLEDGE"), "the acknowledgements still hang");
+    }
+
+    /// Guards "a redelivered update is acknowledged once, not once per
+    /// copy, while its acknowledgement is queued; and again once that one
+    /// was answered (it may have been lost)".
+    #[tokio::test]
+    async fn a_copy_of_an_update_being_acknowledged_is_not_acknowledged_twice() {
+        let mesos = Scripted::default();
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let outbox = Outbox::start(mesos.clone(), AgentMetrics::default(), tx);
+        // On this test's one thread, nothing is sent before the await.
+        for _ in 0..3 {
+            outbox.acknowledge(AgentId::new("S1"), TaskId::new("t"), "u1".into());
+        }
+        outbox.acknowledge(AgentId::new("S1"), TaskId::new("t2"), "u2".into());
+        assert_eq!(until(&mesos.calls, 2).await.len(), 2);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(mesos.calls.lock().expect("lock").len(), 2, "one per update");
+        outbox.acknowledge(AgentId::new("S1"), TaskId::new("t"), "u1".into());
+        assert_eq!(until(&mesos.calls, 3).await.len(), 3);
     }
 
     #[tokio::test]

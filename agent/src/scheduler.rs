@@ -631,9 +631,7 @@ impl Scheduler {
         // or Mesos redelivers it forever and holds back later updates. It is
         // queued once the update is in the table and published to watchers.
         if let (Some(uuid), Some(agent_id)) = (status.uuid.clone(), status.agent_id.clone()) {
-            outbox
-                .push(Call::acknowledge(agent_id, status.task_id.clone(), uuid))
-                .await;
+            outbox.acknowledge(agent_id, status.task_id.clone(), uuid);
         }
     }
 }
