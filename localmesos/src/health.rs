@@ -9,7 +9,7 @@
 //! which says whether to report (and whether to kill the task). A COMMAND
 //! probe is the containerizer's, given to `start`: a process task's is
 //! started by the task launcher (`containerizer/command_probe.rs`), a
-//! Docker task's is a `docker exec` (`containerizer/docker.rs`). Either
+//! Docker task's is an exec through the engine's API (`containerizer/docker.rs`). Either
 //! way its future stops the command, with every process it started, when
 //! dropped: at the timeout, or when the task is killed or ends.
 

@@ -83,6 +83,7 @@ mod master;
 mod memory;
 pub mod node_flags;
 mod operator;
+mod process_tree;
 mod resources;
 mod scheduler_api;
 

@@ -375,3 +375,77 @@ async fn a_docker_tasks_command_check_runs_in_its_container() {
     assert!(!stdout.contains("probe-out"), "{stdout:?}");
     master.mesos.shutdown().await;
 }
+
+/// The host pids of the processes whose command line is `words`.
+fn host_pids_running(words: &[&str]) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let line = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = line.split(|b| *b == 0).filter(|a| !a.is_empty()).collect();
+            args.len() == words.len() && args.iter().zip(words).all(|(a, w)| *a == w.as_bytes())
+        })
+        .collect()
+}
+
+/// Guards a DOCKER task's COMMAND probe past its timeout: reported
+/// failing, and its process in the container killed with the one it
+/// started in a session of its own (the `docker exec` client this
+/// replaced left both running in the container), while the task runs on.
+#[tokio::test]
+#[cfg_attr(
+    not(has_docker),
+    ignore = "needs a Docker engine (apt-get install docker.io; dockerd)"
+)]
+async fn a_docker_command_check_past_its_timeout_leaves_no_process_in_the_container() {
+    let master = start_with(docker_node).await;
+    let sub = subscribe(&master, framework_info("docker-check-timeout")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    let mut task = shell_task("patient", &AgentId::new(""), "exec sleep 600");
+    task.health_check = Some(HealthCheck {
+        http: None,
+        delay_seconds: Some(0.2),
+        // One probe only, and the task is not killed for its failure.
+        interval_seconds: Some(600.0),
+        timeout_seconds: Some(1.0),
+        consecutive_failures: Some(100),
+        grace_period_seconds: Some(0.0),
+        command: Some(CommandInfo {
+            value: Some("setsid sleep 4243 & exec sleep 4242".to_string()),
+            ..CommandInfo::default()
+        }),
+        kind: HealthCheckType::Command,
+        tcp: None,
+    });
+    launch_container(&master, &caller, &mut events, task, docker("HOST", json!({}))).await;
+    let mut seen = (Vec::new(), Vec::new());
+    for _ in 0..200 {
+        seen = (
+            host_pids_running(&["sleep", "4242"]),
+            host_pids_running(&["sleep", "4243"]),
+        );
+        if !seen.0.is_empty() && !seen.1.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!seen.0.is_empty() && !seen.1.is_empty(), "the probe ran: {seen:?}");
+    let statuses = updates_until(&caller, &mut events, |s| s.healthy == Some(false)).await;
+    assert_eq!(statuses.last().and_then(|s| s.healthy), Some(false), "{statuses:?}");
+    for pid in seen.0.iter().chain(&seen.1) {
+        assert!(
+            wait_gone(*pid, Duration::from_secs(5)).await,
+            "probe process {pid} is killed"
+        );
+    }
+    assert_eq!(
+        statuses.last().map(|s| s.state),
+        Some(TaskState::TaskRunning),
+        "the task runs on"
+    );
+    master.mesos.shutdown().await;
+}

@@ -7,25 +7,24 @@
 //! the image pulled when absent or with `force_pull_image`, killed by
 //! `docker stop` with the grace period, the container's output copied to
 //! the sandbox's `stdout` and `stderr`, and health checks run against the
-//! container (HTTP and TCP at its address, COMMAND by `docker exec`).
+//! container (HTTP and TCP at its address, COMMAND through the engine's
+//! exec API, its processes killed if it outlives its timeout).
 //! The container is removed once it has exited.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bollard::Docker;
+use bollard::exec::{CreateExecOptions, StartExecOptions};
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, LogsOptions, RemoveContainerOptions, StopContainerOptions,
 };
 use futures::StreamExt;
 use mesos::types::{ContainerInfo, DockerNetwork, TaskStatusSource};
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -376,11 +375,10 @@ async fn run(spec: LaunchSpec, mut rx: mpsc::UnboundedReceiver<ExecutorCommand>,
             _ = sleep_until_opt(next_check), if !killed && !probing => {
                 next_check = None;
                 if let Some(checker) = &checker {
-                    let name = name.clone();
+                    let (docker, name) = (docker.clone(), name.clone());
                     probe = Some(checker.start(move |command| {
-                        let mut exec = tokio::process::Command::new("docker");
-                        exec.args(["exec", &name, "/bin/sh", "-c", command.value.as_deref().unwrap_or("")]);
-                        Box::pin(docker_exec_probe(exec))
+                        let command = command.value.clone().unwrap_or_default();
+                        Box::pin(exec_probe(docker, name, command))
                     }));
                 }
             }
@@ -420,45 +418,85 @@ async fn run(spec: LaunchSpec, mut rx: mpsc::UnboundedReceiver<ExecutorCommand>,
     });
 }
 
-/// Kills a probe's process group when dropped (probe ended or timed out).
-struct GroupGuard(i32);
+/// How often a running COMMAND probe's exec is looked at.
+const EXEC_POLL: Duration = Duration::from_millis(50);
 
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        if self.0 <= 0 {
-            return;
+/// Runs a COMMAND probe in the container through the engine's exec API
+/// (`sh -c <command>`, output discarded): success for exit status 0. No
+/// `docker` client is started; if the probe is dropped before its exec
+/// ends (its timeout, or the task ending), [`ExecGuard`] kills the exec's
+/// processes, which a `docker exec` client's death would leave running in
+/// the container.
+async fn exec_probe(docker: Docker, container: String, command: String) -> CheckResult {
+    let config = CreateExecOptions {
+        cmd: Some(vec!["/bin/sh".to_string(), "-c".to_string(), command]),
+        attach_stdin: Some(false),
+        attach_stdout: Some(false),
+        attach_stderr: Some(false),
+        ..CreateExecOptions::default()
+    };
+    let exec = docker
+        .create_exec(&container, config)
+        .await
+        .map_err(|e| format!("cannot run the command: {e}"))?;
+    let mut guard = ExecGuard {
+        docker: docker.clone(),
+        id: exec.id.clone(),
+        ended: false,
+    };
+    let start = StartExecOptions {
+        detach: true,
+        ..StartExecOptions::default()
+    };
+    docker
+        .start_exec(&exec.id, Some(start))
+        .await
+        .map_err(|e| format!("cannot run the command: {e}"))?;
+    loop {
+        let inspect = docker
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(|e| format!("cannot wait for the command: {e}"))?;
+        if inspect.running == Some(false) {
+            guard.ended = true;
+            return match inspect.exit_code {
+                Some(0) => Ok(()),
+                Some(code) => Err(format!("command returned exit status: {code}")),
+                None => Err("the command ended without an exit status".to_string()),
+            };
         }
-        match killpg(Pid::from_raw(self.0), Signal::SIGKILL) {
-            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-            Err(error) => warn!(pgid = self.0, %error, "cannot kill a health check's process group"),
-        }
+        tokio::time::sleep(EXEC_POLL).await;
     }
 }
 
-/// Runs a COMMAND probe's `docker exec`: success for exit status 0. The
-/// `docker` client is forked from this process (not by the task launcher,
-/// which Docker tasks do not use), on a blocking-pool thread, never on an
-/// async worker; it and its process group are killed when the future
-/// drops.
-async fn docker_exec_probe(mut command: tokio::process::Command) -> CheckResult {
-    command
-        .process_group(0)
-        .kill_on_drop(true)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = tokio::task::spawn_blocking(move || command.spawn())
-        .await
-        .map_err(|e| format!("cannot run the command: {e}"))?
-        .map_err(|e| format!("cannot run the command: {e}"))?;
-    let _guard = child.id().and_then(|pid| i32::try_from(pid).ok()).map(GroupGuard);
-    let status = child
-        .wait()
-        .await
-        .map_err(|e| format!("cannot wait for the command: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("command returned {status}"))
+/// Kills a probe's exec, and every process it started, when the probe is
+/// dropped before the exec ended.
+struct ExecGuard {
+    docker: Docker,
+    id: String,
+    ended: bool,
+}
+
+impl Drop for ExecGuard {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        let (docker, id) = (self.docker.clone(), std::mem::take(&mut self.id));
+        // The exec's host pid needs the engine: asked from a task of its
+        // own, since a drop cannot wait.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let Ok(inspect) = docker.inspect_exec(&id).await else {
+                    return;
+                };
+                let pid = inspect.pid.and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 0);
+                if inspect.running == Some(true)
+                    && let Some(pid) = pid
+                {
+                    crate::process_tree::kill_tree(pid);
+                }
+            });
+        }
     }
 }

@@ -358,35 +358,6 @@ fn finish_with(status: i32) -> ! {
 
 /// Sends `signal` to every descendant of this process; returns how many.
 fn kill_descendants(signal: i32) -> usize {
-    let mut count = 0;
     // SAFETY: getpid has no preconditions.
-    let mut pending = vec![unsafe { libc::getpid() }];
-    let mut seen = std::collections::HashSet::new();
-    while let Some(pid) = pending.pop() {
-        for child in children(pid) {
-            if seen.insert(child) {
-                // SAFETY: a signal to a process id.
-                unsafe { libc::kill(child, signal) };
-                count += 1;
-                pending.push(child);
-            }
-        }
-    }
-    count
-}
-
-/// The children of `pid`, from `/proc/<pid>/task/<tid>/children` of each
-/// of its threads.
-fn children(pid: libc::pid_t) -> Vec<libc::pid_t> {
-    let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    for thread in threads.flatten() {
-        let Ok(text) = std::fs::read_to_string(thread.path().join("children")) else {
-            continue;
-        };
-        found.extend(text.split_whitespace().filter_map(|p| p.parse::<libc::pid_t>().ok()));
-    }
-    found
+    crate::process_tree::signal_descendants(unsafe { libc::getpid() }, signal).len()
 }
