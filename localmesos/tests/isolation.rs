@@ -519,3 +519,40 @@ async fn auto_isolation_puts_each_task_in_its_own_cgroup_where_the_machine_allow
     }
     master.mesos.shutdown().await;
 }
+
+/// Guards "a launch costs the same however many tasks run": the
+/// launcher holds no fd per running task (it held each task's
+/// `cgroup.procs`, or each starting supervisor's pipe, and every fork
+/// copied them all and every exec closed them all).
+async fn the_launcher_holds_no_fd_per_running_task(isolation: Isolation) {
+    const TASKS: usize = 30;
+    let master = start_isolated(isolation).await;
+    let sub = subscribe(&master, framework_info("many")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    launch(&caller, &mut events, |agent| {
+        (0..TASKS)
+            .map(|i| shell_task(&format!("many-{i}"), agent, "exec sleep 600"))
+            .collect()
+    })
+    .await;
+    let mut pids = Vec::new();
+    while pids.len() < TASKS {
+        let status = next_update_acked(&caller, &mut events).await;
+        assert!(!status.state.is_terminal(), "{status:?}");
+        if status.state == TaskState::TaskStarting {
+            pids.extend(status.container_status.and_then(|c| c.executor_pid));
+        }
+    }
+    let launcher = launcher_of(pids[0] as i32, std::process::id() as i32);
+    let fds = std::fs::read_dir(format!("/proc/{launcher}/fd"))
+        .expect("the launcher's fds")
+        .count();
+    assert!(fds < 12, "the launcher holds {fds} fds with {TASKS} tasks running");
+    master.mesos.shutdown().await;
+}
+
+both_isolations!(
+    the_launcher_holds_no_fd_per_running_task,
+    no_fd_per_task_with_cgroups,
+    no_fd_per_task_with_supervisors
+);

@@ -24,10 +24,9 @@ pub struct Cgroups {
     root: PathBuf,
 }
 
-/// One task's cgroup, with its `cgroup.procs` open for the child to join.
+/// One task's cgroup.
 pub struct TaskCgroup {
     dir: PathBuf,
-    procs: OwnedFd,
 }
 
 /// Where the cgroup2 hierarchy is mounted, from `/proc/self/mountinfo`.
@@ -77,11 +76,18 @@ impl Cgroups {
             test.remove();
             return Err("the kernel has no cgroup.kill (Linux 5.14 or later)".to_string());
         }
+        let procs = match test.open_join() {
+            Ok(procs) => procs,
+            Err(error) => {
+                test.remove();
+                return Err(format!("cannot open cgroup.procs: {error}"));
+            }
+        };
         // SAFETY: the launcher is single-threaded; the child only writes
         // and exits.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
-            let code = if join(test.join_fd()) { 0 } else { 1 };
+            let code = if join(procs.as_raw_fd()) { 0 } else { 1 };
             // SAFETY: ends the child.
             unsafe { libc::_exit(code) }
         }
@@ -108,8 +114,7 @@ impl Cgroups {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e),
         }
-        let procs = open_write(&dir.join("cgroup.procs"))?;
-        Ok(TaskCgroup { dir, procs })
+        Ok(TaskCgroup { dir })
     }
 
     /// Kills every process of every task cgroup and removes them all and
@@ -142,9 +147,13 @@ impl Cgroups {
 }
 
 impl TaskCgroup {
-    /// The fd a child writes `0` to, to join (see [`join`]).
-    pub fn join_fd(&self) -> i32 {
-        self.procs.as_raw_fd()
+    /// Its `cgroup.procs`, open for a child to write `0` to, to join
+    /// (see [`join`]). Open only for a launch: the launcher keeps no fd
+    /// per running task, since every fork copies them all and every exec
+    /// closes them all (5,000 of them made a launch cost grow with the
+    /// tasks already running).
+    pub fn open_join(&self) -> io::Result<OwnedFd> {
+        open_write(&self.dir.join("cgroup.procs"))
     }
 
     /// Sends `signal` to every process in the cgroup.

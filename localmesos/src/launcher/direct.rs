@@ -82,7 +82,14 @@ impl Direct {
             Ok(pair) => pair,
             Err(error) => return exec_failed(format!("Failed to fork: {error}")),
         };
-        let (join_fd, null) = (cgroup.join_fd(), self.null.as_raw_fd());
+        let procs = match cgroup.open_join() {
+            Ok(procs) => procs,
+            Err(error) => {
+                let _ = cgroup.try_remove();
+                return exec_failed(format!("Failed to open the task's cgroup: {error}"));
+            }
+        };
+        let (join_fd, null) = (procs.as_raw_fd(), self.null.as_raw_fd());
         // SAFETY: the launcher is single-threaded; the child only makes
         // async-signal-safe calls until it execs.
         let pid = unsafe { libc::fork() };
@@ -96,6 +103,7 @@ impl Direct {
             supervisor::exec_task(task, exec_write.as_raw_fd());
         }
         drop(exec_write);
+        drop(procs);
         if pid < 0 {
             let error = std::io::Error::last_os_error();
             let _ = cgroup.try_remove();
