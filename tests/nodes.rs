@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{Up, get_json};
+use common::{Up, get_json, running_tasks_of};
 
 const SPREAD: &str = "apiVersion: sextant.dev/v1alpha1
 kind: App
@@ -33,13 +33,7 @@ fn hosts_of(up: &Up, app: &str) -> Vec<String> {
             .and_then(|s| s["hostname"].as_str())
             .map(str::to_string)
     };
-    state["frameworks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|f| f["tasks"].as_array().into_iter().flatten())
-        .filter(|t| t["state"] == "TASK_RUNNING")
-        .filter(|t| t["id"].as_str().and_then(|id| id.split('.').nth(1)) == Some(app))
+    running_tasks_of(&state, app)
         .filter_map(|t| host_of(t["slave_id"].as_str().unwrap_or_default()))
         .collect()
 }
@@ -140,13 +134,7 @@ fn task_pids(up: &Up, app: &str) -> Vec<i32> {
     let Some(state) = get_json(&format!("{}/master/state", up.mesos)) else {
         return Vec::new();
     };
-    state["frameworks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|f| f["tasks"].as_array().into_iter().flatten())
-        .filter(|t| t["state"] == "TASK_RUNNING")
-        .filter(|t| t["id"].as_str().and_then(|id| id.split('.').nth(1)) == Some(app))
+    running_tasks_of(&state, app)
         .filter_map(|t| {
             t["statuses"]
                 .as_array()?

@@ -291,15 +291,21 @@ pub fn running_in_mesos(mesos: &str, app: &str) -> Vec<String> {
     let Some(state) = get_json(&format!("{mesos}/master/state")) else {
         return Vec::new();
     };
+    running_tasks_of(&state, app)
+        .filter_map(|t| t["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The tasks a `/master/state` answer lists TASK_RUNNING for `app` (the
+/// second part of a Sextant task id).
+pub fn running_tasks_of<'a>(state: &'a serde_json::Value, app: &'a str) -> impl Iterator<Item = &'a serde_json::Value> {
     state["frameworks"]
         .as_array()
         .into_iter()
         .flatten()
         .flat_map(|f| f["tasks"].as_array().into_iter().flatten())
         .filter(|t| t["state"] == "TASK_RUNNING")
-        .filter_map(|t| t["id"].as_str().map(str::to_string))
-        .filter(|id| id.split('.').nth(1) == Some(app))
-        .collect()
+        .filter(move |t| t["id"].as_str().and_then(|id| id.split('.').nth(1)) == Some(app))
 }
 
 /// Mesos task states that are not terminal: the task holds its resources
