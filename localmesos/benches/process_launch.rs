@@ -10,7 +10,8 @@
 //! `SEXTANT_BENCH_SERVE=1`); `SEXTANT_BENCH_BALLAST_MB` makes that process
 //! touch that much memory first, to show that a launch does not cost more
 //! in a bigger process. `SEXTANT_BENCH_SIZES` (`1000,5000`) changes the
-//! sizes.
+//! sizes; `SEXTANT_BENCH_REPEAT` (3) how many runs of each, alternated,
+//! whose median is the size's time.
 //!
 //! `cargo bench -p localmesos --bench process_launch`
 
@@ -107,6 +108,25 @@ struct Run {
     running_after: Duration,
     /// (endpoint, latency) samples during the launch.
     samples: Vec<(&'static str, Duration)>,
+    /// Each run's time, when this is the median of several.
+    each: String,
+}
+
+/// The median run's time, with every run's samples.
+fn median_run(mut runs: Vec<Run>) -> Run {
+    runs.sort_by_key(|r| r.running_after);
+    let each = runs
+        .iter()
+        .map(|r| format!("{:.0} ms", ms(r.running_after)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let samples = runs.iter().flat_map(|r| r.samples.iter().copied()).collect();
+    let middle = runs.swap_remove(runs.len() / 2);
+    Run {
+        samples,
+        each,
+        ..middle
+    }
 }
 
 fn launch(tasks: usize) -> Run {
@@ -216,6 +236,7 @@ fn launch(tasks: usize) -> Run {
             tasks,
             running_after,
             samples,
+            each: String::new(),
         }
     });
     drop(child.stdin.take());
@@ -246,15 +267,32 @@ fn main() {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     let ballast = std::env::var("SEXTANT_BENCH_BALLAST_MB").unwrap_or_else(|_| "0".into());
-    let runs: Vec<Run> = sizes.iter().map(|&n| launch(n)).collect();
-    println!("process tasks: `sleep 3600` through {NODES} ACCEPTs, master process with {ballast} MB of ballast");
+    let repeat: usize = std::env::var("SEXTANT_BENCH_REPEAT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    // The sizes alternate (1,000, 5,000, 1,000, …), so that a machine
+    // slowing down over the runs weighs on both alike; each size's time
+    // is the median of its runs, its samples all of theirs.
+    let mut all: Vec<Vec<Run>> = sizes.iter().map(|_| Vec::new()).collect();
+    for _ in 0..repeat {
+        for (i, &n) in sizes.iter().enumerate() {
+            all[i].push(launch(n));
+        }
+    }
+    let runs: Vec<Run> = all.into_iter().map(median_run).collect();
+    println!(
+        "process tasks: `sleep 3600` through {NODES} ACCEPTs, master process with {ballast} MB of ballast, {repeat} run(s) per size"
+    );
     let mut worst = Duration::ZERO;
     for run in &runs {
         println!(
-            "  {:>5} tasks: all TASK_RUNNING {:>8.0} ms after the first offer ({:.2} ms per task)",
+            "  {:>5} tasks: all TASK_RUNNING {:>8.0} ms after the first offer ({:.2} ms per task; runs: {})",
             run.tasks,
             ms(run.running_after),
-            ms(run.running_after) / run.tasks as f64
+            ms(run.running_after) / run.tasks as f64,
+            run.each
         );
         for endpoint in ["/master/state", "/metrics/snapshot"] {
             let mut latencies: Vec<Duration> = run

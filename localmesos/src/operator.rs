@@ -334,15 +334,25 @@ fn state_text(master: &Master) -> String {
 fn splice<T: AsRef<str>>(text: &mut String, key: &str, items: impl Iterator<Item = T>) {
     let placeholder = format!("\"{key}\":null");
     let Some(at) = text.find(&placeholder) else { return };
-    let mut list = format!("\"{key}\":[");
-    for (i, item) in items.enumerate() {
+    let items: Vec<T> = items.collect();
+    // Built once at its final size: at 5,000 tasks the list is megabytes,
+    // and growing it, then moving the text's tail after it, copied it
+    // several times per answer.
+    let size = text.len() + key.len() + 4 + items.iter().map(|i| i.as_ref().len() + 1).sum::<usize>();
+    let mut out = String::with_capacity(size);
+    out.push_str(&text[..at]);
+    out.push('"');
+    out.push_str(key);
+    out.push_str("\":[");
+    for (i, item) in items.iter().enumerate() {
         if i > 0 {
-            list.push(',');
+            out.push(',');
         }
-        list.push_str(item.as_ref());
+        out.push_str(item.as_ref());
     }
-    list.push(']');
-    text.replace_range(at..at + placeholder.len(), &list);
+    out.push(']');
+    out.push_str(&text[at + placeholder.len()..]);
+    *text = out;
 }
 
 /// A framework as `/master/state` and `/master/frameworks` list it, in
