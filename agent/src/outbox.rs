@@ -102,9 +102,7 @@ struct FilterState {
 
 impl Filters {
     fn lock(&self) -> std::sync::MutexGuard<'_, FilterState> {
-        // The state is two plain values: a panic elsewhere cannot leave
-        // it half-changed, so a poisoned lock is still good.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.state)
     }
 
     /// A number for a filter call being queued.
@@ -291,8 +289,10 @@ impl Drop for Outbox {
     }
 }
 
+/// Locks state of plain values (the filter numbers, the uuids being
+/// acknowledged): a panic elsewhere cannot leave it half-changed, so a
+/// poisoned lock is still good.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A set of strings: a panic elsewhere cannot leave it half-changed.
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 

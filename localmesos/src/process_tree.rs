@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 /// The children of `pid`, from the `children` file of each of its
 /// threads.
-pub fn children(pid: libc::pid_t) -> Vec<libc::pid_t> {
+fn children(pid: libc::pid_t) -> Vec<libc::pid_t> {
     let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };

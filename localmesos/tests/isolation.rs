@@ -431,15 +431,20 @@ async fn an_unknown_user_fails_the_task_naming_it() {
     master.mesos.shutdown().await;
 }
 
-/// Whether this machine lets this process make a cgroup2 child cgroup
-/// (what `Isolation::Auto` needs to use cgroups).
-fn machine_has_writable_cgroup2() -> bool {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let Some(mount) = mounts.lines().find_map(|line| {
+/// Where the cgroup2 hierarchy is mounted (`/proc/self/mountinfo`).
+fn cgroup2_mount() -> Option<String> {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mounts.lines().find_map(|line| {
         let (mount, rest) = line.split_once(" - ")?;
         rest.starts_with("cgroup2 ")
             .then(|| mount.split(' ').nth(4).map(str::to_string))?
-    }) else {
+    })
+}
+
+/// Whether this machine lets this process make a cgroup2 child cgroup
+/// (what `Isolation::Auto` needs to use cgroups).
+fn machine_has_writable_cgroup2() -> bool {
+    let Some(mount) = cgroup2_mount() else {
         return false;
     };
     let cgroups = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
@@ -505,15 +510,7 @@ async fn auto_isolation_puts_each_task_in_its_own_cgroup_where_the_machine_allow
         TaskState::TaskKilled
     );
     if writable {
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mount = mounts
-            .lines()
-            .find_map(|line| {
-                let (mount, rest) = line.split_once(" - ")?;
-                rest.starts_with("cgroup2 ")
-                    .then(|| mount.split(' ').nth(4).map(str::to_string))?
-            })
-            .expect("the cgroup2 mount");
+        let mount = cgroup2_mount().expect("the cgroup2 mount");
         let dir = Path::new(&mount).join(task_cgroup.trim_start_matches('/'));
         assert!(!dir.exists(), "{} is removed once the task ended", dir.display());
     }

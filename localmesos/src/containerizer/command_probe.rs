@@ -66,8 +66,9 @@ pub(super) fn probe(launcher: Arc<Launcher>, launch: Launch) -> CheckFuture {
 }
 
 /// A probe's exit as a check result, in the words of a Rust
-/// `ExitStatus` ("exit status: 1", "signal: 9 (SIGKILL)").
-fn exit_result(code: Option<i32>, signal: Option<i32>) -> CheckResult {
+/// `ExitStatus` ("exit status: 1", "signal: 9 (SIGKILL)"); a Docker
+/// task's exec probe says it the same way.
+pub(super) fn exit_result(code: Option<i32>, signal: Option<i32>) -> CheckResult {
     match (code, signal) {
         (Some(0), _) => Ok(()),
         (Some(code), _) => Err(format!("command returned exit status: {code}")),

@@ -459,11 +459,8 @@ async fn exec_probe(docker: Docker, container: String, command: String) -> Check
             .map_err(|e| format!("cannot wait for the command: {e}"))?;
         if inspect.running == Some(false) {
             guard.ended = true;
-            return match inspect.exit_code {
-                Some(0) => Ok(()),
-                Some(code) => Err(format!("command returned exit status: {code}")),
-                None => Err("the command ended without an exit status".to_string()),
-            };
+            let code = inspect.exit_code.map(|c| i32::try_from(c).unwrap_or(i32::MAX));
+            return super::command_probe::exit_result(code, None);
         }
         tokio::time::sleep(EXEC_POLL).await;
     }

@@ -66,8 +66,6 @@ pub struct Launcher {
     /// Cleared when the launcher closes its side (it exited or died).
     alive: Arc<AtomicBool>,
     pid: u32,
-    /// Whether tasks get a cgroup each (else a supervisor each).
-    cgroups: bool,
 }
 
 /// Task ids at launchers, unique in this process (a launcher started
@@ -104,27 +102,21 @@ impl Launcher {
         let mut reader = BufReader::new(socket.try_clone()?);
         let mut first = String::new();
         reader.read_line(&mut first)?;
-        let cgroups = match serde_json::from_str(&first) {
-            Ok(Hello { cgroups: true, why }) => {
-                info!(
-                    pid,
-                    "localmesos task launcher started: {why}; stopping a task kills every process in it"
-                );
-                true
-            }
-            Ok(Hello { cgroups: false, why }) => {
-                info!(
-                    pid,
-                    "localmesos task launcher started: each process task runs under its own supervisor, a child subreaper that kills every process of the task with it (no cgroup per task: {why})"
-                );
-                false
-            }
-            _ => {
+        match serde_json::from_str(&first) {
+            Ok(Hello { cgroups: true, why }) => info!(
+                pid,
+                "localmesos task launcher started: {why}; stopping a task kills every process in it"
+            ),
+            Ok(Hello { cgroups: false, why }) => info!(
+                pid,
+                "localmesos task launcher started: each process task runs under its own supervisor, a child subreaper that kills every process of the task with it (no cgroup per task: {why})"
+            ),
+            Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(std::io::Error::other("the task launcher did not start"));
             }
-        };
+        }
         let waiters: Waiters = Arc::default();
         let reader_waiters = Arc::clone(&waiters);
         let alive = Arc::new(AtomicBool::new(true));
@@ -156,14 +148,7 @@ impl Launcher {
             waiters,
             alive,
             pid,
-            cgroups,
         })
-    }
-
-    /// Whether each task runs in a cgroup of its own (else under a
-    /// supervisor of its own).
-    pub fn uses_cgroups(&self) -> bool {
-        self.cgroups
     }
 
     /// Whether the launcher still answers.

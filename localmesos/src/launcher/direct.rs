@@ -109,7 +109,7 @@ impl Direct {
             let _ = cgroup.try_remove();
             return exec_failed(format!("Failed to fork: {error}"));
         }
-        match supervisor::read_exec_result(exec_read.as_raw_fd()) {
+        match supervisor::read_pair(exec_read.as_raw_fd()) {
             None => {
                 self.by_id.insert(id, pid);
                 self.running.insert(pid, Running { id, cgroup });

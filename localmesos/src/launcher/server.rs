@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
 
+use super::client::Isolation;
 use super::direct::Direct;
 use super::prepare;
 use super::protocol::{self, Hello, Launch, Request, Response, Stop};
@@ -97,13 +98,13 @@ pub fn run() -> i32 {
     };
     // SAFETY: a valid fd of ours; reads of it must never block the loop.
     unsafe { libc::fcntl(reports.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
-    let (direct, isolation) = choose_isolation();
-    let refused = match &isolation {
-        Hello { cgroups: false, why } if std::env::var(ISOLATION_ENV).is_ok_and(|v| v == "cgroups") => {
-            Some(format!("Failed to launch container: --isolation cgroups, but {why}"))
-        }
-        _ => None,
-    };
+    let asked = std::env::var(ISOLATION_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_default();
+    let (direct, isolation) = choose_isolation(asked);
+    let refused = (asked == Isolation::Cgroups && direct.is_none())
+        .then(|| format!("Failed to launch container: --isolation cgroups, but {}", isolation.why));
     // SAFETY: a plain call on this process. Orphans of tasks come to the
     // launcher (with cgroups) and are reaped, not left to init.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
@@ -393,11 +394,10 @@ impl Server {
     }
 }
 
-/// Cgroups or supervisors, as `ISOLATION_ENV` asks and the machine
-/// allows; the answer tells the master which, and why.
-fn choose_isolation() -> (Option<Direct>, Hello) {
-    let asked = std::env::var(ISOLATION_ENV).unwrap_or_default();
-    if asked == "subreaper" {
+/// Cgroups or supervisors, as `asked` and the machine allow; the answer
+/// tells the master which, and why.
+fn choose_isolation(asked: Isolation) -> (Option<Direct>, Hello) {
+    if asked == Isolation::Subreaper {
         let why = "asked for (--isolation subreaper)".to_string();
         return (None, Hello { cgroups: false, why });
     }

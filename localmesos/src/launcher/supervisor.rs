@@ -71,12 +71,6 @@ fn write_pair(fd: i32, stage: i32, value: i32) {
     unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
 }
 
-/// What the exec pipe `fd` says once the child has exec'd (`None`: the
-/// pipe closed on exec) or failed (the stage and errno).
-pub fn read_exec_result(fd: i32) -> Option<(i32, i32)> {
-    read_pair(fd)
-}
-
 /// In a child between fork and exec: writes the failed `stage` and errno
 /// to the exec pipe and exits.
 pub fn fail_in_child(exec_write: i32, stage: i32) -> ! {
@@ -85,8 +79,9 @@ pub fn fail_in_child(exec_write: i32, stage: i32) -> ! {
     unsafe { libc::_exit(127) }
 }
 
-/// Reads `(stage, value)` from `fd`; `None` at end of file.
-fn read_pair(fd: i32) -> Option<(i32, i32)> {
+/// Reads `(stage, value)` from `fd`; `None` at end of file (on an exec
+/// pipe: the child exec'd).
+pub fn read_pair(fd: i32) -> Option<(i32, i32)> {
     let mut bytes = [0u8; 8];
     let mut got = 0;
     while got < bytes.len() {
@@ -360,4 +355,34 @@ fn finish_with(status: i32) -> ! {
 fn kill_descendants(signal: i32) -> usize {
     // SAFETY: getpid has no preconditions.
     crate::process_tree::signal_descendants(unsafe { libc::getpid() }, signal).len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Report;
+
+    /// Guards reading the shared report pipe: reports arrive in reads of
+    /// any length (a read may end inside a report), and each is taken
+    /// once, whole, in order.
+    #[test]
+    fn reports_split_across_reads_are_taken_whole_and_in_order() {
+        let sent: Vec<Report> = (0..50)
+            .map(|i| Report {
+                supervisor: 1000 + i,
+                stage: i % 6,
+                value: -i,
+            })
+            .collect();
+        let bytes: Vec<u8> = sent.iter().flat_map(|r| r.encode()).collect();
+        for read in [1, 5, Report::SIZE - 1, Report::SIZE, Report::SIZE + 1, 100, bytes.len()] {
+            let mut unread = Vec::new();
+            let mut got = Vec::new();
+            for chunk in bytes.chunks(read) {
+                unread.extend_from_slice(chunk);
+                got.extend(Report::take_all(&mut unread));
+            }
+            assert_eq!(got, sent, "reads of {read} bytes");
+            assert!(unread.is_empty(), "reads of {read} bytes leave {unread:?}");
+        }
+    }
 }
