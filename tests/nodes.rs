@@ -1,6 +1,9 @@
 //! `sextant up` with several local nodes: `--nodes 3` gives three nodes,
 //! each named and listed on its own in `sextant get nodes`, with the
 //! attributes given, and an app's tasks run on them.
+//! `--isolation` is checked here too: `subreaper`, a bad value, and
+//! `cgroups` on a machine without a cgroup2 hierarchy (one made so in a
+//! mount namespace).
 
 mod common;
 
@@ -180,5 +183,43 @@ fn isolation_subreaper_runs_tasks_under_supervisors_and_bad_values_are_refused()
     assert!(
         stderr.contains("--isolation") && stderr.contains("expected auto, cgroups or subreaper"),
         "{stderr}"
+    );
+}
+
+/// Unmounts every cgroup2 hierarchy in a mount namespace of its own, then
+/// runs its arguments: a machine with cgroup v1 only, as `sextant up`
+/// inside it sees it.
+const WITHOUT_CGROUP2: &[&str] = &[
+    "unshare",
+    "--mount",
+    "sh",
+    "-c",
+    "for m in $(awk '/ - cgroup2 /{print $5}' /proc/self/mountinfo); do umount -l \"$m\" || exit 1; done; exec \"$@\"",
+    "without-cgroup2",
+];
+
+/// Guards `--isolation cgroups` on a machine without a cgroup2 hierarchy:
+/// no task runs unconfined; each launch fails, and the failure a user
+/// reads in `sextant describe` says why (and the log says so at start).
+#[test]
+#[cfg_attr(
+    not(runs_as_root),
+    ignore = "needs root to hide the cgroup2 hierarchy in a mount namespace (run the tests as root)"
+)]
+fn isolation_cgroups_without_a_cgroup2_hierarchy_fails_each_launch_saying_why() {
+    let up = Up::start_under(WITHOUT_CGROUP2, &["--isolation", "cgroups"]);
+    up.write_manifest("spread.yaml", SPREAD);
+    let why = "--isolation cgroups, but no cgroup2 hierarchy is mounted";
+    let mut out = String::new();
+    up.wait_for("describe to say why the launches fail", || {
+        out = up.cli(&["describe", "app", "spread"]).1;
+        out.contains(why)
+    });
+    assert!(!out.contains("TASK_RUNNING"), "{out}");
+    assert!(task_pids(&up, "spread").is_empty(), "no task runs unconfined");
+    assert!(
+        up.log_tail(400).contains("no cgroup2 hierarchy is mounted"),
+        "{}",
+        up.log_tail(60)
     );
 }

@@ -60,6 +60,13 @@ impl Up {
     /// Starts `sextant up` with an empty manifests directory and extra
     /// flags, e.g. `["--node-cpus", "0.4"]` for a smaller node.
     pub fn start_with(extra: &[&str]) -> Up {
+        Up::start_under(&[], extra)
+    }
+
+    /// Like `start_with`, with `sextant up` run by `wrapper` (a command
+    /// that ends by running the arguments after it, e.g. `unshare
+    /// --mount sh -c '…; exec "$@"' sextant`); empty: run directly.
+    pub fn start_under(wrapper: &[&str], extra: &[&str]) -> Up {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("manifests")).expect("manifests dir");
         std::fs::create_dir_all(dir.path().join("pids")).expect("pids dir");
@@ -67,7 +74,15 @@ impl Up {
         let mesos_addr = free_addr();
         let agent_addr = free_addr();
         let log = std::fs::File::create(dir.path().join("sextant.log")).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_sextant"))
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(env!("CARGO_BIN_EXE_sextant"));
+                command
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_sextant")),
+        };
+        let child = command
             .arg("up")
             .arg("--manifests")
             .arg(dir.path().join("manifests"))

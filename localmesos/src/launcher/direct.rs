@@ -1,7 +1,8 @@
 //! Tasks (and probes) the launcher starts itself, each in its own cgroup
-//! (`cgroup.rs`), with no supervisor process: the launcher forks, the
-//! child joins the task's cgroup and execs, and the launcher learns of
-//! the exec (or its failure) at once, on a close-on-exec pipe. When a
+//! (`cgroup.rs`), with no supervisor process: the launcher starts a child
+//! that shares its memory until it execs (`vfork.rs`), the child joins
+//! the task's cgroup and execs, and the launcher learns of the exec (or
+//! its failure) at once, on a close-on-exec pipe. When a
 //! task's main process ends, the rest of its cgroup is killed, and
 //! `Exited` goes out once the cgroup is empty and removed.
 //!
@@ -22,6 +23,7 @@ use super::cgroup::{self, Cgroups, TaskCgroup};
 use super::prepare::Prepared;
 use super::protocol::{Response, Stop};
 use super::supervisor;
+use super::vfork::{self, ChildStack};
 
 /// A running task: its launch id and cgroup.
 struct Running {
@@ -46,6 +48,8 @@ pub struct Direct {
     /// Launch id → main pid.
     by_id: HashMap<u64, libc::pid_t>,
     ending: Vec<Ending>,
+    /// The stack each task's child runs on until it execs.
+    stack: ChildStack,
 }
 
 impl Direct {
@@ -53,6 +57,7 @@ impl Direct {
     /// why they cannot be used.
     pub fn start() -> Result<Direct, String> {
         let null = std::fs::File::open("/dev/null").map_err(|e| format!("cannot open /dev/null: {e}"))?;
+        let stack = ChildStack::new().map_err(|e| format!("cannot map a stack for the tasks' children: {e}"))?;
         let cgroups = Cgroups::create()?;
         let sweeper = match start_sweeper(&cgroups, null.as_raw_fd()) {
             Ok(pid) => pid,
@@ -62,6 +67,7 @@ impl Direct {
             }
         };
         Ok(Direct {
+            stack,
             cgroups,
             sweeper,
             null: null.into(),
@@ -89,26 +95,28 @@ impl Direct {
                 return exec_failed(format!("Failed to open the task's cgroup: {error}"));
             }
         };
-        let (join_fd, null) = (procs.as_raw_fd(), self.null.as_raw_fd());
-        // SAFETY: the launcher is single-threaded; the child only makes
-        // async-signal-safe calls until it execs.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
+        let (join_fd, null, exec_fd) = (procs.as_raw_fd(), self.null.as_raw_fd(), exec_write.as_raw_fd());
+        // The child only makes system calls on what is prepared here until
+        // it execs (it runs in the launcher's memory).
+        let mut child = || {
             if !cgroup::join(join_fd) {
-                supervisor::fail_in_child(exec_write.as_raw_fd(), supervisor::STAGE_CGROUP);
+                supervisor::fail_in_child(exec_fd, supervisor::STAGE_CGROUP);
             }
             // SAFETY: a valid fd; the launcher's socket must not reach the
             // task.
             unsafe { libc::dup2(null, 0) };
-            supervisor::exec_task(task, exec_write.as_raw_fd());
-        }
+            supervisor::exec_task(task, exec_fd)
+        };
+        let spawned = vfork::spawn(&mut self.stack, &mut child);
         drop(exec_write);
         drop(procs);
-        if pid < 0 {
-            let error = std::io::Error::last_os_error();
-            let _ = cgroup.try_remove();
-            return exec_failed(format!("Failed to fork: {error}"));
-        }
+        let pid = match spawned {
+            Ok(pid) => pid,
+            Err(error) => {
+                let _ = cgroup.try_remove();
+                return exec_failed(format!("Failed to fork: {error}"));
+            }
+        };
         match supervisor::read_pair(exec_read.as_raw_fd()) {
             None => {
                 self.by_id.insert(id, pid);

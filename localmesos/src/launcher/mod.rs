@@ -30,6 +30,7 @@ mod prepare;
 mod protocol;
 mod server;
 mod supervisor;
+mod vfork;
 
 pub use client::{Isolation, Launcher};
 pub use prepare::DEFAULT_PATH;

@@ -265,13 +265,18 @@ pub fn exec_task(task: &Prepared, exec_write: i32) -> ! {
         libc::dup2(task.stdout.as_raw_fd(), 1);
         libc::dup2(task.stderr.as_raw_fd(), 2);
         if task.ids.switch {
-            if libc::setgroups(task.ids.groups.len(), task.ids.groups.as_ptr()) == -1 {
+            // The system calls themselves, not libc's wrappers: those may
+            // signal every thread of the process to change its ids too,
+            // and a child started by `vfork::spawn` runs in the
+            // launcher's memory, where that bookkeeping is the launcher's.
+            let groups = (task.ids.groups.len(), task.ids.groups.as_ptr());
+            if libc::syscall(libc::SYS_setgroups, groups.0, groups.1) == -1 {
                 fail(STAGE_IDS);
             }
-            if libc::setgid(task.ids.gid) == -1 {
+            if libc::syscall(libc::SYS_setgid, task.ids.gid) == -1 {
                 fail(STAGE_IDS);
             }
-            if libc::setuid(task.ids.uid) == -1 {
+            if libc::syscall(libc::SYS_setuid, task.ids.uid) == -1 {
                 fail(STAGE_IDS);
             }
         }
