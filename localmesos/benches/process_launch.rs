@@ -11,7 +11,8 @@
 //! touch that much memory first, to show that a launch does not cost more
 //! in a bigger process. `SEXTANT_BENCH_SIZES` (`1000,5000`) changes the
 //! sizes; `SEXTANT_BENCH_REPEAT` (3) how many runs of each, alternated,
-//! whose median is the size's time.
+//! whose median is the size's time. Every run's sandboxes stay until the
+//! end of the bench (`WORK_DIR_ENV`).
 //!
 //! `cargo bench -p localmesos --bench process_launch`
 
@@ -25,6 +26,13 @@ use localmesos::{LocalMesosConfig, NodeConfig};
 use mesos::types::*;
 
 const NODES: usize = 10;
+/// The work directory of one run's master, made by the bench under one
+/// directory for all runs that is removed only at the end: on ext4,
+/// inodes freed less than about a minute before are skipped one by one
+/// when new ones are allocated (`find_inode_bit`, `recently_deleted`),
+/// so a run right after the removal of the last run's 6,000 sandboxes
+/// cost up to 4 times as much (4.5 ms a task against 1 ms).
+const WORK_DIR_ENV: &str = "SEXTANT_BENCH_WORK_DIR";
 /// Connections acknowledging updates at once.
 const ACKERS: usize = 8;
 /// Time between two samples of the operator endpoints, unless
@@ -48,8 +56,8 @@ fn serve(tasks: usize) {
     std::hint::black_box(&ballast);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = LocalMesosConfig::new("127.0.0.1:0".parse().expect("addr"), dir.path().into());
+        let dir = std::path::PathBuf::from(std::env::var(WORK_DIR_ENV).expect("the run's work directory"));
+        let mut config = LocalMesosConfig::new("127.0.0.1:0".parse().expect("addr"), dir);
         config.offer_interval = Duration::from_millis(100);
         let per_node = tasks.div_ceil(NODES);
         config.nodes = (1..=NODES)
@@ -129,9 +137,10 @@ fn median_run(mut runs: Vec<Run>) -> Run {
     }
 }
 
-fn launch(tasks: usize) -> Run {
+fn launch(tasks: usize, work_dir: &std::path::Path) -> Run {
     let mut child = Command::new(std::env::current_exe().expect("this binary"))
         .env("SEXTANT_BENCH_SERVE", tasks.to_string())
+        .env(WORK_DIR_ENV, work_dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -276,11 +285,15 @@ fn main() {
     // slowing down over the runs weighs on both alike; each size's time
     // is the median of its runs, its samples all of theirs.
     let mut all: Vec<Vec<Run>> = sizes.iter().map(|_| Vec::new()).collect();
-    for _ in 0..repeat {
+    let runs_dir = tempfile::tempdir().expect("tempdir");
+    for round in 0..repeat {
         for (i, &n) in sizes.iter().enumerate() {
-            all[i].push(launch(n));
+            let work_dir = runs_dir.path().join(format!("run-{round}-{n}"));
+            std::fs::create_dir(&work_dir).expect("a run's work directory");
+            all[i].push(launch(n, &work_dir));
         }
     }
+    drop(runs_dir);
     let runs: Vec<Run> = all.into_iter().map(median_run).collect();
     println!(
         "process tasks: `sleep 3600` through {NODES} ACCEPTs, master process with {ballast} MB of ballast, {repeat} run(s) per size"

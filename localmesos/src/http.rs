@@ -140,17 +140,8 @@ pub fn method_not_allowed(allowed: &[&str], method: &Method) -> Response {
 /// `200 OK` with a JSON body, headers ordered like the master's `/version`.
 pub fn json_response(value: &serde_json::Value) -> Response {
     let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
-    let mut response = Response::new(Body::from(body.clone()));
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
-/// A 200 with JSON already written as text.
-pub fn json_text_response(text: String) -> Response {
-    let length = text.len();
-    let mut response = Response::new(Body::from(text));
+    let length = body.len();
+    let mut response = Response::new(Body::from(body));
     let headers = response.headers_mut();
     headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

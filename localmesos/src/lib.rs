@@ -78,6 +78,7 @@ mod health;
 mod health_tls;
 mod host_ports;
 mod http;
+mod json_pieces;
 mod launcher;
 mod master;
 mod memory;

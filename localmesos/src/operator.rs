@@ -19,6 +19,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use crate::http::{ApiError, empty_response, json_response, method_not_allowed};
+use crate::json_pieces::{Items, JsonPieces};
 use crate::master::faults::Reach;
 use crate::master::{Agent, Framework, MESOS_VERSION, Master, State, Task, framework_roles, now_secs};
 use crate::resources::Resources;
@@ -71,7 +72,7 @@ pub async fn redirect(AxumState(master): AxumState<Arc<Master>>) -> Response {
 }
 
 pub async fn state(AxumState(master): AxumState<Arc<Master>>) -> Response {
-    crate::http::json_text_response(state_text(&master))
+    state_pieces(&master).into_response()
 }
 
 pub async fn frameworks(
@@ -94,23 +95,13 @@ pub async fn frameworks(
         .map(|f| framework_parts(&state, f))
         .collect();
     drop(state);
-    let mut text = serde_json::to_string(&json!({
+    let head = serde_json::to_string(&json!({
         "completed_frameworks": null,
         "frameworks": null,
         "unregistered_frameworks": [],
     }))
     .unwrap_or_else(|_| "{}".to_string());
-    splice(
-        &mut text,
-        "completed_frameworks",
-        completed.into_iter().map(FrameworkParts::into_text),
-    );
-    splice(
-        &mut text,
-        "frameworks",
-        frameworks.into_iter().map(FrameworkParts::into_text),
-    );
-    crate::http::json_text_response(text)
+    framework_lists(&head, completed, frameworks).into_response()
 }
 
 pub async fn tasks(
@@ -253,10 +244,10 @@ pub async fn metrics(AxumState(master): AxumState<Arc<Master>>) -> Response {
 
 // ------------------------------------------------------------- builders ---
 
-/// `/master/state` as JSON text. Each task's object is kept as text
-/// between changes of the task (`Task::json`), so most of the work under
-/// the lock is copying bytes.
-fn state_text(master: &Master) -> String {
+/// `/master/state` as JSON text in pieces. Each task's object is kept as
+/// text between changes of the task (`Task::json`) and shared into the
+/// answer, so the work under the lock is taking references.
+fn state_pieces(master: &Master) -> JsonPieces {
     let state = master.lock();
     let identity = &master.identity;
     let leader_info = serde_json::to_value(identity.master_info()).unwrap_or(Value::Null);
@@ -272,7 +263,7 @@ fn state_text(master: &Master) -> String {
         .iter()
         .filter(|a| matches!(a.reach, Reach::Partitioned { .. }))
         .count();
-    let mut text = serde_json::to_string(&json!({
+    let head = serde_json::to_string(&json!({
         "activated_slaves": slaves.len() as f64,
         "build_date": BUILD_DATE,
         "build_time": BUILD_TIME,
@@ -313,51 +304,26 @@ fn state_text(master: &Master) -> String {
         .map(|f| framework_parts(&state, f))
         .collect();
     let frameworks: Vec<FrameworkParts> = state.frameworks.values().map(|f| framework_parts(&state, f)).collect();
-    // The long part, joining every task's text, runs without the lock.
     drop(state);
-    splice(
-        &mut text,
-        "completed_frameworks",
-        completed.into_iter().map(FrameworkParts::into_text),
-    );
-    splice(
-        &mut text,
-        "frameworks",
-        frameworks.into_iter().map(FrameworkParts::into_text),
-    );
-    text
+    framework_lists(&head, completed, frameworks)
 }
 
-/// Replaces the first `"key":null` of `text` (a placeholder the caller
-/// put there: inside a JSON string a quote is escaped, so only a key can
-/// match) with `"key":[items…]`.
-fn splice<T: AsRef<str>>(text: &mut String, key: &str, items: impl Iterator<Item = T>) {
-    let placeholder = format!("\"{key}\":null");
-    let Some(at) = text.find(&placeholder) else { return };
-    let items: Vec<T> = items.collect();
-    // Built once at its final size: at 5,000 tasks the list is megabytes,
-    // and growing it, then moving the text's tail after it, copied it
-    // several times per answer.
-    let size = text.len() + key.len() + 4 + items.iter().map(|i| i.as_ref().len() + 1).sum::<usize>();
-    let mut out = String::with_capacity(size);
-    out.push_str(&text[..at]);
-    out.push('"');
-    out.push_str(key);
-    out.push_str("\":[");
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(item.as_ref());
-    }
-    out.push(']');
-    out.push_str(&text[at + placeholder.len()..]);
-    *text = out;
+/// `head` (an object with `"completed_frameworks":null` and
+/// `"frameworks":null`) with those lists in place.
+fn framework_lists(head: &str, completed: Vec<FrameworkParts>, frameworks: Vec<FrameworkParts>) -> JsonPieces {
+    let nested = |list: Vec<FrameworkParts>| Items::Nested(list.into_iter().map(FrameworkParts::into_pieces).collect());
+    JsonPieces::splice(
+        head,
+        vec![
+            ("completed_frameworks", nested(completed)),
+            ("frameworks", nested(frameworks)),
+        ],
+    )
 }
 
 /// A framework as `/master/state` and `/master/frameworks` list it, in
 /// parts taken under the lock (its own fields, and each task's kept text)
-/// and joined after it (`into_text`).
+/// and put together after it (`into_pieces`).
 struct FrameworkParts {
     head: String,
     completed: Vec<Arc<str>>,
@@ -385,12 +351,15 @@ fn framework_parts(state: &State, framework: &Framework) -> FrameworkParts {
 }
 
 impl FrameworkParts {
-    fn into_text(self) -> String {
-        let mut text = self.head;
-        splice(&mut text, "completed_tasks", self.completed.iter());
-        splice(&mut text, "tasks", self.tasks.iter());
-        splice(&mut text, "unreachable_tasks", self.unreachable.iter());
-        text
+    fn into_pieces(self) -> JsonPieces {
+        JsonPieces::splice(
+            &self.head,
+            vec![
+                ("completed_tasks", Items::Shared(self.completed)),
+                ("tasks", Items::Shared(self.tasks)),
+                ("unreachable_tasks", Items::Texts(self.unreachable)),
+            ],
+        )
     }
 }
 
