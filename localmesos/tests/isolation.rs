@@ -431,6 +431,46 @@ async fn an_unknown_user_fails_the_task_naming_it() {
     master.mesos.shutdown().await;
 }
 
+/// A program that cannot be executed fails its task, with why in the
+/// sandbox's stderr, and the launcher goes on starting tasks: with
+/// cgroups the failed child ran in the launcher's own memory until it
+/// gave up (`launcher/vfork.rs`), and must have left it as it was.
+async fn a_program_that_cannot_run_fails_its_task_and_the_next_task_runs(isolation: Isolation) {
+    let master = start_isolated(isolation).await;
+    let sub = subscribe(&master, framework_info("missing-program")).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    launch(&caller, &mut events, |agent| {
+        let mut task = shell_task("missing", agent, "/nonexistent/lm-program");
+        if let Some(command) = &mut task.command {
+            command.shell = Some(false);
+        }
+        vec![task]
+    })
+    .await;
+    let failed = next_update_acked(&caller, &mut events).await;
+    assert_eq!(failed.state, TaskState::TaskFailed, "{failed:?}");
+    let stderr = std::fs::read_to_string(sandbox_of(&master, "missing").join("stderr")).unwrap_or_default();
+    assert!(
+        stderr.contains("Failed to execute the command: No such file or directory"),
+        "{stderr:?}"
+    );
+    launch(&caller, &mut events, |agent| {
+        vec![shell_task("after", agent, "exec sleep 30")]
+    })
+    .await;
+    let started = next_update_acked(&caller, &mut events).await;
+    assert_eq!(started.state, TaskState::TaskStarting, "{started:?}");
+    let running = next_update_acked(&caller, &mut events).await;
+    assert_eq!(running.state, TaskState::TaskRunning, "{running:?}");
+    master.mesos.shutdown().await;
+}
+
+both_isolations!(
+    a_program_that_cannot_run_fails_its_task_and_the_next_task_runs,
+    a_program_that_cannot_run_fails_cleanly_with_cgroups,
+    a_program_that_cannot_run_fails_cleanly_with_supervisors
+);
+
 /// Where the cgroup2 hierarchy is mounted (`/proc/self/mountinfo`).
 fn cgroup2_mount() -> Option<String> {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
