@@ -144,7 +144,8 @@ impl Filters {
 pub struct Outbox {
     ordered: mpsc::Sender<Outgoing>,
     pipelined: mpsc::Sender<Outgoing>,
-    acks: mpsc::UnboundedSender<Outgoing>,
+    /// Each ACKNOWLEDGE with the uuid it acknowledges.
+    acks: mpsc::UnboundedSender<(String, Outgoing)>,
     /// The uuids of the acknowledgements queued or in flight.
     acking: Arc<Mutex<HashSet<String>>>,
     filters: Arc<Filters>,
@@ -171,22 +172,19 @@ impl Outbox {
                 }
             })
         };
-        let (acks, acks_rx) = mpsc::unbounded_channel::<Outgoing>();
+        let (acks, acks_rx) = mpsc::unbounded_channel::<(String, Outgoing)>();
         let acking: Arc<Mutex<HashSet<String>>> = Arc::default();
         let acknowledging = {
             let context = Arc::clone(&context);
             let acking = Arc::clone(&acking);
             tokio::spawn(async move {
                 UnboundedReceiverStream::new(acks_rx)
-                    .for_each_concurrent(MAX_IN_FLIGHT, |outgoing| {
+                    .for_each_concurrent(MAX_IN_FLIGHT, |(uuid, outgoing)| {
                         let context = Arc::clone(&context);
                         let acking = Arc::clone(&acking);
                         async move {
-                            let uuid = outgoing.call.acknowledge.as_ref().map(|a| a.uuid.clone());
                             send(&context, outgoing).await;
-                            if let Some(uuid) = uuid {
-                                lock(&acking).remove(&uuid);
-                            }
+                            lock(&acking).remove(&uuid);
                         }
                     })
                     .await;
@@ -227,14 +225,14 @@ impl Outbox {
             return;
         }
         let outgoing = Outgoing {
-            call: Call::acknowledge(agent_id, task_id, uuid),
+            call: Call::acknowledge(agent_id, task_id, uuid.clone()),
             tasks: Vec::new(),
             offers: 0,
             filter: None,
             after: 0,
         };
         // A closed lane means the subscription is over: nothing to send.
-        let _ = self.acks.send(outgoing);
+        let _ = self.acks.send((uuid, outgoing));
     }
 
     /// Queues a call on its lane; waits only while the lane is full.

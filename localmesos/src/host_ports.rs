@@ -99,13 +99,16 @@ mod sock_diag {
             )
         };
         let mut ports = Vec::new();
+        let mut buffer = vec![0u8; 64 * 1024];
         for family in [libc::AF_INET, libc::AF_INET6] {
-            dump(&socket, family as u8, &mut ports)?;
+            dump(&socket, family as u8, &mut buffer, &mut ports)?;
         }
         Ok(ports)
     }
 
-    fn dump(socket: &OwnedFd, family: u8, ports: &mut Vec<u16>) -> io::Result<()> {
+    /// One family's dump, read through `buffer` (larger than the 32 KiB
+    /// the kernel puts in one datagram of a dump).
+    fn dump(socket: &OwnedFd, family: u8, buffer: &mut [u8], ports: &mut Vec<u16>) -> io::Result<()> {
         let mut request = [0u8; HEADER + REQUEST];
         request[0..4].copy_from_slice(&((HEADER + REQUEST) as u32).to_ne_bytes());
         request[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
@@ -119,7 +122,6 @@ mod sock_diag {
         if sent < 0 {
             return Err(io::Error::last_os_error());
         }
-        let mut buffer = vec![0u8; 64 * 1024];
         loop {
             // SAFETY: a writable buffer of its length.
             let got = unsafe { libc::recv(socket.as_raw_fd(), buffer.as_mut_ptr().cast(), buffer.len(), 0) };

@@ -356,10 +356,10 @@ fn finish_with(status: i32) -> ! {
     }
 }
 
-/// Sends `signal` to every descendant of this process; returns how many.
-fn kill_descendants(signal: i32) -> usize {
+/// Sends `signal` to every descendant of this process.
+fn kill_descendants(signal: i32) {
     // SAFETY: getpid has no preconditions.
-    crate::process_tree::signal_descendants(unsafe { libc::getpid() }, signal).len()
+    crate::process_tree::signal_descendants(unsafe { libc::getpid() }, signal);
 }
 
 #[cfg(test)]
