@@ -124,6 +124,11 @@ pub struct NodeArgs {
     /// fails saying why not) or subreaper (a supervisor per task).
     #[arg(long, env = "SEXTANT_ISOLATION", default_value = "auto")]
     pub isolation: localmesos::Isolation,
+    /// How many task launcher processes start process tasks side by
+    /// side; 0: one per CPU, from 2 to 4.
+    #[arg(long, env = "SEXTANT_TASK_LAUNCHERS", default_value_t = 0,
+          value_parser = clap::value_parser!(u16).range(0..=localmesos::MAX_LAUNCHERS as i64))]
+    pub task_launchers: u16,
 }
 
 impl NodeArgs {

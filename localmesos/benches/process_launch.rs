@@ -6,12 +6,20 @@
 //! operator endpoints (`GET /master/state`, `GET /metrics/snapshot`)
 //! sampled throughout each launch (target: at most 50 ms).
 //!
+//! It also counts the CPU time each part used until every task ran
+//! (`cpu.rs`): the master's process, the launcher, the tasks themselves,
+//! and the whole machine (`/proc/stat`). localmesos's own share (master
+//! and launcher) per task at both sizes says whether its cost is
+//! linear, apart from what the kernel spends on ever more processes.
+//!
 //! Each master runs in a child process (this binary again, with
 //! `SEXTANT_BENCH_SERVE=1`); `SEXTANT_BENCH_BALLAST_MB` makes that process
 //! touch that much memory first, to show that a launch does not cost more
 //! in a bigger process. `SEXTANT_BENCH_SIZES` (`1000,5000`) changes the
-//! sizes; `SEXTANT_BENCH_REPEAT` (3) how many runs of each, alternated,
-//! whose median is the size's time. Every run's sandboxes stay until the
+//! sizes; `SEXTANT_BENCH_REPEAT` (5) how many runs of each, alternated,
+//! whose median is the size's time; `SEXTANT_BENCH_LAUNCHERS` the
+//! number of task launchers (`--task-launchers`; 0, the default: as
+//! suits the machine). Every run's sandboxes stay until the
 //! end of the bench (`WORK_DIR_ENV`).
 //!
 //! `cargo bench -p localmesos --bench process_launch`
@@ -24,6 +32,9 @@ use std::time::{Duration, Instant};
 
 use localmesos::{LocalMesosConfig, NodeConfig};
 use mesos::types::*;
+
+#[path = "process_launch/cpu.rs"]
+mod cpu;
 
 const NODES: usize = 10;
 /// The work directory of one run's master, made by the bench under one
@@ -59,6 +70,10 @@ fn serve(tasks: usize) {
         let dir = std::path::PathBuf::from(std::env::var(WORK_DIR_ENV).expect("the run's work directory"));
         let mut config = LocalMesosConfig::new("127.0.0.1:0".parse().expect("addr"), dir);
         config.offer_interval = Duration::from_millis(100);
+        config.task_launchers = std::env::var("SEXTANT_BENCH_LAUNCHERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let per_node = tasks.div_ceil(NODES);
         config.nodes = (1..=NODES)
             .map(|i| NodeConfig {
@@ -116,6 +131,8 @@ struct Run {
     running_after: Duration,
     /// (endpoint, latency) samples during the launch.
     samples: Vec<(&'static str, Duration)>,
+    /// CPU time spent from the first offer until every task ran.
+    cpu: cpu::Spent,
     /// Each run's time, when this is the median of several.
     each: String,
 }
@@ -201,7 +218,9 @@ fn launch(tasks: usize, work_dir: &std::path::Path) -> Run {
                 }
             })
         };
+        let master_pid = child.id();
         let mut first_offer: Option<Instant> = None;
+        let mut cpu_at_start = None;
         let mut accepted = HashSet::new();
         let mut running = 0usize;
         let mut launched = 0usize;
@@ -209,6 +228,7 @@ fn launch(tasks: usize, work_dir: &std::path::Path) -> Run {
             let event = events.next().await.expect("stream");
             if let Some(offers) = event.offers {
                 first_offer.get_or_insert_with(Instant::now);
+                cpu_at_start.get_or_insert_with(|| cpu::Reading::now(master_pid));
                 for offer in offers.offers {
                     if launched >= tasks || !accepted.insert(offer.agent_id.clone()) {
                         continue;
@@ -238,6 +258,9 @@ fn launch(tasks: usize, work_dir: &std::path::Path) -> Run {
             }
         }
         let running_after = first_offer.map(|t| t.elapsed()).unwrap_or_default();
+        let cpu = cpu_at_start
+            .map(|start| cpu::Reading::now(master_pid).since(&start, master_pid))
+            .unwrap_or_default();
         sampling.store(false, std::sync::atomic::Ordering::Relaxed);
         let _ = sampler.await;
         let samples = samples.lock().expect("samples").clone();
@@ -245,6 +268,7 @@ fn launch(tasks: usize, work_dir: &std::path::Path) -> Run {
             tasks,
             running_after,
             samples,
+            cpu,
             each: String::new(),
         }
     });
@@ -279,7 +303,7 @@ fn main() {
     let repeat: usize = std::env::var("SEXTANT_BENCH_REPEAT")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
+        .unwrap_or(5)
         .max(1);
     // The sizes alternate (1,000, 5,000, 1,000, …), so that a machine
     // slowing down over the runs weighs on both alike; each size's time
@@ -307,6 +331,7 @@ fn main() {
             ms(run.running_after) / run.tasks as f64,
             run.each
         );
+        println!("      CPU per task      {}", run.cpu.per_task(run.tasks));
         for endpoint in ["/master/state", "/metrics/snapshot"] {
             let mut latencies: Vec<Duration> = run
                 .samples
@@ -333,6 +358,14 @@ fn main() {
             "  ratio {:.2} for {scale:.0}x the tasks (target at most {scale:.0}): {}",
             ratio,
             if ratio <= scale { "met" } else { "MISSED" }
+        );
+        println!(
+            "  CPU per task, {} against {}: localmesos (master and launcher) {:.2}x, the tasks {:.2}x, the machine {:.2}x",
+            large.tasks,
+            small.tasks,
+            large.cpu.own_per_task(large.tasks) / small.cpu.own_per_task(small.tasks).max(1e-9),
+            large.cpu.tasks_per_task(large.tasks) / small.cpu.tasks_per_task(small.tasks).max(1e-9),
+            large.cpu.machine_per_task(large.tasks) / small.cpu.machine_per_task(small.tasks).max(1e-9),
         );
     }
     println!(

@@ -92,7 +92,7 @@ pub use auth::{AuthConfig, Credential, CredentialsError, load_credentials};
 pub use containerizer::ContainerizerKind;
 pub use event_stream::StreamLimits;
 pub use fetcher::FetcherLimits;
-pub use launcher::Isolation;
+pub use launcher::{Isolation, MAX_LAUNCHERS};
 pub use master::DEFAULT_MAX_FRAMEWORKS;
 pub use node_flags::{NodeFlagError, NodeFlags};
 
@@ -180,6 +180,9 @@ pub struct LocalMesosConfig {
     /// How a process task's processes are kept together and ended with
     /// it: a cgroup each, or a supervisor each (`--isolation`).
     pub isolation: Isolation,
+    /// How many task launcher processes start process tasks side by side
+    /// (`--task-launchers`; 0: one per CPU, 2 to 4).
+    pub task_launchers: usize,
 }
 
 impl LocalMesosConfig {
@@ -198,6 +201,7 @@ impl LocalMesosConfig {
             max_frameworks: DEFAULT_MAX_FRAMEWORKS,
             stream_limits: StreamLimits::default(),
             isolation: Isolation::default(),
+            task_launchers: 0,
         }
     }
 }
@@ -351,7 +355,7 @@ pub async fn start(config: LocalMesosConfig) -> Result<LocalMesos, LocalMesosErr
     info!(%addr, id = %identity.id, nodes = config.nodes.len(), "localmesos master starting");
     let mut master = Master::new(identity, timing, work_dir, &config.nodes);
     master.skip_bound_ports = config.skip_bound_ports;
-    master.containerizers = containerizer::Containerizers::new(config.fetcher, config.isolation);
+    master.containerizers = containerizer::Containerizers::new(config.fetcher, config.isolation, config.task_launchers);
     master.auth = auth::Authenticator::new(&config.auth);
     master.stream_limits = config.stream_limits;
     master.max_frameworks = config.max_frameworks;

@@ -238,6 +238,102 @@ both_isolations!(
     a_dead_launcher_leaves_nothing_with_supervisors
 );
 
+/// Two tasks started one after the other at a master with two task
+/// launchers; returns their pids, once both run.
+async fn two_tasks_at_two_launchers(
+    isolation: Isolation,
+    framework: &str,
+) -> (TestMaster, mesos::client::Caller, mesos::client::EventStream, i32, i32) {
+    let master = start_with(|config| {
+        config.isolation = isolation;
+        config.task_launchers = 2;
+    })
+    .await;
+    let sub = subscribe(&master, framework_info(framework)).await;
+    let (caller, mut events) = (sub.caller, sub.events);
+    launch(&caller, &mut events, |agent| {
+        ["first", "second"]
+            .iter()
+            .map(|id| shell_task(id, agent, "exec sleep 1000"))
+            .collect()
+    })
+    .await;
+    let mut pids = std::collections::HashMap::new();
+    let mut running = 0;
+    while running < 2 {
+        let status = next_update_acked(&caller, &mut events).await;
+        match status.state {
+            TaskState::TaskStarting => {
+                let pid = status.container_status.and_then(|c| c.executor_pid).expect("pid");
+                pids.insert(status.task_id.value, pid as i32);
+            }
+            TaskState::TaskRunning => running += 1,
+            other => panic!("{}: {other:?}", status.task_id.value),
+        }
+    }
+    (master, caller, events, pids["first"], pids["second"])
+}
+
+/// Guards "tasks start side by side": with two launchers, two tasks
+/// launched one after the other are started by different launcher
+/// processes (one launcher waits for each exec before the next launch).
+async fn the_launchers_take_turns(isolation: Isolation) {
+    let (master, _caller, _events, first, second) = two_tasks_at_two_launchers(isolation, "turns").await;
+    let me = std::process::id() as i32;
+    let (a, b) = (launcher_of(first, me), launcher_of(second, me));
+    assert_ne!(a, b, "tasks {first} and {second} were both started by launcher {a}");
+    master.mesos.shutdown().await;
+}
+
+both_isolations!(
+    the_launchers_take_turns,
+    launchers_take_turns_with_cgroups,
+    launchers_take_turns_with_supervisors
+);
+
+/// If one of several launchers dies, only its tasks end: the other's task
+/// runs on, and a KILL still reaches it.
+async fn a_dead_launcher_ends_only_its_own_tasks(isolation: Isolation) {
+    let (master, caller, mut events, first, second) = two_tasks_at_two_launchers(isolation, "halves").await;
+    let me = std::process::id() as i32;
+    let doomed = launcher_of(first, me);
+    assert_ne!(doomed, launcher_of(second, me), "the tasks have different launchers");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(doomed), nix::sys::signal::Signal::SIGKILL)
+        .expect("kill the first task's launcher");
+    let failed = next_update_acked(&caller, &mut events).await;
+    assert_eq!(
+        (failed.task_id.value.as_str(), failed.state),
+        ("first", TaskState::TaskFailed)
+    );
+    assert_eq!(failed.message.as_deref(), Some("Executor terminated"));
+    assert!(wait_gone(first, Duration::from_secs(5)).await, "the first task is gone");
+    assert!(alive(second), "the second task runs on");
+
+    caller
+        .kill(TaskId::new("second"), None, Some(Duration::from_millis(300)))
+        .await
+        .expect("KILL");
+    let mut last = next_update_acked(&caller, &mut events).await;
+    while !last.state.is_terminal() {
+        last = next_update_acked(&caller, &mut events).await;
+    }
+    assert_eq!(
+        (last.task_id.value.as_str(), last.state),
+        ("second", TaskState::TaskKilled)
+    );
+    assert!(
+        wait_gone(second, Duration::from_secs(3)).await,
+        "the second task is gone"
+    );
+    master.mesos.shutdown().await;
+}
+
+both_isolations!(
+    a_dead_launcher_ends_only_its_own_tasks,
+    one_dead_launcher_of_two_with_cgroups,
+    one_dead_launcher_of_two_with_supervisors
+);
+
 /// Set for the child process of `every_descendant_dies_when_localmesos_is_killed`.
 const CHILD_DIR: &str = "LOCALMESOS_TEST_KILLED_MASTER_DIR";
 /// `subreaper` in that child when it is to run tasks under supervisors.

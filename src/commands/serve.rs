@@ -69,6 +69,7 @@ pub async fn local_mesos(args: LocalMesosArgs) -> Result<()> {
     config.nodes = node_configs(&args.node)?;
     config.fetcher = args.node.fetcher_limits();
     config.isolation = args.node.isolation;
+    config.task_launchers = usize::from(args.node.task_launchers);
     (config.auth, config.max_frameworks) = mesos_auth(&args.mesos_auth, false)?;
     let master = localmesos::start(config)
         .await

@@ -59,7 +59,7 @@ pub struct Containerizers {
 
 impl Default for Containerizers {
     fn default() -> Self {
-        Self::new(FetcherLimits::default(), Isolation::default())
+        Self::new(FetcherLimits::default(), Isolation::default(), 0)
     }
 }
 
@@ -71,12 +71,13 @@ pub enum Choice<'a> {
 
 impl Containerizers {
     /// Each kind, the process and Docker ones fetching within `limits`,
-    /// process tasks isolated as `isolation` says.
-    pub fn new(limits: FetcherLimits, isolation: Isolation) -> Self {
+    /// process tasks isolated as `isolation` says and started by
+    /// `launchers` launcher processes (0: as suits the machine).
+    pub fn new(limits: FetcherLimits, isolation: Isolation, launchers: usize) -> Self {
         let fetcher = Fetcher::new(limits);
         Self {
             process: Fetching::new(
-                Arc::new(process::ProcessContainerizer::with_isolation(isolation)),
+                Arc::new(process::ProcessContainerizer::new(isolation, launchers)),
                 fetcher.clone(),
             ),
             simulated: simulated::SimulatedContainerizer::default(),

@@ -45,13 +45,17 @@ pub struct ProcessContainerizer {
     /// died (its tasks died with it).
     launcher: Mutex<Option<Arc<Launcher>>>,
     isolation: Isolation,
+    /// How many launcher processes (0: as many as suit the machine).
+    launchers: usize,
 }
 
 impl ProcessContainerizer {
-    /// Tasks isolated as `isolation` says (a cgroup or a supervisor each).
-    pub fn with_isolation(isolation: Isolation) -> Self {
+    /// Tasks isolated as `isolation` says (a cgroup or a supervisor each),
+    /// started by `launchers` launcher processes (0: as suits the machine).
+    pub fn new(isolation: Isolation, launchers: usize) -> Self {
         Self {
             isolation,
+            launchers,
             ..Self::default()
         }
     }
@@ -65,7 +69,7 @@ impl ProcessContainerizer {
         if current.is_some() {
             warn!("the task launcher died (its tasks with it); starting a new one");
         }
-        match Launcher::start(self.isolation) {
+        match Launcher::start(self.isolation, self.launchers) {
             Ok(launcher) => {
                 let launcher = Arc::new(launcher);
                 *current = Some(Arc::clone(&launcher));

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
@@ -57,20 +57,45 @@ impl std::str::FromStr for Isolation {
     }
 }
 
-/// A running launcher process. Dropping it closes the socket: the
+/// The running launcher processes (`--task-launchers`): a task's requests go
+/// to the one its id picks. Dropping this closes their sockets: each
 /// launcher kills every task it still runs and exits.
+///
+/// Why more than one: a launcher waits for each task's exec before it
+/// starts the next (`vfork.rs`), so one launcher is a chain of launch,
+/// exec, wake-up, launch, with a CPU idle whenever the chain waits to be
+/// scheduled. Two chains keep both CPUs of a 2-core machine busy.
 pub struct Launcher {
+    shards: Vec<Shard>,
+    waiters: Waiters,
+    /// Whose turn it is to start the next task.
+    next_shard: AtomicUsize,
+}
+
+/// One launcher process.
+struct Shard {
     socket: UnixStream,
     requests: std::sync::mpsc::Sender<Request>,
-    waiters: Waiters,
     /// Cleared when the launcher closes its side (it exited or died).
     alive: Arc<AtomicBool>,
     pid: u32,
 }
 
 /// Task ids at launchers, unique in this process (a launcher started
-/// after another died never sees an id of the old one's tasks).
+/// after another died never sees an id of the old one's tasks), times
+/// `MAX_LAUNCHERS`: the rest says which launcher has the task.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The most launcher processes (`--task-launchers`).
+pub const MAX_LAUNCHERS: usize = 16;
+
+/// How many launchers to start when not told: one per CPU, at least 2 and
+/// at most 4. On 2 cores, 2 started 5,000 tasks 11–23 % sooner than one
+/// did; 4 were no sooner than 2, and the master's answers got slower
+/// (the launchers compete with it for the CPUs): docs/benchmarks.md.
+pub fn default_launchers() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from).clamp(2, 4)
+}
 
 /// A launched task: its id at the launcher and its answers (the channel
 /// closes if the launcher goes away).
@@ -84,10 +109,67 @@ fn lock(waiters: &Waiters) -> std::sync::MutexGuard<'_, HashMap<u64, mpsc::Unbou
 }
 
 impl Launcher {
-    /// Starts the launcher: this binary again, run as launcher by the
-    /// crate's constructor.
-    pub fn start(isolation: Isolation) -> std::io::Result<Self> {
+    /// Starts `count` launchers (0: `default_launchers`): this binary
+    /// again, run as launcher by the crate's constructor.
+    pub fn start(isolation: Isolation, count: usize) -> std::io::Result<Self> {
         super::keep_hook();
+        let waiters: Waiters = Arc::default();
+        let count = if count == 0 {
+            default_launchers()
+        } else {
+            count.min(MAX_LAUNCHERS)
+        };
+        let mut shards = Vec::with_capacity(count);
+        for index in 0..count {
+            // On an error, those started close their sockets as `shards`
+            // drops, and exit.
+            shards.push(Shard::start(isolation, index, count, &waiters)?);
+        }
+        Ok(Self {
+            shards,
+            waiters,
+            next_shard: AtomicUsize::new(0),
+        })
+    }
+
+    /// Whether every launcher still answers.
+    pub fn is_alive(&self) -> bool {
+        self.shards.iter().all(|shard| shard.alive.load(Ordering::SeqCst))
+    }
+
+    fn shard_of(&self, id: u64) -> &Shard {
+        &self.shards[shard_index(id) % self.shards.len()]
+    }
+
+    /// Asks for a task to be started (never blocks). `launch.id` is set
+    /// here: the launchers take turns, and the id says whose task it is.
+    pub fn launch(&self, mut launch: Launch) -> Launched {
+        let shard = self.next_shard.fetch_add(1, Ordering::Relaxed) % self.shards.len();
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed) * MAX_LAUNCHERS as u64 + shard as u64;
+        launch.id = id;
+        let (tx, answers) = mpsc::unbounded_channel();
+        lock(&self.waiters).insert(id, tx);
+        if self.shard_of(id).requests.send(Request::Launch(launch)).is_err() {
+            // The writer is gone: the closed channel tells the task.
+            lock(&self.waiters).remove(&id);
+        }
+        Launched { id, answers }
+    }
+
+    /// Asks for every process of task `id` to get SIGTERM or SIGKILL.
+    pub fn signal(&self, id: u64, stop: Stop) {
+        let _ = self.shard_of(id).requests.send(Request::Signal { id, stop });
+    }
+}
+
+/// The launcher of task `id` (its index, below `MAX_LAUNCHERS`).
+fn shard_index(id: u64) -> usize {
+    (id % MAX_LAUNCHERS as u64) as usize
+}
+
+impl Shard {
+    /// Starts launcher `index` of `count`, whose answers go to `waiters`.
+    fn start(isolation: Isolation, index: usize, count: usize, waiters: &Waiters) -> std::io::Result<Self> {
         let (socket, theirs) = UnixStream::pair()?;
         let mut child = Command::new("/proc/self/exe")
             .env_clear()
@@ -103,22 +185,24 @@ impl Launcher {
         let mut first = String::new();
         reader.read_line(&mut first)?;
         match serde_json::from_str(&first) {
-            Ok(Hello { cgroups: true, why }) => info!(
+            Ok(Hello { cgroups: true, why }) if index == 0 => info!(
                 pid,
+                launchers = count,
                 "localmesos task launcher started: {why}; stopping a task kills every process in it"
             ),
-            Ok(Hello { cgroups: false, why }) => info!(
+            Ok(Hello { cgroups: false, why }) if index == 0 => info!(
                 pid,
+                launchers = count,
                 "localmesos task launcher started: each process task runs under its own supervisor, a child subreaper that kills every process of the task with it (no cgroup per task: {why})"
             ),
+            Ok(_) => debug!(pid, index, "localmesos task launcher started"),
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(std::io::Error::other("the task launcher did not start"));
             }
         }
-        let waiters: Waiters = Arc::default();
-        let reader_waiters = Arc::clone(&waiters);
+        let reader_waiters = Arc::clone(waiters);
         let alive = Arc::new(AtomicBool::new(true));
         let reader_alive = Arc::clone(&alive);
         std::thread::Builder::new()
@@ -126,6 +210,9 @@ impl Launcher {
             .spawn(move || {
                 read_answers(reader, &reader_waiters);
                 reader_alive.store(false, Ordering::SeqCst);
+                // Every task of this launcher still waiting learns that it
+                // is gone; the other launchers' tasks run on.
+                lock(&reader_waiters).retain(|&id, _| shard_index(id) != index);
                 // The launcher closed its side: it has exited or is about to.
                 let _ = child.wait();
             })?;
@@ -145,43 +232,13 @@ impl Launcher {
         Ok(Self {
             socket,
             requests,
-            waiters,
             alive,
             pid,
         })
     }
-
-    /// Whether the launcher still answers.
-    pub fn is_alive(&self) -> bool {
-        self.alive.load(Ordering::SeqCst)
-    }
-
-    /// The launcher's process id.
-    pub fn pid(&self) -> u32 {
-        self.pid
-    }
-
-    /// Asks for a task to be started (never blocks). `launch.id` is set
-    /// here.
-    pub fn launch(&self, mut launch: Launch) -> Launched {
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        launch.id = id;
-        let (tx, answers) = mpsc::unbounded_channel();
-        lock(&self.waiters).insert(id, tx);
-        if self.requests.send(Request::Launch(launch)).is_err() {
-            // The writer is gone: the closed channel tells the task.
-            lock(&self.waiters).remove(&id);
-        }
-        Launched { id, answers }
-    }
-
-    /// Asks for every process of task `id` to get SIGTERM or SIGKILL.
-    pub fn signal(&self, id: u64, stop: Stop) {
-        let _ = self.requests.send(Request::Signal { id, stop });
-    }
 }
 
-impl Drop for Launcher {
+impl Drop for Shard {
     fn drop(&mut self) {
         debug!(pid = self.pid, "closing the task launcher");
         let _ = self.socket.shutdown(std::net::Shutdown::Write);
@@ -208,6 +265,4 @@ fn read_answers(socket: BufReader<UnixStream>, waiters: &Waiters) {
             waiters.remove(&id);
         }
     }
-    // Every task still waiting learns that the launcher is gone.
-    lock(waiters).clear();
 }

@@ -1,14 +1,14 @@
-//! The task launcher: a small process, started once per master, that
-//! starts every `process` task and every COMMAND health-check probe of
-//! one (`protocol::Role`), so that starting one costs the same
-//! whatever the size of the process localmesos runs in (a fork of the
-//! whole `sextant` process copies its page tables: 1.5 ms at 13 MB,
-//! 19.5 ms at 525 MB), and that owns every process a task or a probe
-//! starts.
+//! The task launchers: small processes, started with the master (a few,
+//! taking turns), that start every `process` task and every COMMAND
+//! health-check probe of one (`protocol::Role`), so that starting one
+//! costs the same whatever the size of the process localmesos runs in (a
+//! fork of the whole `sextant` process copies its page tables: 1.5 ms at
+//! 13 MB, 19.5 ms at 525 MB), and each owns every process its tasks or
+//! probes start.
 //!
-//! - `client.rs`: the master's side: starts the launcher, sends requests
-//!   from a writer thread and dispatches answers from a reader thread (no
-//!   fork, no blocking write on an async worker).
+//! - `client.rs`: the master's side: starts the launchers, sends each
+//!   one's requests from a writer thread and dispatches its answers from
+//!   a reader thread (no fork, no blocking write on an async worker).
 //! - `server.rs`: the launcher's loop; `direct.rs` with `cgroup.rs`: a
 //!   task started by the launcher itself in a cgroup of its own, where the
 //!   machine allows it; `supervisor.rs` otherwise: the per-task subreaper
@@ -32,7 +32,7 @@ mod server;
 mod supervisor;
 mod vfork;
 
-pub use client::{Isolation, Launcher};
+pub use client::{Isolation, Launcher, MAX_LAUNCHERS};
 pub use prepare::DEFAULT_PATH;
 pub use protocol::{Launch, Response, Role, Stop};
 
