@@ -41,8 +41,9 @@ struct Entry {
 pub struct ProcessContainerizer {
     entries: Mutex<HashMap<String, Entry>>,
     shutting_down: AtomicBool,
-    /// Started by the first task (or `start_launcher`), and again if it
-    /// died (its tasks died with it).
+    /// The launchers, started by the first task (or `start_launcher`), and
+    /// again if one of them died (its tasks died with it; the others run
+    /// theirs until they end, each task holding its own set).
     launcher: Mutex<Option<Arc<Launcher>>>,
     isolation: Isolation,
     /// How many launcher processes (0: as many as suit the machine).
@@ -60,14 +61,16 @@ impl ProcessContainerizer {
         }
     }
 
-    /// The launcher, started if it is not running.
+    /// The launchers, started if one of them is not running.
     pub fn launcher(&self) -> Result<Arc<Launcher>, String> {
         let mut current = self.launcher.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(launcher) = current.as_ref().filter(|l| l.is_alive()) {
             return Ok(Arc::clone(launcher));
         }
         if current.is_some() {
-            warn!("the task launcher died (its tasks with it); starting a new one");
+            warn!(
+                "a task launcher died (its tasks with it, the other launchers' tasks run on); starting new launchers"
+            );
         }
         match Launcher::start(self.isolation, self.launchers) {
             Ok(launcher) => {

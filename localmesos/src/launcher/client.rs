@@ -138,6 +138,8 @@ impl Launcher {
     }
 
     fn shard_of(&self, id: u64) -> &Shard {
+        // An id of an earlier set of launchers (a stop sent after they were
+        // replaced) may name an index this set does not have.
         &self.shards[shard_index(id) % self.shards.len()]
     }
 
