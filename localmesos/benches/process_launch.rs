@@ -22,6 +22,11 @@
 //! suits the machine). Every run's sandboxes stay until the
 //! end of the bench (`WORK_DIR_ENV`).
 //!
+//! After each run, the same number of `sleep`s is started by the kernel
+//! alone (`kernel.rs`), alternated with the runs in the same way, and its
+//! ratio printed beside localmesos's: the part of the ratio that no
+//! launcher can remove on this machine.
+//!
 //! `cargo bench -p localmesos --bench process_launch`
 
 use std::collections::HashSet;
@@ -35,6 +40,8 @@ use mesos::types::*;
 
 #[path = "process_launch/cpu.rs"]
 mod cpu;
+#[path = "process_launch/kernel.rs"]
+mod kernel;
 
 const NODES: usize = 10;
 /// The work directory of one run's master, made by the bench under one
@@ -294,6 +301,10 @@ fn main() {
         serve(tasks.parse().expect("a task count"));
         return;
     }
+    if let Ok(tasks) = std::env::var(kernel::ENV) {
+        kernel::serve(tasks.parse().expect("a task count"));
+        return;
+    }
     let sizes: Vec<usize> = std::env::var("SEXTANT_BENCH_SIZES")
         .unwrap_or_else(|_| "1000,5000".into())
         .split(',')
@@ -309,12 +320,17 @@ fn main() {
     // slowing down over the runs weighs on both alike; each size's time
     // is the median of its runs, its samples all of theirs.
     let mut all: Vec<Vec<Run>> = sizes.iter().map(|_| Vec::new()).collect();
+    let mut kernel_runs: Vec<Vec<Duration>> = sizes.iter().map(|_| Vec::new()).collect();
+    let mut kernel_cgroups = false;
     let runs_dir = tempfile::tempdir().expect("tempdir");
     for round in 0..repeat {
         for (i, &n) in sizes.iter().enumerate() {
             let work_dir = runs_dir.path().join(format!("run-{round}-{n}"));
             std::fs::create_dir(&work_dir).expect("a run's work directory");
             all[i].push(launch(n, &work_dir));
+            let (took, cgroups) = kernel::run(n);
+            kernel_runs[i].push(took);
+            kernel_cgroups = cgroups;
         }
     }
     drop(runs_dir);
@@ -366,6 +382,31 @@ fn main() {
             large.cpu.own_per_task(large.tasks) / small.cpu.own_per_task(small.tasks).max(1e-9),
             large.cpu.tasks_per_task(large.tasks) / small.cpu.tasks_per_task(small.tasks).max(1e-9),
             large.cpu.machine_per_task(large.tasks) / small.cpu.machine_per_task(small.tasks).max(1e-9),
+        );
+    }
+    let kernel: Vec<Duration> = kernel_runs
+        .into_iter()
+        .map(|mut runs| {
+            runs.sort();
+            runs[runs.len() / 2]
+        })
+        .collect();
+    println!(
+        "  the kernel alone (the same `sleep`s started one after another by a small process; a cgroup each: {}; a session each):",
+        if kernel_cgroups { "yes" } else { "no" }
+    );
+    for (n, took) in sizes.iter().zip(&kernel) {
+        println!(
+            "    {n:>5} processes: {:>8.0} ms ({:.2} ms each)",
+            ms(*took),
+            ms(*took) / *n as f64
+        );
+    }
+    if let ([small, .., large], [n_small, .., n_large]) = (kernel.as_slice(), sizes.as_slice()) {
+        println!(
+            "    ratio {:.2} for {:.0}x the processes",
+            large.as_secs_f64() / small.as_secs_f64().max(1e-9),
+            *n_large as f64 / *n_small as f64
         );
     }
     println!(
