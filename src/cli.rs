@@ -129,6 +129,13 @@ pub struct NodeArgs {
     #[arg(long, env = "SEXTANT_TASK_LAUNCHERS", default_value_t = 0,
           value_parser = clap::value_parser!(u16).range(0..=localmesos::MAX_LAUNCHERS as i64))]
     pub task_launchers: u16,
+    /// Give each process task its `mem` as a hard limit (at least 32 MB),
+    /// as Mesos's cgroups/mem isolator does: a task that passes it is
+    /// killed and ends TASK_FAILED (REASON_CONTAINER_LIMITATION_MEMORY).
+    /// Needs a cgroup per task and a memory controller; off by default,
+    /// as in Mesos.
+    #[arg(long, env = "SEXTANT_MEMORY_LIMITS", value_parser = BoolishValueParser::new())]
+    pub memory_limits: bool,
 }
 
 impl NodeArgs {

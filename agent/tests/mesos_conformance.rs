@@ -322,6 +322,120 @@ fn the_checker_rejects_what_a_master_would_not_parse() {
     }
 }
 
+/// A framework subscribed to a localmesos master over raw HTTP, as a
+/// real scheduler library speaks to it; every event it reads is kept, to
+/// be checked against the protos at the end.
+struct RawFramework {
+    http: reqwest::Client,
+    endpoint: String,
+    stream_id: String,
+    body: futures::stream::BoxStream<'static, Result<Vec<u8>, reqwest::Error>>,
+    decoder: RecordIoDecoder,
+    framework_id: FrameworkId,
+    seen: Vec<Value>,
+}
+
+impl RawFramework {
+    /// Subscribes as `name` and reads the SUBSCRIBED event.
+    async fn subscribe(master: &localmesos::LocalMesos, name: &str) -> RawFramework {
+        let endpoint = format!("{}/api/v1/scheduler", master.url());
+        let http = reqwest::Client::new();
+        let settings = FrameworkSettings {
+            name: name.into(),
+            user: "root".into(),
+            failover_timeout: Duration::from_secs(60),
+            principal: None,
+        };
+        let response = http
+            .post(&endpoint)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
+            .body(serde_json::to_vec(&Call::subscribe(framework_info(&settings, None))).expect("json"))
+            .send()
+            .await
+            .expect("subscribe");
+        let stream_id = response.headers()["Mesos-Stream-Id"]
+            .to_str()
+            .expect("ascii")
+            .to_string();
+        let body = response.bytes_stream().map(|chunk| chunk.map(|b| b.to_vec())).boxed();
+        let mut framework = RawFramework {
+            http,
+            endpoint,
+            stream_id,
+            body,
+            decoder: RecordIoDecoder::default(),
+            framework_id: FrameworkId::new(""),
+            seen: Vec::new(),
+        };
+        let subscribed = framework.next_event().await;
+        let id = subscribed["subscribed"]["framework_id"]["value"].as_str().expect("id");
+        framework.framework_id = FrameworkId::new(id);
+        framework
+    }
+
+    /// The next event, kept.
+    async fn next_event(&mut self) -> Value {
+        loop {
+            if let Some(record) = self.decoder.next_record().expect("RecordIO") {
+                let event: Value = serde_json::from_slice(&record).expect("JSON event");
+                self.seen.push(event.clone());
+                return event;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(20), self.body.next())
+                .await
+                .expect("an event in time")
+                .expect("stream open")
+                .expect("chunk");
+            self.decoder.feed(&chunk);
+        }
+    }
+
+    /// Sends `call` as this framework; the master must accept it.
+    async fn send(&self, mut call: Call) {
+        call.framework_id = Some(self.framework_id.clone());
+        let status = self
+            .http
+            .post(&self.endpoint)
+            .header("Content-Type", "application/json")
+            .header("Mesos-Stream-Id", &self.stream_id)
+            .body(serde_json::to_vec(&call).expect("json"))
+            .send()
+            .await
+            .expect("call")
+            .status();
+        assert_eq!(status, 202, "{} accepted", call.name());
+    }
+
+    /// Acknowledges the update `status`, if it carries a uuid.
+    async fn acknowledge(&self, status: &Value) {
+        if let (Some(uuid), Some(agent), Some(task)) = (
+            status["uuid"].as_str(),
+            status["agent_id"]["value"].as_str(),
+            status["task_id"]["value"].as_str(),
+        ) {
+            self.send(Call::acknowledge(AgentId::new(agent), TaskId::new(task), uuid.into()))
+                .await;
+        }
+    }
+
+    /// Accepts the first offer of `event` that fits `tasks`.
+    async fn launch(&self, event: &Value, tasks: &[LaunchRequest], refuse_seconds: f64) {
+        let offers: Vec<Offer> = serde_json::from_value(event["offers"]["offers"].clone()).expect("offers decode");
+        let plans = place(tasks, &offers, &NothingKnown, &mut RegexCache::default());
+        let plan = plans.plans.into_iter().find(|p| !p.tasks.is_empty()).expect("placed");
+        self.send(Call::accept(vec![plan.offer_id], plan.tasks, refuse_seconds))
+            .await;
+    }
+
+    /// Every event read so far conforms to the protos.
+    fn assert_all_conform(&self, pool: &DescriptorPool) {
+        for event in &self.seen {
+            assert_conforms(pool, "mesos.scheduler.Event", event);
+        }
+    }
+}
+
 /// Raw events from a real localmesos subscription: SUBSCRIBED, HEARTBEAT,
 /// OFFERS, task UPDATEs (executor and master generated), FAILURE.
 #[tokio::test]
@@ -331,63 +445,7 @@ async fn every_event_localmesos_sends_conforms_to_the_protos() {
     let mut config = localmesos::LocalMesosConfig::new("127.0.0.1:0".parse().expect("addr"), dir.path().into());
     config.offer_interval = Duration::from_millis(100);
     let master = localmesos::start(config).await.expect("localmesos");
-    let endpoint = format!("{}/api/v1/scheduler", master.url());
-    let http = reqwest::Client::new();
-
-    let settings = FrameworkSettings {
-        name: "conformance".into(),
-        user: "root".into(),
-        failover_timeout: Duration::from_secs(60),
-        principal: None,
-    };
-    let response = http
-        .post(&endpoint)
-        .header("Content-Type", "application/json")
-        .header("Accept", "application/json")
-        .body(serde_json::to_vec(&Call::subscribe(framework_info(&settings, None))).expect("json"))
-        .send()
-        .await
-        .expect("subscribe");
-    let stream_id = response.headers()["Mesos-Stream-Id"]
-        .to_str()
-        .expect("ascii")
-        .to_string();
-    let mut body = response.bytes_stream();
-    let mut decoder = RecordIoDecoder::default();
-    let mut seen: Vec<Value> = Vec::new();
-    let mut next_event = async || -> Value {
-        loop {
-            if let Some(record) = decoder.next_record().expect("RecordIO") {
-                return serde_json::from_slice(&record).expect("JSON event");
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(20), body.next())
-                .await
-                .expect("an event in time")
-                .expect("stream open")
-                .expect("chunk");
-            decoder.feed(&chunk);
-        }
-    };
-    let send = async |call: Call| {
-        let status = http
-            .post(&endpoint)
-            .header("Content-Type", "application/json")
-            .header("Mesos-Stream-Id", &stream_id)
-            .body(serde_json::to_vec(&call).expect("json"))
-            .send()
-            .await
-            .expect("call")
-            .status();
-        assert_eq!(status, 202, "{} accepted", call.name());
-    };
-
-    let subscribed = next_event().await;
-    let framework_id = FrameworkId::new(subscribed["subscribed"]["framework_id"]["value"].as_str().expect("id"));
-    seen.push(subscribed);
-    let stamp = |mut call: Call| {
-        call.framework_id = Some(framework_id.clone());
-        call
-    };
+    let mut framework = RawFramework::subscribe(&master, "conformance").await;
 
     // Launch one task that ends on its own and one we kill.
     let finished = "default.web.0a1b2c3d4e.f1";
@@ -396,11 +454,9 @@ async fn every_event_localmesos_sends_conforms_to_the_protos() {
     let mut launched = false;
     let mut reconciled = false;
     while ended < 2 || !reconciled {
-        let event = next_event().await;
+        let event = framework.next_event().await;
         match event["type"].as_str() {
             Some("OFFERS") if !launched => {
-                let offers: Vec<Offer> =
-                    serde_json::from_value(event["offers"]["offers"].clone()).expect("offers decode");
                 let quick = TaskSpec {
                     command: "exit 0".into(),
                     cpus: 0.1,
@@ -422,38 +478,32 @@ async fn every_event_localmesos_sends_conforms_to_the_protos() {
                     }),
                     ..quick.clone()
                 };
-                let plans = place(
-                    &[launch_request(finished, quick), launch_request(killed, long)],
-                    &offers,
-                    &NothingKnown,
-                    &mut RegexCache::default(),
-                );
-                let plan = plans.plans.into_iter().find(|p| !p.tasks.is_empty()).expect("placed");
-                send(stamp(Call::accept(vec![plan.offer_id], plan.tasks, 1.0))).await;
+                let tasks = [launch_request(finished, quick), launch_request(killed, long)];
+                framework.launch(&event, &tasks, 1.0).await;
                 launched = true;
             }
             Some("UPDATE") => {
                 let status = &event["update"]["status"];
-                let task = status["task_id"]["value"].as_str().unwrap_or_default().to_string();
-                let state = status["state"].as_str().unwrap_or_default().to_string();
-                if let (Some(uuid), Some(agent)) = (status["uuid"].as_str(), status["agent_id"]["value"].as_str()) {
-                    send(stamp(Call::acknowledge(
-                        AgentId::new(agent),
-                        TaskId::new(task.clone()),
-                        uuid.into(),
-                    )))
-                    .await;
-                    if task == killed && state == "TASK_RUNNING" && status["healthy"] == true {
-                        send(stamp(Call::kill(TaskId::new(killed), Some(AgentId::new(agent)), None))).await;
-                        // A master-generated update: reconcile a task it never saw.
-                        send(stamp(Call::reconcile(vec![ReconcileTask {
+                framework.acknowledge(status).await;
+                let task = status["task_id"]["value"].as_str().unwrap_or_default();
+                let state = status["state"].as_str().unwrap_or_default();
+                if let Some(agent) = status["agent_id"]["value"].as_str()
+                    && task == killed
+                    && state == "TASK_RUNNING"
+                    && status["healthy"] == true
+                {
+                    framework
+                        .send(Call::kill(TaskId::new(killed), Some(AgentId::new(agent)), None))
+                        .await;
+                    // A master-generated update: reconcile a task it never saw.
+                    framework
+                        .send(Call::reconcile(vec![ReconcileTask {
                             task_id: TaskId::new("default.web.0a1b2c3d4e.never"),
                             agent_id: Some(AgentId::new(agent)),
-                        }])))
+                        }]))
                         .await;
-                    }
                 }
-                if matches!(state.as_str(), "TASK_FINISHED" | "TASK_KILLED") {
+                if matches!(state, "TASK_FINISHED" | "TASK_KILLED") {
                     ended += 1;
                 }
                 if state == "TASK_GONE" || state == "TASK_LOST" {
@@ -462,18 +512,59 @@ async fn every_event_localmesos_sends_conforms_to_the_protos() {
             }
             _ => {}
         }
-        seen.push(event);
     }
-    let kinds: std::collections::BTreeSet<String> = seen
+    let kinds: std::collections::BTreeSet<String> = framework
+        .seen
         .iter()
         .filter_map(|e| e["type"].as_str().map(str::to_string))
         .collect();
     for kind in ["SUBSCRIBED", "HEARTBEAT", "OFFERS", "UPDATE"] {
         assert!(kinds.contains(kind), "saw {kind} (saw {kinds:?})");
     }
-    for event in &seen {
-        assert_conforms(&pool, "mesos.scheduler.Event", event);
-    }
+    framework.assert_all_conform(&pool);
+    master.shutdown().await;
+}
+
+/// Raw events of a process task under `--memory-limits` that passes its
+/// limit: its TASK_FAILED with REASON_CONTAINER_LIMITATION_MEMORY where
+/// the machine can limit memory, or the TASK_FAILED that says why not
+/// where it cannot; either must conform.
+#[tokio::test]
+async fn a_memory_limitation_event_conforms_to_the_protos() {
+    let Some(pool) = mesos_protos() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = localmesos::LocalMesosConfig::new("127.0.0.1:0".parse().expect("addr"), dir.path().into());
+    config.offer_interval = Duration::from_millis(100);
+    config.memory_limits = true;
+    let master = localmesos::start(config).await.expect("localmesos");
+    let mut framework = RawFramework::subscribe(&master, "memory").await;
+    let greedy = TaskSpec {
+        command: "python3 -c 'import time; b = b\"x\" * (200 * 1024 * 1024); time.sleep(60)'".into(),
+        cpus: 0.1,
+        mem: 32.0,
+        ..TaskSpec::default()
+    };
+    let mut launched = false;
+    let failed = loop {
+        let event = framework.next_event().await;
+        match event["type"].as_str() {
+            Some("OFFERS") if !launched => {
+                let tasks = [launch_request("default.web.0a1b2c3d4e.m1", greedy.clone())];
+                framework.launch(&event, &tasks, 1.0).await;
+                launched = true;
+            }
+            Some("UPDATE") => {
+                let status = event["update"]["status"].clone();
+                framework.acknowledge(&status).await;
+                if status["state"] == "TASK_FAILED" {
+                    break status;
+                }
+            }
+            _ => {}
+        }
+    };
+    assert!(failed["reason"].is_string(), "{failed}");
+    framework.assert_all_conform(&pool);
     master.shutdown().await;
 }
 
@@ -491,53 +582,8 @@ async fn every_fault_event_localmesos_sends_conforms_to_the_protos() {
     config.offer_interval = Duration::from_millis(100);
     config.nodes[0].containerizer = localmesos::ContainerizerKind::Simulated;
     let master = localmesos::start(config).await.expect("localmesos");
-    let endpoint = format!("{}/api/v1/scheduler", master.url());
+    let mut framework = RawFramework::subscribe(&master, "faults").await;
     let http = reqwest::Client::new();
-    let settings = FrameworkSettings {
-        name: "faults".into(),
-        user: "root".into(),
-        failover_timeout: Duration::from_secs(60),
-        principal: None,
-    };
-    let response = http
-        .post(&endpoint)
-        .header("Content-Type", "application/json")
-        .body(serde_json::to_vec(&Call::subscribe(framework_info(&settings, None))).expect("json"))
-        .send()
-        .await
-        .expect("subscribe");
-    let stream_id = response.headers()["Mesos-Stream-Id"]
-        .to_str()
-        .expect("ascii")
-        .to_string();
-    let mut body = response.bytes_stream();
-    let mut decoder = RecordIoDecoder::default();
-    let mut seen: Vec<Value> = Vec::new();
-    let mut next_event = async || -> Value {
-        loop {
-            if let Some(record) = decoder.next_record().expect("RecordIO") {
-                return serde_json::from_slice(&record).expect("JSON event");
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(20), body.next())
-                .await
-                .expect("an event in time")
-                .expect("stream open")
-                .expect("chunk");
-            decoder.feed(&chunk);
-        }
-    };
-    let send = async |call: Call| {
-        let status = http
-            .post(&endpoint)
-            .header("Content-Type", "application/json")
-            .header("Mesos-Stream-Id", &stream_id)
-            .body(serde_json::to_vec(&call).expect("json"))
-            .send()
-            .await
-            .expect("call")
-            .status();
-        assert_eq!(status, 202, "{} accepted", call.name());
-    };
     let fault = async |path: &str| {
         let response = http
             .post(format!("{}{path}", master.url()))
@@ -547,25 +593,17 @@ async fn every_fault_event_localmesos_sends_conforms_to_the_protos() {
         assert_eq!(response.status(), 200, "{path}");
     };
 
-    let subscribed = next_event().await;
-    let framework_id = FrameworkId::new(subscribed["subscribed"]["framework_id"]["value"].as_str().expect("id"));
-    seen.push(subscribed);
-    let stamp = |mut call: Call| {
-        call.framework_id = Some(framework_id.clone());
-        call
-    };
     let task = "default.web.0a1b2c3d4e.p1";
     // Steps: 0 launch, 1 running (then wait for an offer to rescind),
     // 2 partitioned, 3 healed, 4 removed.
     let mut step = 0;
+    let mut running = false;
     let (mut failure, mut rescind, mut unreachable, mut reregistered, mut gone) = (false, false, false, false, false);
     while !(failure && rescind && unreachable && reregistered && gone) {
-        let event = next_event().await;
+        let event = framework.next_event().await;
         let status = &event["update"]["status"];
         match (event["type"].as_str(), step) {
             (Some("OFFERS"), 0) => {
-                let offers: Vec<Offer> =
-                    serde_json::from_value(event["offers"]["offers"].clone()).expect("offers decode");
                 let spec = TaskSpec {
                     command: "exec sleep 30".into(),
                     cpus: 0.1,
@@ -573,32 +611,19 @@ async fn every_fault_event_localmesos_sends_conforms_to_the_protos() {
                     kill_grace_period_seconds: 1,
                     ..TaskSpec::default()
                 };
-                let plans = place(
-                    &[launch_request(task, spec)],
-                    &offers,
-                    &NothingKnown,
-                    &mut RegexCache::default(),
-                );
-                let plan = plans.plans.into_iter().find(|p| !p.tasks.is_empty()).expect("placed");
-                send(stamp(Call::accept(vec![plan.offer_id], plan.tasks, 0.0))).await;
+                framework.launch(&event, &[launch_request(task, spec)], 0.0).await;
                 step = 1;
             }
-            (Some("OFFERS"), 1)
-                if status.is_null() && seen.iter().any(|e| e["update"]["status"]["state"] == "TASK_RUNNING") =>
-            {
+            (Some("OFFERS"), 1) if running => {
                 fault("/fault/partition?node=localhost").await;
                 step = 2;
             }
             (Some("RESCIND"), _) => rescind = true,
             (Some("FAILURE"), _) => failure = true,
             (Some("UPDATE"), _) => {
-                if let (Some(uuid), Some(agent)) = (status["uuid"].as_str(), status["agent_id"]["value"].as_str()) {
-                    send(stamp(Call::acknowledge(
-                        AgentId::new(agent),
-                        TaskId::new(task),
-                        uuid.into(),
-                    )))
-                    .await;
+                framework.acknowledge(status).await;
+                if status["state"] == "TASK_RUNNING" {
+                    running = true;
                 }
                 if status["state"] == "TASK_UNREACHABLE" && step == 2 {
                     unreachable = true;
@@ -614,10 +639,7 @@ async fn every_fault_event_localmesos_sends_conforms_to_the_protos() {
             }
             _ => {}
         }
-        seen.push(event);
     }
-    for event in &seen {
-        assert_conforms(&pool, "mesos.scheduler.Event", event);
-    }
+    framework.assert_all_conform(&pool);
     master.shutdown().await;
 }

@@ -44,6 +44,9 @@ pub enum ExecutorEvent {
     },
     /// Killed before it started (while its URIs were being fetched).
     KilledBeforeStart,
+    /// The task passed a limit (its memory) and was killed for it: the
+    /// agent's TASK_FAILED with this reason.
+    Limited { message: String, reason: &'static str },
 }
 
 /// Everything needed to start a task.
@@ -71,6 +74,9 @@ pub struct LaunchSpec {
     pub simulation: crate::containerizer::Script,
     /// `TaskInfo.container` (a Docker task's image, network, ports).
     pub container: Option<mesos::types::ContainerInfo>,
+    /// The task's `mem` in bytes, as a hard limit for a process task
+    /// (`--memory-limits`); none when limits are off.
+    pub memory_limit: Option<u64>,
 }
 
 /// Where reports go.

@@ -183,6 +183,12 @@ pub struct LocalMesosConfig {
     /// How many task launcher processes start process tasks side by side
     /// (`--task-launchers`; 0: one per CPU, 2 to 4).
     pub task_launchers: usize,
+    /// Each process task's `mem` resource as a hard limit (at least 32
+    /// MB), as Mesos's `cgroups/mem` isolator sets it; a task that passes
+    /// it is killed and ends TASK_FAILED (REASON_CONTAINER_LIMITATION_MEMORY).
+    /// Off by default, as in Mesos (`posix/mem`). Needs a cgroup per task
+    /// and a memory controller (`--memory-limits`).
+    pub memory_limits: bool,
 }
 
 impl LocalMesosConfig {
@@ -202,6 +208,7 @@ impl LocalMesosConfig {
             stream_limits: StreamLimits::default(),
             isolation: Isolation::default(),
             task_launchers: 0,
+            memory_limits: false,
         }
     }
 }
@@ -355,6 +362,7 @@ pub async fn start(config: LocalMesosConfig) -> Result<LocalMesos, LocalMesosErr
     info!(%addr, id = %identity.id, nodes = config.nodes.len(), "localmesos master starting");
     let mut master = Master::new(identity, timing, work_dir, &config.nodes);
     master.skip_bound_ports = config.skip_bound_ports;
+    master.memory_limits = config.memory_limits;
     master.containerizers = containerizer::Containerizers::new(config.fetcher, config.isolation, config.task_launchers);
     master.auth = auth::Authenticator::new(&config.auth);
     master.stream_limits = config.stream_limits;

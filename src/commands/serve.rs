@@ -70,6 +70,7 @@ pub async fn local_mesos(args: LocalMesosArgs) -> Result<()> {
     config.fetcher = args.node.fetcher_limits();
     config.isolation = args.node.isolation;
     config.task_launchers = usize::from(args.node.task_launchers);
+    config.memory_limits = args.node.memory_limits;
     (config.auth, config.max_frameworks) = mesos_auth(&args.mesos_auth, false)?;
     let master = localmesos::start(config)
         .await

@@ -46,6 +46,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
     mesos_config.fetcher = args.node.fetcher_limits();
     mesos_config.isolation = args.node.isolation;
     mesos_config.task_launchers = usize::from(args.node.task_launchers);
+    mesos_config.memory_limits = args.node.memory_limits;
     // The master authenticates (by default): its own agent registers with
     // a fresh credential, shared in process and written for the operator.
     (mesos_config.auth, mesos_config.max_frameworks) = mesos_auth(&args.mesos_auth, true)?;

@@ -36,6 +36,8 @@ pub(super) fn launch_of(spec: &LaunchSpec, check: &CommandInfo) -> Launch {
         sandbox: spec.sandbox.clone(),
         user: spec.user.clone(),
         role: Role::Probe,
+        // A probe is not counted against its task's memory limit.
+        memory_limit: None,
     }
 }
 

@@ -292,6 +292,7 @@ async fn run(
         sandbox: spec.sandbox.clone(),
         user: spec.user.clone(),
         role: Role::Task,
+        memory_limit: spec.memory_limit,
     });
     let id = launched.id;
     launch_id.store(id, Ordering::SeqCst);
@@ -340,7 +341,7 @@ async fn run(
         let probing = probe.is_some();
         tokio::select! {
             answer = launched.answers.recv() => match answer {
-                Some(Response::Exited { code, signal, .. }) => break Some((code, signal)),
+                Some(Response::Exited { code, signal, memory_exceeded, .. }) => break Some((code, signal, memory_exceeded)),
                 Some(_) => continue,
                 None => break None,
             },
@@ -413,7 +414,14 @@ async fn run(
     // The supervisor has killed every other process of the task.
     launch_id.store(0, Ordering::SeqCst);
     match status {
-        Some((code, signal)) => {
+        Some((_, _, Some(exceeded))) if !silent => {
+            info!(task = %spec.task_id, limit = exceeded.limit, peak = exceeded.peak, "the task passed its memory limit");
+            report(ExecutorEvent::Limited {
+                message: exceeded.message(),
+                reason: "REASON_CONTAINER_LIMITATION_MEMORY",
+            });
+        }
+        Some((code, signal, _)) => {
             debug!(task = %spec.task_id, ?code, ?signal, "task exited");
             if !silent {
                 report(ExecutorEvent::Exited {

@@ -5,8 +5,9 @@
 //! in it, whatever it does (`setsid`, double forks), so stopping the task
 //! signals the cgroup's processes and ending it writes `cgroup.kill`.
 //!
-//! No controller is enabled: the cgroups only group processes (this
-//! works in the unified hierarchy of a hybrid v1/v2 machine too). Where
+//! No controller is enabled unless memory limits are on (`memory_limit.rs`):
+//! the cgroups only group processes (this works in the unified hierarchy
+//! of a hybrid v1/v2 machine too). Where
 //! there is none, or it cannot be written, the launcher falls back to a
 //! supervisor process per task (`supervisor.rs`).
 //!
@@ -144,6 +145,11 @@ impl Cgroups {
     fn remove_root(&self) {
         let _ = std::fs::remove_dir(&self.root);
     }
+
+    /// The launcher's cgroup, parent of the tasks'.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
 }
 
 impl TaskCgroup {
@@ -154,6 +160,11 @@ impl TaskCgroup {
     /// tasks already running).
     pub fn open_join(&self) -> io::Result<OwnedFd> {
         open_write(&self.dir.join("cgroup.procs"))
+    }
+
+    /// Its directory in the cgroup2 hierarchy.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Sends `signal` to every process in the cgroup.
@@ -190,7 +201,7 @@ pub fn join(fd: i32) -> bool {
     unsafe { libc::write(fd, c"0".as_ptr().cast(), 1) == 1 }
 }
 
-fn open_write(path: &Path) -> io::Result<OwnedFd> {
+pub(super) fn open_write(path: &Path) -> io::Result<OwnedFd> {
     let path = CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
     // SAFETY: a valid path; the result is checked.
     let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };

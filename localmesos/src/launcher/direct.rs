@@ -13,6 +13,10 @@
 //! process benchmark: 10.5 s for 5,000 tasks with DAMON off, 24 s on).
 //! A task's child execs at once, so it shares nothing.
 //!
+//! With `--memory-limits`, each task also gets a memory cgroup
+//! (`memory_limit.rs`), set up before the child joins it; a task whose
+//! cgroup saw an OOM kill says so in its `Exited`.
+//!
 //! A "sweeper" child of the launcher (one, not one per task) kills every
 //! task's cgroup if the launcher itself is killed (`PR_SET_PDEATHSIG`).
 
@@ -20,21 +24,25 @@ use std::collections::HashMap;
 use std::os::fd::{AsRawFd as _, OwnedFd};
 
 use super::cgroup::{self, Cgroups, TaskCgroup};
+use super::memory_limit::{MemoryCgroups, TaskMemory};
 use super::prepare::Prepared;
 use super::protocol::{Response, Stop};
 use super::supervisor;
 use super::vfork::{self, ChildStack};
 
-/// A running task: its launch id and cgroup.
+/// A running task: its launch id, cgroup and memory cgroup (with
+/// `--memory-limits`).
 struct Running {
     id: u64,
     cgroup: TaskCgroup,
+    memory: Option<TaskMemory>,
 }
 
 /// A task whose main process ended, waiting for the rest of its cgroup to
 /// die before its `Exited` goes out.
 struct Ending {
     cgroup: TaskCgroup,
+    memory: Option<TaskMemory>,
     exited: Response,
 }
 
@@ -50,6 +58,10 @@ pub struct Direct {
     ending: Vec<Ending>,
     /// The stack each task's child runs on until it execs.
     stack: ChildStack,
+    /// Made at the first launch with a memory limit (none otherwise, so
+    /// that tasks without one cost no memory cgroup); or why there can
+    /// be none.
+    memory: Option<Result<MemoryCgroups, String>>,
 }
 
 impl Direct {
@@ -74,15 +86,24 @@ impl Direct {
             running: HashMap::new(),
             by_id: HashMap::new(),
             ending: Vec::new(),
+            memory: None,
         })
     }
 
-    /// Starts `task` as launch `id`; the answer to send.
-    pub fn launch(&mut self, id: u64, task: &Prepared) -> Response {
+    /// Starts `task` as launch `id`, limited to `memory_limit` bytes if
+    /// given; the answer to send.
+    pub fn launch(&mut self, id: u64, task: &Prepared, memory_limit: Option<u64>) -> Response {
         let exec_failed = |message: String| Response::ExecFailed { id, message };
         let cgroup = match self.cgroups.task(id) {
             Ok(cgroup) => cgroup,
             Err(error) => return exec_failed(format!("Failed to create the task's cgroup: {error}")),
+        };
+        let (memory, memory_join) = match self.task_memory(id, &cgroup, memory_limit) {
+            Ok(pair) => pair,
+            Err(message) => {
+                let _ = cgroup.try_remove();
+                return Response::SetupFailed { id, message };
+            }
         };
         let (exec_read, exec_write) = match supervisor::pipe() {
             Ok(pair) => pair,
@@ -96,10 +117,11 @@ impl Direct {
             }
         };
         let (join_fd, null, exec_fd) = (procs.as_raw_fd(), self.null.as_raw_fd(), exec_write.as_raw_fd());
+        let memory_fd = memory_join.as_ref().map(|fd| fd.as_raw_fd());
         // The child only makes system calls on what is prepared here until
         // it execs (it runs in the launcher's memory).
         let mut child = || {
-            if !cgroup::join(join_fd) {
+            if !cgroup::join(join_fd) || memory_fd.is_some_and(|fd| !cgroup::join(fd)) {
                 supervisor::fail_in_child(exec_fd, supervisor::STAGE_CGROUP);
             }
             // SAFETY: a valid fd; the launcher's socket must not reach the
@@ -110,17 +132,21 @@ impl Direct {
         let spawned = vfork::spawn(&mut self.stack, &mut child);
         drop(exec_write);
         drop(procs);
+        drop(memory_join);
         let pid = match spawned {
             Ok(pid) => pid,
             Err(error) => {
                 let _ = cgroup.try_remove();
+                if let Some(memory) = &memory {
+                    memory.remove();
+                }
                 return exec_failed(format!("Failed to fork: {error}"));
             }
         };
         match supervisor::read_pair(exec_read.as_raw_fd()) {
             None => {
                 self.by_id.insert(id, pid);
-                self.running.insert(pid, Running { id, cgroup });
+                self.running.insert(pid, Running { id, cgroup, memory });
                 Response::Started {
                     id,
                     pid: u32::try_from(pid).unwrap_or(0),
@@ -133,8 +159,47 @@ impl Direct {
                 // SAFETY: the child that just failed.
                 unsafe { libc::waitpid(pid, &mut status, 0) };
                 let _ = cgroup.try_remove();
+                if let Some(memory) = &memory {
+                    memory.remove();
+                }
                 let error = std::io::Error::from_raw_os_error(errno);
                 exec_failed(format!("{}: {error}", supervisor::stage_text(stage)))
+            }
+        }
+    }
+
+    /// The memory cgroup of launch `id` and the fd its child joins it by
+    /// (v1 only), or none without a limit; an error is the launch's
+    /// answer, saying why the limit cannot be set.
+    fn task_memory(
+        &mut self,
+        id: u64,
+        cgroup: &TaskCgroup,
+        limit: Option<u64>,
+    ) -> Result<(Option<TaskMemory>, Option<OwnedFd>), String> {
+        let Some(limit) = limit else {
+            return Ok((None, None));
+        };
+        let root = self.cgroups.root().to_path_buf();
+        let cgroups = match self.memory.get_or_insert_with(|| MemoryCgroups::create(&root)) {
+            Ok(cgroups) => cgroups,
+            Err(why) => {
+                return Err(format!(
+                    "Failed to launch container: memory limits are on (--memory-limits), but {why}"
+                ));
+            }
+        };
+        let memory = cgroups
+            .task(id, cgroup.dir(), limit)
+            .map_err(|e| format!("Failed to launch container: cannot set the task's memory limit: {e}"))?;
+        match memory.join_fd() {
+            None => Ok((Some(memory), None)),
+            Some(Ok(fd)) => Ok((Some(memory), Some(fd))),
+            Some(Err(e)) => {
+                memory.remove();
+                Err(format!(
+                    "Failed to launch container: cannot open the task's memory cgroup: {e}"
+                ))
             }
         }
     }
@@ -163,12 +228,15 @@ impl Direct {
             (Some(libc::WEXITSTATUS(status)), None)
         };
         task.cgroup.kill();
+        let memory_exceeded = task.memory.as_ref().and_then(TaskMemory::exceeded);
         self.ending.push(Ending {
             cgroup: task.cgroup,
+            memory: task.memory,
             exited: Response::Exited {
                 id: task.id,
                 code,
                 signal,
+                memory_exceeded,
             },
         });
     }
@@ -178,6 +246,9 @@ impl Direct {
         let mut done = Vec::new();
         self.ending.retain(|ending| {
             if ending.cgroup.try_remove() {
+                if let Some(memory) = &ending.memory {
+                    memory.remove();
+                }
                 done.push(ending.exited.clone());
                 false
             } else {
@@ -198,6 +269,9 @@ impl Direct {
     /// the sweeper.
     pub fn kill_all(&mut self) {
         self.cgroups.kill_all();
+        if let Some(Ok(memory)) = &self.memory {
+            memory.remove_all();
+        }
         // SAFETY: a signal to our own child.
         unsafe { libc::kill(self.sweeper, libc::SIGTERM) };
     }
@@ -239,6 +313,7 @@ fn start_sweeper(cgroups: &Cgroups, null: i32) -> Result<libc::pid_t, String> {
         };
         if signal == libc::SIGHUP {
             cgroups.kill_all();
+            super::memory_limit::remove_v1_left(cgroups.root());
         }
         libc::_exit(0)
     }

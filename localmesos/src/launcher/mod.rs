@@ -11,7 +11,8 @@
 //!   a reader thread (no fork, no blocking write on an async worker).
 //! - `server.rs`: the launcher's loop; `direct.rs` with `cgroup.rs`: a
 //!   task started by the launcher itself in a cgroup of its own, where the
-//!   machine allows it; `supervisor.rs` otherwise: the per-task subreaper
+//!   machine allows it, and `memory_limit.rs`: its memory limit
+//!   (`--memory-limits`); `supervisor.rs` otherwise: the per-task subreaper
 //!   that makes a task's processes unable to escape; `prepare.rs`: user,
 //!   sandbox and program; `protocol.rs`: the messages.
 //!
@@ -26,6 +27,7 @@
 mod cgroup;
 mod client;
 mod direct;
+mod memory_limit;
 mod prepare;
 mod protocol;
 mod server;

@@ -272,6 +272,7 @@ mod tests {
             sandbox: sandbox.to_path_buf(),
             user: String::new(),
             role,
+            memory_limit: None,
         }
     }
 

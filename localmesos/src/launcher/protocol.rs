@@ -32,6 +32,10 @@ pub struct Launch {
     pub user: String,
     /// A task, or a probe inside a running task's sandbox.
     pub role: Role,
+    /// The task's memory limit in bytes (`--memory-limits`; `memory_limit.rs`):
+    /// none, or the launch fails where it cannot be set.
+    #[serde(default)]
+    pub memory_limit: Option<u64>,
 }
 
 /// What a launch is, which decides what happens to its sandbox and where
@@ -91,7 +95,31 @@ pub enum Response {
         id: u64,
         code: Option<i32>,
         signal: Option<i32>,
+        /// Set when the kernel killed a process of the task for passing
+        /// its memory limit: that limit and the most the task used.
+        #[serde(default)]
+        memory_exceeded: Option<MemoryExceeded>,
     },
+}
+
+/// A task's memory limit and the most it used, both in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryExceeded {
+    pub limit: u64,
+    pub peak: u64,
+}
+
+impl MemoryExceeded {
+    /// Mesos's words for a task killed for its memory (the `cgroups/mem`
+    /// isolator's), in whole megabytes.
+    pub fn message(&self) -> String {
+        let mb = |bytes: u64| bytes.div_ceil(1024 * 1024);
+        format!(
+            "Memory limit exceeded: Requested: {}MB Maximum Used: {}MB",
+            mb(self.limit),
+            mb(self.peak)
+        )
+    }
 }
 
 impl Response {
@@ -115,4 +143,21 @@ pub fn encode<T: Serialize>(message: &T) -> serde_json::Result<Vec<u8>> {
     let mut line = serde_json::to_vec(message)?;
     line.push(b'\n');
     Ok(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_memory_limitation_names_the_limit_and_the_peak_in_megabytes() {
+        let exceeded = MemoryExceeded {
+            limit: 32 * 1024 * 1024,
+            peak: 32 * 1024 * 1024 - 4096,
+        };
+        assert_eq!(
+            exceeded.message(),
+            "Memory limit exceeded: Requested: 32MB Maximum Used: 32MB"
+        );
+    }
 }

@@ -35,6 +35,8 @@ struct Server {
     /// Set when cgroups were required (`--isolation cgroups`) and cannot
     /// be used: every launch fails with this reason.
     refused: Option<String>,
+    /// Why tasks get cgroups or supervisors (the `Hello`'s words).
+    isolation_why: String,
     /// Supervisor pid → task id, for tasks that started.
     supervisors: HashMap<libc::pid_t, u64>,
     /// Task id → supervisor pid, from the fork on (a stop request may
@@ -112,6 +114,7 @@ pub fn run() -> i32 {
         socket: 0,
         direct,
         refused,
+        isolation_why: isolation.why.clone(),
         supervisors: HashMap::new(),
         by_id: HashMap::new(),
         starting: HashMap::new(),
@@ -251,8 +254,16 @@ impl Server {
             Err(message) => return self.send(&Response::SetupFailed { id, message }),
         };
         if let Some(direct) = &mut self.direct {
-            let answer = direct.launch(id, &task);
+            let answer = direct.launch(id, &task, launch.memory_limit);
             return self.send(&answer);
+        }
+        if launch.memory_limit.is_some() {
+            let message = format!(
+                "Failed to launch container: memory limits are on (--memory-limits), but they need a cgroup \
+                 per task, and each task runs under a supervisor here ({})",
+                self.isolation_why
+            );
+            return self.send(&Response::SetupFailed { id, message });
         }
         let (uid, gid) = (task.ids.uid, task.ids.gid);
         let exec_failed = |message: String| Response::ExecFailed { id, message };
@@ -361,7 +372,12 @@ impl Server {
             } else {
                 (Some(libc::WEXITSTATUS(status)), None)
             };
-            self.send(&Response::Exited { id, code, signal });
+            self.send(&Response::Exited {
+                id,
+                code,
+                signal,
+                memory_exceeded: None,
+            });
         }
     }
 

@@ -463,6 +463,9 @@ impl Master {
                 .collect(),
             simulation,
             container,
+            memory_limit: self
+                .memory_limits
+                .then(|| (crate::resources::from_milli(task.resources.mem).max(0.0) * 1024.0 * 1024.0) as u64),
         };
         let master: Weak<Master> = Arc::downgrade(self);
         let (report_fid, report_task, report_container) = (fid.to_string(), task_id.clone(), container_id.clone());

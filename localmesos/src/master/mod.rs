@@ -113,6 +113,9 @@ pub struct Master {
     pub containerizers: Containerizers,
     /// Whether offers leave out host ports already listened on.
     pub skip_bound_ports: bool,
+    /// Whether process tasks get their `mem` as a hard limit
+    /// (`--memory-limits`).
+    pub memory_limits: bool,
     /// Who may call (see `auth`).
     pub auth: Authenticator,
     /// How much each subscriber may leave unread.
@@ -405,6 +408,7 @@ impl Master {
             start_time: registered_time,
             containerizers: Containerizers::default(),
             skip_bound_ports: true,
+            memory_limits: false,
             auth: Authenticator::default(),
             stream_limits: StreamLimits::default(),
             max_frameworks: DEFAULT_MAX_FRAMEWORKS,

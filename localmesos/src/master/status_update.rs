@@ -288,6 +288,14 @@ pub fn statuses_for(task: &Task, container_id: &str, event: &ExecutorEvent, kill
             status.reason = Some(reason.to_string());
             vec![status]
         }
+        ExecutorEvent::Limited { message, reason } => {
+            // What an agent says when an isolator's limit ended the
+            // container.
+            let mut status = executor_status(task, TaskState::TaskFailed, TaskStatusSource::SourceAgent);
+            status.message = Some(message.clone());
+            status.reason = Some(reason.to_string());
+            vec![status]
+        }
         ExecutorEvent::KilledBeforeStart => {
             // What an agent says of a task killed before its executor ran.
             let mut status = executor_status(task, TaskState::TaskKilled, TaskStatusSource::SourceAgent);
