@@ -19,7 +19,8 @@
 //! sizes; `SEXTANT_BENCH_REPEAT` (5) how many runs of each, alternated,
 //! whose median is the size's time; `SEXTANT_BENCH_LAUNCHERS` the
 //! number of task launchers (`--task-launchers`; 0, the default: as
-//! suits the machine). Every run's sandboxes stay until the
+//! suits the machine); `SEXTANT_BENCH_MEMORY_LIMITS=1` turns on
+//! `--memory-limits` (a memory cgroup per task). Every run's sandboxes stay until the
 //! end of the bench (`WORK_DIR_ENV`).
 //!
 //! After each run, the same number of `sleep`s is started by the kernel
@@ -81,6 +82,7 @@ fn serve(tasks: usize) {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
+        config.memory_limits = std::env::var("SEXTANT_BENCH_MEMORY_LIMITS").is_ok_and(|v| v == "1");
         let per_node = tasks.div_ceil(NODES);
         config.nodes = (1..=NODES)
             .map(|i| NodeConfig {

@@ -98,13 +98,6 @@ impl Direct {
             Ok(cgroup) => cgroup,
             Err(error) => return exec_failed(format!("Failed to create the task's cgroup: {error}")),
         };
-        let (memory, memory_join) = match self.task_memory(id, &cgroup, memory_limit) {
-            Ok(pair) => pair,
-            Err(message) => {
-                let _ = cgroup.try_remove();
-                return Response::SetupFailed { id, message };
-            }
-        };
         let (exec_read, exec_write) = match supervisor::pipe() {
             Ok(pair) => pair,
             Err(error) => return exec_failed(format!("Failed to fork: {error}")),
@@ -114,6 +107,13 @@ impl Direct {
             Err(error) => {
                 let _ = cgroup.try_remove();
                 return exec_failed(format!("Failed to open the task's cgroup: {error}"));
+            }
+        };
+        let (memory, memory_join) = match self.task_memory(id, &cgroup, memory_limit) {
+            Ok(pair) => pair,
+            Err(message) => {
+                let _ = cgroup.try_remove();
+                return Response::SetupFailed { id, message };
             }
         };
         let (join_fd, null, exec_fd) = (procs.as_raw_fd(), self.null.as_raw_fd(), exec_write.as_raw_fd());
