@@ -322,6 +322,18 @@ fn the_checker_rejects_what_a_master_would_not_parse() {
     }
 }
 
+/// A localmesos master that offers every 100 ms, as `adjust` sets it up,
+/// with its work directory (removed when dropped).
+async fn start_master(
+    adjust: impl FnOnce(&mut localmesos::LocalMesosConfig),
+) -> (localmesos::LocalMesos, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = localmesos::LocalMesosConfig::new("127.0.0.1:0".parse().expect("addr"), dir.path().into());
+    config.offer_interval = Duration::from_millis(100);
+    adjust(&mut config);
+    (localmesos::start(config).await.expect("localmesos"), dir)
+}
+
 /// A framework subscribed to a localmesos master over raw HTTP, as a
 /// real scheduler library speaks to it; every event it reads is kept, to
 /// be checked against the protos at the end.
@@ -441,10 +453,7 @@ impl RawFramework {
 #[tokio::test]
 async fn every_event_localmesos_sends_conforms_to_the_protos() {
     let Some(pool) = mesos_protos() else { return };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = localmesos::LocalMesosConfig::new("127.0.0.1:0".parse().expect("addr"), dir.path().into());
-    config.offer_interval = Duration::from_millis(100);
-    let master = localmesos::start(config).await.expect("localmesos");
+    let (master, _dir) = start_master(|_| {}).await;
     let mut framework = RawFramework::subscribe(&master, "conformance").await;
 
     // Launch one task that ends on its own and one we kill.
@@ -532,11 +541,7 @@ async fn every_event_localmesos_sends_conforms_to_the_protos() {
 #[tokio::test]
 async fn a_memory_limitation_event_conforms_to_the_protos() {
     let Some(pool) = mesos_protos() else { return };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = localmesos::LocalMesosConfig::new("127.0.0.1:0".parse().expect("addr"), dir.path().into());
-    config.offer_interval = Duration::from_millis(100);
-    config.memory_limits = true;
-    let master = localmesos::start(config).await.expect("localmesos");
+    let (master, _dir) = start_master(|config| config.memory_limits = true).await;
     let mut framework = RawFramework::subscribe(&master, "memory").await;
     let greedy = TaskSpec {
         command: "python3 -c 'import time; b = b\"x\" * (200 * 1024 * 1024); time.sleep(60)'".into(),
@@ -577,11 +582,8 @@ async fn a_memory_limitation_event_conforms_to_the_protos() {
 #[tokio::test]
 async fn every_fault_event_localmesos_sends_conforms_to_the_protos() {
     let Some(pool) = mesos_protos() else { return };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = localmesos::LocalMesosConfig::new("127.0.0.1:0".parse().expect("addr"), dir.path().into());
-    config.offer_interval = Duration::from_millis(100);
-    config.nodes[0].containerizer = localmesos::ContainerizerKind::Simulated;
-    let master = localmesos::start(config).await.expect("localmesos");
+    let (master, _dir) =
+        start_master(|config| config.nodes[0].containerizer = localmesos::ContainerizerKind::Simulated).await;
     let mut framework = RawFramework::subscribe(&master, "faults").await;
     let http = reqwest::Client::new();
     let fault = async |path: &str| {
