@@ -36,17 +36,16 @@ pub enum ExecutorEvent {
         killed: bool,
         unhealthy: bool,
     },
-    /// The process could not be started.
-    LaunchFailed {
+    /// The agent ended the task TASK_FAILED, with this reason: its
+    /// container could not start, its executor died, or it passed a limit
+    /// (its memory) and was killed for it.
+    Failed {
         message: String,
         reason: &'static str,
         source: TaskStatusSource,
     },
     /// Killed before it started (while its URIs were being fetched).
     KilledBeforeStart,
-    /// The task passed a limit (its memory) and was killed for it: the
-    /// agent's TASK_FAILED with this reason.
-    Limited { message: String, reason: &'static str },
 }
 
 /// Everything needed to start a task.

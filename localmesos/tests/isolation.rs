@@ -98,16 +98,6 @@ async fn escaping_task(
     (pid, escaped, daemon)
 }
 
-/// The parent of `pid`, from `/proc/<pid>/stat`.
-fn parent_of(pid: i32) -> i32 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    stat.rsplit(')')
-        .next()
-        .and_then(|rest| rest.split_whitespace().nth(1))
-        .and_then(|ppid| ppid.parse().ok())
-        .expect("ppid")
-}
-
 /// A killed task takes with it a child that left its session (`setsid`)
 /// and a daemon that double-forked away from it.
 async fn setsid_and_double_forked_children_die_with_their_killed_task(isolation: Isolation) {
@@ -567,27 +557,17 @@ both_isolations!(
     a_program_that_cannot_run_fails_cleanly_with_supervisors
 );
 
-/// Where the cgroup2 hierarchy is mounted (`/proc/self/mountinfo`).
-fn cgroup2_mount() -> Option<String> {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    mounts.lines().find_map(|line| {
-        let (mount, rest) = line.split_once(" - ")?;
-        rest.starts_with("cgroup2 ")
-            .then(|| mount.split(' ').nth(4).map(str::to_string))?
-    })
-}
-
 /// Whether this machine lets this process make a cgroup2 child cgroup
 /// (what `Isolation::Auto` needs to use cgroups).
 fn machine_has_writable_cgroup2() -> bool {
-    let Some(mount) = cgroup2_mount() else {
+    let Some(mount) = cgroup_mount(None) else {
         return false;
     };
     let cgroups = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     let Some(own) = cgroups.lines().find_map(|l| l.strip_prefix("0::")) else {
         return false;
     };
-    let probe = Path::new(&mount)
+    let probe = mount
         .join(own.trim_start_matches('/'))
         .join(format!("isolation-test-{}", std::process::id()));
     let made = std::fs::create_dir(&probe).is_ok();
@@ -646,8 +626,8 @@ async fn auto_isolation_puts_each_task_in_its_own_cgroup_where_the_machine_allow
         TaskState::TaskKilled
     );
     if writable {
-        let mount = cgroup2_mount().expect("the cgroup2 mount");
-        let dir = Path::new(&mount).join(task_cgroup.trim_start_matches('/'));
+        let mount = cgroup_mount(None).expect("the cgroup2 mount");
+        let dir = mount.join(task_cgroup.trim_start_matches('/'));
         assert!(!dir.exists(), "{} is removed once the task ended", dir.display());
     }
     master.mesos.shutdown().await;

@@ -57,7 +57,7 @@ impl DockerContainerizer {
 }
 
 fn launch_failed(message: String) -> ExecutorEvent {
-    ExecutorEvent::LaunchFailed {
+    ExecutorEvent::Failed {
         message: format!("Failed to launch container: {message}"),
         reason: "REASON_CONTAINER_LAUNCH_FAILED",
         source: TaskStatusSource::SourceAgent,

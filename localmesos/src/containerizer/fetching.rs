@@ -128,7 +128,7 @@ async fn fetch_then_launch(
         );
         info!(task = %spec.task_id, %message, "fetch failed");
         let _ = tokio::fs::write(spec.sandbox.join("stderr"), format!("{message}\n")).await;
-        report(ExecutorEvent::LaunchFailed {
+        report(ExecutorEvent::Failed {
             message,
             reason: "REASON_CONTAINER_LAUNCH_FAILED",
             source: TaskStatusSource::SourceAgent,

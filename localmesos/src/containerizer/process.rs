@@ -265,12 +265,12 @@ async fn run(
     launch_id: Arc<AtomicU64>,
     registry: Arc<ProcessContainerizer>,
 ) {
-    let executor_terminated = || ExecutorEvent::LaunchFailed {
+    let executor_terminated = || ExecutorEvent::Failed {
         message: "Executor terminated".to_string(),
         reason: "REASON_EXECUTOR_TERMINATED",
         source: TaskStatusSource::SourceAgent,
     };
-    let launch_failed = |message: String| ExecutorEvent::LaunchFailed {
+    let launch_failed = |message: String| ExecutorEvent::Failed {
         message,
         reason: "REASON_CONTAINER_LAUNCH_FAILED",
         source: TaskStatusSource::SourceAgent,
@@ -416,9 +416,10 @@ async fn run(
     match status {
         Some((_, _, Some(exceeded))) if !silent => {
             info!(task = %spec.task_id, limit = exceeded.limit, peak = exceeded.peak, "the task passed its memory limit");
-            report(ExecutorEvent::Limited {
+            report(ExecutorEvent::Failed {
                 message: exceeded.message(),
                 reason: "REASON_CONTAINER_LIMITATION_MEMORY",
+                source: TaskStatusSource::SourceAgent,
             });
         }
         Some((code, signal, _)) => {

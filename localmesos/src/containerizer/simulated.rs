@@ -58,7 +58,7 @@ async fn run(spec: LaunchSpec, mut rx: mpsc::UnboundedReceiver<ExecutorCommand>,
     let script = match spec.simulation.with_labels(&spec.labels) {
         Ok(script) => script,
         Err(message) => {
-            report(ExecutorEvent::LaunchFailed {
+            report(ExecutorEvent::Failed {
                 message: format!("Failed to launch container: {message}"),
                 reason: "REASON_CONTAINER_LAUNCH_FAILED",
                 source: TaskStatusSource::SourceAgent,

@@ -30,31 +30,45 @@ pub struct TaskCgroup {
     dir: PathBuf,
 }
 
-/// Where the cgroup2 hierarchy is mounted, from `/proc/self/mountinfo`.
-fn cgroup2_mount() -> Option<PathBuf> {
+/// Where a cgroup hierarchy is mounted, from `/proc/self/mountinfo`: the
+/// cgroup2 one (`controller` none), or the v1 one of `controller`.
+pub(super) fn mount_of(controller: Option<&str>) -> Option<PathBuf> {
     let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     text.lines().find_map(|line| {
         let (mount, rest) = line.split_once(" - ")?;
-        let fstype = rest.split(' ').next()?;
-        let mount_point = mount.split(' ').nth(4)?;
-        (fstype == "cgroup2").then(|| PathBuf::from(mount_point))
+        let mut rest = rest.split(' ');
+        // fstype, source, super options.
+        let (fstype, options) = (rest.next()?, rest.nth(1).unwrap_or(""));
+        let wanted = match controller {
+            None => fstype == "cgroup2",
+            Some(c) => fstype == "cgroup" && options.split(',').any(|o| o == c),
+        };
+        wanted.then(|| mount.split(' ').nth(4).map(PathBuf::from)).flatten()
     })
 }
 
-/// This process's cgroup in the v2 hierarchy (`0::<path>`).
-fn own_cgroup() -> Option<String> {
+/// This process's cgroup, from `/proc/self/cgroup`: in the cgroup2
+/// hierarchy (`controller` none: `0::<path>`), or in the v1 one of
+/// `controller`.
+pub(super) fn own_cgroup(controller: Option<&str>) -> Option<String> {
     let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    text.lines()
-        .find_map(|line| line.strip_prefix("0::"))
-        .map(str::to_string)
+    text.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (id, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let wanted = match controller {
+            None => id == "0" && controllers.is_empty(),
+            Some(c) => controllers.split(',').any(|x| x == c),
+        };
+        wanted.then(|| path.to_string())
+    })
 }
 
 impl Cgroups {
     /// The launcher's cgroup under its own, created; an error says why
     /// cgroups cannot be used (the caller falls back to supervisors).
     pub fn create() -> Result<Cgroups, String> {
-        let mount = cgroup2_mount().ok_or("no cgroup2 hierarchy is mounted")?;
-        let own = own_cgroup().ok_or("this process is in no cgroup2 cgroup")?;
+        let mount = mount_of(None).ok_or("no cgroup2 hierarchy is mounted")?;
+        let own = own_cgroup(None).ok_or("this process is in no cgroup2 cgroup")?;
         // SAFETY: getpid has no preconditions.
         let pid = unsafe { libc::getpid() };
         let root = mount

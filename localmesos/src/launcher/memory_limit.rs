@@ -22,19 +22,23 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
+use super::cgroup;
 use super::protocol::MemoryExceeded;
 
 /// Mesos's smallest memory limit (`MIN_MEMORY`, 32 MB): a task asking for
 /// less gets this much.
 pub const MIN_LIMIT_BYTES: u64 = 32 * 1024 * 1024;
 
-/// Where task memory cgroups are made.
-pub enum MemoryCgroups {
-    /// In each task's cgroup2 cgroup (the memory controller is on for
-    /// the launcher's cgroup's children).
-    Unified,
-    /// Under this cgroup of the v1 memory hierarchy, one per task.
-    V1 { root: PathBuf },
+/// Where task memory cgroups are made, and whether swap is counted.
+pub struct MemoryCgroups {
+    /// The launcher's cgroup in the v1 memory hierarchy, parent of one
+    /// per task; none: each task's cgroup2 cgroup (the memory controller
+    /// is on for the launcher's cgroup's children).
+    v1_root: Option<PathBuf>,
+    /// The file that limits a task's swap, where the kernel accounts swap
+    /// (`memory.swap.max`, or v1's `memory.memsw.limit_in_bytes`): found
+    /// once here, not at each launch.
+    swap_file: Option<&'static str>,
 }
 
 /// One task's memory cgroup.
@@ -50,53 +54,62 @@ impl MemoryCgroups {
     /// `unified_root`; an error says why there can be none.
     pub fn create(unified_root: &Path) -> Result<MemoryCgroups, String> {
         let delegated = std::fs::read_to_string(unified_root.join("cgroup.controllers")).unwrap_or_default();
-        if delegated.split_whitespace().any(|c| c == "memory") {
-            return std::fs::write(unified_root.join("cgroup.subtree_control"), "+memory")
-                .map(|()| MemoryCgroups::Unified)
-                .map_err(|e| {
-                    format!(
-                        "cannot enable the memory controller under {}: {e}",
-                        unified_root.display()
-                    )
-                });
-        }
-        let Some(root) = v1_root(unified_root) else {
-            return Err(format!(
-                "the memory controller is not delegated to {} and no v1 memory hierarchy is mounted",
-                unified_root.display()
-            ));
+        let (v1_root, swap_file) = if delegated.split_whitespace().any(|c| c == "memory") {
+            std::fs::write(unified_root.join("cgroup.subtree_control"), "+memory").map_err(|e| {
+                format!(
+                    "cannot enable the memory controller under {}: {e}",
+                    unified_root.display()
+                )
+            })?;
+            (None, "memory.swap.max")
+        } else {
+            let root = v1_root(unified_root).ok_or_else(|| {
+                format!(
+                    "the memory controller is not delegated to {} and no v1 memory hierarchy is mounted",
+                    unified_root.display()
+                )
+            })?;
+            std::fs::create_dir(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+            (Some(root), "memory.memsw.limit_in_bytes")
         };
-        std::fs::create_dir(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
-        Ok(MemoryCgroups::V1 { root })
+        // The launcher's own cgroup has the file iff its tasks' will.
+        let parent = v1_root.as_deref().unwrap_or(unified_root);
+        let swap_file = parent.join(swap_file).exists().then_some(swap_file);
+        Ok(MemoryCgroups { v1_root, swap_file })
     }
 
     /// The memory cgroup of launch `id`, whose cgroup2 cgroup is
-    /// `task_dir`, limited to `limit` bytes.
+    /// `task_dir`, limited to `limit` bytes (swap included).
     pub fn task(&self, id: u64, task_dir: &Path, limit: u64) -> io::Result<TaskMemory> {
         let limit = limit.max(MIN_LIMIT_BYTES);
-        // The limit, then swap: none where the kernel counts it (a task
-        // must not swap instead of passing its limit).
-        let (dir, v1, file, swap, swap_value) = match self {
-            MemoryCgroups::Unified => (task_dir.to_path_buf(), false, "memory.max", "memory.swap.max", 0),
-            MemoryCgroups::V1 { root } => {
+        let memory = match &self.v1_root {
+            None => TaskMemory {
+                dir: task_dir.to_path_buf(),
+                v1: false,
+                limit,
+            },
+            Some(root) => {
                 let dir = root.join(format!("task-{id}"));
                 match std::fs::create_dir(&dir) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(e),
                 }
-                (dir, true, "memory.limit_in_bytes", "memory.memsw.limit_in_bytes", limit)
+                TaskMemory { dir, v1: true, limit }
             }
         };
-        let memory = TaskMemory { dir, v1, limit };
-        if let Err(error) = std::fs::write(memory.dir.join(file), limit.to_string()) {
-            memory.remove();
-            return Err(error);
-        }
-        let swap = memory.dir.join(swap);
-        if swap.exists()
-            && let Err(error) = std::fs::write(&swap, swap_value.to_string())
-        {
+        let (limit_file, swap_value) = if memory.v1 {
+            // memsw counts memory and swap together.
+            ("memory.limit_in_bytes", limit)
+        } else {
+            ("memory.max", 0)
+        };
+        let written =
+            std::fs::write(memory.dir.join(limit_file), limit.to_string()).and_then(|()| match self.swap_file {
+                Some(file) => std::fs::write(memory.dir.join(file), swap_value.to_string()),
+                None => Ok(()),
+            });
+        if let Err(error) = written {
             memory.remove();
             return Err(error);
         }
@@ -106,25 +119,18 @@ impl MemoryCgroups {
     /// Removes every task memory cgroup left and the launcher's own (their
     /// processes are gone by now).
     pub fn remove_all(&self) {
-        let MemoryCgroups::V1 { root } = self else { return };
-        if let Ok(entries) = std::fs::read_dir(root) {
-            for entry in entries.flatten() {
-                if entry.path().is_dir() {
-                    let _ = std::fs::remove_dir(entry.path());
-                }
-            }
+        if let Some(root) = &self.v1_root {
+            remove_tree(root);
         }
-        let _ = std::fs::remove_dir(root);
     }
 }
 
 impl TaskMemory {
     /// For a v1 cgroup: its `cgroup.procs`, open for the task's child to
-    /// join with [`super::cgroup::join`]. A cgroup2 one needs no joining
+    /// join with [`cgroup::join`]. A cgroup2 one needs no joining
     /// of its own.
     pub fn join_fd(&self) -> Option<io::Result<OwnedFd>> {
-        self.v1
-            .then(|| super::cgroup::open_write(&self.dir.join("cgroup.procs")))
+        self.v1.then(|| cgroup::open_write(&self.dir.join("cgroup.procs")))
     }
 
     /// Whether the kernel killed a process of the task for its memory,
@@ -165,33 +171,26 @@ impl TaskMemory {
 /// cgroup is `unified_root` (its sweeper does, once it killed the tasks).
 pub fn remove_v1_left(unified_root: &Path) {
     if let Some(root) = v1_root(unified_root) {
-        MemoryCgroups::V1 { root }.remove_all();
+        remove_tree(&root);
     }
+}
+
+/// Removes the (empty) task cgroups under `root`, then `root`.
+fn remove_tree(root: &Path) {
+    if let Ok(entries) = std::fs::read_dir(root) {
+        for entry in entries.flatten() {
+            if entry.path().is_dir() {
+                let _ = std::fs::remove_dir(entry.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(root);
 }
 
 /// The launcher's cgroup in the v1 memory hierarchy: named as its
 /// cgroup2 one, under this process's.
 fn v1_root(unified_root: &Path) -> Option<PathBuf> {
-    Some(v1_memory_cgroup()?.join(unified_root.file_name()?))
-}
-
-/// This process's cgroup in the v1 memory hierarchy, from
-/// `/proc/self/mountinfo` and `/proc/self/cgroup`.
-fn v1_memory_cgroup() -> Option<PathBuf> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let mount = mountinfo.lines().find_map(|line| {
-        let (fields, tail) = line.split_once(" - ")?;
-        let mut tail = tail.split(' ');
-        let (fstype, options) = (tail.next()?, tail.nth(1)?);
-        (fstype == "cgroup" && options.split(',').any(|o| o == "memory"))
-            .then(|| fields.split(' ').nth(4).map(PathBuf::from))
-            .flatten()
-    })?;
-    let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let own = membership.lines().find_map(|line| {
-        let mut parts = line.splitn(3, ':');
-        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        controllers.split(',').any(|c| c == "memory").then_some(path)
-    })?;
-    Some(mount.join(own.trim_start_matches('/')))
+    let mount = cgroup::mount_of(Some("memory"))?;
+    let own = cgroup::own_cgroup(Some("memory"))?;
+    Some(mount.join(own.trim_start_matches('/')).join(unified_root.file_name()?))
 }

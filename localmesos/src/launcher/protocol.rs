@@ -34,7 +34,6 @@ pub struct Launch {
     pub role: Role,
     /// The task's memory limit in bytes (`--memory-limits`; `memory_limit.rs`):
     /// none, or the launch fails where it cannot be set.
-    #[serde(default)]
     pub memory_limit: Option<u64>,
 }
 
@@ -97,7 +96,6 @@ pub enum Response {
         signal: Option<i32>,
         /// Set when the kernel killed a process of the task for passing
         /// its memory limit: that limit and the most the task used.
-        #[serde(default)]
         memory_exceeded: Option<MemoryExceeded>,
     },
 }

@@ -278,20 +278,12 @@ pub fn statuses_for(task: &Task, container_id: &str, event: &ExecutorEvent, kill
             }
             vec![status]
         }
-        ExecutorEvent::LaunchFailed {
+        ExecutorEvent::Failed {
             message,
             reason,
             source,
         } => {
             let mut status = executor_status(task, TaskState::TaskFailed, *source);
-            status.message = Some(message.clone());
-            status.reason = Some(reason.to_string());
-            vec![status]
-        }
-        ExecutorEvent::Limited { message, reason } => {
-            // What an agent says when an isolator's limit ended the
-            // container.
-            let mut status = executor_status(task, TaskState::TaskFailed, TaskStatusSource::SourceAgent);
             status.message = Some(message.clone());
             status.reason = Some(reason.to_string());
             vec![status]

@@ -172,6 +172,48 @@ pub async fn launch(caller: &Caller, events: &mut EventStream, tasks: impl FnOnc
     offer
 }
 
+/// Where a cgroup hierarchy is mounted (`/proc/self/mountinfo`): the
+/// cgroup2 one (`controller` none), or the v1 one of `controller`.
+pub fn cgroup_mount(controller: Option<&str>) -> Option<std::path::PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mounts.lines().find_map(|line| {
+        let (mount, rest) = line.split_once(" - ")?;
+        let mut rest = rest.split(' ');
+        let (fstype, options) = (rest.next()?, rest.nth(1).unwrap_or(""));
+        let wanted = match controller {
+            None => fstype == "cgroup2",
+            Some(c) => fstype == "cgroup" && options.split(',').any(|o| o == c),
+        };
+        wanted.then(|| mount.split(' ').nth(4).map(std::path::PathBuf::from))?
+    })
+}
+
+/// The directory of `pid`'s cgroup (`/proc/<pid>/cgroup`): in the cgroup2
+/// hierarchy (`controller` none), or in the v1 one of `controller`.
+pub fn cgroup_dir_of(pid: i32, controller: Option<&str>) -> Option<std::path::PathBuf> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let path = text.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (id, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let wanted = match controller {
+            None => id == "0" && controllers.is_empty(),
+            Some(c) => controllers.split(',').any(|x| x == c),
+        };
+        wanted.then_some(path.to_string())
+    })?;
+    Some(cgroup_mount(controller)?.join(path.trim_start_matches('/')))
+}
+
+/// The parent of `pid`, from `/proc/<pid>/stat`.
+pub fn parent_of(pid: i32) -> i32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    stat.rsplit(')')
+        .next()
+        .and_then(|rest| rest.split_whitespace().nth(1))
+        .and_then(|ppid| ppid.parse().ok())
+        .expect("ppid")
+}
+
 /// Whether a process exists and is not a zombie.
 pub fn alive(pid: i32) -> bool {
     if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err() {
